@@ -1,0 +1,2 @@
+//! Vesalius facade: re-exports the engine.
+pub use vesalius_engine as engine;
