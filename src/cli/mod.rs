@@ -1,0 +1,2 @@
+//! Subcommands of the `vesalius` CLI, one module each.
+pub mod mesh;
