@@ -5,3 +5,9 @@
 #![warn(missing_docs)]
 
 pub mod mesh;
+pub mod model;
+pub mod shaders;
+pub mod solver;
+#[cfg(feature = "gpu")]
+pub mod gpu;
+pub mod sim;

@@ -18,3 +18,21 @@ pub struct TetMesh {
     /// Optional names of regions (Gmsh `$PhysicalNames`).
     pub region_names: BTreeMap<i32, String>,
 }
+
+/// Boundary faces (used by exactly one tet), oriented outward. TEMPORARY until the mesh
+/// branch lands.
+pub fn boundary_triangles(tets: &[[u32; 4]]) -> Vec<[u32; 3]> {
+    use std::collections::HashMap;
+    let mut faces: HashMap<[u32; 3], ([u32; 3], u32)> = HashMap::new();
+    for t in tets {
+        for f in [[t[1], t[2], t[3]], [t[0], t[3], t[2]], [t[0], t[1], t[3]], [t[0], t[2], t[1]]] {
+            let mut k = f;
+            k.sort_unstable();
+            faces.entry(k).or_insert((f, 0)).1 += 1;
+        }
+    }
+    let mut out: Vec<[u32; 3]> = faces.into_values().filter(|(_, c)| *c == 1).map(|(f, _)| f).collect();
+    out.sort_unstable();
+    out
+}
+pub mod generate;

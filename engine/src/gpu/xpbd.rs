@@ -1,0 +1,405 @@
+//! The XPBD substep on the GPU: compiled kernels, device buffers and the frame recorder.
+//!
+//! A frame is recorded as one compute pass: per substep `predict`, `warm_start` (one dispatch
+//! per colour), `solve` (one dispatch per colour and iteration), `finalize`; then `end_frame`.
+//! Nothing comes back to the host during a frame: the state is read only by
+//! [`GpuXpbd::read_state`] and the failure flag only by [`GpuXpbd::check`].
+
+use super::GpuContext;
+use crate::model::{Control, MaterialParams, Model, State, MAX_MATERIALS, MAX_PLANES};
+use crate::solver::{plan_substeps, SimError, SolverConfig, StepPlan};
+use wgpu::util::DeviceExt;
+
+const WORKGROUP: u32 = 64;
+/// Largest number of workgroups in one dispatch dimension (WebGPU's guaranteed limit).
+const MAX_GROUPS: u32 = 65535;
+
+#[repr(C)]
+#[derive(Clone, Copy, bytemuck::Pod, bytemuck::Zeroable)]
+struct GpuPlane {
+    normal_offset: [f32; 4],
+    friction: [f32; 4],
+}
+
+/// Uniform parameters, laid out as `Params` in `shaders/xpbd/common.wgsl`.
+#[repr(C)]
+#[derive(Clone, Copy, bytemuck::Pod, bytemuck::Zeroable)]
+struct Params {
+    gravity_dt: [f32; 4],
+    misc: [f32; 4],
+    counts: [u32; 4],
+    materials: [MaterialParams; MAX_MATERIALS],
+    planes: [GpuPlane; MAX_PLANES],
+}
+const _: () = assert!(std::mem::size_of::<Params>() == 48 + 16 * MAX_MATERIALS + 32 * MAX_PLANES);
+
+/// The XPBD kernels and the device-side model and state of one tissue.
+pub struct GpuXpbd {
+    ctx: GpuContext,
+    plan: StepPlan,
+    max_speed: f64,
+    num_vertices: u32,
+    num_tets: u32,
+    colours: Vec<(u32, u32)>,
+    colour_stride: u32,
+    // Compiled kernels, named after their WGSL entry points.
+    predict: wgpu::ComputePipeline,
+    warm_start: wgpu::ComputePipeline,
+    solve: wgpu::ComputePipeline,
+    finalize: wgpu::ComputePipeline,
+    end_frame: wgpu::ComputePipeline,
+    // Device buffers.
+    params: wgpu::Buffer,
+    pos: wgpu::Buffer,
+    vel: wgpu::Buffer,
+    lambdas: wgpu::Buffer,
+    forces: wgpu::Buffer,
+    status: wgpu::Buffer,
+    bind_group: wgpu::BindGroup,
+    colour_bind_group: wgpu::BindGroup,
+    has_forces: bool,
+    frames: u64,
+    time: f64,
+    lambda_dt: f32,
+}
+
+fn storage(binding: u32, read_only: bool) -> wgpu::BindGroupLayoutEntry {
+    wgpu::BindGroupLayoutEntry {
+        binding,
+        visibility: wgpu::ShaderStages::COMPUTE,
+        ty: wgpu::BindingType::Buffer {
+            ty: wgpu::BufferBindingType::Storage { read_only },
+            has_dynamic_offset: false,
+            min_binding_size: None,
+        },
+        count: None,
+    }
+}
+
+fn uniform(binding: u32, dynamic: bool) -> wgpu::BindGroupLayoutEntry {
+    wgpu::BindGroupLayoutEntry {
+        binding,
+        visibility: wgpu::ShaderStages::COMPUTE,
+        ty: wgpu::BindingType::Buffer {
+            ty: wgpu::BufferBindingType::Uniform,
+            has_dynamic_offset: dynamic,
+            min_binding_size: None,
+        },
+        count: None,
+    }
+}
+
+fn groups(n: u32) -> u32 {
+    n.div_ceil(WORKGROUP)
+}
+
+impl GpuXpbd {
+    /// Compiles the kernels and uploads `model` and `state`.
+    pub fn new(ctx: &GpuContext, model: &Model, state: &State, config: &SolverConfig) -> Result<Self, SimError> {
+        let plan = plan_substeps(model, config)?;
+        let device = &ctx.device;
+        let nv = model.num_vertices() as u32;
+        let nt = model.num_tets() as u32;
+        if groups(nv) > MAX_GROUPS {
+            return Err(SimError::Gpu(format!("{nv} vertices exceed one dispatch ({} max)", MAX_GROUPS * WORKGROUP)));
+        }
+        let colours: Vec<(u32, u32)> = model.colour_offsets.windows(2).map(|w| (w[0], w[1] - w[0])).collect();
+        if let Some(&(_, n)) = colours.iter().find(|c| groups(c.1) > MAX_GROUPS) {
+            return Err(SimError::Gpu(format!("a colour of {n} tets exceeds one dispatch ({} max)", MAX_GROUPS * WORKGROUP)));
+        }
+
+        let layout = device.create_bind_group_layout(&wgpu::BindGroupLayoutDescriptor {
+            label: Some("xpbd"),
+            entries: &[
+                uniform(0, false),
+                storage(1, false),
+                storage(2, false),
+                storage(3, false),
+                storage(4, true),
+                storage(5, true),
+                storage(6, false),
+                storage(7, true),
+                storage(8, false),
+                storage(9, true),
+            ],
+        });
+        let colour_layout = device.create_bind_group_layout(&wgpu::BindGroupLayoutDescriptor {
+            label: Some("xpbd colour"),
+            entries: &[uniform(0, true)],
+        });
+        let pipeline_layout = device.create_pipeline_layout(&wgpu::PipelineLayoutDescriptor {
+            label: Some("xpbd"),
+            bind_group_layouts: &[Some(&layout), Some(&colour_layout)],
+            immediate_size: 0,
+        });
+        let sources = crate::shaders::shader_sources();
+        let module = |name: &str| {
+            let s = sources.iter().find(|s| s.name == name).expect("shader is embedded");
+            device.create_shader_module(wgpu::ShaderModuleDescriptor {
+                label: Some(s.name),
+                source: wgpu::ShaderSource::Wgsl(s.source.as_str().into()),
+            })
+        };
+        let tets_module = module("xpbd/tets.wgsl");
+        let vertices_module = module("xpbd/vertices.wgsl");
+        let pipeline = |m: &wgpu::ShaderModule, entry: &str| {
+            device.create_compute_pipeline(&wgpu::ComputePipelineDescriptor {
+                label: Some(entry),
+                layout: Some(&pipeline_layout),
+                module: m,
+                entry_point: Some(entry),
+                compilation_options: Default::default(),
+                cache: None,
+            })
+        };
+
+        // Buffers.
+        let mut params = Params {
+            gravity_dt: [model.gravity[0], model.gravity[1], model.gravity[2], plan.dt as f32],
+            misc: [
+                (1.0 / plan.dt) as f32,
+                (1.0 - model.velocity_damping * plan.dt as f32).max(0.0),
+                (config.max_speed * config.max_speed) as f32,
+                0.0,
+            ],
+            counts: [nv, model.planes.len() as u32, 0, nt],
+            materials: [MaterialParams::default(); MAX_MATERIALS],
+            planes: [GpuPlane { normal_offset: [0.0; 4], friction: [0.0; 4] }; MAX_PLANES],
+        };
+        params.materials[..model.material_params.len()].copy_from_slice(&model.material_params);
+        for (dst, p) in params.planes.iter_mut().zip(&model.planes) {
+            dst.normal_offset = [p.normal[0] as f32, p.normal[1] as f32, p.normal[2] as f32, p.offset as f32];
+            dst.friction = [p.static_friction as f32, p.kinetic_friction as f32, 0.0, 0.0];
+        }
+        let init = |label: &str, contents: &[u8], usage: wgpu::BufferUsages| {
+            device.create_buffer_init(&wgpu::util::BufferInitDescriptor { label: Some(label), contents, usage })
+        };
+        use wgpu::BufferUsages as U;
+        let rw = U::STORAGE | U::COPY_SRC | U::COPY_DST;
+        let params_buf = init("params", bytemuck::bytes_of(&params), U::UNIFORM | U::COPY_DST);
+        let vec4_zeros = vec![[0.0f32; 4]; nv as usize];
+        let pos = init("pos", bytemuck::cast_slice(&vec4_zeros), rw);
+        let prev = init("prev", bytemuck::cast_slice(&vec4_zeros), rw);
+        let vel = init("vel", bytemuck::cast_slice(&vec4_zeros), rw);
+        let tets = init("tets", bytemuck::cast_slice(&model.tets), U::STORAGE);
+        let rest = init("rest", bytemuck::cast_slice(&model.rest), U::STORAGE);
+        let lambdas = init("lambdas", bytemuck::cast_slice(&vec![[0.0f32; 2]; nt as usize]), rw);
+        let forces = init("forces", bytemuck::cast_slice(&vec4_zeros), U::STORAGE | U::COPY_DST);
+        let status = init("status", bytemuck::cast_slice(&[u32::MAX, 0, 0, 0]), rw);
+        let rest_pos: Vec<[f32; 4]> = model.rest_positions.iter().map(|p| [p[0], p[1], p[2], 0.0]).collect();
+        let rest_pos = init("rest_pos", bytemuck::cast_slice(&rest_pos), U::STORAGE);
+        let align = device.limits().min_uniform_buffer_offset_alignment.max(16);
+        let mut colour_data = vec![0u8; (align as usize) * colours.len()];
+        for (k, &(offset, count)) in colours.iter().enumerate() {
+            let at = k * align as usize;
+            colour_data[at..at + 8].copy_from_slice(bytemuck::cast_slice(&[offset, count]));
+        }
+        let colour_buf = init("colours", &colour_data, U::UNIFORM);
+
+        let bind_group = device.create_bind_group(&wgpu::BindGroupDescriptor {
+            label: Some("xpbd"),
+            layout: &layout,
+            entries: &[&params_buf, &pos, &prev, &vel, &tets, &rest, &lambdas, &forces, &status, &rest_pos]
+                .iter()
+                .enumerate()
+                .map(|(i, b)| wgpu::BindGroupEntry { binding: i as u32, resource: b.as_entire_binding() })
+                .collect::<Vec<_>>(),
+        });
+        let colour_bind_group = device.create_bind_group(&wgpu::BindGroupDescriptor {
+            label: Some("xpbd colour"),
+            layout: &colour_layout,
+            entries: &[wgpu::BindGroupEntry {
+                binding: 0,
+                resource: wgpu::BindingResource::Buffer(wgpu::BufferBinding {
+                    buffer: &colour_buf,
+                    offset: 0,
+                    size: wgpu::BufferSize::new(16),
+                }),
+            }],
+        });
+
+        let mut me = Self {
+            ctx: ctx.clone(),
+            max_speed: config.max_speed,
+            num_vertices: nv,
+            num_tets: nt,
+            colours,
+            colour_stride: align,
+            predict: pipeline(&vertices_module, "predict"),
+            warm_start: pipeline(&tets_module, "warm_start"),
+            solve: pipeline(&tets_module, "solve"),
+            finalize: pipeline(&vertices_module, "finalize"),
+            end_frame: pipeline(&vertices_module, "end_frame"),
+            params: params_buf,
+            pos,
+            vel,
+            lambdas,
+            forces,
+            status,
+            bind_group,
+            colour_bind_group,
+            has_forces: false,
+            frames: state.step,
+            time: state.time,
+            lambda_dt: 0.0,
+            plan,
+        };
+        me.write_state(model, state)?;
+        Ok(me)
+    }
+
+    /// The substep plan in use.
+    pub fn plan(&self) -> &StepPlan {
+        &self.plan
+    }
+
+    /// The adapter this runs on.
+    pub fn context(&self) -> &GpuContext {
+        &self.ctx
+    }
+
+    /// Uploads a state (positions, velocities, warm-start multipliers).
+    pub fn write_state(&mut self, model: &Model, state: &State) -> Result<(), SimError> {
+        let nv = self.num_vertices as usize;
+        if state.displacements.len() != nv || state.velocities.len() != nv || state.lambdas.len() != self.num_tets as usize {
+            return Err(SimError::Config("state does not belong to this model".into()));
+        }
+        let pos: Vec<[f32; 4]> = state
+            .displacements
+            .iter()
+            .zip(&model.inv_mass)
+            .map(|(p, &w)| [p[0], p[1], p[2], w])
+            .collect();
+        let vel: Vec<[f32; 4]> = state.velocities.iter().map(|v| [v[0], v[1], v[2], 0.0]).collect();
+        let mut s = State { lambdas: state.lambdas.clone(), lambda_dt: state.lambda_dt, ..Default::default() };
+        crate::solver::cpu::prepare_lambdas(&mut s, self.plan.dt as f32, self.plan.warm_start);
+        let q = &self.ctx.queue;
+        q.write_buffer(&self.pos, 0, bytemuck::cast_slice(&pos));
+        q.write_buffer(&self.vel, 0, bytemuck::cast_slice(&vel));
+        q.write_buffer(&self.lambdas, 0, bytemuck::cast_slice(&s.lambdas));
+        q.write_buffer(&self.status, 0, bytemuck::cast_slice(&[u32::MAX, 0, state.step as u32, 0]));
+        self.frames = state.step;
+        self.time = state.time;
+        self.lambda_dt = s.lambda_dt;
+        Ok(())
+    }
+
+    /// Records and submits `frames` frames. Returns without waiting for the GPU.
+    pub fn step(&mut self, control: &Control, frames: u32) -> Result<(), SimError> {
+        let nv = self.num_vertices as usize;
+        let q = &self.ctx.queue;
+        if !control.vertex_forces.is_empty() {
+            if control.vertex_forces.len() != nv {
+                return Err(SimError::Control(format!("{} vertex forces for {nv} vertices", control.vertex_forces.len())));
+            }
+            let f: Vec<[f32; 4]> = control.vertex_forces.iter().map(|f| [f[0], f[1], f[2], 0.0]).collect();
+            q.write_buffer(&self.forces, 0, bytemuck::cast_slice(&f));
+        }
+        let has_forces = !control.vertex_forces.is_empty();
+        if has_forces != self.has_forces {
+            // counts.z lives at byte 40 of Params.
+            q.write_buffer(&self.params, 40, bytemuck::bytes_of(&(has_forces as u32)));
+            self.has_forces = has_forces;
+        }
+        for _ in 0..frames {
+            let mut enc = self.ctx.device.create_command_encoder(&wgpu::CommandEncoderDescriptor { label: Some("frame") });
+            {
+                let mut pass = enc.begin_compute_pass(&wgpu::ComputePassDescriptor { label: Some("xpbd frame"), timestamp_writes: None });
+                pass.set_bind_group(0, &self.bind_group, &[]);
+                pass.set_bind_group(1, &self.colour_bind_group, &[0]);
+                let vg = groups(self.num_vertices);
+                for _ in 0..self.plan.substeps {
+                    pass.set_pipeline(&self.predict);
+                    pass.dispatch_workgroups(vg, 1, 1);
+                    if self.plan.warm_start {
+                        self.dispatch_colours(&mut pass, &self.warm_start);
+                    }
+                    for _ in 0..self.plan.iterations {
+                        self.dispatch_colours(&mut pass, &self.solve);
+                    }
+                    pass.set_pipeline(&self.finalize);
+                    pass.dispatch_workgroups(vg, 1, 1);
+                }
+                pass.set_pipeline(&self.end_frame);
+                pass.dispatch_workgroups(1, 1, 1);
+            }
+            q.submit([enc.finish()]);
+            self.frames += 1;
+            self.time += self.plan.frame_dt;
+        }
+        Ok(())
+    }
+
+    fn dispatch_colours(&self, pass: &mut wgpu::ComputePass<'_>, pipeline: &wgpu::ComputePipeline) {
+        pass.set_pipeline(pipeline);
+        for (k, &(_, count)) in self.colours.iter().enumerate() {
+            pass.set_bind_group(1, &self.colour_bind_group, &[k as u32 * self.colour_stride]);
+            pass.dispatch_workgroups(groups(count), 1, 1);
+        }
+    }
+
+    fn read_buffer(&self, src: &wgpu::Buffer) -> Result<Vec<u8>, SimError> {
+        let size = src.size();
+        let staging = self.ctx.device.create_buffer(&wgpu::BufferDescriptor {
+            label: Some("readback"),
+            size,
+            usage: wgpu::BufferUsages::MAP_READ | wgpu::BufferUsages::COPY_DST,
+            mapped_at_creation: false,
+        });
+        let mut enc = self.ctx.device.create_command_encoder(&wgpu::CommandEncoderDescriptor { label: Some("readback") });
+        enc.copy_buffer_to_buffer(src, 0, &staging, 0, size);
+        self.ctx.queue.submit([enc.finish()]);
+        let (tx, rx) = std::sync::mpsc::channel();
+        staging.map_async(wgpu::MapMode::Read, .., move |r| {
+            let _ = tx.send(r);
+        });
+        self.ctx
+            .device
+            .poll(wgpu::PollType::wait_indefinitely())
+            .map_err(|e| SimError::Gpu(format!("waiting for the GPU: {e}")))?;
+        rx.recv()
+            .map_err(|_| SimError::Gpu("readback callback dropped".into()))?
+            .map_err(|e| SimError::Gpu(format!("mapping readback buffer: {e}")))?;
+        let data = staging
+            .get_mapped_range(..)
+            .map_err(|e| SimError::Gpu(format!("mapped range: {e:?}")))?
+            .to_vec();
+        staging.unmap();
+        Ok(data)
+    }
+
+    /// Waits for the GPU and reports the first NaN or blow-up since the state was written.
+    pub fn check(&self) -> Result<(), SimError> {
+        let s: Vec<u32> = bytemuck::pod_collect_to_vec(&self.read_buffer(&self.status)?);
+        if s[0] == u32::MAX {
+            return Ok(());
+        }
+        let step = s[0] as u64;
+        let vertex = s[1];
+        if s[3] == 1 {
+            return Err(SimError::NonFinite { step, vertex });
+        }
+        let vel: Vec<[f32; 4]> = bytemuck::pod_collect_to_vec(&self.read_buffer(&self.vel)?);
+        let v = vel.get(vertex as usize).copied().unwrap_or([0.0; 4]);
+        Err(SimError::BlowUp {
+            step,
+            vertex,
+            speed: ((v[0] * v[0] + v[1] * v[1] + v[2] * v[2]) as f64).sqrt(),
+            limit: self.max_speed,
+        })
+    }
+
+    /// Reads the state back (positions, velocities, multipliers).
+    pub fn read_state(&self, state: &mut State) -> Result<(), SimError> {
+        let pos: Vec<[f32; 4]> = bytemuck::pod_collect_to_vec(&self.read_buffer(&self.pos)?);
+        let vel: Vec<[f32; 4]> = bytemuck::pod_collect_to_vec(&self.read_buffer(&self.vel)?);
+        let lambdas: Vec<[f32; 2]> = bytemuck::pod_collect_to_vec(&self.read_buffer(&self.lambdas)?);
+        state.displacements = pos.iter().map(|p| [p[0], p[1], p[2]]).collect();
+        state.velocities = vel.iter().map(|p| [p[0], p[1], p[2]]).collect();
+        state.lambdas = lambdas;
+        state.lambda_dt = self.lambda_dt;
+        state.step = self.frames;
+        state.time = self.time;
+        Ok(())
+    }
+}

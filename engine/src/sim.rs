@@ -1,0 +1,219 @@
+//! [`Simulation`]: a model, its state and a backend in one value, for callers that do not
+//! want to drive the backends' borrow-everything `step` functions themselves.
+
+use crate::model::{Control, Model, State};
+use crate::solver::{diagnostics, CpuXpbd, Diagnostics, SimError, SolverConfig, StepPlan};
+use serde::{Deserialize, Serialize};
+
+/// Which backend to run on.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum BackendKind {
+    /// A hardware GPU when there is one, else the CPU backend (with a notice).
+    #[default]
+    Auto,
+    /// The rayon CPU backend.
+    Cpu,
+    /// The wgpu backend on the best adapter (software adapters as a last resort).
+    Gpu,
+}
+
+impl std::str::FromStr for BackendKind {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, String> {
+        match s {
+            "auto" => Ok(Self::Auto),
+            "cpu" => Ok(Self::Cpu),
+            "gpu" => Ok(Self::Gpu),
+            _ => Err(format!("unknown backend {s:?}: expected auto, cpu or gpu")),
+        }
+    }
+}
+
+/// Environment variable that makes "no GPU adapter" an error for `auto` (used by CI so that
+/// GPU tests run on lavapipe instead of skipping).
+pub const REQUIRE_GPU_ENV: &str = "VESALIUS_REQUIRE_GPU";
+
+enum Backend {
+    Cpu(CpuXpbd),
+    #[cfg(feature = "gpu")]
+    Gpu(Box<crate::gpu::GpuXpbd>),
+}
+
+/// A running tissue simulation.
+pub struct Simulation {
+    model: Model,
+    state: State,
+    control: Control,
+    backend: Backend,
+    /// Whether `state` mirrors the device (GPU backend).
+    synced: bool,
+    notice: Option<String>,
+}
+
+impl Simulation {
+    /// Starts a simulation of `model` from rest.
+    ///
+    /// `adapter` filters GPU adapters by name or backend substring (see [`crate::gpu`]).
+    pub fn new(model: Model, config: &SolverConfig, kind: BackendKind, adapter: Option<&str>) -> Result<Self, SimError> {
+        let state = model.state();
+        Self::with_state(model, state, config, kind, adapter)
+    }
+
+    /// Starts a simulation of `model` from `state`.
+    pub fn with_state(
+        model: Model,
+        state: State,
+        config: &SolverConfig,
+        kind: BackendKind,
+        adapter: Option<&str>,
+    ) -> Result<Self, SimError> {
+        let mut notice = None;
+        let backend = match kind {
+            BackendKind::Cpu => Backend::Cpu(CpuXpbd::new(&model, config)?),
+            BackendKind::Gpu => Self::gpu_backend(&model, &state, config, adapter)?,
+            BackendKind::Auto => {
+                let require = std::env::var(REQUIRE_GPU_ENV).is_ok_and(|v| v == "1");
+                match Self::auto_gpu(&model, &state, config, adapter, require) {
+                    Ok(Some(b)) => b,
+                    Ok(None) => {
+                        notice = Some(
+                            "notice: no hardware GPU found, using the CPU backend (`--backend gpu` runs on a software adapter if one is installed)"
+                                .to_string(),
+                        );
+                        Backend::Cpu(CpuXpbd::new(&model, config)?)
+                    }
+                    Err(e) if !require => {
+                        notice = Some(format!("notice: GPU unavailable ({e}); using the CPU backend"));
+                        Backend::Cpu(CpuXpbd::new(&model, config)?)
+                    }
+                    Err(e) => return Err(e),
+                }
+            }
+        };
+        Ok(Self { model, state, control: Control::default(), backend, synced: true, notice })
+    }
+
+    #[cfg(feature = "gpu")]
+    fn gpu_backend(model: &Model, state: &State, config: &SolverConfig, adapter: Option<&str>) -> Result<Backend, SimError> {
+        let ctx = crate::gpu::GpuContext::new(adapter).map_err(|e| SimError::Gpu(e.to_string()))?;
+        Ok(Backend::Gpu(Box::new(crate::gpu::GpuXpbd::new(&ctx, model, state, config)?)))
+    }
+
+    #[cfg(not(feature = "gpu"))]
+    fn gpu_backend(_: &Model, _: &State, _: &SolverConfig, _: Option<&str>) -> Result<Backend, SimError> {
+        Err(SimError::Gpu("this build has no GPU backend (feature `gpu` is off)".into()))
+    }
+
+    /// `Ok(None)`: only software adapters (or none) and the GPU is not required.
+    fn auto_gpu(
+        model: &Model,
+        state: &State,
+        config: &SolverConfig,
+        adapter: Option<&str>,
+        require: bool,
+    ) -> Result<Option<Backend>, SimError> {
+        #[cfg(feature = "gpu")]
+        {
+            let explicit = adapter.is_some() || std::env::var(crate::gpu::ADAPTER_ENV).is_ok();
+            let hardware = crate::gpu::list_adapters().iter().any(|a| a.device_type != "Cpu");
+            if explicit || hardware || require {
+                return Self::gpu_backend(model, state, config, adapter).map(Some);
+            }
+            Ok(None)
+        }
+        #[cfg(not(feature = "gpu"))]
+        {
+            let _ = (model, state, config, adapter);
+            if require {
+                return Err(SimError::Gpu("this build has no GPU backend (feature `gpu` is off)".into()));
+            }
+            Ok(None)
+        }
+    }
+
+    /// A one-line notice about the backend choice (e.g. falling back to the CPU), if any.
+    pub fn notice(&self) -> Option<&str> {
+        self.notice.as_deref()
+    }
+
+    /// "cpu" or "gpu".
+    pub fn backend_kind(&self) -> BackendKind {
+        match &self.backend {
+            Backend::Cpu(_) => BackendKind::Cpu,
+            #[cfg(feature = "gpu")]
+            Backend::Gpu(_) => BackendKind::Gpu,
+        }
+    }
+
+    /// Human-readable backend and device.
+    pub fn backend_name(&self) -> String {
+        match &self.backend {
+            Backend::Cpu(_) => format!("cpu (rayon, {} threads)", rayon::current_num_threads()),
+            #[cfg(feature = "gpu")]
+            Backend::Gpu(g) => format!("gpu: {}", g.context().adapter),
+        }
+    }
+
+    /// The substep plan.
+    pub fn plan(&self) -> &StepPlan {
+        match &self.backend {
+            Backend::Cpu(c) => c.plan(),
+            #[cfg(feature = "gpu")]
+            Backend::Gpu(g) => g.plan(),
+        }
+    }
+
+    /// The model.
+    pub fn model(&self) -> &Model {
+        &self.model
+    }
+
+    /// Sets the inputs used by the next steps.
+    pub fn set_control(&mut self, control: Control) {
+        self.control = control;
+    }
+
+    /// Advances `frames` frames. On the GPU this records and submits the frames, then reads
+    /// back only the 16-byte failure flag to report NaN or blow-up with its step.
+    pub fn step(&mut self, frames: u32) -> Result<(), SimError> {
+        match &mut self.backend {
+            Backend::Cpu(c) => c.step(&self.model, &mut self.state, &self.control, frames),
+            #[cfg(feature = "gpu")]
+            Backend::Gpu(g) => {
+                self.synced = false;
+                g.step(&self.control, frames)?;
+                g.check()
+            }
+        }
+    }
+
+    /// The current state (read back from the GPU if needed).
+    pub fn state(&mut self) -> Result<&State, SimError> {
+        #[cfg(feature = "gpu")]
+        if let Backend::Gpu(g) = &self.backend {
+            if !self.synced {
+                g.read_state(&mut self.state)?;
+                self.synced = true;
+            }
+        }
+        Ok(&self.state)
+    }
+
+    /// Replaces the state.
+    pub fn set_state(&mut self, state: State) -> Result<(), SimError> {
+        #[cfg(feature = "gpu")]
+        if let Backend::Gpu(g) = &mut self.backend {
+            g.write_state(&self.model, &state)?;
+        }
+        self.state = state;
+        self.synced = true;
+        Ok(())
+    }
+
+    /// Diagnostics of the current state.
+    pub fn diagnostics(&mut self) -> Result<Diagnostics, SimError> {
+        self.state()?;
+        Ok(diagnostics(&self.model, &self.state))
+    }
+}

@@ -1,0 +1,257 @@
+//! CPU backend: the same substep as the GPU kernels, in plain Rust, parallel with rayon.
+//! Colours run one after another; the tets of one colour run in parallel.
+
+use super::constraints::{project_tet, warm_start_tet, TetVerts};
+use super::{plan_substeps, SimError, SolverConfig, StepPlan};
+use crate::model::{Control, Model, State};
+use rayon::prelude::*;
+
+/// Minimum tets per rayon task: below this, splitting costs more than it saves.
+const MIN_TETS_PER_TASK: usize = 512;
+
+/// Shared mutable access to vertex arrays during a colour pass.
+///
+/// Hand-written because rayon cannot express "disjoint by graph colouring": within one colour
+/// no two tets share a vertex, so the writes of different tets never alias.
+#[derive(Clone, Copy)]
+struct SharedVerts {
+    x: *mut [f32; 3],
+    prev: *const [f32; 3],
+    w: *const f32,
+}
+// SAFETY: used only inside one colour pass, where each vertex is touched by one tet.
+unsafe impl Send for SharedVerts {}
+unsafe impl Sync for SharedVerts {}
+
+impl SharedVerts {
+    /// # Safety
+    /// Indices must be in range and not accessed concurrently by another task.
+    #[inline(always)]
+    unsafe fn load(&self, t: [u32; 4]) -> TetVerts {
+        let mut v = TetVerts::default();
+        for k in 0..4 {
+            let i = t[k] as usize;
+            v.x[k] = *self.x.add(i);
+            v.prev[k] = *self.prev.add(i);
+            v.w[k] = *self.w.add(i);
+        }
+        v
+    }
+    /// # Safety
+    /// As for `load`.
+    #[inline(always)]
+    unsafe fn store(&self, t: [u32; 4], v: &TetVerts) {
+        for k in 0..4 {
+            *self.x.add(t[k] as usize) = v.x[k];
+        }
+    }
+}
+
+/// The CPU XPBD solver. Owns only scratch memory; the model and state are borrowed per step.
+pub struct CpuXpbd {
+    plan: StepPlan,
+    max_speed: f32,
+    prev: Vec<[f32; 3]>,
+}
+
+impl CpuXpbd {
+    /// Plans the substeps for `model` and allocates scratch.
+    pub fn new(model: &Model, config: &SolverConfig) -> Result<Self, SimError> {
+        let plan = plan_substeps(model, config)?;
+        Ok(Self {
+            plan,
+            max_speed: config.max_speed as f32,
+            prev: vec![[0.0; 3]; model.num_vertices()],
+        })
+    }
+
+    /// The substep plan in use.
+    pub fn plan(&self) -> &StepPlan {
+        &self.plan
+    }
+
+    /// Advances `state` by `frames` frames.
+    pub fn step(&mut self, model: &Model, state: &mut State, control: &Control, frames: u32) -> Result<(), SimError> {
+        let nv = model.num_vertices();
+        if state.displacements.len() != nv || state.velocities.len() != nv || state.lambdas.len() != model.num_tets() {
+            return Err(SimError::Config("state does not belong to this model".into()));
+        }
+        if !control.vertex_forces.is_empty() && control.vertex_forces.len() != nv {
+            return Err(SimError::Control(format!(
+                "{} vertex forces for {nv} vertices",
+                control.vertex_forces.len()
+            )));
+        }
+        let dt = self.plan.dt as f32;
+        prepare_lambdas(state, dt, self.plan.warm_start);
+        for _ in 0..frames {
+            for _ in 0..self.plan.substeps {
+                self.substep(model, state, control, dt);
+            }
+            state.step += 1;
+            state.time += self.plan.frame_dt;
+            self.check(state)?;
+        }
+        Ok(())
+    }
+
+    fn substep(&mut self, model: &Model, state: &mut State, control: &Control, dt: f32) {
+        let g = model.gravity;
+        let damp = (1.0 - model.velocity_damping * dt).max(0.0);
+        // 1. predict
+        state
+            .displacements
+            .par_iter_mut()
+            .zip(state.velocities.par_iter_mut())
+            .zip(self.prev.par_iter_mut())
+            .enumerate()
+            .with_min_len(2048)
+            .for_each(|(i, ((x, v), prev))| {
+                *prev = *x;
+                let w = model.inv_mass[i];
+                if w > 0.0 {
+                    let f = control.vertex_forces.get(i).copied().unwrap_or([0.0; 3]);
+                    for k in 0..3 {
+                        v[k] = (v[k] + dt * (g[k] + w * f[k])) * damp;
+                        x[k] += dt * v[k];
+                    }
+                }
+            });
+        let verts = SharedVerts {
+            x: state.displacements.as_mut_ptr(),
+            prev: self.prev.as_ptr(),
+            w: model.inv_mass.as_ptr(),
+        };
+        let lambdas = &mut state.lambdas;
+        let inv_dt = 1.0 / dt;
+        // 2. warm start (or reset)
+        if self.plan.warm_start {
+            for c in 0..model.num_colours() {
+                let (a, b) = (model.colour_offsets[c] as usize, model.colour_offsets[c + 1] as usize);
+                (a..b).into_par_iter().with_min_len(MIN_TETS_PER_TASK).for_each(|t| {
+                    let tet = model.tets[t];
+                    // SAFETY: tets of one colour share no vertex; indices were checked at build.
+                    unsafe {
+                        let mut v = verts.load(tet);
+                        warm_start_tet(&mut v, &model.rest[t], lambdas[t]);
+                        verts.store(tet, &v);
+                    }
+                });
+            }
+        } else {
+            lambdas.par_iter_mut().for_each(|l| *l = [0.0; 2]);
+        }
+        // 3. solve
+        for _ in 0..self.plan.iterations {
+            for c in 0..model.num_colours() {
+                let (a, b) = (model.colour_offsets[c] as usize, model.colour_offsets[c + 1] as usize);
+                lambdas[a..b]
+                    .par_iter_mut()
+                    .enumerate()
+                    .with_min_len(MIN_TETS_PER_TASK)
+                    .for_each(|(k, lambda)| {
+                        let t = a + k;
+                        let tet = model.tets[t];
+                        let m = model.material_params[model.tet_material[t] as usize];
+                        // SAFETY: as above.
+                        unsafe {
+                            let mut v = verts.load(tet);
+                            project_tet(&mut v, &model.rest[t], m.gamma, m.beta, inv_dt, lambda);
+                            verts.store(tet, &v);
+                        }
+                    });
+            }
+        }
+        // 4. finalize: planes, velocities
+        let planes = &model.planes;
+        state
+            .displacements
+            .par_iter_mut()
+            .zip(state.velocities.par_iter_mut())
+            .zip(self.prev.par_iter())
+            .enumerate()
+            .with_min_len(2048)
+            .for_each(|(i, ((x, v), prev))| {
+                if model.inv_mass[i] == 0.0 {
+                    return;
+                }
+                for p in planes {
+                    collide_plane(x, prev, &model.rest_positions[i], p);
+                }
+                for k in 0..3 {
+                    v[k] = (x[k] - prev[k]) * inv_dt;
+                }
+            });
+    }
+
+    /// NaN and speed check after a frame.
+    fn check(&self, state: &State) -> Result<(), SimError> {
+        let limit2 = self.max_speed * self.max_speed;
+        let bad = state
+            .displacements
+            .par_iter()
+            .zip(state.velocities.par_iter())
+            .enumerate()
+            .with_min_len(4096)
+            .map(|(i, (x, v))| {
+                let s2 = v[0] * v[0] + v[1] * v[1] + v[2] * v[2];
+                let finite = x.iter().all(|c| c.is_finite()) && s2.is_finite();
+                (!finite || s2 > limit2).then_some((i as u32, finite, s2))
+            })
+            .find_first(|b| b.is_some())
+            .flatten();
+        match bad {
+            None => Ok(()),
+            Some((vertex, false, _)) => Err(SimError::NonFinite { step: state.step, vertex }),
+            Some((vertex, true, s2)) => Err(SimError::BlowUp {
+                step: state.step,
+                vertex,
+                speed: (s2 as f64).sqrt(),
+                limit: self.max_speed as f64,
+            }),
+        }
+    }
+}
+
+/// Rescales or clears warm-start multipliers for substep `dt` (they scale with dt^2).
+pub(crate) fn prepare_lambdas(state: &mut State, dt: f32, warm_start: bool) {
+    if !warm_start || state.lambda_dt <= 0.0 {
+        state.lambdas.iter_mut().for_each(|l| *l = [0.0; 2]);
+    } else if state.lambda_dt != dt {
+        let s = (dt / state.lambda_dt).powi(2);
+        state.lambdas.iter_mut().for_each(|l| *l = [l[0] * s, l[1] * s]);
+    }
+    state.lambda_dt = dt;
+}
+
+/// Pushes a vertex (displacement `x`, rest position `rest`) out of a static plane with
+/// Coulomb friction on the tangential motion of this substep (position-level friction,
+/// Macklin et al. 2014).
+#[inline(always)]
+pub(crate) fn collide_plane(x: &mut [f32; 3], prev: &[f32; 3], rest: &[f32; 3], p: &crate::model::Plane) {
+    let n = [p.normal[0] as f32, p.normal[1] as f32, p.normal[2] as f32];
+    let rest_distance = rest[0] * n[0] + rest[1] * n[1] + rest[2] * n[2] - p.offset as f32;
+    let s = rest_distance + (x[0] * n[0] + x[1] * n[1] + x[2] * n[2]);
+    if s >= 0.0 {
+        return;
+    }
+    let depth = -s;
+    for k in 0..3 {
+        x[k] += depth * n[k];
+    }
+    let d = [x[0] - prev[0], x[1] - prev[1], x[2] - prev[2]];
+    let dn = d[0] * n[0] + d[1] * n[1] + d[2] * n[2];
+    let t = [d[0] - dn * n[0], d[1] - dn * n[1], d[2] - dn * n[2]];
+    let tl = (t[0] * t[0] + t[1] * t[1] + t[2] * t[2]).sqrt();
+    if tl == 0.0 {
+        return;
+    }
+    let f = if tl <= p.static_friction as f32 * depth {
+        1.0
+    } else {
+        (p.kinetic_friction as f32 * depth / tl).min(1.0)
+    };
+    for k in 0..3 {
+        x[k] -= f * t[k];
+    }
+}

@@ -1,0 +1,86 @@
+// Per-vertex kernels of a substep: predict (before the tet sweeps) and finalize (after).
+// Mirrors CpuXpbd::substep in engine/src/solver/cpu.rs.
+
+@compute @workgroup_size(WORKGROUP)
+fn predict(@builtin(global_invocation_id) gid: vec3<u32>) {
+    let i = gid.x;
+    if (i >= params.counts.x) {
+        return;
+    }
+    let q = disp[i];
+    prev[i] = q;
+    let w = q.w;
+    if (w > 0.0) {
+        let dt = params.gravity_dt.w;
+        var f = vec3<f32>(0.0);
+        if (params.counts.z != 0u) {
+            f = forces[i].xyz;
+        }
+        let v = (vel[i].xyz + dt * (params.gravity_dt.xyz + w * f)) * params.misc.y;
+        vel[i] = vec4<f32>(v, 0.0);
+        disp[i] = vec4<f32>(q.xyz + dt * v, w);
+    }
+}
+
+fn not_finite(x: f32) -> bool {
+    // Bit test: immune to fast-math folding of x != x.
+    return (bitcast<u32>(x) & 0x7f800000u) == 0x7f800000u;
+}
+
+fn report(i: u32, kind: u32) {
+    let step = atomicLoad(&status[2]);
+    let old = atomicMin(&status[0], step);
+    if (old > step) {
+        atomicStore(&status[1], i);
+        atomicStore(&status[3], kind);
+    }
+}
+
+@compute @workgroup_size(WORKGROUP)
+fn finalize(@builtin(global_invocation_id) gid: vec3<u32>) {
+    let i = gid.x;
+    if (i >= params.counts.x) {
+        return;
+    }
+    let q = disp[i];
+    if (q.w == 0.0) {
+        return;
+    }
+    var x = q.xyz;
+    let p = prev[i].xyz;
+    let x0 = rest_pos[i].xyz;
+    for (var k = 0u; k < params.counts.y; k++) {
+        let pl = params.planes[k];
+        let n = pl.normal_offset.xyz;
+        let s = (dot(x0, n) - pl.normal_offset.w) + dot(x, n);
+        if (s < 0.0) {
+            let depth = -s;
+            x = x + depth * n;
+            let d = x - p;
+            let t = d - dot(d, n) * n;
+            let tl = length(t);
+            if (tl > 0.0) {
+                var fr = 1.0;
+                if (tl > pl.friction.x * depth) {
+                    fr = min(pl.friction.y * depth / tl, 1.0);
+                }
+                x = x - fr * t;
+            }
+        }
+    }
+    let v = (x - p) * params.misc.x;
+    disp[i] = vec4<f32>(x, q.w);
+    vel[i] = vec4<f32>(v, 0.0);
+    let s2 = dot(v, v);
+    if (not_finite(x.x) || not_finite(x.y) || not_finite(x.z) || not_finite(s2)) {
+        report(i, 1u);
+    } else if (s2 > params.misc.z) {
+        report(i, 2u);
+    }
+}
+
+// One invocation at the end of each frame: advances the frame counter used by `report`.
+@compute @workgroup_size(1)
+fn end_frame() {
+    atomicAdd(&status[2], 1u);
+}
