@@ -10,4 +10,5 @@ pub mod shaders;
 pub mod solver;
 #[cfg(feature = "gpu")]
 pub mod gpu;
+pub mod scenes;
 pub mod sim;

@@ -52,18 +52,38 @@ fn store(t: vec4<u32>, v: Verts) {
     }
 }
 
+// Trust region and warm-start range: MAX_STEP and WARM_START_J in constraints.rs.
+const MAX_STEP: f32 = 0.25;
+const WARM_START_J_MIN: f32 = 0.5;
+const WARM_START_J_MAX: f32 = 2.0;
+
+fn tet_size2(r: TetRest) -> f32 {
+    return 3.0 / (dot(r.c0.xyz, r.c0.xyz) + dot(r.c1.xyz, r.c1.xyz) + dot(r.c2.xyz, r.c2.xyz));
+}
+
+fn rest_lambda(r: TetRest, gamma: f32) -> vec2<f32> {
+    let dt = params.gravity_dt.w;
+    let dt2 = dt * dt;
+    return vec2<f32>(-sqrt(3.0) * dt2 / r.c0.w, (gamma - 1.0) * dt2 / r.c1.w);
+}
+
 // One XPBD constraint update; returns the multiplier increment.
-fn project(v: ptr<function, Verts>, g: array<vec3<f32>, 4>, c: f32, alpha_t: f32, gamma_d: f32, lambda: f32) -> f32 {
+fn project(v: ptr<function, Verts>, g: array<vec3<f32>, 4>, c: f32, alpha_t: f32, lambda: f32, h2: f32) -> f32 {
     var wsum = 0.0;
-    var dv = 0.0;
+    var wmax = 0.0;
     for (var i = 0u; i < 4u; i++) {
-        wsum += (*v).w[i] * dot(g[i], g[i]);
-        dv += dot(g[i], (*v).x[i] - (*v).p[i]);
+        let gg = dot(g[i], g[i]);
+        wsum += (*v).w[i] * gg;
+        wmax = max(wmax, (*v).w[i] * (*v).w[i] * gg);
     }
     if (wsum == 0.0) {
         return 0.0;
     }
-    let dl = -(c + alpha_t * lambda + gamma_d * dv) / ((1.0 + gamma_d) * wsum + alpha_t);
+    var dl = -(c + alpha_t * lambda) / (wsum + alpha_t);
+    let limit2 = MAX_STEP * MAX_STEP * h2;
+    if (dl * dl * wmax > limit2) {
+        dl *= sqrt(limit2 / (dl * dl * wmax));
+    }
     for (var i = 0u; i < 4u; i++) {
         (*v).x[i] = ((*v).w[i] * dl) * g[i] + (*v).x[i];
     }
@@ -78,11 +98,12 @@ fn solve(@builtin(global_invocation_id) gid: vec3<u32>) {
     let t = colour.offset + gid.x;
     let tet = tets[t];
     let r = rest[t];
-    let m = params.materials[bitcast<u32>(r.c2.w)];
+    let gamma = params.materials[bitcast<u32>(r.c2.w)].gamma;
     let inv_dt = params.misc.x;
     let inv_dt2 = inv_dt * inv_dt;
     var v = load(tet);
     var lambda = lambdas[t];
+    let h2 = tet_size2(r);
 
     // Deviatoric: C = |F|.
     let f = deformation(v.x, r);
@@ -90,15 +111,15 @@ fn solve(@builtin(global_invocation_id) gid: vec3<u32>) {
     if (c > 1e-6) {
         let g = gradients(f * (1.0 / c), r);
         let alpha = r.c0.w;
-        lambda.x += project(&v, g, c, alpha * inv_dt2, alpha * m.beta * inv_dt, lambda.x);
+        lambda.x += project(&v, g, c, alpha * inv_dt2, lambda.x, h2);
     }
     // Hydrostatic: C = det F - gamma.
     let f2 = deformation(v.x, r);
     let p = cofactor(f2);
-    let ch = dot(f2[0], p[0]) - m.gamma;
+    let ch = dot(f2[0], p[0]) - gamma;
     let gh = gradients(p, r);
     let alpha_h = r.c1.w;
-    lambda.y += project(&v, gh, ch, alpha_h * inv_dt2, alpha_h * m.beta * inv_dt, lambda.y);
+    lambda.y += project(&v, gh, ch, alpha_h * inv_dt2, lambda.y, h2);
 
     store(tet, v);
     lambdas[t] = lambda;
@@ -115,8 +136,13 @@ fn warm_start(@builtin(global_invocation_id) gid: vec3<u32>) {
     var v = load(tet);
     let lambda = lambdas[t];
     let f = deformation(v.p, r);
-    let c = frob(f);
     let cof = cofactor(f);
+    let j = dot(f[0], cof[0]);
+    if (!(j > WARM_START_J_MIN && j < WARM_START_J_MAX)) {
+        lambdas[t] = rest_lambda(r, params.materials[bitcast<u32>(r.c2.w)].gamma);
+        return;
+    }
+    let c = frob(f);
     var ld = 0.0;
     if (c > 1e-6) {
         ld = lambda.x / c;
@@ -127,4 +153,71 @@ fn warm_start(@builtin(global_invocation_id) gid: vec3<u32>) {
         v.x[i] = v.w[i] * g[i] + v.x[i];
     }
     store(tet, v);
+}
+
+// Without warm starting: multipliers that hold the rest shape in equilibrium
+// (C + alpha~ lambda = 0 at F = I), like rest_lambda in engine/src/solver/cpu.rs.
+@compute @workgroup_size(WORKGROUP)
+fn reset_lambdas(@builtin(global_invocation_id) gid: vec3<u32>) {
+    let t = gid.x;
+    if (t >= params.counts.w) {
+        return;
+    }
+    let r = rest[t];
+    lambdas[t] = rest_lambda(r, params.materials[bitcast<u32>(r.c2.w)].gamma);
+}
+
+// Implicit Rayleigh damping of the velocities after finalize (damp_tet in constraints.rs).
+@compute @workgroup_size(WORKGROUP)
+fn damp(@builtin(global_invocation_id) gid: vec3<u32>) {
+    if (gid.x >= colour.count) {
+        return;
+    }
+    let t = colour.offset + gid.x;
+    let r = rest[t];
+    let beta = params.materials[bitcast<u32>(r.c2.w)].beta;
+    if (beta <= 0.0) {
+        return;
+    }
+    let tet = tets[t];
+    var u: array<vec3<f32>, 4>;
+    var vv: array<vec3<f32>, 4>;
+    var w: vec4<f32>;
+    for (var k = 0u; k < 4u; k++) {
+        let q = disp[tet[k]];
+        u[k] = q.xyz;
+        w[k] = q.w;
+        vv[k] = vel[tet[k]].xyz;
+    }
+    let dt = params.gravity_dt.w;
+    let f = deformation(u, r);
+    let c = frob(f);
+    var inv_c = 0.0;
+    if (c > 1e-6) {
+        inv_c = 1.0 / c;
+    }
+    let gd = gradients(f * inv_c, r);
+    let gh = gradients(cofactor(f), r);
+    for (var j = 0u; j < 2u; j++) {
+        var g = gd;
+        var alpha = r.c0.w;
+        if (j == 1u) {
+            g = gh;
+            alpha = r.c1.w;
+        }
+        let k = dt * beta / alpha;
+        var wsum = 0.0;
+        var rate = 0.0;
+        for (var i = 0u; i < 4u; i++) {
+            wsum += w[i] * dot(g[i], g[i]);
+            rate += dot(g[i], vv[i]);
+        }
+        let s = -k * rate / (1.0 + k * wsum);
+        for (var i = 0u; i < 4u; i++) {
+            vv[i] = (w[i] * s) * g[i] + vv[i];
+        }
+    }
+    for (var k = 0u; k < 4u; k++) {
+        vel[tet[k]] = vec4<f32>(vv[k], 0.0);
+    }
 }

@@ -36,19 +36,10 @@ fn report(i: u32, kind: u32) {
     }
 }
 
-@compute @workgroup_size(WORKGROUP)
-fn finalize(@builtin(global_invocation_id) gid: vec3<u32>) {
-    let i = gid.x;
-    if (i >= params.counts.x) {
-        return;
-    }
-    let q = disp[i];
-    if (q.w == 0.0) {
-        return;
-    }
-    var x = q.xyz;
-    let p = prev[i].xyz;
-    let x0 = rest_pos[i].xyz;
+// Static planes with Coulomb friction on this substep's tangential motion (collide_plane in
+// engine/src/solver/cpu.rs). `x` is the displacement, `x0` the rest position.
+fn collide_planes(x_in: vec3<f32>, p: vec3<f32>, x0: vec3<f32>) -> vec3<f32> {
+    var x = x_in;
     for (var k = 0u; k < params.counts.y; k++) {
         let pl = params.planes[k];
         let n = pl.normal_offset.xyz;
@@ -68,6 +59,35 @@ fn finalize(@builtin(global_invocation_id) gid: vec3<u32>) {
             }
         }
     }
+    return x;
+}
+
+// Between the warm start and the solve, so the solve sees the contact.
+@compute @workgroup_size(WORKGROUP)
+fn collide(@builtin(global_invocation_id) gid: vec3<u32>) {
+    let i = gid.x;
+    if (i >= params.counts.x) {
+        return;
+    }
+    let q = disp[i];
+    if (q.w == 0.0) {
+        return;
+    }
+    disp[i] = vec4<f32>(collide_planes(q.xyz, prev[i].xyz, rest_pos[i].xyz), q.w);
+}
+
+@compute @workgroup_size(WORKGROUP)
+fn finalize(@builtin(global_invocation_id) gid: vec3<u32>) {
+    let i = gid.x;
+    if (i >= params.counts.x) {
+        return;
+    }
+    let q = disp[i];
+    if (q.w == 0.0) {
+        return;
+    }
+    let p = prev[i].xyz;
+    let x = collide_planes(q.xyz, p, rest_pos[i].xyz);
     let v = (x - p) * params.misc.x;
     disp[i] = vec4<f32>(x, q.w);
     vel[i] = vec4<f32>(v, 0.0);

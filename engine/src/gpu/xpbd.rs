@@ -11,6 +11,8 @@ use crate::solver::{plan_substeps, SimError, SolverConfig, StepPlan};
 use wgpu::util::DeviceExt;
 
 const WORKGROUP: u32 = 64;
+/// Byte offset of `Params::counts.z` (the external-force flag).
+const HAS_FORCES_OFFSET: u64 = 40;
 /// Largest number of workgroups in one dispatch dimension (WebGPU's guaranteed limit).
 const MAX_GROUPS: u32 = 65535;
 
@@ -48,6 +50,11 @@ pub struct GpuXpbd {
     solve: wgpu::ComputePipeline,
     finalize: wgpu::ComputePipeline,
     end_frame: wgpu::ComputePipeline,
+    reset_lambdas: wgpu::ComputePipeline,
+    damp: wgpu::ComputePipeline,
+    damped: bool,
+    collide: wgpu::ComputePipeline,
+    num_planes: usize,
     // Device buffers.
     params: wgpu::Buffer,
     pos: wgpu::Buffer,
@@ -230,6 +237,11 @@ impl GpuXpbd {
             solve: pipeline(&tets_module, "solve"),
             finalize: pipeline(&vertices_module, "finalize"),
             end_frame: pipeline(&vertices_module, "end_frame"),
+            reset_lambdas: pipeline(&tets_module, "reset_lambdas"),
+            damp: pipeline(&tets_module, "damp"),
+            collide: pipeline(&vertices_module, "collide"),
+            num_planes: model.planes.len(),
+            damped: model.material_params.iter().any(|m| m.beta > 0.0),
             params: params_buf,
             pos,
             vel,
@@ -272,7 +284,7 @@ impl GpuXpbd {
             .collect();
         let vel: Vec<[f32; 4]> = state.velocities.iter().map(|v| [v[0], v[1], v[2], 0.0]).collect();
         let mut s = State { lambdas: state.lambdas.clone(), lambda_dt: state.lambda_dt, ..Default::default() };
-        crate::solver::cpu::prepare_lambdas(&mut s, self.plan.dt as f32, self.plan.warm_start);
+        crate::solver::cpu::prepare_lambdas(model, &mut s, self.plan.dt as f32, self.plan.warm_start);
         let q = &self.ctx.queue;
         q.write_buffer(&self.pos, 0, bytemuck::cast_slice(&pos));
         q.write_buffer(&self.vel, 0, bytemuck::cast_slice(&vel));
@@ -297,8 +309,7 @@ impl GpuXpbd {
         }
         let has_forces = !control.vertex_forces.is_empty();
         if has_forces != self.has_forces {
-            // counts.z lives at byte 40 of Params.
-            q.write_buffer(&self.params, 40, bytemuck::bytes_of(&(has_forces as u32)));
+            q.write_buffer(&self.params, HAS_FORCES_OFFSET, bytemuck::bytes_of(&(has_forces as u32)));
             self.has_forces = has_forces;
         }
         for _ in 0..frames {
@@ -313,12 +324,22 @@ impl GpuXpbd {
                     pass.dispatch_workgroups(vg, 1, 1);
                     if self.plan.warm_start {
                         self.dispatch_colours(&mut pass, &self.warm_start);
+                    } else {
+                        pass.set_pipeline(&self.reset_lambdas);
+                        pass.dispatch_workgroups(groups(self.num_tets), 1, 1);
+                    }
+                    if self.num_planes > 0 {
+                        pass.set_pipeline(&self.collide);
+                        pass.dispatch_workgroups(vg, 1, 1);
                     }
                     for _ in 0..self.plan.iterations {
                         self.dispatch_colours(&mut pass, &self.solve);
                     }
                     pass.set_pipeline(&self.finalize);
                     pass.dispatch_workgroups(vg, 1, 1);
+                    if self.damped {
+                        self.dispatch_colours(&mut pass, &self.damp);
+                    }
                 }
                 pass.set_pipeline(&self.end_frame);
                 pass.dispatch_workgroups(1, 1, 1);

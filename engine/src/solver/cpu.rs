@@ -1,7 +1,7 @@
 //! CPU backend: the same substep as the GPU kernels, in plain Rust, parallel with rayon.
 //! Colours run one after another; the tets of one colour run in parallel.
 
-use super::constraints::{project_tet, warm_start_tet, TetVerts};
+use super::constraints::{damp_tet, project_tet, rest_lambda, warm_start_tet, TetVerts};
 use super::{plan_substeps, SimError, SolverConfig, StepPlan};
 use crate::model::{Control, Model, State};
 use rayon::prelude::*;
@@ -83,7 +83,7 @@ impl CpuXpbd {
             )));
         }
         let dt = self.plan.dt as f32;
-        prepare_lambdas(state, dt, self.plan.warm_start);
+        prepare_lambdas(model, state, dt, self.plan.warm_start);
         for _ in 0..frames {
             for _ in 0..self.plan.substeps {
                 self.substep(model, state, control, dt);
@@ -128,19 +128,33 @@ impl CpuXpbd {
         if self.plan.warm_start {
             for c in 0..model.num_colours() {
                 let (a, b) = (model.colour_offsets[c] as usize, model.colour_offsets[c + 1] as usize);
-                (a..b).into_par_iter().with_min_len(MIN_TETS_PER_TASK).for_each(|t| {
+                lambdas[a..b].par_iter_mut().enumerate().with_min_len(MIN_TETS_PER_TASK).for_each(|(k, lambda)| {
+                    let t = a + k;
                     let tet = model.tets[t];
+                    let gamma = model.material_params[model.tet_material[t] as usize].gamma;
                     // SAFETY: tets of one colour share no vertex; indices were checked at build.
                     unsafe {
                         let mut v = verts.load(tet);
-                        warm_start_tet(&mut v, &model.rest[t], lambdas[t]);
+                        warm_start_tet(&mut v, &model.rest[t], lambda, gamma, dt);
                         verts.store(tet, &v);
                     }
                 });
             }
         } else {
-            lambdas.par_iter_mut().for_each(|l| *l = [0.0; 2]);
+            reset_lambdas(model, lambdas, dt);
         }
+        // 2b. contacts with static planes, so that the solve sees the contact (the warm start
+        // re-applies last substep's elastic push into a plane; resolving it only after the
+        // solve would let the solve see the tissue too far out of the plane).
+        if !model.planes.is_empty() {
+            self.collide_planes(model, state);
+        }
+        let verts = SharedVerts {
+            x: state.displacements.as_mut_ptr(),
+            prev: self.prev.as_ptr(),
+            w: model.inv_mass.as_ptr(),
+        };
+        let lambdas = &mut state.lambdas;
         // 3. solve
         for _ in 0..self.plan.iterations {
             for c in 0..model.num_colours() {
@@ -156,14 +170,16 @@ impl CpuXpbd {
                         // SAFETY: as above.
                         unsafe {
                             let mut v = verts.load(tet);
-                            project_tet(&mut v, &model.rest[t], m.gamma, m.beta, inv_dt, lambda);
+                            project_tet(&mut v, &model.rest[t], m.gamma, inv_dt, lambda);
                             verts.store(tet, &v);
                         }
                     });
             }
         }
         // 4. finalize: planes, velocities
-        let planes = &model.planes;
+        if !model.planes.is_empty() {
+            self.collide_planes(model, state);
+        }
         state
             .displacements
             .par_iter_mut()
@@ -175,11 +191,47 @@ impl CpuXpbd {
                 if model.inv_mass[i] == 0.0 {
                     return;
                 }
-                for p in planes {
-                    collide_plane(x, prev, &model.rest_positions[i], p);
-                }
                 for k in 0..3 {
                     v[k] = (x[k] - prev[k]) * inv_dt;
+                }
+            });
+        // 5. Rayleigh damping of the velocities (x holds velocities, prev displacements).
+        if model.material_params.iter().any(|m| m.beta > 0.0) {
+            let vel = SharedVerts {
+                x: state.velocities.as_mut_ptr(),
+                prev: state.displacements.as_ptr(),
+                w: model.inv_mass.as_ptr(),
+            };
+            for c in 0..model.num_colours() {
+                let (a, b) = (model.colour_offsets[c] as usize, model.colour_offsets[c + 1] as usize);
+                (a..b).into_par_iter().with_min_len(MIN_TETS_PER_TASK).for_each(|t| {
+                    let beta = model.material_params[model.tet_material[t] as usize].beta;
+                    if beta > 0.0 {
+                        let tet = model.tets[t];
+                        // SAFETY: as above.
+                        unsafe {
+                            let mut v = vel.load(tet);
+                            damp_tet(&mut v, &model.rest[t], beta, dt);
+                            vel.store(tet, &v);
+                        }
+                    }
+                });
+            }
+        }
+    }
+
+    fn collide_planes(&self, model: &Model, state: &mut State) {
+        state
+            .displacements
+            .par_iter_mut()
+            .zip(self.prev.par_iter())
+            .enumerate()
+            .with_min_len(2048)
+            .for_each(|(i, (x, prev))| {
+                if model.inv_mass[i] > 0.0 {
+                    for p in &model.planes {
+                        collide_plane(x, prev, &model.rest_positions[i], p);
+                    }
                 }
             });
     }
@@ -213,15 +265,22 @@ impl CpuXpbd {
     }
 }
 
-/// Rescales or clears warm-start multipliers for substep `dt` (they scale with dt^2).
-pub(crate) fn prepare_lambdas(state: &mut State, dt: f32, warm_start: bool) {
+/// Rescales warm-start multipliers for substep `dt` (they scale with dt^2), or sets the rest
+/// multipliers when there are none yet or warm starting is off.
+pub(crate) fn prepare_lambdas(model: &Model, state: &mut State, dt: f32, warm_start: bool) {
     if !warm_start || state.lambda_dt <= 0.0 {
-        state.lambdas.iter_mut().for_each(|l| *l = [0.0; 2]);
+        reset_lambdas(model, &mut state.lambdas, dt);
     } else if state.lambda_dt != dt {
         let s = (dt / state.lambda_dt).powi(2);
         state.lambdas.iter_mut().for_each(|l| *l = [l[0] * s, l[1] * s]);
     }
     state.lambda_dt = dt;
+}
+
+fn reset_lambdas(model: &Model, lambdas: &mut [[f32; 2]], dt: f32) {
+    lambdas.par_iter_mut().enumerate().with_min_len(4096).for_each(|(t, l)| {
+        *l = rest_lambda(&model.rest[t], model.material_params[model.tet_material[t] as usize].gamma, dt);
+    });
 }
 
 /// Pushes a vertex (displacement `x`, rest position `rest`) out of a static plane with
