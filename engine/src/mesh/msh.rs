@@ -111,6 +111,9 @@ struct State {
 
 impl State {
     fn add_node(&mut self, c: &Cursor, tag: u64, p: [f64; 3]) -> Result<(), MeshError> {
+        if !p.iter().all(|v| v.is_finite()) {
+            return Err(c.err(format!("node {tag} has a non-finite coordinate {p:?}")));
+        }
         let idx = u32::try_from(self.nodes.len())
             .map_err(|_| c.err("more than 2^32 nodes are not supported"))?;
         if self.node_map.insert(tag, idx).is_some() {

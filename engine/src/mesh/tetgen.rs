@@ -32,12 +32,15 @@ fn read_node(data: &[u8]) -> Result<(Vec<[f64; 3]>, HashMap<i64, u32>), MeshErro
     let mut map = HashMap::with_capacity(n);
     for i in 0..n {
         let id: i64 = c.parse("a point number")?;
-        let mut p = [0.0; 3];
+        let mut p = [0.0f64; 3];
         for v in &mut p {
             *v = c.parse("a point coordinate")?;
         }
         for _ in 0..nattr + nmark {
             c.parse::<f64>("a point attribute or boundary marker")?;
+        }
+        if !p.iter().all(|v| v.is_finite()) {
+            return Err(c.err(format!("point {id} has a non-finite coordinate {p:?}")));
         }
         if map.insert(id, i as u32).is_some() {
             return Err(c.err(format!("point number {id} appears twice")));

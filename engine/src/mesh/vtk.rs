@@ -178,7 +178,15 @@ pub fn parse_vtk(data: &[u8]) -> Result<LoadedMesh, MeshError> {
                 let ty = c.expect("the point data type")?;
                 let what = "point coordinates";
                 let n3 = n.checked_mul(3).ok_or_else(|| c.err("point count overflows"))?;
-                points = Some(read_values(&mut c, n3, ty, binary, what)?);
+                let pts = read_values(&mut c, n3, ty, binary, what)?;
+                if let Some(i) = pts.iter().position(|v| !v.is_finite()) {
+                    return Err(c.err(format!(
+                        "point {} has a non-finite coordinate {}",
+                        i / 3,
+                        pts[i]
+                    )));
+                }
+                points = Some(pts);
             }
             b"CELLS" => {
                 if cells.is_some() {

@@ -589,6 +589,9 @@ impl Ctx<'_> {
                     let n = self.read_header(&hb).ok_or_else(|| {
                         err_at(data, a.pos, format!("{what}: truncated header"))
                     })?;
+                    if n > rest.len() {
+                        return Err(err_at(data, a.pos, format!("{what}: header announces {n} bytes, more than the file holds")));
+                    }
                     let total = (self.header_size() + n).div_ceil(3) * 4;
                     let dchars = n.div_ceil(3) * 4;
                     let joint = rest.get(..total).and_then(|t| base64::decode(t).ok());
@@ -814,6 +817,13 @@ pub fn parse_vtu(data: &[u8]) -> Result<LoadedMesh, MeshError> {
                 pts.ncomp,
                 np * 3
             ),
+        ));
+    }
+    if let Some(i) = points.iter().position(|v| !v.is_finite()) {
+        return Err(err_at(
+            data,
+            pts.pos,
+            format!("<Points>: point {} has a non-finite coordinate", i / 3),
         ));
     }
     let cell_array = |n: &str| {
