@@ -135,8 +135,8 @@ fn subdivide(out: &mut Vec<f64>, a: f64, b: f64, h: f64) {
 ///
 /// The grid is structured in (radius, angle, z). Radial grid lines lie exactly on the
 /// muscle/fat and fat/skin interfaces (the skin shell is at least one cell thick) and, if
-/// the vein lies in the fat, on the vein's inner and outer radii. The angular lines are
-/// placed so that one angular cell is centred on the vein. The innermost ring is made of
+/// the vein lies in the fat, on the vein's inner and outer radii; angular lines bound the
+/// vein's angular extent, which gets cells of about `radial_size`. The innermost ring is made of
 /// wedges around the axis (3 tets each); all other cells are hexahedra split into the 6
 /// Kuhn tets in index space, so the mesh is conforming, also across the angular seam.
 /// All tets are positively oriented. The vein is the set of fat cells whose centroid lies
@@ -173,12 +173,28 @@ pub fn layered_limb(p: &LimbParams) -> TetMesh {
     }
     subdivide(&mut radii, r_skin_in, p.radius, p.radial_size);
     let nr = radii.len();
-    let nt = p.n_theta;
     let nz = p.n_z;
-    // Angular lines: cell j spans [theta0 + j dθ, theta0 + (j+1) dθ], cell 0 centred on the vein.
-    let dth = 2.0 * PI / nt as f64;
+    // Angular lines: the vein's angular extent [θv - α, θv + α] gets `m` cells (about the
+    // radial size each), the rest of the circle is split evenly.
     let vein_angle = p.vein_center[1].atan2(p.vein_center[0]);
-    let theta0 = vein_angle - 0.5 * dth;
+    let vein_in_fat = fat_stops.len() == 4;
+    let (alpha, m) = if vein_in_fat {
+        let a = (p.vein_radius / vr).min(0.9).asin();
+        let m = ((2.0 * p.vein_radius / p.radial_size).round() as usize).max(1);
+        (a, m.min(p.n_theta - 3))
+    } else {
+        (0.0, 0)
+    };
+    let nt = p.n_theta;
+    let mut thetas = Vec::with_capacity(nt + 1);
+    let start = vein_angle - alpha;
+    for j in 0..m {
+        thetas.push(start + 2.0 * alpha * j as f64 / m as f64);
+    }
+    let rest = nt - m;
+    for j in 0..=rest {
+        thetas.push(start + 2.0 * alpha + (2.0 * PI - 2.0 * alpha) * j as f64 / rest as f64);
+    }
     // Node layout per z level: axis node, then ring i (0-based, radius radii[i]) angle j.
     let per_level = 1 + nr * nt;
     let node = |k: usize, i: Option<usize>, j: usize| -> u32 {
@@ -194,8 +210,7 @@ pub fn layered_limb(p: &LimbParams) -> TetMesh {
         let z = p.length * k as f64 / nz as f64;
         mesh.positions.push([0.0, 0.0, z]);
         for &r in &radii {
-            for j in 0..nt {
-                let th = theta0 + dth * j as f64;
+            for &th in &thetas[..nt] {
                 mesh.positions.push([r * th.cos(), r * th.sin(), z]);
             }
         }
@@ -207,7 +222,7 @@ pub fn layered_limb(p: &LimbParams) -> TetMesh {
         } else if rm <= p.muscle_radius {
             limb_region::MUSCLE
         } else {
-            let th = theta0 + dth * (j as f64 + 0.5);
+            let th = 0.5 * (thetas[j] + thetas[j + 1]);
             // Centroid of the annular sector (radial midpoint is close enough and exact on axis).
             let c = [rm * th.cos(), rm * th.sin()];
             let d = ((c[0] - p.vein_center[0]).powi(2) + (c[1] - p.vein_center[1]).powi(2)).sqrt();
