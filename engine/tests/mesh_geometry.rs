@@ -1,0 +1,298 @@
+//! Generators, validation, quality, boundary surface, the VTU frame writer and MeshInfo.
+
+use vesalius_engine::mesh::{
+    self, boundary_triangles, generate, validate, IssueKind, MeshError, MeshInfo, TetMesh,
+    ValidateOptions,
+};
+
+/// Checks that the boundary is closed (every edge in exactly two triangles, used once in
+/// each direction) and returns the volume it encloses (divergence theorem).
+fn closed_surface_volume(m: &TetMesh) -> f64 {
+    let tris = boundary_triangles(&m.tets);
+    assert!(!tris.is_empty());
+    let mut edges = std::collections::HashMap::new();
+    for t in &tris {
+        for (a, b) in [(t[0], t[1]), (t[1], t[2]), (t[2], t[0])] {
+            *edges.entry((a, b)).or_insert(0) += 1;
+        }
+    }
+    for (&(a, b), &n) in &edges {
+        assert_eq!(n, 1, "directed edge {a}-{b} used {n} times");
+        assert_eq!(edges.get(&(b, a)), Some(&1), "edge {a}-{b} not shared by 2 triangles");
+    }
+    tris.iter()
+        .map(|t| {
+            let [a, b, c] = t.map(|i| m.positions[i as usize]);
+            mesh::signed_volume([0.0; 3], a, b, c)
+        })
+        .sum()
+}
+
+#[test]
+fn box_grid_volume_orientation_and_closed_surface() {
+    let m = generate::box_grid([3, 2, 4], [0.3, 0.02, 0.004], [1.0, -2.0, 0.5]);
+    assert_eq!(m.positions.len(), 4 * 3 * 5);
+    assert_eq!(m.tets.len(), 6 * 3 * 2 * 4);
+    for i in 0..m.tets.len() {
+        assert!(m.tet_volume(i).unwrap() > 0.0);
+    }
+    let v = 0.3 * 0.02 * 0.004;
+    assert!((m.total_volume() - v).abs() < 1e-12 * v);
+    let s = closed_surface_volume(&m);
+    assert!((s - m.total_volume()).abs() < 1e-9 * v, "{s}");
+    // 2 triangles per boundary square.
+    assert_eq!(boundary_triangles(&m.tets).len(), 4 * (3 * 2 + 2 * 4 + 3 * 4));
+    let mut m = m;
+    let r = validate(&mut m, &ValidateOptions::default()).unwrap();
+    assert!(r.errors.is_empty() && r.warnings.is_empty() && r.flipped == 0);
+    let (_, q) = mesh::quality(&m);
+    assert!((q.max_dihedral_deg - 90.0).abs() < 1e-6 || q.max_dihedral_deg > 90.0);
+    assert_eq!(boundary_triangles(&m.tets), boundary_triangles(&m.tets));
+}
+
+#[test]
+fn layered_limb_regions_volumes_and_surface() {
+    let p = generate::LimbParams {
+        n_theta: 24,
+        n_z: 3,
+        radial_size: 0.005,
+        ..Default::default()
+    };
+    let mut m = generate::layered_limb(&p);
+    let r = validate(&mut m, &ValidateOptions::default()).unwrap();
+    assert_eq!(r.flipped, 0);
+    assert!(r.errors.is_empty() && r.warnings.is_empty(), "{:?}", r.warnings);
+    for i in 0..m.tets.len() {
+        assert!(m.tet_volume(i).unwrap() > 0.0);
+    }
+    let stats = mesh::region_stats(&m);
+    assert_eq!(stats.keys().copied().collect::<Vec<_>>(), vec![1, 2, 3, 4]);
+    assert_eq!(m.region_name(4), Some("vein"));
+    // Exact volumes of the polygonal cross-sections: shoelace area of the ring vertices.
+    let poly = |r: f64| {
+        let mut ring: Vec<[f64; 3]> = m
+            .positions
+            .iter()
+            .filter(|p| p[2] == 0.0 && (p[0].hypot(p[1]) - r).abs() < 1e-12)
+            .copied()
+            .collect();
+        assert!(ring.len() >= 24, "ring {r}: {}", ring.len());
+        ring.sort_by(|a, b| a[1].atan2(a[0]).total_cmp(&b[1].atan2(b[0])));
+        let n = ring.len();
+        let area: f64 = (0..n)
+            .map(|i| {
+                let (a, b) = (ring[i], ring[(i + 1) % n]);
+                0.5 * (a[0] * b[1] - a[1] * b[0])
+            })
+            .sum();
+        area * 0.1
+    };
+    let total = m.total_volume();
+    assert!((total - poly(0.035)).abs() < 1e-9 * total, "{total}");
+    let circle = std::f64::consts::PI * 0.035f64.powi(2) * 0.1;
+    assert!((total / circle - 1.0).abs() < 0.02, "{total} vs {circle}");
+    let skin = stats[&1].volume;
+    assert!((skin - (poly(0.035) - poly(0.033))).abs() < 1e-9 * total);
+    let muscle = stats[&3].volume;
+    assert!((muscle - poly(0.024)).abs() < 1e-9 * total);
+    // Vein: one cell column of the 26..31 mm ring, ~ (π 2.5² mm²) x 0.1 within 40%.
+    let vein = stats[&4].volume;
+    let vein_true = std::f64::consts::PI * 0.0025f64.powi(2) * 0.1;
+    assert!((vein / vein_true - 1.0).abs() < 0.4, "vein {vein} vs {vein_true}");
+    // The vein lies around y = +28.5 mm.
+    for (i, t) in m.tets.iter().enumerate() {
+        if m.regions[i] == 4 {
+            let c: Vec<f64> = (0..3)
+                .map(|k| t.iter().map(|&v| m.positions[v as usize][k]).sum::<f64>() / 4.0)
+                .collect();
+            assert!(c[0].abs() < 0.004 && (c[1] - 0.0285).abs() < 0.004, "{c:?}");
+        }
+    }
+    let s = closed_surface_volume(&m);
+    assert!((s - total).abs() < 1e-9 * total);
+    // Radial lines on the interfaces: some vertices lie exactly at r = 24, 33 and 35 mm.
+    for want in [0.024, 0.033, 0.035] {
+        assert!(m
+            .positions
+            .iter()
+            .any(|p| ((p[0].hypot(p[1])) - want).abs() < 1e-12));
+    }
+}
+
+fn unit_tet() -> TetMesh {
+    TetMesh {
+        positions: vec![[0.0; 3], [1.0, 0.0, 0.0], [0.0, 1.0, 0.0], [0.0, 0.0, 1.0]],
+        tets: vec![[0, 1, 2, 3]],
+        regions: vec![1],
+        ..Default::default()
+    }
+}
+
+fn errors_of(mut m: TetMesh) -> Vec<(IssueKind, String)> {
+    match validate(&mut m, &ValidateOptions::default()) {
+        Err(MeshError::Invalid(r)) => r.errors.iter().map(|e| (e.kind, e.message.clone())).collect(),
+        other => panic!("expected invalid, got {other:?}"),
+    }
+}
+
+#[test]
+fn validation_errors_name_the_offender() {
+    let mut m = unit_tet();
+    m.tets.push([0, 1, 2, 9]);
+    m.regions.push(1);
+    let e = errors_of(m);
+    assert_eq!(e[0].0, IssueKind::IndexOutOfRange);
+    assert!(e[0].1.contains("tet 1") && e[0].1.contains("vertex 9"), "{}", e[0].1);
+
+    let mut m = unit_tet();
+    m.tets[0] = [0, 1, 1, 3];
+    assert_eq!(errors_of(m)[0].0, IssueKind::RepeatedVertex);
+
+    let mut m = unit_tet();
+    m.positions[2][1] = f64::NAN;
+    let e = errors_of(m);
+    assert_eq!(e[0].0, IssueKind::NonFiniteCoordinate);
+    assert!(e[0].1.contains("vertex 2"), "{}", e[0].1);
+
+    let mut m = unit_tet();
+    m.positions[3] = [0.3, 0.3, 0.0];
+    let e = errors_of(m);
+    assert_eq!(e[0].0, IssueKind::DegenerateTet);
+    assert!(e[0].1.contains("tet 0"));
+
+    let mut m = unit_tet();
+    m.regions.clear();
+    assert_eq!(errors_of(m)[0].0, IssueKind::RegionCountMismatch);
+
+    assert_eq!(errors_of(TetMesh::default())[0].0, IssueKind::NoTets);
+
+    // Inverted, not fixing: error; the mesh stays unchanged.
+    let mut m = unit_tet();
+    m.tets[0] = [0, 2, 1, 3];
+    let opts = ValidateOptions {
+        fix_orientation: false,
+        ..Default::default()
+    };
+    let before = m.clone();
+    assert!(validate(&mut m, &opts).is_err());
+    assert_eq!(m, before);
+}
+
+#[test]
+fn degenerate_test_is_relative_to_tet_size() {
+    // A well-shaped tet of 1e-13 m^3 (edge ~ 90 µm) is valid ...
+    let mut m = unit_tet();
+    m.scale(1e-4);
+    assert!(m.total_volume() < 1e-12);
+    validate(&mut m, &ValidateOptions::default()).unwrap();
+    // ... and so is one of (1 nm)^3 / 6.
+    let mut m = unit_tet();
+    m.scale(1e-9);
+    validate(&mut m, &ValidateOptions::default()).unwrap();
+    // A sliver of a big tet is not, however large its absolute volume.
+    let mut m = unit_tet();
+    m.positions[3] = [0.3, 0.3, 1e-11];
+    m.scale(1000.0);
+    assert!(m.total_volume() > 1e-3);
+    assert_eq!(errors_of(m)[0].0, IssueKind::DegenerateTet);
+}
+
+#[test]
+fn inverted_tets_are_fixed_and_unreferenced_vertices_reported() {
+    let mut m = generate::box_grid([2, 2, 2], [1.0; 3], [0.0; 3]);
+    let v = m.total_volume();
+    for t in m.tets.iter_mut().step_by(3) {
+        t.swap(0, 1);
+    }
+    m.positions.push([5.0, 5.0, 5.0]);
+    m.positions.insert(0, [-1.0, 0.0, 0.0]);
+    for t in &mut m.tets {
+        for i in t.iter_mut() {
+            *i += 1;
+        }
+    }
+    let r = validate(&mut m, &ValidateOptions::default()).unwrap();
+    assert_eq!(r.flipped, 16);
+    assert_eq!(r.unreferenced, 2);
+    let kinds: Vec<_> = r.warnings.iter().map(|w| w.kind).collect();
+    assert!(kinds.contains(&IssueKind::InvertedTets));
+    assert!(kinds.contains(&IssueKind::UnreferencedVertices));
+    assert!((m.total_volume() - v).abs() < 1e-12);
+    let map = m.remove_unreferenced();
+    assert_eq!(map[0], None);
+    assert_eq!(map[1], Some(0));
+    assert_eq!(*map.last().unwrap(), None);
+    assert_eq!(m.positions.len(), 27);
+    let r = validate(&mut m, &ValidateOptions::default()).unwrap();
+    assert!(r.warnings.is_empty());
+    assert!((m.total_volume() - v).abs() < 1e-12);
+}
+
+#[test]
+fn vtu_frame_writer_round_trips_through_the_reader_and_pvd() {
+    let m = generate::layered_limb(&generate::LimbParams {
+        n_theta: 12,
+        n_z: 2,
+        radial_size: 0.008,
+        ..Default::default()
+    });
+    let pos: Vec<[f32; 3]> = m.positions.iter().map(|p| p.map(|v| v as f32)).collect();
+    let speed: Vec<f32> = (0..pos.len()).map(|i| i as f32 * 0.5).collect();
+    let vel: Vec<[f32; 3]> = pos.iter().map(|p| [p[1], -p[0], 0.0]).collect();
+    let stress: Vec<f64> = (0..m.tets.len()).map(|i| i as f64).collect();
+    let mut buf = Vec::new();
+    mesh::vtu::write(
+        &mut buf,
+        &pos,
+        &m.tets,
+        &[
+            ("speed", mesh::vtu::Field::F32(&speed)),
+            ("velocity", mesh::vtu::Field::Vec3(&vel)),
+        ],
+        &[
+            ("region", mesh::vtu::Field::I32(&m.regions)),
+            ("stress", mesh::vtu::Field::F64(&stress)),
+        ],
+    )
+    .unwrap();
+    let text = String::from_utf8(buf.clone()).unwrap();
+    assert!(text.contains("format=\"binary\"") && text.contains("header_type=\"UInt64\""));
+    let back = mesh::parse_vtu(&buf).unwrap().mesh;
+    assert_eq!(back.tets, m.tets);
+    assert_eq!(back.regions, m.regions);
+    for (a, b) in back.positions.iter().zip(&pos) {
+        assert_eq!(a.map(|v| v as f32), *b);
+    }
+    // Wrong field length is refused.
+    let short = [1.0f32];
+    let e = mesh::vtu::write(
+        &mut Vec::new(),
+        &pos,
+        &m.tets,
+        &[("x", mesh::vtu::Field::F32(&short))],
+        &[],
+    );
+    assert!(e.is_err());
+    let mut pvd = Vec::new();
+    mesh::vtu::write_pvd(&mut pvd, &[(0.0, "f_0000.vtu"), (0.01, "f_0001.vtu")]).unwrap();
+    let pvd = String::from_utf8(pvd).unwrap();
+    assert!(pvd.contains("type=\"Collection\"") && pvd.contains("file=\"f_0001.vtu\""));
+    assert_eq!(pvd.matches("<DataSet").count(), 2);
+}
+
+#[test]
+fn mesh_info_serializes_expected_keys() {
+    let mut m = generate::box_grid([1, 1, 1], [2.0, 2.0, 2.0], [0.0; 3]);
+    let r = validate(&mut m, &ValidateOptions::default()).unwrap();
+    let info = MeshInfo::new(&m, &r);
+    let v = serde_json::to_value(&info).unwrap();
+    for k in ["nodes", "tets", "regions", "bbox", "likely_units", "quality", "warnings", "errors"] {
+        assert!(v.get(k).is_some(), "missing {k}");
+    }
+    assert_eq!(v["nodes"], 8);
+    assert_eq!(v["tets"], 6);
+    assert_eq!(v["regions"][0]["name"], "box");
+    assert_eq!(v["likely_units"], "centimetres");
+    assert_eq!(v["warnings"][0]["kind"], "units");
+    assert!(info.to_string().contains("warning:"));
+}

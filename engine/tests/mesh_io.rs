@@ -1,0 +1,446 @@
+//! Mesh readers and writers against the real files in `shared/data/anatomy` (counts from
+//! its MANIFEST), round trips through every writer, malformed inputs and a mutation fuzz.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+use vesalius_engine::mesh::{
+    self, parse_msh, parse_tetgen, parse_vtk, parse_vtu, validate, write_msh, write_tetgen,
+    write_vtk, FileFormat, LoadOptions, MeshError, MshVersion, TetMesh, ValidateOptions,
+};
+
+const DATA: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../../shared/data/anatomy");
+
+fn data(rel: &str) -> PathBuf {
+    Path::new(DATA).join(rel)
+}
+
+fn load(rel: &str) -> TetMesh {
+    mesh::load(&data(rel), &LoadOptions::default()).unwrap_or_else(|e| panic!("{e}"))
+}
+
+fn region_counts(m: &TetMesh) -> BTreeMap<i32, usize> {
+    let mut c = BTreeMap::new();
+    for &r in &m.regions {
+        *c.entry(r).or_insert(0) += 1;
+    }
+    c
+}
+
+fn assert_same(a: &TetMesh, b: &TetMesh, tol: f64, what: &str) {
+    assert_eq!(a.positions.len(), b.positions.len(), "{what}: node count");
+    for (i, (p, q)) in a.positions.iter().zip(&b.positions).enumerate() {
+        for k in 0..3 {
+            assert!(
+                (p[k] - q[k]).abs() <= tol,
+                "{what}: node {i} differs: {p:?} vs {q:?}"
+            );
+        }
+    }
+    assert_eq!(a.tets, b.tets, "{what}: tets");
+    assert_eq!(a.regions, b.regions, "{what}: regions");
+}
+
+#[test]
+fn forearm_counts_regions_and_names_from_msh41() {
+    let l = mesh::load_detailed(&data("generated/forearm_segment.msh"), &LoadOptions::default())
+        .unwrap();
+    assert_eq!(
+        l.format,
+        FileFormat::Msh {
+            version: MshVersion::V41,
+            binary: false
+        }
+    );
+    let m = &l.mesh;
+    assert_eq!(m.positions.len(), 3446);
+    assert_eq!(m.tets.len(), 17097);
+    let want: BTreeMap<i32, usize> = [(1, 4689), (2, 7510), (3, 3565), (4, 1333)].into();
+    assert_eq!(region_counts(m), want);
+    assert_eq!(m.region_name(1), Some("skin"));
+    assert_eq!(m.region_name(4), Some("vein"));
+    // Surface names (dim 2) are not region names.
+    assert_eq!(m.region_names.len(), 4);
+    // The boundary-surface triangles are skipped but counted.
+    assert!(l.skipped.get("triangle (Gmsh type 2)").copied().unwrap_or(0) > 0);
+}
+
+#[test]
+fn forearm_same_from_all_four_files_and_volume() {
+    let m41 = load("generated/forearm_segment.msh");
+    let m22 = load("generated/forearm_segment_v22.msh");
+    let vtk = load("generated/forearm_segment.vtk");
+    let vtu = load("generated/forearm_segment.vtu");
+    assert_same(&m41, &m22, 0.0, "msh 2.2");
+    assert_same(&m41, &vtk, 1e-15, "vtk");
+    // The VTU stores 12 significant digits.
+    assert_same(&m41, &vtu, 1e-12, "vtu");
+    assert_eq!(m22.region_names, m41.region_names);
+    let mut m = m41;
+    let r = validate(&mut m, &ValidateOptions::default()).unwrap();
+    assert_eq!(r.flipped, 0, "all tets are positively oriented");
+    assert!(r.warnings.is_empty(), "{:?}", r.warnings);
+    let v = m.total_volume();
+    assert!((v - 3.83e-4).abs() < 0.01 * 3.83e-4, "volume {v}");
+}
+
+#[test]
+fn kidney_counts() {
+    for f in [
+        "generated/kidney_like.msh",
+        "generated/kidney_like_v22.msh",
+        "generated/kidney_like.vtk",
+        "generated/kidney_like.vtu",
+    ] {
+        let m = load(f);
+        assert_eq!(m.positions.len(), 2433, "{f}");
+        assert_eq!(m.tets.len(), 11005, "{f}");
+        let want: BTreeMap<i32, usize> = [(1, 8347), (2, 2658)].into();
+        assert_eq!(region_counts(&m), want, "{f}");
+    }
+    let mut m = load("generated/kidney_like.msh");
+    assert_eq!(m.region_name(2), Some("medulla"));
+    validate(&mut m, &ValidateOptions::default()).unwrap();
+    assert!((m.total_volume() - 1.45e-4).abs() < 0.01 * 1.45e-4);
+}
+
+#[test]
+fn liver_msh_v1_counts_bbox_and_units_warning() {
+    let l = mesh::load_detailed(&data("sofa/liver.msh"), &LoadOptions::default()).unwrap();
+    assert_eq!(
+        l.format,
+        FileFormat::Msh {
+            version: MshVersion::V1,
+            binary: false
+        }
+    );
+    let mut m = l.mesh;
+    assert_eq!(m.positions.len(), 181);
+    assert_eq!(m.tets.len(), 596);
+    let (lo, hi) = mesh::bounding_box(&m.positions).unwrap();
+    let size = [hi[0] - lo[0], hi[1] - lo[1], hi[2] - lo[2]];
+    for (s, want) in size.iter().zip([6.4, 4.9, 4.4]) {
+        assert!((s - want).abs() < 0.1, "size {size:?}");
+    }
+    let r = validate(&mut m, &ValidateOptions::default()).unwrap();
+    let units = r
+        .warnings
+        .iter()
+        .find(|w| w.kind == mesh::IssueKind::Units)
+        .expect("units warning");
+    assert!(units.message.contains("--scale"), "{}", units.message);
+    assert_eq!(r.likely_units, mesh::LikelyUnits::Centimetres);
+    // With --scale 0.01 the warning goes away.
+    let mut m = mesh::load(&data("sofa/liver.msh"), &LoadOptions { scale: 0.01 }).unwrap();
+    let r = validate(&mut m, &ValidateOptions::default()).unwrap();
+    assert!(r.warnings.iter().all(|w| w.kind != mesh::IssueKind::Units));
+}
+
+fn roundtrip_all_writers(m: &TetMesh) {
+    for version in [MshVersion::V41, MshVersion::V22] {
+        for binary in [false, true] {
+            let mut buf = Vec::new();
+            write_msh(&mut buf, m, version, binary).unwrap();
+            let back = parse_msh(&buf).unwrap_or_else(|e| panic!("{version:?} {binary}: {e}"));
+            assert_eq!(back.format, FileFormat::Msh { version, binary });
+            assert_same(m, &back.mesh, 0.0, &format!("msh {version:?} binary={binary}"));
+            assert_eq!(back.mesh.region_names, m.region_names);
+        }
+    }
+    for binary in [false, true] {
+        let mut buf = Vec::new();
+        write_vtk(&mut buf, m, binary).unwrap();
+        let back = parse_vtk(&buf).unwrap_or_else(|e| panic!("vtk {binary}: {e}"));
+        assert_same(m, &back.mesh, 0.0, &format!("vtk binary={binary}"));
+        assert_eq!(back.mesh.region_names, m.region_names);
+    }
+    let mut buf = Vec::new();
+    mesh::vtu::write_mesh(&mut buf, m).unwrap();
+    let back = parse_vtu(&buf).unwrap();
+    assert_same(m, &back.mesh, 0.0, "vtu");
+    assert_eq!(back.mesh.region_names, m.region_names);
+    let (mut n, mut e) = (Vec::new(), Vec::new());
+    write_tetgen(&mut n, &mut e, m).unwrap();
+    let back = parse_tetgen(&n, &e).unwrap();
+    assert_same(m, &back.mesh, 0.0, "tetgen");
+    assert_eq!(back.mesh.region_names, m.region_names);
+}
+
+#[test]
+fn roundtrip_forearm_liver_and_generated_through_every_writer() {
+    roundtrip_all_writers(&load("generated/forearm_segment.msh"));
+    roundtrip_all_writers(&load("sofa/liver.msh"));
+    let mut g = mesh::generate::box_grid([2, 3, 1], [1e-3, 2e-3, 5e-4], [-1.0, 0.5, 0.0]);
+    g.regions[0] = -7;
+    g.regions[1] = 0;
+    roundtrip_all_writers(&g);
+}
+
+#[test]
+fn save_and_load_files_by_extension() {
+    let dir = Path::new(env!("CARGO_TARGET_TMPDIR")).join("mesh_io_save");
+    std::fs::create_dir_all(&dir).unwrap();
+    let m = load("generated/kidney_like.msh");
+    for name in ["k.msh", "k_v22.msh", "k.vtk", "k.vtu", "k.node", "k2.ele"] {
+        let p = dir.join(name);
+        mesh::save(&p, &m).unwrap();
+        let l = mesh::load_detailed(&p, &LoadOptions::default()).unwrap();
+        assert_same(&m, &l.mesh, 0.0, name);
+        assert_eq!(l.mesh.region_names, m.region_names, "{name}");
+        if name == "k_v22.msh" {
+            assert!(matches!(
+                l.format,
+                FileFormat::Msh {
+                    version: MshVersion::V22,
+                    ..
+                }
+            ));
+        }
+    }
+    // Binary msh via options; scale on load.
+    let p = dir.join("kb.msh");
+    mesh::save_with(
+        &p,
+        &m,
+        &mesh::SaveOptions {
+            msh_version: None,
+            binary: true,
+        },
+    )
+    .unwrap();
+    let s = mesh::load(&p, &LoadOptions { scale: 1000.0 }).unwrap();
+    assert!((s.positions[5][0] - 1000.0 * m.positions[5][0]).abs() < 1e-9);
+    let err = mesh::load(&dir.join("x.stl"), &LoadOptions::default()).unwrap_err();
+    assert!(err.to_string().contains("x.stl"), "{err}");
+}
+
+#[test]
+fn tetgen_one_based_with_comments() {
+    let node = b"# a comment\n4 3 0 1\n1 0 0 0 0 # trailing\n2 1 0 0 0\n3 0 1 0 0\n\n4 0 0 1 1\n";
+    let ele = b"1 4 1\n# tet\n1 1 2 3 4 5\n";
+    let m = parse_tetgen(node, ele).unwrap().mesh;
+    assert_eq!(m.tets, vec![[0, 1, 2, 3]]);
+    assert_eq!(m.regions, vec![5]);
+    let err = parse_tetgen(node, b"1 4 0\n1 1 2 3 9\n").unwrap_err().to_string();
+    assert!(err.contains("line 2") && err.contains('9'), "{err}");
+}
+
+#[test]
+fn vtk_legacy_classic_cells_with_mixed_types_and_fallback_field() {
+    let src = b"# vtk DataFile Version 3.0\nt\nASCII\nDATASET UNSTRUCTURED_GRID\nPOINTS 4 float\n0 0 0 1 0 0 0 1 0 0 0 1\nCELLS 2 8\n4 0 1 2 3\n2 0 1\nCELL_TYPES 2\n10 3\nPOINT_DATA 4\nVECTORS v float\n0 0 0 0 0 0 0 0 0 0 0 0\nCELL_DATA 2\nSCALARS CellEntityIds int 1\nLOOKUP_TABLE default\n7 8\n";
+    let l = parse_vtk(src).unwrap();
+    assert_eq!(l.mesh.tets, vec![[0, 1, 2, 3]]);
+    assert_eq!(l.mesh.regions, vec![7]);
+    assert_eq!(l.skipped.get("line (VTK type 3)"), Some(&1));
+}
+
+/// Asserts that parsing fails with an error naming a line and containing `needle`.
+fn assert_line_error(r: Result<mesh::LoadedMesh, MeshError>, needle: &str) {
+    let e = r.expect_err("malformed input must fail");
+    let s = e.to_string();
+    assert!(
+        matches!(e, MeshError::Parse { loc: mesh::Location::Line(_), .. }),
+        "not a line error: {s}"
+    );
+    assert!(s.contains("line "), "{s}");
+    assert!(s.contains(needle), "`{needle}` not in: {s}");
+}
+
+const TINY22: &str = "$MeshFormat\n2.2 0 8\n$EndMeshFormat\n$Nodes\n4\n1 0 0 0\n2 1 0 0\n3 0 1 0\n4 0 0 1\n$EndNodes\n$Elements\n2\n1 2 2 5 1 1 2 3\n2 4 2 7 1 1 2 3 4\n$EndElements\n";
+
+#[test]
+fn tiny_msh22_reads_and_malformed_variants_name_the_line() {
+    let l = parse_msh(TINY22.as_bytes()).unwrap();
+    assert_eq!(l.mesh.tets, vec![[0, 1, 2, 3]]);
+    assert_eq!(l.mesh.regions, vec![7]);
+    assert_eq!(l.skipped.get("triangle (Gmsh type 2)"), Some(&1));
+    // Truncated inside the node list.
+    let cut = &TINY22[..TINY22.find("3 0 1 0").unwrap()];
+    assert_line_error(parse_msh(cut.as_bytes()), "line 5");
+    let cut = &TINY22[..TINY22.find("$EndNodes").unwrap() - 4];
+    assert_line_error(parse_msh(cut.as_bytes()), "end of file");
+    // Wrong count: 5 nodes announced, 4 given.
+    let s = TINY22.replacen("$Nodes\n4", "$Nodes\n5", 1);
+    assert_line_error(parse_msh(s.as_bytes()), "line 10");
+    // Out-of-range node index.
+    let s = TINY22.replace("2 4 2 7 1 1 2 3 4", "2 4 2 7 1 1 2 3 99");
+    assert_line_error(parse_msh(s.as_bytes()), "node 99");
+    // NaN coordinate.
+    let s = TINY22.replace("3 0 1 0", "3 0 nan 0");
+    assert_line_error(parse_msh(s.as_bytes()), "line 8");
+    // Unknown element type.
+    let s = TINY22.replace("1 2 2 5 1 1 2 3", "1 99 2 5 1 1 2 3");
+    assert_line_error(parse_msh(s.as_bytes()), "element type 99");
+    // Unknown section without end.
+    let s = TINY22.replace("$Elements", "$Bogus\n1\n$Elements");
+    assert_line_error(parse_msh(s.as_bytes()), "$EndBogus");
+    // A number that is not one.
+    let s = TINY22.replace("2 1 0 0", "2 1 x0 0");
+    assert_line_error(parse_msh(s.as_bytes()), "`x0`");
+    // Unknown sections with an end are skipped.
+    let s = TINY22.replace("$Nodes", "$Comments\nhello $ world\n$EndComments\n$Nodes");
+    assert!(parse_msh(s.as_bytes()).is_ok());
+}
+
+#[test]
+fn malformed_v1_v41_vtk_vtu_name_the_line() {
+    let liver = std::fs::read_to_string(data("sofa/liver.msh")).unwrap();
+    let s = liver.replacen("$NOD\n181", "$NOD\n182", 1);
+    assert_line_error(parse_msh(s.as_bytes()), "$ENDNOD");
+    let s = liver.replacen("596 4 1 1 4", "596 4 1 1 3", 1);
+    assert_line_error(parse_msh(s.as_bytes()), "4 nodes");
+    let f41 = std::fs::read_to_string(data("generated/kidney_like.msh")).unwrap();
+    let cut = &f41[..f41.len() / 2];
+    assert_line_error(parse_msh(cut.as_bytes()), "end of file");
+    let vtk = std::fs::read_to_string(data("generated/kidney_like.vtk")).unwrap();
+    let s = vtk.replacen("CELL_TYPES 11005", "CELL_TYPEZ 11005", 1);
+    assert_line_error(parse_vtk(s.as_bytes()), "CELL_TYPEZ");
+    let cut = &vtk[..vtk.len() / 3];
+    assert_line_error(parse_vtk(cut.as_bytes()), "line ");
+    let vtu = std::fs::read_to_string(data("generated/kidney_like.vtu")).unwrap();
+    let i = vtu.find("<DataArray type=\"Int64\" Name=\"connectivity\"").unwrap();
+    let mut s = vtu.clone();
+    s.replace_range(i + 60..i + 64, " zz ");
+    assert_line_error(parse_vtu(s.as_bytes()), "zz");
+    let cut = &vtu[..vtu.len() / 2];
+    assert!(parse_vtu(cut.as_bytes()).is_err());
+}
+
+#[test]
+fn garbage_and_binary_errors() {
+    let garbage: Vec<u8> = (0..4000u32).map(|i| (i.wrapping_mul(2654435761) >> 13) as u8).collect();
+    assert!(parse_msh(&garbage).is_err());
+    assert!(parse_vtk(&garbage).is_err());
+    assert!(parse_vtu(&garbage).is_err());
+    assert!(parse_tetgen(&garbage, &garbage).is_err());
+    // Binary msh truncated: the error names a byte offset.
+    let m = load("sofa/liver.msh");
+    let mut buf = Vec::new();
+    write_msh(&mut buf, &m, MshVersion::V41, true).unwrap();
+    let e = parse_msh(&buf[..buf.len() - 300]).unwrap_err();
+    assert!(e.to_string().contains("byte offset"), "{e}");
+    // Big-endian check int.
+    let mut buf = Vec::new();
+    write_msh(&mut buf, &m, MshVersion::V22, true).unwrap();
+    let p = buf.windows(4).position(|w| w == [1, 0, 0, 0]).unwrap();
+    buf[p..p + 4].copy_from_slice(&[7, 7, 7, 7]);
+    let e = parse_msh(&buf).unwrap_err().to_string();
+    assert!(e.contains("endianness"), "{e}");
+}
+
+/// xorshift64*: a fixed-seed generator, no extra crate.
+struct Rng(u64);
+impl Rng {
+    fn next(&mut self) -> u64 {
+        self.0 ^= self.0 >> 12;
+        self.0 ^= self.0 << 25;
+        self.0 ^= self.0 >> 27;
+        self.0.wrapping_mul(0x2545_F491_4F6C_DD1D)
+    }
+    fn below(&mut self, n: usize) -> usize {
+        (self.next() % n.max(1) as u64) as usize
+    }
+}
+
+fn mutate(rng: &mut Rng, src: &[u8]) -> Vec<u8> {
+    let mut v = src.to_vec();
+    match rng.below(5) {
+        0 => {
+            for _ in 0..1 + rng.below(8) {
+                let i = rng.below(v.len());
+                v[i] = rng.next() as u8;
+            }
+        }
+        1 => v.truncate(rng.below(v.len())),
+        2 => {
+            // Replace a byte with a digit or sign: breaks counts and indices plausibly.
+            for _ in 0..1 + rng.below(4) {
+                let i = rng.below(v.len());
+                v[i] = b"0123456789-.e \n$"[rng.below(16)];
+            }
+        }
+        3 => {
+            // Delete or duplicate a slice.
+            let a = rng.below(v.len());
+            let b = (a + rng.below(200)).min(v.len());
+            if rng.below(2) == 0 {
+                v.drain(a..b);
+            } else {
+                let s = v[a..b].to_vec();
+                v.splice(a..a, s);
+            }
+        }
+        _ => {
+            let i = rng.below(v.len());
+            let big = b" 99999999999999999999 ";
+            v.splice(i..i, big.iter().copied());
+        }
+    }
+    v
+}
+
+fn exercise(r: Result<mesh::LoadedMesh, MeshError>) {
+    if let Ok(mut l) = r {
+        let _ = mesh::quality(&l.mesh);
+        let _ = mesh::region_stats(&l.mesh);
+        if validate(&mut l.mesh, &ValidateOptions::default()).is_ok() {
+            let _ = mesh::boundary_triangles(&l.mesh.tets);
+        }
+    } else if let Err(e) = r {
+        let _ = e.to_string();
+    }
+}
+
+#[test]
+fn fuzz_mutated_real_files_never_panic() {
+    let liver = std::fs::read(data("sofa/liver.msh")).unwrap();
+    let m = parse_msh(&liver).unwrap().mesh;
+    let mut bin41 = Vec::new();
+    write_msh(&mut bin41, &m, MshVersion::V41, true).unwrap();
+    let mut bin22 = Vec::new();
+    write_msh(&mut bin22, &m, MshVersion::V22, true).unwrap();
+    let mut a41 = Vec::new();
+    write_msh(&mut a41, &m, MshVersion::V41, false).unwrap();
+    let mut vtkb = Vec::new();
+    write_vtk(&mut vtkb, &m, true).unwrap();
+    let mut vtka = Vec::new();
+    write_vtk(&mut vtka, &m, false).unwrap();
+    let mut vtu = Vec::new();
+    mesh::vtu::write_mesh(&mut vtu, &m).unwrap();
+    let (mut node, mut ele) = (Vec::new(), Vec::new());
+    write_tetgen(&mut node, &mut ele, &m).unwrap();
+    let kidney_vtu = std::fs::read(data("generated/kidney_like.vtu")).unwrap();
+    let kidney_v22 = std::fs::read(data("generated/kidney_like_v22.msh")).unwrap();
+    let mut rng = Rng(0x5EED_1234_ABCD_0001);
+    let cases: Vec<(&str, &[u8])> = vec![
+        ("msh", &liver),
+        ("msh", &bin41),
+        ("msh", &bin22),
+        ("msh", &a41),
+        ("msh", &kidney_v22),
+        ("vtk", &vtkb),
+        ("vtk", &vtka),
+        ("vtu", &vtu),
+        ("vtu", &kidney_vtu),
+    ];
+    let mut n = 0;
+    for (kind, src) in &cases {
+        for _ in 0..60 {
+            let v = mutate(&mut rng, src);
+            match *kind {
+                "msh" => exercise(parse_msh(&v)),
+                "vtk" => exercise(parse_vtk(&v)),
+                _ => exercise(parse_vtu(&v)),
+            }
+            n += 1;
+        }
+    }
+    for _ in 0..60 {
+        let a = mutate(&mut rng, &node);
+        let b = mutate(&mut rng, &ele);
+        exercise(parse_tetgen(&a, &ele));
+        exercise(parse_tetgen(&node, &b));
+        n += 2;
+    }
+    assert_eq!(n, 660);
+}
