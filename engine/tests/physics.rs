@@ -4,7 +4,7 @@
 mod common;
 
 use vesalius_engine::mesh::generate::box_grid;
-use vesalius_engine::model::{Material, ModelBuilder, Plane};
+use vesalius_engine::model::{Material, ModelBuilder};
 use vesalius_engine::solver::{diagnostics, CpuXpbd, SolverConfig, SubstepPolicy};
 
 #[test]

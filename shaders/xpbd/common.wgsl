@@ -45,8 +45,8 @@ struct Colour {
 @group(0) @binding(6) var<storage, read_write> lambdas: array<vec2<f32>>;
 @group(0) @binding(7) var<storage, read> forces: array<vec4<f32>>;
 // status[0]: first bad step (0xffffffff = none), [1]: a bad vertex, [2]: frame counter,
-// [3]: kind of failure (1 non-finite, 2 too fast)
-@group(0) @binding(8) var<storage, read_write> status: array<atomic<u32>, 4>;
+// [3]: kind of failure (1 non-finite, 2 too fast), [4]: its speed^2 (f32 bits)
+@group(0) @binding(8) var<storage, read_write> status: array<atomic<u32>, 8>;
 @group(0) @binding(9) var<storage, read> rest_pos: array<vec4<f32>>;
 @group(1) @binding(0) var<uniform> colour: Colour;
 

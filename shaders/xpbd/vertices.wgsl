@@ -27,12 +27,13 @@ fn not_finite(x: f32) -> bool {
     return (bitcast<u32>(x) & 0x7f800000u) == 0x7f800000u;
 }
 
-fn report(i: u32, kind: u32) {
+fn report(i: u32, kind: u32, s2: f32) {
     let step = atomicLoad(&status[2]);
     let old = atomicMin(&status[0], step);
     if (old > step) {
         atomicStore(&status[1], i);
         atomicStore(&status[3], kind);
+        atomicStore(&status[4], bitcast<u32>(s2));
     }
 }
 
@@ -93,9 +94,9 @@ fn finalize(@builtin(global_invocation_id) gid: vec3<u32>) {
     vel[i] = vec4<f32>(v, 0.0);
     let s2 = dot(v, v);
     if (not_finite(x.x) || not_finite(x.y) || not_finite(x.z) || not_finite(s2)) {
-        report(i, 1u);
+        report(i, 1u, s2);
     } else if (s2 > params.misc.z) {
-        report(i, 2u);
+        report(i, 2u, s2);
     }
 }
 

@@ -192,7 +192,7 @@ impl GpuXpbd {
         let rest = init("rest", bytemuck::cast_slice(&model.rest), U::STORAGE);
         let lambdas = init("lambdas", bytemuck::cast_slice(&vec![[0.0f32; 2]; nt as usize]), rw);
         let forces = init("forces", bytemuck::cast_slice(&vec4_zeros), U::STORAGE | U::COPY_DST);
-        let status = init("status", bytemuck::cast_slice(&[u32::MAX, 0, 0, 0]), rw);
+        let status = init("status", bytemuck::cast_slice(&[u32::MAX, 0, 0, 0, 0, 0, 0, 0]), rw);
         let rest_pos: Vec<[f32; 4]> = model.rest_positions.iter().map(|p| [p[0], p[1], p[2], 0.0]).collect();
         let rest_pos = init("rest_pos", bytemuck::cast_slice(&rest_pos), U::STORAGE);
         let align = device.limits().min_uniform_buffer_offset_alignment.max(16);
@@ -289,7 +289,7 @@ impl GpuXpbd {
         q.write_buffer(&self.pos, 0, bytemuck::cast_slice(&pos));
         q.write_buffer(&self.vel, 0, bytemuck::cast_slice(&vel));
         q.write_buffer(&self.lambdas, 0, bytemuck::cast_slice(&s.lambdas));
-        q.write_buffer(&self.status, 0, bytemuck::cast_slice(&[u32::MAX, 0, state.step as u32, 0]));
+        q.write_buffer(&self.status, 0, bytemuck::cast_slice(&[u32::MAX, 0, state.step as u32, 0, 0, 0, 0, 0]));
         self.frames = state.step;
         self.time = state.time;
         self.lambda_dt = s.lambda_dt;
@@ -400,14 +400,7 @@ impl GpuXpbd {
         if s[3] == 1 {
             return Err(SimError::NonFinite { step, vertex });
         }
-        let vel: Vec<[f32; 4]> = bytemuck::pod_collect_to_vec(&self.read_buffer(&self.vel)?);
-        let v = vel.get(vertex as usize).copied().unwrap_or([0.0; 4]);
-        Err(SimError::BlowUp {
-            step,
-            vertex,
-            speed: ((v[0] * v[0] + v[1] * v[1] + v[2] * v[2]) as f64).sqrt(),
-            limit: self.max_speed,
-        })
+        Err(SimError::BlowUp { step, vertex, speed: (f32::from_bits(s[4]) as f64).sqrt(), limit: self.max_speed })
     }
 
     /// Reads the state back (positions, velocities, multipliers).
