@@ -14,6 +14,12 @@ struct Cli {
 
 #[derive(Subcommand, Debug)]
 enum Command {
+    /// Simulate a scene headless: ParaView frames and summary.json in --out.
+    Run(cli::run::RunArgs),
+    /// List GPU adapters and the backend `auto` would use.
+    Info(cli::info::InfoArgs),
+    /// Measure tissue-step throughput on the accuracy reference block.
+    Bench(cli::bench::BenchArgs),
     /// Tetrahedral mesh tools: inspect, validate, convert.
     #[command(subcommand)]
     Mesh(cli::mesh::MeshCommand),
@@ -23,6 +29,9 @@ fn main() -> std::process::ExitCode {
     env_logger::Builder::from_env(env_logger::Env::default().default_filter_or("warn")).init();
     let cli = Cli::parse();
     let result = match cli.command {
+        Command::Run(args) => cli::run::run(args),
+        Command::Info(args) => cli::info::run(args),
+        Command::Bench(args) => cli::bench::run(args),
         Command::Mesh(cmd) => cli::mesh::run(cmd),
     };
     match result {

@@ -6,9 +6,11 @@
 
 pub mod mesh;
 pub mod model;
+pub mod output;
 pub mod shaders;
 pub mod solver;
 #[cfg(feature = "gpu")]
 pub mod gpu;
+pub mod scene;
 pub mod scenes;
 pub mod sim;

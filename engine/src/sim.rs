@@ -30,6 +30,16 @@ impl std::str::FromStr for BackendKind {
     }
 }
 
+impl std::fmt::Display for BackendKind {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            Self::Auto => "auto",
+            Self::Cpu => "cpu",
+            Self::Gpu => "gpu",
+        })
+    }
+}
+
 /// Environment variable that makes "no GPU adapter" an error for `auto` (used by CI so that
 /// GPU tests run on lavapipe instead of skipping).
 pub const REQUIRE_GPU_ENV: &str = "VESALIUS_REQUIRE_GPU";

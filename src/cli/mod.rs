@@ -1,2 +1,5 @@
 //! Subcommands of the `vesalius` CLI, one module each.
+pub mod bench;
+pub mod info;
 pub mod mesh;
+pub mod run;

@@ -48,7 +48,7 @@ fn scale(a: f32, x: [f32; 3]) -> [f32; 3] {
 
 /// Columns of the deformation gradient F = Ds Dm^-1 = I + Du Dm^-1 from displacements `u`.
 #[inline(always)]
-pub(crate) fn deformation(u: &[[f32; 3]; 4], r: &TetRest) -> [[f32; 3]; 3] {
+pub fn deformation(u: &[[f32; 3]; 4], r: &TetRest) -> [[f32; 3]; 3] {
     let d1 = sub(u[1], u[0]);
     let d2 = sub(u[2], u[0]);
     let d3 = sub(u[3], u[0]);

@@ -36,6 +36,8 @@ pub mod cpu;
 mod diagnostics;
 pub mod statics;
 
+/// F = I + Du Dm^-1 of one tet from its vertex displacements (columns).
+pub use constraints::deformation;
 pub use constraints::{damp_tet, project_tet, rest_lambda, warm_start_tet, TetVerts, MAX_STEP, WARM_START_J};
 pub use cpu::CpuXpbd;
 pub use diagnostics::{diagnostics, Diagnostics};

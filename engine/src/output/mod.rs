@@ -1,0 +1,186 @@
+//! Results out: ParaView time series (`.vtu` frames + `.pvd` index) with displacement,
+//! velocity, per-tet strain and region, and the per-tet strain measures themselves.
+
+use crate::mesh::vtu::{self, Field};
+use crate::model::{Model, State};
+use crate::solver::deformation;
+use rayon::prelude::*;
+use std::io::BufWriter;
+use std::path::{Path, PathBuf};
+
+/// Errors writing results.
+#[derive(Debug, thiserror::Error)]
+pub enum OutputError {
+    /// The output directory already holds results and overwriting was not allowed.
+    #[error("{0} already contains results ({1}); choose another --out or pass --force to overwrite")]
+    Exists(String, String),
+    /// I/O failure.
+    #[error("{path}: {source}")]
+    Io {
+        /// The file or directory.
+        path: String,
+        /// The error.
+        source: std::io::Error,
+    },
+}
+
+fn io(path: &Path) -> impl FnOnce(std::io::Error) -> OutputError + '_ {
+    move |source| OutputError::Io { path: path.display().to_string(), source }
+}
+
+/// Per-tet strain measures of a state.
+#[derive(Clone, Debug, Default)]
+pub struct TetStrain {
+    /// Frobenius norm of the Green-Lagrange strain E = (F^T F - I) / 2.
+    pub green_strain: Vec<f32>,
+    /// Largest principal stretch sqrt(max eig(F^T F)).
+    pub max_stretch: Vec<f32>,
+    /// det F (current / rest volume).
+    pub volume_ratio: Vec<f32>,
+}
+
+/// Largest eigenvalue of a symmetric 3x3 matrix (trigonometric closed form).
+fn max_eigenvalue(a: [[f64; 3]; 3]) -> f64 {
+    let p1 = a[0][1] * a[0][1] + a[0][2] * a[0][2] + a[1][2] * a[1][2];
+    let q = (a[0][0] + a[1][1] + a[2][2]) / 3.0;
+    if p1 <= 1e-30 * (q * q).max(1e-300) {
+        return a[0][0].max(a[1][1]).max(a[2][2]);
+    }
+    let p2 = (a[0][0] - q).powi(2) + (a[1][1] - q).powi(2) + (a[2][2] - q).powi(2) + 2.0 * p1;
+    let p = (p2 / 6.0).sqrt();
+    let b = |i: usize, j: usize| (a[i][j] - if i == j { q } else { 0.0 }) / p;
+    let det_b = b(0, 0) * (b(1, 1) * b(2, 2) - b(1, 2) * b(2, 1)) - b(0, 1) * (b(1, 0) * b(2, 2) - b(1, 2) * b(2, 0))
+        + b(0, 2) * (b(1, 0) * b(2, 1) - b(1, 1) * b(2, 0));
+    let r = (det_b / 2.0).clamp(-1.0, 1.0);
+    q + 2.0 * p * (r.acos() / 3.0).cos()
+}
+
+/// Strain measures of every tet (model order).
+pub fn tet_strain(model: &Model, state: &State) -> TetStrain {
+    let per: Vec<(f32, f32, f32)> = (0..model.num_tets())
+        .into_par_iter()
+        .with_min_len(1024)
+        .map(|t| {
+            let u = model.tets[t].map(|v| state.displacements[v as usize]);
+            let f = deformation(&u, &model.rest[t]).map(|c| c.map(|x| x as f64));
+            // C = F^T F from columns: C_ij = f_i . f_j
+            let mut c = [[0.0f64; 3]; 3];
+            for i in 0..3 {
+                for j in 0..3 {
+                    c[i][j] = f[i][0] * f[j][0] + f[i][1] * f[j][1] + f[i][2] * f[j][2];
+                }
+            }
+            let mut e2 = 0.0;
+            for i in 0..3 {
+                for j in 0..3 {
+                    let e = 0.5 * (c[i][j] - if i == j { 1.0 } else { 0.0 });
+                    e2 += e * e;
+                }
+            }
+            let j = f[0][0] * (f[1][1] * f[2][2] - f[1][2] * f[2][1]) - f[1][0] * (f[0][1] * f[2][2] - f[0][2] * f[2][1])
+                + f[2][0] * (f[0][1] * f[1][2] - f[0][2] * f[1][1]);
+            (e2.sqrt() as f32, max_eigenvalue(c).max(0.0).sqrt() as f32, j as f32)
+        })
+        .collect();
+    TetStrain {
+        green_strain: per.iter().map(|p| p.0).collect(),
+        max_stretch: per.iter().map(|p| p.1).collect(),
+        volume_ratio: per.iter().map(|p| p.2).collect(),
+    }
+}
+
+/// Writes a ParaView time series into a directory: `frame_00000.vtu`, ... and `tissue.pvd`.
+pub struct FrameWriter {
+    dir: PathBuf,
+    frames: Vec<(f64, String)>,
+}
+
+/// Name of the `.pvd` index the writer produces.
+pub const PVD_NAME: &str = "tissue.pvd";
+
+impl FrameWriter {
+    /// Creates (or reuses) `dir`. Refuses a directory that already holds Vesalius results
+    /// (a `.pvd`, frames or `summary.json`) unless `overwrite`, so nothing is lost silently.
+    pub fn create(dir: &Path, overwrite: bool) -> Result<Self, OutputError> {
+        if dir.exists() {
+            let existing: Vec<String> = std::fs::read_dir(dir)
+                .map_err(io(dir))?
+                .filter_map(|e| e.ok())
+                .map(|e| e.file_name().to_string_lossy().into_owned())
+                .filter(|n| n.ends_with(".pvd") || n.ends_with(".vtu") || n == "summary.json")
+                .collect();
+            if !existing.is_empty() && !overwrite {
+                let mut shown = existing.clone();
+                shown.sort();
+                shown.truncate(3);
+                return Err(OutputError::Exists(dir.display().to_string(), shown.join(", ")));
+            }
+            if overwrite {
+                for n in existing {
+                    let p = dir.join(n);
+                    std::fs::remove_file(&p).map_err(io(&p))?;
+                }
+            }
+        } else {
+            std::fs::create_dir_all(dir).map_err(io(dir))?;
+        }
+        Ok(Self { dir: dir.to_path_buf(), frames: Vec::new() })
+    }
+
+    /// The output directory.
+    pub fn dir(&self) -> &Path {
+        &self.dir
+    }
+
+    /// Writes one frame: points at the current positions with `displacement` and `velocity`;
+    /// cells with `region`, `green_strain`, `max_stretch` and `volume_ratio`.
+    pub fn write_frame(&mut self, model: &Model, state: &State) -> Result<PathBuf, OutputError> {
+        let name = format!("frame_{:05}.vtu", self.frames.len());
+        let path = self.dir.join(&name);
+        let strain = tet_strain(model, state);
+        let positions = state.positions(model);
+        let file = std::fs::File::create(&path).map_err(io(&path))?;
+        vtu::write(
+            BufWriter::new(file),
+            &positions,
+            &model.tets,
+            &[("displacement", Field::Vec3(&state.displacements)), ("velocity", Field::Vec3(&state.velocities))],
+            &[
+                ("region", Field::I32(&model.tet_region)),
+                ("green_strain", Field::F32(&strain.green_strain)),
+                ("max_stretch", Field::F32(&strain.max_stretch)),
+                ("volume_ratio", Field::F32(&strain.volume_ratio)),
+            ],
+        )
+        .map_err(io(&path))?;
+        self.frames.push((state.time, name));
+        self.write_pvd()?;
+        Ok(path)
+    }
+
+    /// Number of frames written.
+    pub fn frames_written(&self) -> usize {
+        self.frames.len()
+    }
+
+    /// (Re)writes the `.pvd` index; called after every frame so a run stopped early still
+    /// leaves a readable series.
+    fn write_pvd(&self) -> Result<(), OutputError> {
+        let path = self.dir.join(PVD_NAME);
+        let file = std::fs::File::create(&path).map_err(io(&path))?;
+        let frames: Vec<(f64, &str)> = self.frames.iter().map(|(t, n)| (*t, n.as_str())).collect();
+        vtu::write_pvd(BufWriter::new(file), &frames).map_err(io(&path))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::max_eigenvalue;
+
+    #[test]
+    fn eigenvalue_of_known_matrices() {
+        assert!((max_eigenvalue([[2.0, 0.0, 0.0], [0.0, 5.0, 0.0], [0.0, 0.0, 1.0]]) - 5.0).abs() < 1e-12);
+        // [[2,1,0],[1,2,0],[0,0,1]] has eigenvalues 3, 1, 1.
+        assert!((max_eigenvalue([[2.0, 1.0, 0.0], [1.0, 2.0, 0.0], [0.0, 0.0, 1.0]]) - 3.0).abs() < 1e-12);
+    }
+}

@@ -1,0 +1,152 @@
+//! `vesalius run SCENE.toml --out DIR`: headless simulation with a progress bar, ParaView
+//! frames and a `summary.json`.
+
+use anyhow::{Context, Result};
+use clap::Args;
+use indicatif::{ProgressBar, ProgressStyle};
+use serde_json::json;
+use std::path::PathBuf;
+use std::time::{Duration, Instant};
+use vesalius_engine::output::{FrameWriter, PVD_NAME};
+use vesalius_engine::scene::Scene;
+use vesalius_engine::sim::{BackendKind, Simulation};
+
+/// Arguments of `vesalius run`.
+#[derive(Args, Debug)]
+pub struct RunArgs {
+    /// Scene file (TOML).
+    pub scene: PathBuf,
+    /// Output directory for frames (.vtu/.pvd) and summary.json.
+    #[arg(long)]
+    pub out: PathBuf,
+    /// Backend: auto (hardware GPU if any, else CPU), cpu or gpu. Overrides the scene.
+    #[arg(long)]
+    pub backend: Option<BackendKind>,
+    /// GPU adapter filter (name or backend substring). Overrides the scene and VESALIUS_ADAPTER.
+    #[arg(long)]
+    pub adapter: Option<String>,
+    /// Simulated duration in seconds. Overrides the scene.
+    #[arg(long)]
+    pub duration: Option<f64>,
+    /// Overwrite results already in the output directory.
+    #[arg(long)]
+    pub force: bool,
+    /// No progress bar.
+    #[arg(long, short)]
+    pub quiet: bool,
+}
+
+/// Runs a scene.
+pub fn run(args: RunArgs) -> Result<()> {
+    let mut scene = Scene::load(&args.scene)?;
+    if let Some(d) = args.duration {
+        scene.file.simulation.duration = d;
+    }
+    if let Some(b) = args.backend {
+        scene.file.simulation.backend = b;
+    }
+    if args.adapter.is_some() {
+        scene.file.simulation.adapter = args.adapter.clone();
+    }
+    let built = scene.build()?;
+    for w in &built.warnings {
+        eprintln!("warning: {w}");
+    }
+    // Check the output directory before spending time simulating.
+    let mut writer = FrameWriter::create(&args.out, args.force)?;
+    let sim_spec = &scene.file.simulation;
+    let every = scene.file.output.every;
+    let model_summary = json!({
+        "vertices": built.model.num_vertices(),
+        "tets": built.model.num_tets(),
+        "colours": built.model.num_colours(),
+        "pinned_vertices": built.model.pinned.len(),
+        "regions": built.model.materials.iter().map(|(r, m)| json!({
+            "id": r, "name": built.model.region_names.get(r), "material": m
+        })).collect::<Vec<_>>(),
+    });
+    let tets = built.model.num_tets();
+    let frames = built.frames;
+    let mut sim = Simulation::new(built.model, &built.solver, sim_spec.backend, sim_spec.adapter.as_deref())?;
+    if let Some(n) = sim.notice() {
+        eprintln!("{n}");
+    }
+    let plan = sim.plan().clone();
+    eprintln!(
+        "{} tets on {}; {} substeps/frame ({}), dt = {:.3e} s",
+        tets,
+        sim.backend_name(),
+        plan.substeps,
+        plan.policy,
+        plan.dt
+    );
+
+    let bar = if args.quiet { ProgressBar::hidden() } else { ProgressBar::new(frames) };
+    bar.set_style(
+        ProgressStyle::with_template("{bar:40} {pos}/{len} frames  {elapsed_precise} (eta {eta})  {msg}")
+            .expect("valid template"),
+    );
+    let started = Instant::now();
+    let mut solve_time = Duration::ZERO;
+    let mut write_time = Duration::ZERO;
+    let t = Instant::now();
+    writer.write_frame(sim.model(), sim.state()?)?;
+    write_time += t.elapsed();
+    let mut done = 0u64;
+    let mut failure = None;
+    while done < frames {
+        let n = (every as u64).min(frames - done) as u32;
+        let t = Instant::now();
+        if let Err(e) = sim.step(n) {
+            failure = Some(e);
+            break;
+        }
+        solve_time += t.elapsed();
+        done += n as u64;
+        let t = Instant::now();
+        writer.write_frame(sim.model(), sim.state()?)?;
+        write_time += t.elapsed();
+        bar.set_position(done);
+        bar.set_message(format!("t = {:.3} s", done as f64 * plan.frame_dt));
+    }
+    bar.finish_and_clear();
+    let wall = started.elapsed().as_secs_f64();
+    let simulated = done as f64 * plan.frame_dt;
+    let diag = sim.diagnostics().ok();
+    let tet_substeps = tets as f64 * plan.substeps as f64 * plan.iterations as f64 * done as f64;
+    let summary = json!({
+        "vesalius_version": env!("CARGO_PKG_VERSION"),
+        "scene": args.scene.display().to_string(),
+        "status": match &failure { None => "ok".to_string(), Some(e) => format!("failed: {e}") },
+        "backend": format!("{:?}", sim.backend_kind()).to_lowercase(),
+        "device": sim.backend_name(),
+        "notice": sim.notice(),
+        "plan": plan,
+        "model": model_summary,
+        "steps": done,
+        "simulated_time_s": simulated,
+        "wall_time_s": wall,
+        "solver_time_s": solve_time.as_secs_f64(),
+        "output_time_s": write_time.as_secs_f64(),
+        "wall_s_per_simulated_s": if simulated > 0.0 { solve_time.as_secs_f64() / simulated } else { 0.0 },
+        "throughput_tet_substeps_per_s": if solve_time.as_secs_f64() > 0.0 { tet_substeps / solve_time.as_secs_f64() } else { 0.0 },
+        "frames_written": writer.frames_written(),
+        "pvd": PVD_NAME,
+        "final_diagnostics": diag,
+        "mesh_warnings": built.warnings,
+    });
+    let path = args.out.join("summary.json");
+    std::fs::write(&path, serde_json::to_string_pretty(&summary)? + "\n").with_context(|| format!("writing {}", path.display()))?;
+    if let Some(e) = failure {
+        return Err(anyhow::Error::new(e).context(format!("frames up to the failure and summary.json are in {}", args.out.display())));
+    }
+    eprintln!(
+        "simulated {simulated:.3} s in {:.2} s of solver time ({:.3} s per simulated s, {:.2e} tet-substeps/s); {} frames in {}",
+        solve_time.as_secs_f64(),
+        solve_time.as_secs_f64() / simulated.max(1e-12),
+        tet_substeps / solve_time.as_secs_f64().max(1e-12),
+        writer.frames_written(),
+        args.out.display()
+    );
+    Ok(())
+}
