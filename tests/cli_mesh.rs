@@ -73,7 +73,10 @@ fn info_fails_clearly_on_bad_meshes() {
     .unwrap();
     let (ok, _, err) = vesalius(&["mesh", "info", p.to_str().unwrap()]);
     assert!(!ok);
-    assert!(err.contains("bad_index.msh") && err.contains("line 13") && err.contains("node 7"), "{err}");
+    assert!(
+        err.contains("bad_index.msh") && err.contains("line 13") && err.contains("node 7"),
+        "{err}"
+    );
     // A flat (zero-volume) tet: readable, but cannot be simulated.
     let p = tmp("flat.msh");
     std::fs::write(
@@ -109,7 +112,12 @@ fn convert_keeps_regions_and_refuses_to_overwrite() {
     assert_eq!(vein["name"], "vein");
     // Existing output: refused without --force, file untouched.
     let before = std::fs::read(&out).unwrap();
-    let (ok, _, err) = vesalius(&["mesh", "convert", &data("sofa/liver.msh"), out.to_str().unwrap()]);
+    let (ok, _, err) = vesalius(&[
+        "mesh",
+        "convert",
+        &data("sofa/liver.msh"),
+        out.to_str().unwrap(),
+    ]);
     assert!(!ok && err.contains("--force"), "{err}");
     assert_eq!(std::fs::read(&out).unwrap(), before);
     let (ok, _, err) = vesalius(&[
@@ -128,7 +136,12 @@ fn convert_keeps_regions_and_refuses_to_overwrite() {
     // TetGen output and binary Gmsh 2.2.
     let node = tmp("liver.node");
     let _ = std::fs::remove_file(node.with_extension("ele"));
-    let (ok, _, err) = vesalius(&["mesh", "convert", &data("sofa/liver.msh"), node.to_str().unwrap()]);
+    let (ok, _, err) = vesalius(&[
+        "mesh",
+        "convert",
+        &data("sofa/liver.msh"),
+        node.to_str().unwrap(),
+    ]);
     assert!(ok, "{err}");
     assert!(node.with_extension("ele").exists());
     let b = tmp("liver_bin.msh");
@@ -143,7 +156,10 @@ fn convert_keeps_regions_and_refuses_to_overwrite() {
     ]);
     assert!(ok, "{err}");
     let (ok, out, _) = vesalius(&["mesh", "info", b.to_str().unwrap()]);
-    assert!(ok && out.contains("Gmsh MSH 2.2 binary") && out.contains("tets:  596"), "{out}");
+    assert!(
+        ok && out.contains("Gmsh MSH 2.2 binary") && out.contains("tets:  596"),
+        "{out}"
+    );
     // Unknown output format: clear error, nothing written.
     let (ok, _, err) = vesalius(&["mesh", "convert", &src, tmp("x.stl").to_str().unwrap()]);
     assert!(!ok && err.contains("unknown mesh format"), "{err}");

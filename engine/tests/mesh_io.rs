@@ -43,8 +43,11 @@ fn assert_same(a: &TetMesh, b: &TetMesh, tol: f64, what: &str) {
 
 #[test]
 fn forearm_counts_regions_and_names_from_msh41() {
-    let l = mesh::load_detailed(&data("generated/forearm_segment.msh"), &LoadOptions::default())
-        .unwrap();
+    let l = mesh::load_detailed(
+        &data("generated/forearm_segment.msh"),
+        &LoadOptions::default(),
+    )
+    .unwrap();
     assert_eq!(
         l.format,
         FileFormat::Msh {
@@ -62,7 +65,13 @@ fn forearm_counts_regions_and_names_from_msh41() {
     // Surface names (dim 2) are not region names.
     assert_eq!(m.region_names.len(), 4);
     // The boundary-surface triangles are skipped but counted.
-    assert!(l.skipped.get("triangle (Gmsh type 2)").copied().unwrap_or(0) > 0);
+    assert!(
+        l.skipped
+            .get("triangle (Gmsh type 2)")
+            .copied()
+            .unwrap_or(0)
+            > 0
+    );
 }
 
 #[test]
@@ -143,7 +152,12 @@ fn roundtrip_all_writers(m: &TetMesh) {
             write_msh(&mut buf, m, version, binary).unwrap();
             let back = parse_msh(&buf).unwrap_or_else(|e| panic!("{version:?} {binary}: {e}"));
             assert_eq!(back.format, FileFormat::Msh { version, binary });
-            assert_same(m, &back.mesh, 0.0, &format!("msh {version:?} binary={binary}"));
+            assert_same(
+                m,
+                &back.mesh,
+                0.0,
+                &format!("msh {version:?} binary={binary}"),
+            );
             assert_eq!(back.mesh.region_names, m.region_names);
         }
     }
@@ -221,7 +235,9 @@ fn tetgen_one_based_with_comments() {
     let m = parse_tetgen(node, ele).unwrap().mesh;
     assert_eq!(m.tets, vec![[0, 1, 2, 3]]);
     assert_eq!(m.regions, vec![5]);
-    let err = parse_tetgen(node, b"1 4 0\n1 1 2 3 9\n").unwrap_err().to_string();
+    let err = parse_tetgen(node, b"1 4 0\n1 1 2 3 9\n")
+        .unwrap_err()
+        .to_string();
     assert!(err.contains("line 2") && err.contains('9'), "{err}");
 }
 
@@ -239,7 +255,13 @@ fn assert_line_error(r: Result<mesh::LoadedMesh, MeshError>, needle: &str) {
     let e = r.expect_err("malformed input must fail");
     let s = e.to_string();
     assert!(
-        matches!(e, MeshError::Parse { loc: mesh::Location::Line(_), .. }),
+        matches!(
+            e,
+            MeshError::Parse {
+                loc: mesh::Location::Line(_),
+                ..
+            }
+        ),
         "not a line error: {s}"
     );
     assert!(s.contains("line "), "{s}");
@@ -298,7 +320,9 @@ fn malformed_v1_v41_vtk_vtu_name_the_line() {
     let cut = &vtk[..vtk.len() / 3];
     assert_line_error(parse_vtk(cut.as_bytes()), "line ");
     let vtu = std::fs::read_to_string(data("generated/kidney_like.vtu")).unwrap();
-    let i = vtu.find("<DataArray type=\"Int64\" Name=\"connectivity\"").unwrap();
+    let i = vtu
+        .find("<DataArray type=\"Int64\" Name=\"connectivity\"")
+        .unwrap();
     let mut s = vtu.clone();
     s.replace_range(i + 60..i + 64, " zz ");
     assert_line_error(parse_vtu(s.as_bytes()), "zz");
@@ -308,7 +332,9 @@ fn malformed_v1_v41_vtk_vtu_name_the_line() {
 
 #[test]
 fn garbage_and_binary_errors() {
-    let garbage: Vec<u8> = (0..4000u32).map(|i| (i.wrapping_mul(2654435761) >> 13) as u8).collect();
+    let garbage: Vec<u8> = (0..4000u32)
+        .map(|i| (i.wrapping_mul(2654435761) >> 13) as u8)
+        .collect();
     assert!(parse_msh(&garbage).is_err());
     assert!(parse_vtk(&garbage).is_err());
     assert!(parse_vtu(&garbage).is_err());

@@ -4,7 +4,9 @@ use std::path::{Path, PathBuf};
 
 use anyhow::{bail, Context};
 use clap::Subcommand;
-use vesalius_engine::mesh::{self, LoadOptions, MeshError, MeshInfo, MshVersion, SaveOptions, ValidateOptions};
+use vesalius_engine::mesh::{
+    self, LoadOptions, MeshError, MeshInfo, MshVersion, SaveOptions, ValidateOptions,
+};
 
 /// Mesh subcommands.
 #[derive(Subcommand, Debug)]
@@ -53,7 +55,14 @@ pub fn run(cmd: MeshCommand) -> anyhow::Result<()> {
             force,
             binary,
             msh_version,
-        } => convert(&input, &output, scale, force, binary, msh_version.as_deref()),
+        } => convert(
+            &input,
+            &output,
+            scale,
+            force,
+            binary,
+            msh_version.as_deref(),
+        ),
     }
 }
 
@@ -109,7 +118,10 @@ fn convert(
         ..Default::default()
     };
     match mesh::validate(&mut check, &opts) {
-        Ok(r) => r.warnings.iter().for_each(|w| eprintln!("warning: {}", w.message)),
+        Ok(r) => r
+            .warnings
+            .iter()
+            .for_each(|w| eprintln!("warning: {}", w.message)),
         Err(MeshError::Invalid(r)) => r
             .errors
             .iter()
@@ -163,6 +175,13 @@ fn temp_name(output: &Path) -> anyhow::Result<PathBuf> {
         .context("output file name is not valid UTF-8")?;
     let ext = output.extension().and_then(|s| s.to_str()).unwrap_or("");
     // Keep the `_v22` suffix meaningful for the version choice.
-    let name = format!(".{stem}.vesalius-tmp_{}.{ext}", if stem.to_ascii_lowercase().ends_with("_v22") { "v22" } else { "x" });
+    let name = format!(
+        ".{stem}.vesalius-tmp_{}.{ext}",
+        if stem.to_ascii_lowercase().ends_with("_v22") {
+            "v22"
+        } else {
+            "x"
+        }
+    );
     Ok(output.with_file_name(name))
 }

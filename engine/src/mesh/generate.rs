@@ -156,7 +156,10 @@ pub fn layered_limb(p: &LimbParams) -> TetMesh {
             && p.radial_size > 0.0,
         "layered_limb: need 0 < muscle_radius < radius - skin_thickness, positive sizes"
     );
-    assert!(p.n_theta >= 6 && p.n_z >= 1, "layered_limb: n_theta >= 6, n_z >= 1");
+    assert!(
+        p.n_theta >= 6 && p.n_z >= 1,
+        "layered_limb: n_theta >= 6, n_z >= 1"
+    );
     // Radial lines (excluding the axis).
     let mut radii = Vec::new();
     subdivide(&mut radii, 0.0, p.muscle_radius, p.radial_size);

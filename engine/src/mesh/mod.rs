@@ -212,8 +212,7 @@ fn ext_of(path: &Path) -> Result<Ext, MeshError> {
         Some("node") | Some("ele") => Ok(Ext::TetGen),
         _ => Err(MeshError::Format {
             file: path.display().to_string(),
-            msg: "unknown mesh format: expected extension .msh, .vtk, .vtu, .node or .ele"
-                .into(),
+            msg: "unknown mesh format: expected extension .msh, .vtk, .vtu, .node or .ele".into(),
         }),
     }
 }
@@ -276,7 +275,8 @@ fn create(path: &Path) -> Result<std::io::BufWriter<std::fs::File>, MeshError> {
 }
 
 fn finish(path: &Path, r: std::io::Result<()>, mut w: impl Write) -> Result<(), MeshError> {
-    r.and_then(|()| w.flush()).map_err(|e| MeshError::io(path, e))
+    r.and_then(|()| w.flush())
+        .map_err(|e| MeshError::io(path, e))
 }
 
 /// [`save`] with explicit options (Gmsh version, binary).
@@ -287,9 +287,11 @@ pub fn save_with(path: &Path, mesh: &TetMesh, opts: &SaveOptions) -> Result<(), 
                 .file_name()
                 .and_then(|n| n.to_str())
                 .is_some_and(|n| n.to_ascii_lowercase().ends_with("_v22.msh"));
-            let version = opts
-                .msh_version
-                .unwrap_or(if v22 { MshVersion::V22 } else { MshVersion::V41 });
+            let version = opts.msh_version.unwrap_or(if v22 {
+                MshVersion::V22
+            } else {
+                MshVersion::V41
+            });
             let mut w = create(path)?;
             let r = write_msh(&mut w, mesh, version, opts.binary);
             finish(path, r, w)
@@ -333,7 +335,13 @@ pub(crate) fn encode_names(names: &BTreeMap<i32, String>) -> String {
         .map(|(k, v)| {
             let clean: String = v
                 .chars()
-                .map(|c| if matches!(c, ';' | '=' | '\n' | '\r') { '_' } else { c })
+                .map(|c| {
+                    if matches!(c, ';' | '=' | '\n' | '\r') {
+                        '_'
+                    } else {
+                        c
+                    }
+                })
                 .collect();
             format!("{k}={clean}")
         })

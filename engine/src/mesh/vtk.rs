@@ -108,7 +108,9 @@ fn to_index(c: &Cursor, v: f64, what: &str) -> Result<usize, MeshError> {
     if v >= 0.0 && v.fract() == 0.0 && v < 4.3e9 {
         Ok(v as usize)
     } else {
-        Err(c.err(format!("{what}: expected a non-negative integer, found {v}")))
+        Err(c.err(format!(
+            "{what}: expected a non-negative integer, found {v}"
+        )))
     }
 }
 
@@ -399,7 +401,7 @@ pub(crate) fn assemble(
     types: &[f64],
     region: Option<&[f64]>,
 ) -> Result<(TetMesh, BTreeMap<String, usize>), String> {
-    if points.len() % 3 != 0 {
+    if !points.len().is_multiple_of(3) {
         return Err(format!(
             "{} point coordinates is not a multiple of 3",
             points.len()
@@ -421,7 +423,10 @@ pub(crate) fn assemble(
         let t = t as i64;
         if t == i64::from(VTK_TETRA) {
             let [a, b, c, d] = ids else {
-                return Err(format!("tetra cell {i} has {} points, expected 4", ids.len()));
+                return Err(format!(
+                    "tetra cell {i} has {} points, expected 4",
+                    ids.len()
+                ));
             };
             let mut q = [0u32; 4];
             for (k, &v) in [a, b, c, d].into_iter().enumerate() {

@@ -51,13 +51,19 @@ impl Field<'_> {
     }
     fn bytes(&self, out: &mut Vec<u8>) {
         match self {
-            Field::F32(v) => v.iter().for_each(|x| out.extend_from_slice(&x.to_le_bytes())),
+            Field::F32(v) => v
+                .iter()
+                .for_each(|x| out.extend_from_slice(&x.to_le_bytes())),
             Field::Vec3(v) => v
                 .iter()
                 .flatten()
                 .for_each(|x| out.extend_from_slice(&x.to_le_bytes())),
-            Field::F64(v) => v.iter().for_each(|x| out.extend_from_slice(&x.to_le_bytes())),
-            Field::I32(v) => v.iter().for_each(|x| out.extend_from_slice(&x.to_le_bytes())),
+            Field::F64(v) => v
+                .iter()
+                .for_each(|x| out.extend_from_slice(&x.to_le_bytes())),
+            Field::I32(v) => v
+                .iter()
+                .for_each(|x| out.extend_from_slice(&x.to_le_bytes())),
         }
     }
 }
@@ -98,9 +104,9 @@ fn data_array(
     } else {
         String::new()
     };
-    write!(
+    writeln!(
         w,
-        "<DataArray type=\"{ty}\" Name=\"{}\"{comps} format=\"binary\">\n",
+        "<DataArray type=\"{ty}\" Name=\"{}\"{comps} format=\"binary\">",
         xml_escape(name)
     )?;
     enc.clear();
@@ -146,7 +152,9 @@ fn write_impl(
         }
     }
     if tets.iter().flatten().any(|&i| i as usize >= np) {
-        return Err(invalid("a tet references a point index out of range".into()));
+        return Err(invalid(
+            "a tet references a point index out of range".into(),
+        ));
     }
     let mut out = Vec::with_capacity(64 + np * 16);
     writeln!(out, "<?xml version=\"1.0\"?>")?;
@@ -158,7 +166,10 @@ fn write_impl(
         writeln!(out, "<!--{}-->", c.replace("--", "__"))?;
     }
     writeln!(out, "<UnstructuredGrid>")?;
-    writeln!(out, "<Piece NumberOfPoints=\"{np}\" NumberOfCells=\"{nc}\">")?;
+    writeln!(
+        out,
+        "<Piece NumberOfPoints=\"{np}\" NumberOfCells=\"{nc}\">"
+    )?;
     w.write_all(&out)?;
     let mut raw = Vec::with_capacity(np * 24);
     let mut enc = Vec::new();
@@ -505,9 +516,8 @@ impl Ctx<'_> {
     fn values(&self, a: &Array) -> Result<Vec<f64>, MeshError> {
         let data = self.data;
         let what = format!("DataArray `{}`", a.name);
-        let (size, _) = type_size(&a.ty).ok_or_else(|| {
-            err_at(data, a.pos, format!("{what}: unsupported type `{}`", a.ty))
-        })?;
+        let (size, _) = type_size(&a.ty)
+            .ok_or_else(|| err_at(data, a.pos, format!("{what}: unsupported type `{}`", a.ty)))?;
         let text = data.get(a.text.0..a.text.1).unwrap_or(&[]);
         match a.format.as_str() {
             "ascii" => {
@@ -522,7 +532,8 @@ impl Ctx<'_> {
                     match v {
                         Some(v) => out.push(v),
                         None => {
-                            let off = (tok.as_ptr() as usize).saturating_sub(data.as_ptr() as usize);
+                            let off =
+                                (tok.as_ptr() as usize).saturating_sub(data.as_ptr() as usize);
                             return Err(err_at(
                                 data,
                                 off,
@@ -535,14 +546,14 @@ impl Ctx<'_> {
             }
             "binary" => {
                 let bytes = base64::decode(text).map_err(|off| {
-                    err_at(
-                        data,
-                        a.text.0 + off,
-                        format!("{what}: invalid base64 data"),
-                    )
+                    err_at(data, a.text.0 + off, format!("{what}: invalid base64 data"))
                 })?;
                 let n = self.read_header(&bytes).ok_or_else(|| {
-                    err_at(data, a.text.0, format!("{what}: binary data shorter than its header"))
+                    err_at(
+                        data,
+                        a.text.0,
+                        format!("{what}: binary data shorter than its header"),
+                    )
                 })?;
                 let body = bytes
                     .get(self.header_size()..)
@@ -577,7 +588,11 @@ impl Ctx<'_> {
                 };
                 let at = start.checked_add(a.offset).filter(|&p| p <= data.len());
                 let at = at.ok_or_else(|| {
-                    err_at(data, a.pos, format!("{what}: offset {} beyond the file", a.offset))
+                    err_at(
+                        data,
+                        a.pos,
+                        format!("{what}: offset {} beyond the file", a.offset),
+                    )
                 })?;
                 let rest = data.get(at..).unwrap_or(&[]);
                 let (n, body): (usize, Vec<u8>) = if b64 {
@@ -586,21 +601,24 @@ impl Ctx<'_> {
                     let hb = base64::decode(rest.get(..hchars).unwrap_or(rest)).map_err(|_| {
                         err_at(data, a.pos, format!("{what}: invalid base64 header"))
                     })?;
-                    let n = self.read_header(&hb).ok_or_else(|| {
-                        err_at(data, a.pos, format!("{what}: truncated header"))
-                    })?;
+                    let n = self
+                        .read_header(&hb)
+                        .ok_or_else(|| err_at(data, a.pos, format!("{what}: truncated header")))?;
                     if n > rest.len() {
-                        return Err(err_at(data, a.pos, format!("{what}: header announces {n} bytes, more than the file holds")));
+                        return Err(err_at(
+                            data,
+                            a.pos,
+                            format!("{what}: header announces {n} bytes, more than the file holds"),
+                        ));
                     }
                     let total = (self.header_size() + n).div_ceil(3) * 4;
                     let dchars = n.div_ceil(3) * 4;
                     let joint = rest.get(..total).and_then(|t| base64::decode(t).ok());
                     let body = match joint {
-                        Some(b) if b.len() >= self.header_size() + n => {
-                            b.get(self.header_size()..self.header_size() + n)
-                                .unwrap_or(&[])
-                                .to_vec()
-                        }
+                        Some(b) if b.len() >= self.header_size() + n => b
+                            .get(self.header_size()..self.header_size() + n)
+                            .unwrap_or(&[])
+                            .to_vec(),
                         _ => rest
                             .get(hchars..hchars + dchars)
                             .and_then(|t| base64::decode(t).ok())
@@ -620,12 +638,20 @@ impl Ctx<'_> {
                     (n, body.to_vec())
                 };
                 if n % size != 0 || body.len() < n {
-                    return Err(err_at(data, a.pos, format!("{what}: bad appended size {n}")));
+                    return Err(err_at(
+                        data,
+                        a.pos,
+                        format!("{what}: bad appended size {n}"),
+                    ));
                 }
                 decode_raw(&body, &a.ty, self.big_endian)
                     .ok_or_else(|| err_at(data, a.pos, format!("{what}: bad type")))
             }
-            f => Err(err_at(data, a.pos, format!("{what}: unsupported format `{f}`"))),
+            f => Err(err_at(
+                data,
+                a.pos,
+                format!("{what}: unsupported format `{f}`"),
+            )),
         }
     }
 }
@@ -659,9 +685,7 @@ pub fn parse_vtu(data: &[u8]) -> Result<LoadedMesh, MeshError> {
     {
         let rest = data.get(lt..).unwrap_or(&[]);
         if rest.starts_with(b"<?") {
-            i = find(data, lt, b"?>")
-                .ok_or_else(|| err_at(data, lt, "unterminated `<?`"))?
-                + 2;
+            i = find(data, lt, b"?>").ok_or_else(|| err_at(data, lt, "unterminated `<?`"))? + 2;
             continue;
         }
         if rest.starts_with(b"<!--") {
@@ -675,9 +699,7 @@ pub fn parse_vtu(data: &[u8]) -> Result<LoadedMesh, MeshError> {
             continue;
         }
         if rest.starts_with(b"<!") {
-            i = find(data, lt, b">")
-                .ok_or_else(|| err_at(data, lt, "unterminated `<!`"))?
-                + 1;
+            i = find(data, lt, b">").ok_or_else(|| err_at(data, lt, "unterminated `<!`"))? + 1;
             continue;
         }
         let tag = parse_tag(data, lt)?;
@@ -692,9 +714,7 @@ pub fn parse_vtu(data: &[u8]) -> Result<LoadedMesh, MeshError> {
                         format!("expected `</{open}>`, found `</{}>`", tag.name),
                     ))
                 }
-                None => {
-                    return Err(err_at(data, lt, format!("unexpected `</{}>`", tag.name)))
-                }
+                None => return Err(err_at(data, lt, format!("unexpected `</{}>`", tag.name))),
             }
             continue;
         }
@@ -786,7 +806,9 @@ pub fn parse_vtu(data: &[u8]) -> Result<LoadedMesh, MeshError> {
         }
     }
     if !seen_root {
-        return Err(MeshError::format("not a VTK XML file: no <VTKFile> element"));
+        return Err(MeshError::format(
+            "not a VTK XML file: no <VTKFile> element",
+        ));
     }
     if ctx.appended.is_none() {
         if let Some(open) = stack.last() {
@@ -839,7 +861,10 @@ pub fn parse_vtu(data: &[u8]) -> Result<LoadedMesh, MeshError> {
             Err(err_at(
                 data,
                 a.pos,
-                format!("DataArray `{}`: expected a non-negative integer, found {v}", a.name),
+                format!(
+                    "DataArray `{}`: expected a non-negative integer, found {v}",
+                    a.name
+                ),
             ))
         }
     };
@@ -855,7 +880,10 @@ pub fn parse_vtu(data: &[u8]) -> Result<LoadedMesh, MeshError> {
             return Err(err_at(
                 data,
                 off_a.pos,
-                format!("offset {o} is decreasing or beyond the connectivity ({})", conn.len()),
+                format!(
+                    "offset {o} is decreasing or beyond the connectivity ({})",
+                    conn.len()
+                ),
             ));
         }
         offs.push(o);
@@ -881,7 +909,11 @@ pub fn parse_vtu(data: &[u8]) -> Result<LoadedMesh, MeshError> {
                     return Err(err_at(
                         data,
                         a.pos,
-                        format!("CellData `{}` has {} values for {nc} cells", a.name, v.len()),
+                        format!(
+                            "CellData `{}` has {} values for {nc} cells",
+                            a.name,
+                            v.len()
+                        ),
                     ));
                 }
                 region = Some(v);
