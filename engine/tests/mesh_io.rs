@@ -470,3 +470,134 @@ fn fuzz_mutated_real_files_never_panic() {
     }
     assert_eq!(n, 660);
 }
+
+/// Builds a VTU with `format="appended"` arrays, as VTK's default writer does (raw or
+/// base64, UInt32 header), from the liver mesh.
+fn appended_vtu(m: &TetMesh, raw: bool) -> Vec<u8> {
+    let mut blocks: Vec<Vec<u8>> = Vec::new();
+    let pts: Vec<u8> = m
+        .positions
+        .iter()
+        .flatten()
+        .flat_map(|v| v.to_le_bytes())
+        .collect();
+    let conn: Vec<u8> = m
+        .tets
+        .iter()
+        .flatten()
+        .flat_map(|&v| i64::from(v).to_le_bytes())
+        .collect();
+    let offs: Vec<u8> = (1..=m.tets.len() as i64)
+        .flat_map(|i| (4 * i).to_le_bytes())
+        .collect();
+    let types: Vec<u8> = vec![10u8; m.tets.len()];
+    let reg: Vec<u8> = m.regions.iter().flat_map(|r| r.to_le_bytes()).collect();
+    for b in [pts, conn, offs, types, reg] {
+        blocks.push(b);
+    }
+    let mut appended = Vec::new();
+    let mut offsets = Vec::new();
+    for b in &blocks {
+        offsets.push(appended.len());
+        let mut h = (b.len() as u32).to_le_bytes().to_vec();
+        if raw {
+            appended.extend_from_slice(&h);
+            appended.extend_from_slice(b);
+        } else {
+            // VTK encodes the header and the data separately.
+            appended.extend_from_slice(b64(&h).as_bytes());
+            h.clear();
+            appended.extend_from_slice(b64(b).as_bytes());
+        }
+    }
+    let enc = if raw { "raw" } else { "base64" };
+    let head = format!(
+        "<?xml version=\"1.0\"?>\n<VTKFile type=\"UnstructuredGrid\" version=\"0.1\" byte_order=\"LittleEndian\">\n<UnstructuredGrid>\n<Piece NumberOfPoints=\"{}\" NumberOfCells=\"{}\">\n<Points><DataArray type=\"Float64\" NumberOfComponents=\"3\" format=\"appended\" offset=\"{}\"/></Points>\n<Cells><DataArray type=\"Int64\" Name=\"connectivity\" format=\"appended\" offset=\"{}\"/><DataArray type=\"Int64\" Name=\"offsets\" format=\"appended\" offset=\"{}\"/><DataArray type=\"UInt8\" Name=\"types\" format=\"appended\" offset=\"{}\"/></Cells>\n<CellData Scalars=\"region\"><DataArray type=\"Int32\" Name=\"region\" format=\"appended\" offset=\"{}\"/></CellData>\n</Piece>\n</UnstructuredGrid>\n<AppendedData encoding=\"{enc}\">\n   _",
+        m.positions.len(),
+        m.tets.len(),
+        offsets[0],
+        offsets[1],
+        offsets[2],
+        offsets[3],
+        offsets[4]
+    );
+    let mut out = head.into_bytes();
+    out.extend_from_slice(&appended);
+    out.extend_from_slice(b"\n</AppendedData>\n</VTKFile>\n");
+    out
+}
+
+fn b64(data: &[u8]) -> String {
+    const A: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+    let mut s = String::new();
+    for c in data.chunks(3) {
+        let n = (u32::from(c[0]) << 16)
+            | (u32::from(*c.get(1).unwrap_or(&0)) << 8)
+            | u32::from(*c.get(2).unwrap_or(&0));
+        for k in 0..4 {
+            if k <= c.len() {
+                s.push(A[(n >> (18 - 6 * k)) as usize & 63] as char);
+            } else {
+                s.push('=');
+            }
+        }
+    }
+    s
+}
+
+#[test]
+fn vtu_appended_raw_and_base64_as_vtk_writes_them() {
+    let m = load("sofa/liver.msh");
+    for raw in [true, false] {
+        let v = appended_vtu(&m, raw);
+        let back = parse_vtu(&v).unwrap_or_else(|e| panic!("raw={raw}: {e}"));
+        assert_same(&m, &back.mesh, 0.0, &format!("appended raw={raw}"));
+        // Truncations and mutations of appended data never panic.
+        let mut rng = Rng(7 + raw as u64);
+        for _ in 0..40 {
+            exercise(parse_vtu(&mutate(&mut rng, &v)));
+        }
+    }
+    let compressed = String::from_utf8_lossy(&appended_vtu(&m, true)).replacen(
+        "byte_order=\"LittleEndian\"",
+        "byte_order=\"LittleEndian\" compressor=\"vtkZLibDataCompressor\"",
+        1,
+    );
+    let e = parse_vtu(compressed.as_bytes()).unwrap_err().to_string();
+    assert!(e.contains("compressed") && e.contains("line 2"), "{e}");
+}
+
+#[test]
+fn fuzz_real_kidney_msh41_and_vtk() {
+    let k41 = std::fs::read(data("generated/kidney_like.msh")).unwrap();
+    let kvtk = std::fs::read(data("generated/kidney_like.vtk")).unwrap();
+    let mut rng = Rng(0xC0FF_EE00_1234_5678);
+    for _ in 0..40 {
+        exercise(parse_msh(&mutate(&mut rng, &k41)));
+        exercise(parse_vtk(&mutate(&mut rng, &kvtk)));
+    }
+}
+
+#[test]
+fn shipped_limb_segment_matches_its_generator() {
+    // The parameters of examples/generate_anatomy.rs.
+    let params = mesh::generate::LimbParams {
+        n_theta: 40,
+        radial_size: 0.004,
+        n_z: 20,
+        ..Default::default()
+    };
+    let g = mesh::generate::layered_limb(&params);
+    let path = concat!(env!("CARGO_MANIFEST_DIR"), "/../anatomy/limb_segment.msh");
+    let shipped = std::fs::read(path).unwrap();
+    let mut buf = Vec::new();
+    write_msh(&mut buf, &g, MshVersion::V41, false).unwrap();
+    assert!(
+        buf == shipped,
+        "anatomy/limb_segment.msh is stale: run the example"
+    );
+    assert!(shipped.len() < 2_000_000);
+    let m = parse_msh(&shipped).unwrap().mesh;
+    assert_eq!((m.positions.len(), m.tets.len()), (8421, 45600));
+    assert_eq!(m.region_name(4), Some("vein"));
+}
