@@ -285,6 +285,25 @@ fn vtu_frame_writer_round_trips_through_the_reader_and_pvd() {
     for (a, b) in back.positions.iter().zip(&pos) {
         assert_eq!(a.map(|v| v as f32), *b);
     }
+    // The frame writer gives the same bytes.
+    let fw = mesh::vtu::FrameWriter::new(pos.len(), &m.tets).unwrap();
+    let mut buf2 = Vec::new();
+    fw.write(
+        &mut buf2,
+        &pos,
+        &[
+            ("speed", mesh::vtu::Field::F32(&speed)),
+            ("velocity", mesh::vtu::Field::Vec3(&vel)),
+        ],
+        &[
+            ("region", mesh::vtu::Field::I32(&m.regions)),
+            ("stress", mesh::vtu::Field::F64(&stress)),
+        ],
+    )
+    .unwrap();
+    assert!(buf2 == buf);
+    assert!(fw.write(&mut Vec::new(), &pos[1..], &[], &[]).is_err());
+    assert!(mesh::vtu::FrameWriter::new(3, &m.tets).is_err());
     // Wrong field length is refused.
     let short = [1.0f32];
     let e = mesh::vtu::write(

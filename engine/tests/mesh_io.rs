@@ -608,11 +608,18 @@ fn sparse_node_ids_are_mapped_in_v1_v22_and_v41() {
     let v1 = "$NOD\n4\n10 0 0 0\n20 1 0 0\n500 0 1 0\n7 0 0 1\n$ENDNOD\n$ELM\n1\n3 4 2 1 4 10 20 500 7\n$ENDELM\n";
     let v41 = "$MeshFormat\n4.1 0 8\n$EndMeshFormat\n$Entities\n0 0 0 1\n5 0 0 0 1 1 1 1 2 0\n$EndEntities\n$Nodes\n2 4 7 500\n3 5 0 2\n10\n500\n0 0 0\n0 1 0\n3 5 0 2\n20\n7\n1 0 0\n0 0 1\n$EndNodes\n$Elements\n1 1 3 3\n3 5 4 1\n3 10 20 500 7\n$EndElements\n";
     for (name, src) in [("v2.2", v22), ("v1", v1), ("v4.1", v41)] {
-        let m = parse_msh(src.as_bytes()).unwrap_or_else(|e| panic!("{name}: {e}")).mesh;
+        let m = parse_msh(src.as_bytes())
+            .unwrap_or_else(|e| panic!("{name}: {e}"))
+            .mesh;
         let t = m.tets[0].map(|i| m.positions[i as usize]);
         assert_eq!(
             t,
-            [[0.0, 0.0, 0.0], [1.0, 0.0, 0.0], [0.0, 1.0, 0.0], [0.0, 0.0, 1.0]],
+            [
+                [0.0, 0.0, 0.0],
+                [1.0, 0.0, 0.0],
+                [0.0, 1.0, 0.0],
+                [0.0, 0.0, 1.0]
+            ],
             "{name}"
         );
         assert_eq!(m.regions, vec![2], "{name}");
@@ -630,10 +637,26 @@ fn vtu_inline_binary_with_uint32_header() {
             b64(&h)
         )
     };
-    let pts = m.positions.iter().flatten().flat_map(|v| (*v as f32).to_le_bytes()).collect();
-    let conn = m.tets.iter().flatten().flat_map(|&v| (v as i32).to_le_bytes()).collect();
-    let offs = (1..=m.tets.len() as i32).flat_map(|i| (4 * i).to_le_bytes()).collect();
-    let reg = m.regions.iter().flat_map(|r| (*r as u16).to_le_bytes()).collect();
+    let pts = m
+        .positions
+        .iter()
+        .flatten()
+        .flat_map(|v| (*v as f32).to_le_bytes())
+        .collect();
+    let conn = m
+        .tets
+        .iter()
+        .flatten()
+        .flat_map(|&v| (v as i32).to_le_bytes())
+        .collect();
+    let offs = (1..=m.tets.len() as i32)
+        .flat_map(|i| (4 * i).to_le_bytes())
+        .collect();
+    let reg = m
+        .regions
+        .iter()
+        .flat_map(|r| (*r as u16).to_le_bytes())
+        .collect();
     let s = format!(
         "<VTKFile type=\"UnstructuredGrid\" header_type=\"UInt32\">\n<UnstructuredGrid>\n<Piece NumberOfPoints=\"{}\" NumberOfCells=\"{}\">\n<Points>{}</Points>\n<Cells>{}{}{}</Cells>\n<CellData>{}</CellData>\n</Piece>\n</UnstructuredGrid>\n</VTKFile>\n",
         m.positions.len(),

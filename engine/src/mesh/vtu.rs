@@ -122,10 +122,48 @@ fn invalid(msg: String) -> std::io::Error {
     std::io::Error::new(std::io::ErrorKind::InvalidInput, msg)
 }
 
+/// The `<Cells>` block (connectivity, offsets, types) of a tet mesh, base64-encoded.
+fn cells_block(tets: &[[u32; 4]], np: usize) -> std::io::Result<Vec<u8>> {
+    if let Some(i) = tets.iter().flatten().find(|&&i| i as usize >= np) {
+        return Err(invalid(format!(
+            "a tet references point {i}, but there are only {np} points"
+        )));
+    }
+    let nc = tets.len();
+    let mut out = Vec::with_capacity(nc * 32 + 256);
+    let mut raw = Vec::with_capacity(nc * 16);
+    let mut enc = Vec::new();
+    out.extend_from_slice(b"<Cells>\n");
+    let big = np > i32::MAX as usize || nc.saturating_mul(4) > i32::MAX as usize;
+    if big {
+        tets.iter()
+            .flatten()
+            .for_each(|&x| raw.extend_from_slice(&i64::from(x).to_le_bytes()));
+        data_array(&mut out, "Int64", "connectivity", 1, &raw, &mut enc)?;
+        raw.clear();
+        (1..=nc).for_each(|i| raw.extend_from_slice(&(4 * i as i64).to_le_bytes()));
+        data_array(&mut out, "Int64", "offsets", 1, &raw, &mut enc)?;
+    } else {
+        tets.iter()
+            .flatten()
+            .for_each(|&x| raw.extend_from_slice(&(x as i32).to_le_bytes()));
+        data_array(&mut out, "Int32", "connectivity", 1, &raw, &mut enc)?;
+        raw.clear();
+        (1..=nc).for_each(|i| raw.extend_from_slice(&(4 * i as i32).to_le_bytes()));
+        data_array(&mut out, "Int32", "offsets", 1, &raw, &mut enc)?;
+    }
+    raw.clear();
+    raw.resize(nc, VTK_TETRA);
+    data_array(&mut out, "UInt8", "types", 1, &raw, &mut enc)?;
+    out.extend_from_slice(b"</Cells>\n");
+    Ok(out)
+}
+
 fn write_impl(
     w: &mut dyn Write,
     points: Points,
-    tets: &[[u32; 4]],
+    cells: &[u8],
+    nc: usize,
     point_data: &[(&str, Field)],
     cell_data: &[(&str, Field)],
     comment: Option<&str>,
@@ -134,7 +172,6 @@ fn write_impl(
         Points::F32(p) => p.len(),
         Points::F64(p) => p.len(),
     };
-    let nc = tets.len();
     for (name, f) in point_data {
         if f.len() != np {
             return Err(invalid(format!(
@@ -151,12 +188,7 @@ fn write_impl(
             )));
         }
     }
-    if tets.iter().flatten().any(|&i| i as usize >= np) {
-        return Err(invalid(
-            "a tet references a point index out of range".into(),
-        ));
-    }
-    let mut out = Vec::with_capacity(64 + np * 16);
+    let mut out = Vec::with_capacity(256);
     writeln!(out, "<?xml version=\"1.0\"?>")?;
     writeln!(
         out,
@@ -188,30 +220,8 @@ fn write_impl(
             data_array(w, "Float64", "Points", 3, &raw, &mut enc)?;
         }
     }
-    w.write_all(b"</Points>\n<Cells>\n")?;
-    let big = np > i32::MAX as usize || nc.saturating_mul(4) > i32::MAX as usize;
-    raw.clear();
-    if big {
-        tets.iter()
-            .flatten()
-            .for_each(|&x| raw.extend_from_slice(&i64::from(x).to_le_bytes()));
-        data_array(w, "Int64", "connectivity", 1, &raw, &mut enc)?;
-        raw.clear();
-        (1..=nc).for_each(|i| raw.extend_from_slice(&(4 * i as i64).to_le_bytes()));
-        data_array(w, "Int64", "offsets", 1, &raw, &mut enc)?;
-    } else {
-        tets.iter()
-            .flatten()
-            .for_each(|&x| raw.extend_from_slice(&(x as i32).to_le_bytes()));
-        data_array(w, "Int32", "connectivity", 1, &raw, &mut enc)?;
-        raw.clear();
-        (1..=nc).for_each(|i| raw.extend_from_slice(&(4 * i as i32).to_le_bytes()));
-        data_array(w, "Int32", "offsets", 1, &raw, &mut enc)?;
-    }
-    raw.clear();
-    raw.resize(nc, VTK_TETRA);
-    data_array(w, "UInt8", "types", 1, &raw, &mut enc)?;
-    w.write_all(b"</Cells>\n")?;
+    w.write_all(b"</Points>\n")?;
+    w.write_all(cells)?;
     for (tag, fields) in [("PointData", point_data), ("CellData", cell_data)] {
         if fields.is_empty() {
             continue;
@@ -227,10 +237,59 @@ fn write_impl(
     w.write_all(b"</Piece>\n</UnstructuredGrid>\n</VTKFile>\n")
 }
 
+/// Writes many frames of one tet mesh: the cell arrays (connectivity, offsets, types) are
+/// encoded once in [`FrameWriter::new`] and reused by every [`FrameWriter::write`].
+#[derive(Clone, Debug)]
+pub struct FrameWriter {
+    n_points: usize,
+    n_cells: usize,
+    cells: Vec<u8>,
+}
+
+impl FrameWriter {
+    /// Prepares frames of `n_points` points and these tets; fails (`InvalidInput`) if a
+    /// tet index is `>= n_points`.
+    pub fn new(n_points: usize, tets: &[[u32; 4]]) -> std::io::Result<Self> {
+        Ok(FrameWriter {
+            n_points,
+            n_cells: tets.len(),
+            cells: cells_block(tets, n_points)?,
+        })
+    }
+
+    /// Writes one frame; like [`write`], but `positions.len()` must equal the point count
+    /// given to [`FrameWriter::new`].
+    pub fn write(
+        &self,
+        mut w: impl Write,
+        positions: &[[f32; 3]],
+        point_data: &[(&str, Field)],
+        cell_data: &[(&str, Field)],
+    ) -> std::io::Result<()> {
+        if positions.len() != self.n_points {
+            return Err(invalid(format!(
+                "{} positions for a frame writer of {} points",
+                positions.len(),
+                self.n_points
+            )));
+        }
+        write_impl(
+            &mut w,
+            Points::F32(positions),
+            &self.cells,
+            self.n_cells,
+            point_data,
+            cell_data,
+            None,
+        )
+    }
+}
+
 /// Writes one simulation frame as a `.vtu` (VTK XML unstructured grid of linear tets).
 ///
 /// Arrays are base64 binary inline (`format="binary"`, `header_type="UInt64"`, little
-/// endian), which ParaView and VTK read directly; connectivity and offsets are `Int32` when
+/// endian), which ParaView and VTK read directly (use [`FrameWriter`] for many frames of one
+/// mesh); connectivity and offsets are `Int32` when
 /// they fit. Every field must have one value per point (`point_data`) or per tet
 /// (`cell_data`), and every tet index must be below `positions.len()`; otherwise an
 /// `InvalidInput` error is returned before anything is written. Wrap `w` in a
@@ -242,10 +301,12 @@ pub fn write(
     point_data: &[(&str, Field)],
     cell_data: &[(&str, Field)],
 ) -> std::io::Result<()> {
+    let cells = cells_block(tets, positions.len())?;
     write_impl(
         &mut w,
         Points::F32(positions),
-        tets,
+        &cells,
+        tets.len(),
         point_data,
         cell_data,
         None,
@@ -259,10 +320,12 @@ pub fn write_mesh(mut w: impl Write, mesh: &TetMesh) -> std::io::Result<()> {
         .map(|i| mesh.regions.get(i).copied().unwrap_or(0))
         .collect();
     let names = encode_names(&mesh.region_names);
+    let cells = cells_block(&mesh.tets, mesh.positions.len())?;
     write_impl(
         &mut w,
         Points::F64(&mesh.positions),
-        &mesh.tets,
+        &cells,
+        mesh.tets.len(),
         &[],
         &[("region", Field::I32(&regions))],
         Some(&names),
