@@ -449,9 +449,14 @@ fn fuzz_mutated_real_files_never_panic() {
         ("vtu", &vtu),
         ("vtu", &kidney_vtu),
     ];
+    // VESALIUS_FUZZ_CASES raises the number of mutations per input for a longer local run.
+    let per: usize = std::env::var("VESALIUS_FUZZ_CASES")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(60);
     let mut n = 0;
     for (kind, src) in &cases {
-        for _ in 0..60 {
+        for _ in 0..per {
             let v = mutate(&mut rng, src);
             match *kind {
                 "msh" => exercise(parse_msh(&v)),
@@ -461,14 +466,14 @@ fn fuzz_mutated_real_files_never_panic() {
             n += 1;
         }
     }
-    for _ in 0..60 {
+    for _ in 0..per {
         let a = mutate(&mut rng, &node);
         let b = mutate(&mut rng, &ele);
         exercise(parse_tetgen(&a, &ele));
         exercise(parse_tetgen(&node, &b));
         n += 2;
     }
-    assert_eq!(n, 660);
+    assert_eq!(n, 11 * per);
 }
 
 /// Builds a VTU with `format="appended"` arrays, as VTK's default writer does (raw or

@@ -1,6 +1,20 @@
 //! Tetrahedral meshes: the in-memory [`TetMesh`], file formats (Gmsh, VTK, VTU, TetGen),
 //! validation, element quality, surface extraction and procedural generators.
 //!
+//! | format | read | write |
+//! |---|---|---|
+//! | Gmsh `.msh` | v1, v2.2, v4.1; ASCII and binary (either endianness) | v2.2, v4.1; ASCII, binary |
+//! | VTK legacy `.vtk` | `UNSTRUCTURED_GRID`, ASCII and binary, classic or 5.1 cells | 4.2 ASCII, binary |
+//! | VTK XML `.vtu` | ascii, base64 inline, appended raw/base64; UInt32/UInt64 headers; no compression | base64 inline, UInt64 header |
+//! | TetGen `.node`/`.ele` | 0- or 1-based, `#` comments, region attribute | 0-based, region attribute |
+//!
+//! Only linear tetrahedra are kept; other elements are skipped and counted
+//! ([`LoadedMesh::skipped`]). All readers are hand-written (each module says why), never
+//! panic on any input, never preallocate from an unchecked count, and return a
+//! [`MeshError`] naming the file and the 1-based line (or the byte offset in binary data).
+//! Formats without a place for region names (VTK, VTU, TetGen) keep them in a comment or
+//! title line (`vesalius region_names: 1=skin;2=fat`) that the readers understand.
+//!
 //! ```
 //! use vesalius_engine::mesh::{self, generate, ValidateOptions};
 //! let mut m = generate::box_grid([2, 2, 2], [0.1, 0.1, 0.1], [0.0; 3]);

@@ -257,7 +257,7 @@ impl FrameWriter {
         })
     }
 
-    /// Writes one frame; like [`write`], but `positions.len()` must equal the point count
+    /// Writes one frame; like [`write()`], but `positions.len()` must equal the point count
     /// given to [`FrameWriter::new`].
     pub fn write(
         &self,
