@@ -319,6 +319,15 @@ fn malformed_v1_v41_vtk_vtu_name_the_line() {
     assert_line_error(parse_vtk(s.as_bytes()), "CELL_TYPEZ");
     let cut = &vtk[..vtk.len() / 3];
     assert_line_error(parse_vtk(cut.as_bytes()), "line ");
+    // An out-of-range point index is reported at the CELLS line (line 7).
+    let i = vtk.find("CONNECTIVITY vtktypeint64\n").unwrap() + 26;
+    let mut s = vtk.clone();
+    s.insert_str(i, "9");
+    let e = parse_vtk(s.as_bytes()).unwrap_err().to_string();
+    assert!(
+        e.contains("line 7") && e.contains("references point 9"),
+        "{e}"
+    );
     let vtu = std::fs::read_to_string(data("generated/kidney_like.vtu")).unwrap();
     let i = vtu
         .find("<DataArray type=\"Int64\" Name=\"connectivity\"")

@@ -169,6 +169,8 @@ pub fn parse_vtk(data: &[u8]) -> Result<LoadedMesh, MeshError> {
     let mut cell_fields: Vec<CellField> = Vec::new();
     // Current attribute context: (is_cell, count).
     let mut attr: Option<(bool, usize)> = None;
+    // Where the CELLS keyword was, for errors found when assembling.
+    let mut cells_loc = super::error::Location::Line(1);
     while let Some(kw) = c.token() {
         let k = kw.to_ascii_uppercase();
         match k.as_slice() {
@@ -194,6 +196,7 @@ pub fn parse_vtk(data: &[u8]) -> Result<LoadedMesh, MeshError> {
                 if cells.is_some() {
                     return Err(c.err("second CELLS section"));
                 }
+                cells_loc = c.loc();
                 let a = c.count("the number of cells", 2)?;
                 let b = c.count("the cell list size", 2)?;
                 let is_new = c
@@ -383,7 +386,7 @@ pub fn parse_vtk(data: &[u8]) -> Result<LoadedMesh, MeshError> {
         &types,
         field.map(|f| f.values.as_slice()),
     )
-    .map_err(|m| c.err_here(m))?;
+    .map_err(|m| MeshError::parse(cells_loc, format!("CELLS section: {m}")))?;
     let mut mesh = mesh;
     mesh.region_names = decode_names(&title);
     Ok(LoadedMesh {
