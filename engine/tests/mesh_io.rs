@@ -322,7 +322,7 @@ fn malformed_v1_v41_vtk_vtu_name_the_line() {
     // An out-of-range point index is reported at the CELLS line (line 7).
     let i = vtk.find("CONNECTIVITY vtktypeint64\n").unwrap() + 26;
     let mut s = vtk.clone();
-    s.insert_str(i, "9");
+    s.insert(i, '9');
     let e = parse_vtk(s.as_bytes()).unwrap_err().to_string();
     assert!(
         e.contains("line 7") && e.contains("references point 9"),
