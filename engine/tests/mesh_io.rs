@@ -684,3 +684,42 @@ fn vtu_inline_binary_with_uint32_header() {
     let back = parse_vtu(s.as_bytes()).unwrap().mesh;
     assert_same(&m, &back, 1e-6, "inline UInt32");
 }
+
+#[test]
+fn vtk_51_binary_offsets_connectivity_and_field_data() {
+    // The layout VTK >= 9 writes: OFFSETS/CONNECTIVITY in CELLS, big-endian binary,
+    // regions in a FIELD array, plus point data and METADATA to skip.
+    let m = load("sofa/liver.msh");
+    let (n, t) = (m.positions.len(), m.tets.len());
+    let mut v = format!("# vtk DataFile Version 5.1\nvtk output\nBINARY\nDATASET UNSTRUCTURED_GRID\nPOINTS {n} double\n").into_bytes();
+    v.extend(m.positions.iter().flatten().flat_map(|x| x.to_be_bytes()));
+    v.extend_from_slice(b"\nMETADATA\nINFORMATION 0\n\n");
+    v.extend_from_slice(format!("CELLS {} {}\nOFFSETS vtktypeint64\n", t + 1, 4 * t).as_bytes());
+    v.extend((0..=t as i64).flat_map(|i| (4 * i).to_be_bytes()));
+    v.extend_from_slice(b"\nCONNECTIVITY vtktypeint64\n");
+    v.extend(
+        m.tets
+            .iter()
+            .flatten()
+            .flat_map(|&i| i64::from(i).to_be_bytes()),
+    );
+    v.extend_from_slice(format!("\nCELL_TYPES {t}\n").as_bytes());
+    v.extend((0..t).flat_map(|_| 10i32.to_be_bytes()));
+    v.extend_from_slice(
+        format!("\nPOINT_DATA {n}\nSCALARS temp float 1\nLOOKUP_TABLE default\n").as_bytes(),
+    );
+    v.extend((0..n).flat_map(|i| (i as f32).to_be_bytes()));
+    v.extend_from_slice(
+        format!("\nCELL_DATA {t}\nFIELD FieldData 2\nquality 1 {t} float\n").as_bytes(),
+    );
+    v.extend((0..t).flat_map(|_| 1.0f32.to_be_bytes()));
+    v.extend_from_slice(format!("\ngmsh:physical 1 {t} int\n").as_bytes());
+    v.extend(m.regions.iter().flat_map(|r| r.to_be_bytes()));
+    v.push(b'\n');
+    let back = parse_vtk(&v).unwrap();
+    assert_eq!(back.format, FileFormat::Vtk { binary: true });
+    assert_same(&m, &back.mesh, 0.0, "vtk 5.1 binary");
+    // Truncated binary data: a byte offset, not a line.
+    let e = parse_vtk(&v[..v.len() / 2]).unwrap_err().to_string();
+    assert!(e.contains("byte offset"), "{e}");
+}
