@@ -43,8 +43,11 @@ fn assert_same(a: &TetMesh, b: &TetMesh, tol: f64, what: &str) {
 
 #[test]
 fn forearm_counts_regions_and_names_from_msh41() {
-    let l = mesh::load_detailed(&data("generated/forearm_segment.msh"), &LoadOptions::default())
-        .unwrap();
+    let l = mesh::load_detailed(
+        &data("generated/forearm_segment.msh"),
+        &LoadOptions::default(),
+    )
+    .unwrap();
     assert_eq!(
         l.format,
         FileFormat::Msh {
@@ -62,7 +65,13 @@ fn forearm_counts_regions_and_names_from_msh41() {
     // Surface names (dim 2) are not region names.
     assert_eq!(m.region_names.len(), 4);
     // The boundary-surface triangles are skipped but counted.
-    assert!(l.skipped.get("triangle (Gmsh type 2)").copied().unwrap_or(0) > 0);
+    assert!(
+        l.skipped
+            .get("triangle (Gmsh type 2)")
+            .copied()
+            .unwrap_or(0)
+            > 0
+    );
 }
 
 #[test]
@@ -143,7 +152,12 @@ fn roundtrip_all_writers(m: &TetMesh) {
             write_msh(&mut buf, m, version, binary).unwrap();
             let back = parse_msh(&buf).unwrap_or_else(|e| panic!("{version:?} {binary}: {e}"));
             assert_eq!(back.format, FileFormat::Msh { version, binary });
-            assert_same(m, &back.mesh, 0.0, &format!("msh {version:?} binary={binary}"));
+            assert_same(
+                m,
+                &back.mesh,
+                0.0,
+                &format!("msh {version:?} binary={binary}"),
+            );
             assert_eq!(back.mesh.region_names, m.region_names);
         }
     }
@@ -221,7 +235,9 @@ fn tetgen_one_based_with_comments() {
     let m = parse_tetgen(node, ele).unwrap().mesh;
     assert_eq!(m.tets, vec![[0, 1, 2, 3]]);
     assert_eq!(m.regions, vec![5]);
-    let err = parse_tetgen(node, b"1 4 0\n1 1 2 3 9\n").unwrap_err().to_string();
+    let err = parse_tetgen(node, b"1 4 0\n1 1 2 3 9\n")
+        .unwrap_err()
+        .to_string();
     assert!(err.contains("line 2") && err.contains('9'), "{err}");
 }
 
@@ -239,7 +255,13 @@ fn assert_line_error(r: Result<mesh::LoadedMesh, MeshError>, needle: &str) {
     let e = r.expect_err("malformed input must fail");
     let s = e.to_string();
     assert!(
-        matches!(e, MeshError::Parse { loc: mesh::Location::Line(_), .. }),
+        matches!(
+            e,
+            MeshError::Parse {
+                loc: mesh::Location::Line(_),
+                ..
+            }
+        ),
         "not a line error: {s}"
     );
     assert!(s.contains("line "), "{s}");
@@ -297,8 +319,19 @@ fn malformed_v1_v41_vtk_vtu_name_the_line() {
     assert_line_error(parse_vtk(s.as_bytes()), "CELL_TYPEZ");
     let cut = &vtk[..vtk.len() / 3];
     assert_line_error(parse_vtk(cut.as_bytes()), "line ");
+    // An out-of-range point index is reported at the CELLS line (line 7).
+    let i = vtk.find("CONNECTIVITY vtktypeint64\n").unwrap() + 26;
+    let mut s = vtk.clone();
+    s.insert(i, '9');
+    let e = parse_vtk(s.as_bytes()).unwrap_err().to_string();
+    assert!(
+        e.contains("line 7") && e.contains("references point 9"),
+        "{e}"
+    );
     let vtu = std::fs::read_to_string(data("generated/kidney_like.vtu")).unwrap();
-    let i = vtu.find("<DataArray type=\"Int64\" Name=\"connectivity\"").unwrap();
+    let i = vtu
+        .find("<DataArray type=\"Int64\" Name=\"connectivity\"")
+        .unwrap();
     let mut s = vtu.clone();
     s.replace_range(i + 60..i + 64, " zz ");
     assert_line_error(parse_vtu(s.as_bytes()), "zz");
@@ -308,7 +341,9 @@ fn malformed_v1_v41_vtk_vtu_name_the_line() {
 
 #[test]
 fn garbage_and_binary_errors() {
-    let garbage: Vec<u8> = (0..4000u32).map(|i| (i.wrapping_mul(2654435761) >> 13) as u8).collect();
+    let garbage: Vec<u8> = (0..4000u32)
+        .map(|i| (i.wrapping_mul(2654435761) >> 13) as u8)
+        .collect();
     assert!(parse_msh(&garbage).is_err());
     assert!(parse_vtk(&garbage).is_err());
     assert!(parse_vtu(&garbage).is_err());
@@ -423,9 +458,14 @@ fn fuzz_mutated_real_files_never_panic() {
         ("vtu", &vtu),
         ("vtu", &kidney_vtu),
     ];
+    // VESALIUS_FUZZ_CASES raises the number of mutations per input for a longer local run.
+    let per: usize = std::env::var("VESALIUS_FUZZ_CASES")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(60);
     let mut n = 0;
     for (kind, src) in &cases {
-        for _ in 0..60 {
+        for _ in 0..per {
             let v = mutate(&mut rng, src);
             match *kind {
                 "msh" => exercise(parse_msh(&v)),
@@ -435,12 +475,251 @@ fn fuzz_mutated_real_files_never_panic() {
             n += 1;
         }
     }
-    for _ in 0..60 {
+    for _ in 0..per {
         let a = mutate(&mut rng, &node);
         let b = mutate(&mut rng, &ele);
         exercise(parse_tetgen(&a, &ele));
         exercise(parse_tetgen(&node, &b));
         n += 2;
     }
-    assert_eq!(n, 660);
+    assert_eq!(n, 11 * per);
+}
+
+/// Builds a VTU with `format="appended"` arrays, as VTK's default writer does (raw or
+/// base64, UInt32 header), from the liver mesh.
+fn appended_vtu(m: &TetMesh, raw: bool) -> Vec<u8> {
+    let mut blocks: Vec<Vec<u8>> = Vec::new();
+    let pts: Vec<u8> = m
+        .positions
+        .iter()
+        .flatten()
+        .flat_map(|v| v.to_le_bytes())
+        .collect();
+    let conn: Vec<u8> = m
+        .tets
+        .iter()
+        .flatten()
+        .flat_map(|&v| i64::from(v).to_le_bytes())
+        .collect();
+    let offs: Vec<u8> = (1..=m.tets.len() as i64)
+        .flat_map(|i| (4 * i).to_le_bytes())
+        .collect();
+    let types: Vec<u8> = vec![10u8; m.tets.len()];
+    let reg: Vec<u8> = m.regions.iter().flat_map(|r| r.to_le_bytes()).collect();
+    for b in [pts, conn, offs, types, reg] {
+        blocks.push(b);
+    }
+    let mut appended = Vec::new();
+    let mut offsets = Vec::new();
+    for b in &blocks {
+        offsets.push(appended.len());
+        let mut h = (b.len() as u32).to_le_bytes().to_vec();
+        if raw {
+            appended.extend_from_slice(&h);
+            appended.extend_from_slice(b);
+        } else {
+            // VTK encodes the header and the data separately.
+            appended.extend_from_slice(b64(&h).as_bytes());
+            h.clear();
+            appended.extend_from_slice(b64(b).as_bytes());
+        }
+    }
+    let enc = if raw { "raw" } else { "base64" };
+    let head = format!(
+        "<?xml version=\"1.0\"?>\n<VTKFile type=\"UnstructuredGrid\" version=\"0.1\" byte_order=\"LittleEndian\">\n<UnstructuredGrid>\n<Piece NumberOfPoints=\"{}\" NumberOfCells=\"{}\">\n<Points><DataArray type=\"Float64\" NumberOfComponents=\"3\" format=\"appended\" offset=\"{}\"/></Points>\n<Cells><DataArray type=\"Int64\" Name=\"connectivity\" format=\"appended\" offset=\"{}\"/><DataArray type=\"Int64\" Name=\"offsets\" format=\"appended\" offset=\"{}\"/><DataArray type=\"UInt8\" Name=\"types\" format=\"appended\" offset=\"{}\"/></Cells>\n<CellData Scalars=\"region\"><DataArray type=\"Int32\" Name=\"region\" format=\"appended\" offset=\"{}\"/></CellData>\n</Piece>\n</UnstructuredGrid>\n<AppendedData encoding=\"{enc}\">\n   _",
+        m.positions.len(),
+        m.tets.len(),
+        offsets[0],
+        offsets[1],
+        offsets[2],
+        offsets[3],
+        offsets[4]
+    );
+    let mut out = head.into_bytes();
+    out.extend_from_slice(&appended);
+    out.extend_from_slice(b"\n</AppendedData>\n</VTKFile>\n");
+    out
+}
+
+fn b64(data: &[u8]) -> String {
+    const A: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+    let mut s = String::new();
+    for c in data.chunks(3) {
+        let n = (u32::from(c[0]) << 16)
+            | (u32::from(*c.get(1).unwrap_or(&0)) << 8)
+            | u32::from(*c.get(2).unwrap_or(&0));
+        for k in 0..4 {
+            if k <= c.len() {
+                s.push(A[(n >> (18 - 6 * k)) as usize & 63] as char);
+            } else {
+                s.push('=');
+            }
+        }
+    }
+    s
+}
+
+#[test]
+fn vtu_appended_raw_and_base64_as_vtk_writes_them() {
+    let m = load("sofa/liver.msh");
+    for raw in [true, false] {
+        let v = appended_vtu(&m, raw);
+        let back = parse_vtu(&v).unwrap_or_else(|e| panic!("raw={raw}: {e}"));
+        assert_same(&m, &back.mesh, 0.0, &format!("appended raw={raw}"));
+        // Truncations and mutations of appended data never panic.
+        let mut rng = Rng(7 + raw as u64);
+        for _ in 0..40 {
+            exercise(parse_vtu(&mutate(&mut rng, &v)));
+        }
+    }
+    let compressed = String::from_utf8_lossy(&appended_vtu(&m, true)).replacen(
+        "byte_order=\"LittleEndian\"",
+        "byte_order=\"LittleEndian\" compressor=\"vtkZLibDataCompressor\"",
+        1,
+    );
+    let e = parse_vtu(compressed.as_bytes()).unwrap_err().to_string();
+    assert!(e.contains("compressed") && e.contains("line 2"), "{e}");
+}
+
+#[test]
+fn fuzz_real_kidney_msh41_and_vtk() {
+    let k41 = std::fs::read(data("generated/kidney_like.msh")).unwrap();
+    let kvtk = std::fs::read(data("generated/kidney_like.vtk")).unwrap();
+    let mut rng = Rng(0xC0FF_EE00_1234_5678);
+    for _ in 0..40 {
+        exercise(parse_msh(&mutate(&mut rng, &k41)));
+        exercise(parse_vtk(&mutate(&mut rng, &kvtk)));
+    }
+}
+
+#[test]
+fn shipped_limb_segment_matches_its_generator() {
+    // The parameters of examples/generate_anatomy.rs.
+    let params = mesh::generate::LimbParams {
+        n_theta: 40,
+        radial_size: 0.004,
+        n_z: 20,
+        ..Default::default()
+    };
+    let g = mesh::generate::layered_limb(&params);
+    let path = concat!(env!("CARGO_MANIFEST_DIR"), "/../anatomy/limb_segment.msh");
+    let shipped = std::fs::read(path).unwrap();
+    let mut buf = Vec::new();
+    write_msh(&mut buf, &g, MshVersion::V41, false).unwrap();
+    assert!(
+        buf == shipped,
+        "anatomy/limb_segment.msh is stale: run the example"
+    );
+    assert!(shipped.len() < 2_000_000);
+    let m = parse_msh(&shipped).unwrap().mesh;
+    assert_eq!((m.positions.len(), m.tets.len()), (8421, 45600));
+    assert_eq!(m.region_name(4), Some("vein"));
+}
+
+#[test]
+fn sparse_node_ids_are_mapped_in_v1_v22_and_v41() {
+    let v22 = "$MeshFormat\n2.2 0 8\n$EndMeshFormat\n$Nodes\n4\n10 0 0 0\n20 1 0 0\n500 0 1 0\n7 0 0 1\n$EndNodes\n$Elements\n1\n3 4 2 2 1 10 20 500 7\n$EndElements\n";
+    let v1 = "$NOD\n4\n10 0 0 0\n20 1 0 0\n500 0 1 0\n7 0 0 1\n$ENDNOD\n$ELM\n1\n3 4 2 1 4 10 20 500 7\n$ENDELM\n";
+    let v41 = "$MeshFormat\n4.1 0 8\n$EndMeshFormat\n$Entities\n0 0 0 1\n5 0 0 0 1 1 1 1 2 0\n$EndEntities\n$Nodes\n2 4 7 500\n3 5 0 2\n10\n500\n0 0 0\n0 1 0\n3 5 0 2\n20\n7\n1 0 0\n0 0 1\n$EndNodes\n$Elements\n1 1 3 3\n3 5 4 1\n3 10 20 500 7\n$EndElements\n";
+    for (name, src) in [("v2.2", v22), ("v1", v1), ("v4.1", v41)] {
+        let m = parse_msh(src.as_bytes())
+            .unwrap_or_else(|e| panic!("{name}: {e}"))
+            .mesh;
+        let t = m.tets[0].map(|i| m.positions[i as usize]);
+        assert_eq!(
+            t,
+            [
+                [0.0, 0.0, 0.0],
+                [1.0, 0.0, 0.0],
+                [0.0, 1.0, 0.0],
+                [0.0, 0.0, 1.0]
+            ],
+            "{name}"
+        );
+        assert_eq!(m.regions, vec![2], "{name}");
+    }
+}
+
+#[test]
+fn vtu_inline_binary_with_uint32_header() {
+    let m = load("sofa/liver.msh");
+    let arr = |ty: &str, name: &str, nc: usize, bytes: Vec<u8>| {
+        let mut h = (bytes.len() as u32).to_le_bytes().to_vec();
+        h.extend_from_slice(&bytes);
+        format!(
+            "<DataArray type=\"{ty}\" Name=\"{name}\" NumberOfComponents=\"{nc}\" format=\"binary\">\n  {}\n</DataArray>\n",
+            b64(&h)
+        )
+    };
+    let pts = m
+        .positions
+        .iter()
+        .flatten()
+        .flat_map(|v| (*v as f32).to_le_bytes())
+        .collect();
+    let conn = m
+        .tets
+        .iter()
+        .flatten()
+        .flat_map(|&v| (v as i32).to_le_bytes())
+        .collect();
+    let offs = (1..=m.tets.len() as i32)
+        .flat_map(|i| (4 * i).to_le_bytes())
+        .collect();
+    let reg = m
+        .regions
+        .iter()
+        .flat_map(|r| (*r as u16).to_le_bytes())
+        .collect();
+    let s = format!(
+        "<VTKFile type=\"UnstructuredGrid\" header_type=\"UInt32\">\n<UnstructuredGrid>\n<Piece NumberOfPoints=\"{}\" NumberOfCells=\"{}\">\n<Points>{}</Points>\n<Cells>{}{}{}</Cells>\n<CellData>{}</CellData>\n</Piece>\n</UnstructuredGrid>\n</VTKFile>\n",
+        m.positions.len(),
+        m.tets.len(),
+        arr("Float32", "Points", 3, pts),
+        arr("Int32", "connectivity", 1, conn),
+        arr("Int32", "offsets", 1, offs),
+        arr("UInt8", "types", 1, vec![10; m.tets.len()]),
+        arr("UInt16", "material", 1, reg),
+    );
+    let back = parse_vtu(s.as_bytes()).unwrap().mesh;
+    assert_same(&m, &back, 1e-6, "inline UInt32");
+}
+
+#[test]
+fn vtk_51_binary_offsets_connectivity_and_field_data() {
+    // The layout VTK >= 9 writes: OFFSETS/CONNECTIVITY in CELLS, big-endian binary,
+    // regions in a FIELD array, plus point data and METADATA to skip.
+    let m = load("sofa/liver.msh");
+    let (n, t) = (m.positions.len(), m.tets.len());
+    let mut v = format!("# vtk DataFile Version 5.1\nvtk output\nBINARY\nDATASET UNSTRUCTURED_GRID\nPOINTS {n} double\n").into_bytes();
+    v.extend(m.positions.iter().flatten().flat_map(|x| x.to_be_bytes()));
+    v.extend_from_slice(b"\nMETADATA\nINFORMATION 0\n\n");
+    v.extend_from_slice(format!("CELLS {} {}\nOFFSETS vtktypeint64\n", t + 1, 4 * t).as_bytes());
+    v.extend((0..=t as i64).flat_map(|i| (4 * i).to_be_bytes()));
+    v.extend_from_slice(b"\nCONNECTIVITY vtktypeint64\n");
+    v.extend(
+        m.tets
+            .iter()
+            .flatten()
+            .flat_map(|&i| i64::from(i).to_be_bytes()),
+    );
+    v.extend_from_slice(format!("\nCELL_TYPES {t}\n").as_bytes());
+    v.extend((0..t).flat_map(|_| 10i32.to_be_bytes()));
+    v.extend_from_slice(
+        format!("\nPOINT_DATA {n}\nSCALARS temp float 1\nLOOKUP_TABLE default\n").as_bytes(),
+    );
+    v.extend((0..n).flat_map(|i| (i as f32).to_be_bytes()));
+    v.extend_from_slice(
+        format!("\nCELL_DATA {t}\nFIELD FieldData 2\nquality 1 {t} float\n").as_bytes(),
+    );
+    v.extend((0..t).flat_map(|_| 1.0f32.to_be_bytes()));
+    v.extend_from_slice(format!("\ngmsh:physical 1 {t} int\n").as_bytes());
+    v.extend(m.regions.iter().flat_map(|r| r.to_be_bytes()));
+    v.push(b'\n');
+    let back = parse_vtk(&v).unwrap();
+    assert_eq!(back.format, FileFormat::Vtk { binary: true });
+    assert_same(&m, &back.mesh, 0.0, "vtk 5.1 binary");
+    // Truncated binary data: a byte offset, not a line.
+    let e = parse_vtk(&v[..v.len() / 2]).unwrap_err().to_string();
+    assert!(e.contains("byte offset"), "{e}");
 }

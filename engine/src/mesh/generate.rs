@@ -135,13 +135,18 @@ fn subdivide(out: &mut Vec<f64>, a: f64, b: f64, h: f64) {
 ///
 /// The grid is structured in (radius, angle, z). Radial grid lines lie exactly on the
 /// muscle/fat and fat/skin interfaces (the skin shell is at least one cell thick) and, if
-/// the vein lies in the fat, on the vein's inner and outer radii; angular lines bound the
-/// vein's angular extent, which gets cells of about `radial_size`. The innermost ring is made of
-/// wedges around the axis (3 tets each); all other cells are hexahedra split into the 6
-/// Kuhn tets in index space, so the mesh is conforming, also across the angular seam.
-/// All tets are positively oriented. The vein is the set of fat cells whose centroid lies
-/// within `vein_radius` of the vein axis (so its boundary follows cell faces and its
-/// volume is approximate). Vertex positions are exact on the interface radii.
+/// the vein lies in the fat, on the vein's inner and outer radii; two angular lines bound
+/// an annular sector around the vein, which gets cells of about `radial_size`. The
+/// innermost ring is made of wedges around the axis (3 tets each); all other cells are
+/// hexahedra split into the 6 Kuhn tets in index space, so the mesh is conforming, also
+/// across the angular seam. All tets are positively oriented. Vertex positions are exact
+/// on the interface radii.
+///
+/// The vein is chosen by centroid: the fat cells of that sector whose centroid lies within
+/// `vein_radius` of the vein axis, so its boundary follows cell faces. With fewer than 3
+/// cells across the vein (coarse grids) every sector cell is vein and the sector's angular
+/// width is chosen so that its cross-section area equals the vein's (π r²); with 3 or
+/// more, the sector bounds the round vein and the centroid test shapes it.
 ///
 /// # Panics
 /// If `radius <= muscle_radius + skin_thickness`, any length is not positive, or
@@ -156,7 +161,10 @@ pub fn layered_limb(p: &LimbParams) -> TetMesh {
             && p.radial_size > 0.0,
         "layered_limb: need 0 < muscle_radius < radius - skin_thickness, positive sizes"
     );
-    assert!(p.n_theta >= 6 && p.n_z >= 1, "layered_limb: n_theta >= 6, n_z >= 1");
+    assert!(
+        p.n_theta >= 6 && p.n_z >= 1,
+        "layered_limb: n_theta >= 6, n_z >= 1"
+    );
     // Radial lines (excluding the axis).
     let mut radii = Vec::new();
     subdivide(&mut radii, 0.0, p.muscle_radius, p.radial_size);
@@ -179,9 +187,17 @@ pub fn layered_limb(p: &LimbParams) -> TetMesh {
     let vein_angle = p.vein_center[1].atan2(p.vein_center[0]);
     let vein_in_fat = fat_stops.len() == 4;
     let (alpha, m) = if vein_in_fat {
-        let a = (p.vein_radius / vr).min(0.9).asin();
         let m = ((2.0 * p.vein_radius / p.radial_size).round() as usize).max(1);
-        (a, m.min(p.n_theta - 3))
+        let m = m.min(p.n_theta - 3);
+        // With fewer than 3 cells across, every cell of the sector is vein: give the
+        // sector the vein's cross-section area, 4 vr rv α = π rv². Otherwise bound the
+        // vein and let the centroid test shape it.
+        let a = if m < 3 {
+            PI * p.vein_radius / (4.0 * vr)
+        } else {
+            (p.vein_radius / vr).min(0.9).asin()
+        };
+        (a, m)
     } else {
         (0.0, 0)
     };

@@ -2,7 +2,9 @@
 
 use std::collections::BTreeMap;
 
-use super::quality::{bounding_box, likely_units, quality, region_stats, LikelyUnits, QualitySummary};
+use super::quality::{
+    bounding_box, likely_units, quality, region_stats, LikelyUnits, QualitySummary,
+};
 use super::validate::{Issue, ValidationReport};
 use super::TetMesh;
 

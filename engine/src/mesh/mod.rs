@@ -1,6 +1,20 @@
 //! Tetrahedral meshes: the in-memory [`TetMesh`], file formats (Gmsh, VTK, VTU, TetGen),
 //! validation, element quality, surface extraction and procedural generators.
 //!
+//! | format | read | write |
+//! |---|---|---|
+//! | Gmsh `.msh` | v1, v2.2, v4.1; ASCII and binary (either endianness) | v2.2, v4.1; ASCII, binary |
+//! | VTK legacy `.vtk` | `UNSTRUCTURED_GRID`, ASCII and binary, classic or 5.1 cells | 4.2 ASCII, binary |
+//! | VTK XML `.vtu` | ascii, base64 inline, appended raw/base64; UInt32/UInt64 headers; no compression | base64 inline, UInt64 header |
+//! | TetGen `.node`/`.ele` | 0- or 1-based, `#` comments, region attribute | 0-based, region attribute |
+//!
+//! Only linear tetrahedra are kept; other elements are skipped and counted
+//! ([`LoadedMesh::skipped`]). All readers are hand-written (each module says why), never
+//! panic on any input, never preallocate from an unchecked count, and return a
+//! [`MeshError`] naming the file and the 1-based line (or the byte offset in binary data).
+//! Formats without a place for region names (VTK, VTU, TetGen) keep them in a comment or
+//! title line (`vesalius region_names: 1=skin;2=fat`) that the readers understand.
+//!
 //! ```
 //! use vesalius_engine::mesh::{self, generate, ValidateOptions};
 //! let mut m = generate::box_grid([2, 2, 2], [0.1, 0.1, 0.1], [0.0; 3]);
@@ -212,8 +226,7 @@ fn ext_of(path: &Path) -> Result<Ext, MeshError> {
         Some("node") | Some("ele") => Ok(Ext::TetGen),
         _ => Err(MeshError::Format {
             file: path.display().to_string(),
-            msg: "unknown mesh format: expected extension .msh, .vtk, .vtu, .node or .ele"
-                .into(),
+            msg: "unknown mesh format: expected extension .msh, .vtk, .vtu, .node or .ele".into(),
         }),
     }
 }
@@ -276,7 +289,8 @@ fn create(path: &Path) -> Result<std::io::BufWriter<std::fs::File>, MeshError> {
 }
 
 fn finish(path: &Path, r: std::io::Result<()>, mut w: impl Write) -> Result<(), MeshError> {
-    r.and_then(|()| w.flush()).map_err(|e| MeshError::io(path, e))
+    r.and_then(|()| w.flush())
+        .map_err(|e| MeshError::io(path, e))
 }
 
 /// [`save`] with explicit options (Gmsh version, binary).
@@ -287,9 +301,11 @@ pub fn save_with(path: &Path, mesh: &TetMesh, opts: &SaveOptions) -> Result<(), 
                 .file_name()
                 .and_then(|n| n.to_str())
                 .is_some_and(|n| n.to_ascii_lowercase().ends_with("_v22.msh"));
-            let version = opts
-                .msh_version
-                .unwrap_or(if v22 { MshVersion::V22 } else { MshVersion::V41 });
+            let version = opts.msh_version.unwrap_or(if v22 {
+                MshVersion::V22
+            } else {
+                MshVersion::V41
+            });
             let mut w = create(path)?;
             let r = write_msh(&mut w, mesh, version, opts.binary);
             finish(path, r, w)
@@ -333,7 +349,13 @@ pub(crate) fn encode_names(names: &BTreeMap<i32, String>) -> String {
         .map(|(k, v)| {
             let clean: String = v
                 .chars()
-                .map(|c| if matches!(c, ';' | '=' | '\n' | '\r') { '_' } else { c })
+                .map(|c| {
+                    if matches!(c, ';' | '=' | '\n' | '\r') {
+                        '_'
+                    } else {
+                        c
+                    }
+                })
                 .collect();
             format!("{k}={clean}")
         })

@@ -142,8 +142,7 @@ pub fn parse_msh(data: &[u8]) -> Result<LoadedMesh, MeshError> {
         dsize: 8,
         ..State::default()
     };
-    loop {
-        let Some(tok) = c.token() else { break };
+    while let Some(tok) = c.token() {
         let name = tok.to_ascii_lowercase();
         match name.as_slice() {
             b"$meshformat" => read_format(&mut c, &mut st)?,
@@ -521,8 +520,11 @@ fn read_nodes_2(c: &mut Cursor, st: &mut State) -> Result<(), MeshError> {
 }
 
 fn elem_nodes(c: &Cursor, t: i64) -> Result<usize, MeshError> {
-    nodes_per_element(t)
-        .ok_or_else(|| c.err(format!("unknown Gmsh element type {t}; cannot read its nodes")))
+    nodes_per_element(t).ok_or_else(|| {
+        c.err(format!(
+            "unknown Gmsh element type {t}; cannot read its nodes"
+        ))
+    })
 }
 
 fn read_elements_41(c: &mut Cursor, st: &mut State) -> Result<(), MeshError> {
@@ -860,7 +862,17 @@ fn write_41(w: &mut dyn Write, mesh: &TetMesh, binary: bool) -> std::io::Result<
         .map(|(i, &r)| (r, i as i32 + 1))
         .collect();
     // Bounding box per entity.
-    let mut boxes = vec![[f64::INFINITY, f64::INFINITY, f64::INFINITY, -f64::INFINITY, -f64::INFINITY, -f64::INFINITY]; regions.len()];
+    let mut boxes = vec![
+        [
+            f64::INFINITY,
+            f64::INFINITY,
+            f64::INFINITY,
+            -f64::INFINITY,
+            -f64::INFINITY,
+            -f64::INFINITY
+        ];
+        regions.len()
+    ];
     for (i, t) in mesh.tets.iter().enumerate() {
         let e = entity.get(&region_of(mesh, i)).copied().unwrap_or(1) as usize - 1;
         for &n in t {

@@ -12,7 +12,10 @@ use super::msh::fmt_f64;
 use super::{decode_names, encode_names, FileFormat, LoadedMesh, TetMesh};
 
 /// Reads the `.node` part: positions and the map from point number to index.
-fn read_node(data: &[u8]) -> Result<(Vec<[f64; 3]>, HashMap<i64, u32>), MeshError> {
+/// Positions and the map from TetGen point number to index.
+type Nodes = (Vec<[f64; 3]>, HashMap<i64, u32>);
+
+fn read_node(data: &[u8]) -> Result<Nodes, MeshError> {
     let mut c = Cursor::new(data);
     c.comments = true;
     let n = c.count("the number of points", 8)?;
@@ -23,7 +26,9 @@ fn read_node(data: &[u8]) -> Result<(Vec<[f64; 3]>, HashMap<i64, u32>), MeshErro
     let nattr = c.count("the number of point attributes", 0)?;
     let nmark = c.count("the boundary-marker flag (0 or 1)", 0)?;
     if nmark > 1 {
-        return Err(c.err(format!("expected a boundary-marker flag 0 or 1, found {nmark}")));
+        return Err(c.err(format!(
+            "expected a boundary-marker flag 0 or 1, found {nmark}"
+        )));
     }
     if n == 0 {
         return Err(c.err("the .node file has 0 points (points in a .poly are not supported)"));
@@ -126,10 +131,20 @@ pub fn parse_tetgen(node: &[u8], ele: &[u8]) -> Result<LoadedMesh, MeshError> {
 
 /// Writes TetGen `.node` (0-based, no attributes) and `.ele` (region as attribute; region
 /// names in a comment line).
-pub fn write_tetgen(node: &mut dyn Write, ele: &mut dyn Write, mesh: &TetMesh) -> std::io::Result<()> {
+pub fn write_tetgen(
+    node: &mut dyn Write,
+    ele: &mut dyn Write,
+    mesh: &TetMesh,
+) -> std::io::Result<()> {
     writeln!(node, "{} 3 0 0", mesh.positions.len())?;
     for (i, p) in mesh.positions.iter().enumerate() {
-        writeln!(node, "{i} {} {} {}", fmt_f64(p[0]), fmt_f64(p[1]), fmt_f64(p[2]))?;
+        writeln!(
+            node,
+            "{i} {} {} {}",
+            fmt_f64(p[0]),
+            fmt_f64(p[1]),
+            fmt_f64(p[2])
+        )?;
     }
     writeln!(node, "# written by vesalius")?;
     writeln!(ele, "{} 4 1", mesh.tets.len())?;

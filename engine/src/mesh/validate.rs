@@ -157,7 +157,9 @@ pub fn validate(mesh: &mut TetMesh, opts: &ValidateOptions) -> Result<Validation
     let mut nonfinite = Acc::new(IssueKind::NonFiniteCoordinate);
     for (i, p) in mesh.positions.iter().enumerate() {
         if !p.iter().all(|v| v.is_finite()) {
-            nonfinite.add(i, || format!("vertex {i} has a non-finite coordinate {p:?}"));
+            nonfinite.add(i, || {
+                format!("vertex {i} has a non-finite coordinate {p:?}")
+            });
         }
     }
     let mut oob = Acc::new(IssueKind::IndexOutOfRange);
@@ -201,7 +203,9 @@ pub fn validate(mesh: &mut TetMesh, opts: &ValidateOptions) -> Result<Validation
                 )
             });
         } else if v6 < 0.0 {
-            inv.add(ti, || format!("tet {ti} is inverted (volume {:.3e})", v6 / 6.0));
+            inv.add(ti, || {
+                format!("tet {ti} is inverted (volume {:.3e})", v6 / 6.0)
+            });
             flips.push(ti);
         }
     }
@@ -235,8 +239,8 @@ pub fn validate(mesh: &mut TetMesh, opts: &ValidateOptions) -> Result<Validation
     }
     let units = likely_units(&mesh.positions);
     if let Some((lo, hi)) = bounding_box(&mesh.positions) {
-        let d = ((hi[0] - lo[0]).powi(2) + (hi[1] - lo[1]).powi(2) + (hi[2] - lo[2]).powi(2))
-            .sqrt();
+        let d =
+            ((hi[0] - lo[0]).powi(2) + (hi[1] - lo[1]).powi(2) + (hi[2] - lo[2]).powi(2)).sqrt();
         if d > opts.max_metres_diagonal {
             let s = match units {
                 LikelyUnits::Millimetres => "millimetres (try --scale 0.001)",

@@ -108,7 +108,9 @@ fn to_index(c: &Cursor, v: f64, what: &str) -> Result<usize, MeshError> {
     if v >= 0.0 && v.fract() == 0.0 && v < 4.3e9 {
         Ok(v as usize)
     } else {
-        Err(c.err(format!("{what}: expected a non-negative integer, found {v}")))
+        Err(c.err(format!(
+            "{what}: expected a non-negative integer, found {v}"
+        )))
     }
 }
 
@@ -167,6 +169,8 @@ pub fn parse_vtk(data: &[u8]) -> Result<LoadedMesh, MeshError> {
     let mut cell_fields: Vec<CellField> = Vec::new();
     // Current attribute context: (is_cell, count).
     let mut attr: Option<(bool, usize)> = None;
+    // Where the CELLS keyword was, for errors found when assembling.
+    let mut cells_loc = super::error::Location::Line(1);
     while let Some(kw) = c.token() {
         let k = kw.to_ascii_uppercase();
         match k.as_slice() {
@@ -192,6 +196,7 @@ pub fn parse_vtk(data: &[u8]) -> Result<LoadedMesh, MeshError> {
                 if cells.is_some() {
                     return Err(c.err("second CELLS section"));
                 }
+                cells_loc = c.loc();
                 let a = c.count("the number of cells", 2)?;
                 let b = c.count("the cell list size", 2)?;
                 let is_new = c
@@ -381,7 +386,7 @@ pub fn parse_vtk(data: &[u8]) -> Result<LoadedMesh, MeshError> {
         &types,
         field.map(|f| f.values.as_slice()),
     )
-    .map_err(|m| c.err_here(m))?;
+    .map_err(|m| MeshError::parse(cells_loc, format!("CELLS section: {m}")))?;
     let mut mesh = mesh;
     mesh.region_names = decode_names(&title);
     Ok(LoadedMesh {
@@ -399,7 +404,7 @@ pub(crate) fn assemble(
     types: &[f64],
     region: Option<&[f64]>,
 ) -> Result<(TetMesh, BTreeMap<String, usize>), String> {
-    if points.len() % 3 != 0 {
+    if !points.len().is_multiple_of(3) {
         return Err(format!(
             "{} point coordinates is not a multiple of 3",
             points.len()
@@ -421,7 +426,10 @@ pub(crate) fn assemble(
         let t = t as i64;
         if t == i64::from(VTK_TETRA) {
             let [a, b, c, d] = ids else {
-                return Err(format!("tetra cell {i} has {} points, expected 4", ids.len()));
+                return Err(format!(
+                    "tetra cell {i} has {} points, expected 4",
+                    ids.len()
+                ));
             };
             let mut q = [0u32; 4];
             for (k, &v) in [a, b, c, d].into_iter().enumerate() {

@@ -51,13 +51,19 @@ impl Field<'_> {
     }
     fn bytes(&self, out: &mut Vec<u8>) {
         match self {
-            Field::F32(v) => v.iter().for_each(|x| out.extend_from_slice(&x.to_le_bytes())),
+            Field::F32(v) => v
+                .iter()
+                .for_each(|x| out.extend_from_slice(&x.to_le_bytes())),
             Field::Vec3(v) => v
                 .iter()
                 .flatten()
                 .for_each(|x| out.extend_from_slice(&x.to_le_bytes())),
-            Field::F64(v) => v.iter().for_each(|x| out.extend_from_slice(&x.to_le_bytes())),
-            Field::I32(v) => v.iter().for_each(|x| out.extend_from_slice(&x.to_le_bytes())),
+            Field::F64(v) => v
+                .iter()
+                .for_each(|x| out.extend_from_slice(&x.to_le_bytes())),
+            Field::I32(v) => v
+                .iter()
+                .for_each(|x| out.extend_from_slice(&x.to_le_bytes())),
         }
     }
 }
@@ -98,9 +104,9 @@ fn data_array(
     } else {
         String::new()
     };
-    write!(
+    writeln!(
         w,
-        "<DataArray type=\"{ty}\" Name=\"{}\"{comps} format=\"binary\">\n",
+        "<DataArray type=\"{ty}\" Name=\"{}\"{comps} format=\"binary\">",
         xml_escape(name)
     )?;
     enc.clear();
@@ -116,10 +122,48 @@ fn invalid(msg: String) -> std::io::Error {
     std::io::Error::new(std::io::ErrorKind::InvalidInput, msg)
 }
 
+/// The `<Cells>` block (connectivity, offsets, types) of a tet mesh, base64-encoded.
+fn cells_block(tets: &[[u32; 4]], np: usize) -> std::io::Result<Vec<u8>> {
+    if let Some(i) = tets.iter().flatten().find(|&&i| i as usize >= np) {
+        return Err(invalid(format!(
+            "a tet references point {i}, but there are only {np} points"
+        )));
+    }
+    let nc = tets.len();
+    let mut out = Vec::with_capacity(nc * 32 + 256);
+    let mut raw = Vec::with_capacity(nc * 16);
+    let mut enc = Vec::new();
+    out.extend_from_slice(b"<Cells>\n");
+    let big = np > i32::MAX as usize || nc.saturating_mul(4) > i32::MAX as usize;
+    if big {
+        tets.iter()
+            .flatten()
+            .for_each(|&x| raw.extend_from_slice(&i64::from(x).to_le_bytes()));
+        data_array(&mut out, "Int64", "connectivity", 1, &raw, &mut enc)?;
+        raw.clear();
+        (1..=nc).for_each(|i| raw.extend_from_slice(&(4 * i as i64).to_le_bytes()));
+        data_array(&mut out, "Int64", "offsets", 1, &raw, &mut enc)?;
+    } else {
+        tets.iter()
+            .flatten()
+            .for_each(|&x| raw.extend_from_slice(&(x as i32).to_le_bytes()));
+        data_array(&mut out, "Int32", "connectivity", 1, &raw, &mut enc)?;
+        raw.clear();
+        (1..=nc).for_each(|i| raw.extend_from_slice(&(4 * i as i32).to_le_bytes()));
+        data_array(&mut out, "Int32", "offsets", 1, &raw, &mut enc)?;
+    }
+    raw.clear();
+    raw.resize(nc, VTK_TETRA);
+    data_array(&mut out, "UInt8", "types", 1, &raw, &mut enc)?;
+    out.extend_from_slice(b"</Cells>\n");
+    Ok(out)
+}
+
 fn write_impl(
     w: &mut dyn Write,
     points: Points,
-    tets: &[[u32; 4]],
+    cells: &[u8],
+    nc: usize,
     point_data: &[(&str, Field)],
     cell_data: &[(&str, Field)],
     comment: Option<&str>,
@@ -128,7 +172,6 @@ fn write_impl(
         Points::F32(p) => p.len(),
         Points::F64(p) => p.len(),
     };
-    let nc = tets.len();
     for (name, f) in point_data {
         if f.len() != np {
             return Err(invalid(format!(
@@ -145,10 +188,7 @@ fn write_impl(
             )));
         }
     }
-    if tets.iter().flatten().any(|&i| i as usize >= np) {
-        return Err(invalid("a tet references a point index out of range".into()));
-    }
-    let mut out = Vec::with_capacity(64 + np * 16);
+    let mut out = Vec::with_capacity(256);
     writeln!(out, "<?xml version=\"1.0\"?>")?;
     writeln!(
         out,
@@ -158,7 +198,10 @@ fn write_impl(
         writeln!(out, "<!--{}-->", c.replace("--", "__"))?;
     }
     writeln!(out, "<UnstructuredGrid>")?;
-    writeln!(out, "<Piece NumberOfPoints=\"{np}\" NumberOfCells=\"{nc}\">")?;
+    writeln!(
+        out,
+        "<Piece NumberOfPoints=\"{np}\" NumberOfCells=\"{nc}\">"
+    )?;
     w.write_all(&out)?;
     let mut raw = Vec::with_capacity(np * 24);
     let mut enc = Vec::new();
@@ -177,30 +220,8 @@ fn write_impl(
             data_array(w, "Float64", "Points", 3, &raw, &mut enc)?;
         }
     }
-    w.write_all(b"</Points>\n<Cells>\n")?;
-    let big = np > i32::MAX as usize || nc.saturating_mul(4) > i32::MAX as usize;
-    raw.clear();
-    if big {
-        tets.iter()
-            .flatten()
-            .for_each(|&x| raw.extend_from_slice(&i64::from(x).to_le_bytes()));
-        data_array(w, "Int64", "connectivity", 1, &raw, &mut enc)?;
-        raw.clear();
-        (1..=nc).for_each(|i| raw.extend_from_slice(&(4 * i as i64).to_le_bytes()));
-        data_array(w, "Int64", "offsets", 1, &raw, &mut enc)?;
-    } else {
-        tets.iter()
-            .flatten()
-            .for_each(|&x| raw.extend_from_slice(&(x as i32).to_le_bytes()));
-        data_array(w, "Int32", "connectivity", 1, &raw, &mut enc)?;
-        raw.clear();
-        (1..=nc).for_each(|i| raw.extend_from_slice(&(4 * i as i32).to_le_bytes()));
-        data_array(w, "Int32", "offsets", 1, &raw, &mut enc)?;
-    }
-    raw.clear();
-    raw.resize(nc, VTK_TETRA);
-    data_array(w, "UInt8", "types", 1, &raw, &mut enc)?;
-    w.write_all(b"</Cells>\n")?;
+    w.write_all(b"</Points>\n")?;
+    w.write_all(cells)?;
     for (tag, fields) in [("PointData", point_data), ("CellData", cell_data)] {
         if fields.is_empty() {
             continue;
@@ -216,10 +237,59 @@ fn write_impl(
     w.write_all(b"</Piece>\n</UnstructuredGrid>\n</VTKFile>\n")
 }
 
+/// Writes many frames of one tet mesh: the cell arrays (connectivity, offsets, types) are
+/// encoded once in [`FrameWriter::new`] and reused by every [`FrameWriter::write`].
+#[derive(Clone, Debug)]
+pub struct FrameWriter {
+    n_points: usize,
+    n_cells: usize,
+    cells: Vec<u8>,
+}
+
+impl FrameWriter {
+    /// Prepares frames of `n_points` points and these tets; fails (`InvalidInput`) if a
+    /// tet index is `>= n_points`.
+    pub fn new(n_points: usize, tets: &[[u32; 4]]) -> std::io::Result<Self> {
+        Ok(FrameWriter {
+            n_points,
+            n_cells: tets.len(),
+            cells: cells_block(tets, n_points)?,
+        })
+    }
+
+    /// Writes one frame; like [`write()`], but `positions.len()` must equal the point count
+    /// given to [`FrameWriter::new`].
+    pub fn write(
+        &self,
+        mut w: impl Write,
+        positions: &[[f32; 3]],
+        point_data: &[(&str, Field)],
+        cell_data: &[(&str, Field)],
+    ) -> std::io::Result<()> {
+        if positions.len() != self.n_points {
+            return Err(invalid(format!(
+                "{} positions for a frame writer of {} points",
+                positions.len(),
+                self.n_points
+            )));
+        }
+        write_impl(
+            &mut w,
+            Points::F32(positions),
+            &self.cells,
+            self.n_cells,
+            point_data,
+            cell_data,
+            None,
+        )
+    }
+}
+
 /// Writes one simulation frame as a `.vtu` (VTK XML unstructured grid of linear tets).
 ///
 /// Arrays are base64 binary inline (`format="binary"`, `header_type="UInt64"`, little
-/// endian), which ParaView and VTK read directly; connectivity and offsets are `Int32` when
+/// endian), which ParaView and VTK read directly (use [`FrameWriter`] for many frames of one
+/// mesh); connectivity and offsets are `Int32` when
 /// they fit. Every field must have one value per point (`point_data`) or per tet
 /// (`cell_data`), and every tet index must be below `positions.len()`; otherwise an
 /// `InvalidInput` error is returned before anything is written. Wrap `w` in a
@@ -231,10 +301,12 @@ pub fn write(
     point_data: &[(&str, Field)],
     cell_data: &[(&str, Field)],
 ) -> std::io::Result<()> {
+    let cells = cells_block(tets, positions.len())?;
     write_impl(
         &mut w,
         Points::F32(positions),
-        tets,
+        &cells,
+        tets.len(),
         point_data,
         cell_data,
         None,
@@ -248,10 +320,12 @@ pub fn write_mesh(mut w: impl Write, mesh: &TetMesh) -> std::io::Result<()> {
         .map(|i| mesh.regions.get(i).copied().unwrap_or(0))
         .collect();
     let names = encode_names(&mesh.region_names);
+    let cells = cells_block(&mesh.tets, mesh.positions.len())?;
     write_impl(
         &mut w,
         Points::F64(&mesh.positions),
-        &mesh.tets,
+        &cells,
+        mesh.tets.len(),
         &[],
         &[("region", Field::I32(&regions))],
         Some(&names),
@@ -505,9 +579,8 @@ impl Ctx<'_> {
     fn values(&self, a: &Array) -> Result<Vec<f64>, MeshError> {
         let data = self.data;
         let what = format!("DataArray `{}`", a.name);
-        let (size, _) = type_size(&a.ty).ok_or_else(|| {
-            err_at(data, a.pos, format!("{what}: unsupported type `{}`", a.ty))
-        })?;
+        let (size, _) = type_size(&a.ty)
+            .ok_or_else(|| err_at(data, a.pos, format!("{what}: unsupported type `{}`", a.ty)))?;
         let text = data.get(a.text.0..a.text.1).unwrap_or(&[]);
         match a.format.as_str() {
             "ascii" => {
@@ -522,7 +595,8 @@ impl Ctx<'_> {
                     match v {
                         Some(v) => out.push(v),
                         None => {
-                            let off = (tok.as_ptr() as usize).saturating_sub(data.as_ptr() as usize);
+                            let off =
+                                (tok.as_ptr() as usize).saturating_sub(data.as_ptr() as usize);
                             return Err(err_at(
                                 data,
                                 off,
@@ -535,14 +609,14 @@ impl Ctx<'_> {
             }
             "binary" => {
                 let bytes = base64::decode(text).map_err(|off| {
-                    err_at(
-                        data,
-                        a.text.0 + off,
-                        format!("{what}: invalid base64 data"),
-                    )
+                    err_at(data, a.text.0 + off, format!("{what}: invalid base64 data"))
                 })?;
                 let n = self.read_header(&bytes).ok_or_else(|| {
-                    err_at(data, a.text.0, format!("{what}: binary data shorter than its header"))
+                    err_at(
+                        data,
+                        a.text.0,
+                        format!("{what}: binary data shorter than its header"),
+                    )
                 })?;
                 let body = bytes
                     .get(self.header_size()..)
@@ -577,7 +651,11 @@ impl Ctx<'_> {
                 };
                 let at = start.checked_add(a.offset).filter(|&p| p <= data.len());
                 let at = at.ok_or_else(|| {
-                    err_at(data, a.pos, format!("{what}: offset {} beyond the file", a.offset))
+                    err_at(
+                        data,
+                        a.pos,
+                        format!("{what}: offset {} beyond the file", a.offset),
+                    )
                 })?;
                 let rest = data.get(at..).unwrap_or(&[]);
                 let (n, body): (usize, Vec<u8>) = if b64 {
@@ -586,21 +664,24 @@ impl Ctx<'_> {
                     let hb = base64::decode(rest.get(..hchars).unwrap_or(rest)).map_err(|_| {
                         err_at(data, a.pos, format!("{what}: invalid base64 header"))
                     })?;
-                    let n = self.read_header(&hb).ok_or_else(|| {
-                        err_at(data, a.pos, format!("{what}: truncated header"))
-                    })?;
+                    let n = self
+                        .read_header(&hb)
+                        .ok_or_else(|| err_at(data, a.pos, format!("{what}: truncated header")))?;
                     if n > rest.len() {
-                        return Err(err_at(data, a.pos, format!("{what}: header announces {n} bytes, more than the file holds")));
+                        return Err(err_at(
+                            data,
+                            a.pos,
+                            format!("{what}: header announces {n} bytes, more than the file holds"),
+                        ));
                     }
                     let total = (self.header_size() + n).div_ceil(3) * 4;
                     let dchars = n.div_ceil(3) * 4;
                     let joint = rest.get(..total).and_then(|t| base64::decode(t).ok());
                     let body = match joint {
-                        Some(b) if b.len() >= self.header_size() + n => {
-                            b.get(self.header_size()..self.header_size() + n)
-                                .unwrap_or(&[])
-                                .to_vec()
-                        }
+                        Some(b) if b.len() >= self.header_size() + n => b
+                            .get(self.header_size()..self.header_size() + n)
+                            .unwrap_or(&[])
+                            .to_vec(),
                         _ => rest
                             .get(hchars..hchars + dchars)
                             .and_then(|t| base64::decode(t).ok())
@@ -620,12 +701,20 @@ impl Ctx<'_> {
                     (n, body.to_vec())
                 };
                 if n % size != 0 || body.len() < n {
-                    return Err(err_at(data, a.pos, format!("{what}: bad appended size {n}")));
+                    return Err(err_at(
+                        data,
+                        a.pos,
+                        format!("{what}: bad appended size {n}"),
+                    ));
                 }
                 decode_raw(&body, &a.ty, self.big_endian)
                     .ok_or_else(|| err_at(data, a.pos, format!("{what}: bad type")))
             }
-            f => Err(err_at(data, a.pos, format!("{what}: unsupported format `{f}`"))),
+            f => Err(err_at(
+                data,
+                a.pos,
+                format!("{what}: unsupported format `{f}`"),
+            )),
         }
     }
 }
@@ -659,9 +748,7 @@ pub fn parse_vtu(data: &[u8]) -> Result<LoadedMesh, MeshError> {
     {
         let rest = data.get(lt..).unwrap_or(&[]);
         if rest.starts_with(b"<?") {
-            i = find(data, lt, b"?>")
-                .ok_or_else(|| err_at(data, lt, "unterminated `<?`"))?
-                + 2;
+            i = find(data, lt, b"?>").ok_or_else(|| err_at(data, lt, "unterminated `<?`"))? + 2;
             continue;
         }
         if rest.starts_with(b"<!--") {
@@ -675,9 +762,7 @@ pub fn parse_vtu(data: &[u8]) -> Result<LoadedMesh, MeshError> {
             continue;
         }
         if rest.starts_with(b"<!") {
-            i = find(data, lt, b">")
-                .ok_or_else(|| err_at(data, lt, "unterminated `<!`"))?
-                + 1;
+            i = find(data, lt, b">").ok_or_else(|| err_at(data, lt, "unterminated `<!`"))? + 1;
             continue;
         }
         let tag = parse_tag(data, lt)?;
@@ -692,9 +777,7 @@ pub fn parse_vtu(data: &[u8]) -> Result<LoadedMesh, MeshError> {
                         format!("expected `</{open}>`, found `</{}>`", tag.name),
                     ))
                 }
-                None => {
-                    return Err(err_at(data, lt, format!("unexpected `</{}>`", tag.name)))
-                }
+                None => return Err(err_at(data, lt, format!("unexpected `</{}>`", tag.name))),
             }
             continue;
         }
@@ -786,7 +869,9 @@ pub fn parse_vtu(data: &[u8]) -> Result<LoadedMesh, MeshError> {
         }
     }
     if !seen_root {
-        return Err(MeshError::format("not a VTK XML file: no <VTKFile> element"));
+        return Err(MeshError::format(
+            "not a VTK XML file: no <VTKFile> element",
+        ));
     }
     if ctx.appended.is_none() {
         if let Some(open) = stack.last() {
@@ -839,7 +924,10 @@ pub fn parse_vtu(data: &[u8]) -> Result<LoadedMesh, MeshError> {
             Err(err_at(
                 data,
                 a.pos,
-                format!("DataArray `{}`: expected a non-negative integer, found {v}", a.name),
+                format!(
+                    "DataArray `{}`: expected a non-negative integer, found {v}",
+                    a.name
+                ),
             ))
         }
     };
@@ -855,7 +943,10 @@ pub fn parse_vtu(data: &[u8]) -> Result<LoadedMesh, MeshError> {
             return Err(err_at(
                 data,
                 off_a.pos,
-                format!("offset {o} is decreasing or beyond the connectivity ({})", conn.len()),
+                format!(
+                    "offset {o} is decreasing or beyond the connectivity ({})",
+                    conn.len()
+                ),
             ));
         }
         offs.push(o);
@@ -881,7 +972,11 @@ pub fn parse_vtu(data: &[u8]) -> Result<LoadedMesh, MeshError> {
                     return Err(err_at(
                         data,
                         a.pos,
-                        format!("CellData `{}` has {} values for {nc} cells", a.name, v.len()),
+                        format!(
+                            "CellData `{}` has {} values for {nc} cells",
+                            a.name,
+                            v.len()
+                        ),
                     ));
                 }
                 region = Some(v);

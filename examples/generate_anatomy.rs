@@ -1,0 +1,27 @@
+//! Regenerates the mesh files shipped in `anatomy/` (see `anatomy/README.md`).
+//!
+//! `cargo run --example generate_anatomy --no-default-features`
+
+use std::path::Path;
+
+use anyhow::Context;
+use vesalius::engine::mesh::{self, generate, ValidateOptions};
+
+fn main() -> anyhow::Result<()> {
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("anatomy");
+    std::fs::create_dir_all(&dir)?;
+    let params = generate::LimbParams {
+        n_theta: 40,
+        radial_size: 0.004,
+        n_z: 20,
+        ..Default::default()
+    };
+    let mut m = generate::layered_limb(&params);
+    let report = mesh::validate(&mut m, &ValidateOptions::default())?;
+    anyhow::ensure!(report.errors.is_empty() && report.flipped == 0);
+    let path = dir.join("limb_segment.msh");
+    mesh::save(&path, &m).with_context(|| format!("writing {}", path.display()))?;
+    let info = mesh::MeshInfo::new(&m, &report);
+    println!("wrote {}\n{info}", path.display());
+    Ok(())
+}
