@@ -210,6 +210,12 @@ impl Simulation {
         Ok(&self.state)
     }
 
+    /// The model and the current state together (read back from the GPU if needed).
+    pub fn model_and_state(&mut self) -> Result<(&Model, &State), SimError> {
+        self.state()?;
+        Ok((&self.model, &self.state))
+    }
+
     /// Replaces the state.
     pub fn set_state(&mut self, state: State) -> Result<(), SimError> {
         #[cfg(feature = "gpu")]

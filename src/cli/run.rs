@@ -90,7 +90,8 @@ pub fn run(args: RunArgs) -> Result<()> {
     let mut solve_time = Duration::ZERO;
     let mut write_time = Duration::ZERO;
     let t = Instant::now();
-    writer.write_frame(sim.model(), sim.state()?)?;
+    let (model, state) = sim.model_and_state()?;
+    writer.write_frame(model, state)?;
     write_time += t.elapsed();
     let mut done = 0u64;
     let mut failure = None;
@@ -104,7 +105,8 @@ pub fn run(args: RunArgs) -> Result<()> {
         solve_time += t.elapsed();
         done += n as u64;
         let t = Instant::now();
-        writer.write_frame(sim.model(), sim.state()?)?;
+        let (model, state) = sim.model_and_state()?;
+        writer.write_frame(model, state)?;
         write_time += t.elapsed();
         bar.set_position(done);
         bar.set_message(format!("t = {:.3} s", done as f64 * plan.frame_dt));
