@@ -28,8 +28,11 @@
 //! 0.55; nu = 0.3, E = 100 kPa blows up at shear Courant 0.53; nu = 0.49 is right at P-wave
 //! Courant c_p dt / h = 1.0 and wrong (tets at 70 % volume) at 1.5; nu = 0.499 needs 0.7.
 //! With lambda reset the same substeps settle 20-30 % too deep or lock into a period-2
-//! oscillation instead. Auto substeps keep c_s dt / h <= 0.3 and c_p dt / h <= 1, both
-//! scaled by `courant` (default 1; use 0.7 for nu >= 0.495).
+//! oscillation instead. Auto substeps keep c_s dt / h <= 0.3 and c_p dt / h <= 1 (h the
+//! equivalent regular-tet edge; in the code h = sqrt(3) / |Dm^-1|_F, see [`SHEAR_COURANT`]) in
+//! the worst tet of the mesh (a 10th-percentile size let a layered limb with thin wedges
+//! at its axis invert within 6 frames), both scaled by `courant` (default 1; use 0.7 for
+//! nu >= 0.495).
 
 mod constraints;
 pub mod cpu;
@@ -107,14 +110,14 @@ pub struct StepPlan {
     pub dt: f64,
     /// Frame length (s).
     pub frame_dt: f64,
-    /// Largest effective Courant number max(c_s / 0.3, c_p) dt / h over regions at this dt
-    /// (<= the policy's `courant` when automatic).
+    /// Largest effective Courant number max(c_s / SHEAR_COURANT, c_p / P_COURANT) dt / h over
+    /// tets at this dt (<= the policy's `courant` when automatic).
     pub courant: f64,
-    /// Region that sets the Courant number.
+    /// Region of the tet that sets the Courant number.
     pub critical_region: i32,
-    /// Effective wave speed of that region, max(c_s / 0.3, c_p) (m/s).
+    /// Effective wave speed of that tet's material, max(c_s / SHEAR_COURANT, c_p / P_COURANT) (m/s).
     pub wave_speed: f64,
-    /// Element size of that region (m): 10th percentile of the equivalent regular-tet edge.
+    /// Size of that tet, sqrt(3) / |Dm^-1|_F (m).
     pub element_size: f64,
     /// Whether warm starting is on.
     pub warm_start: bool,
@@ -122,8 +125,13 @@ pub struct StepPlan {
     pub policy: String,
 }
 
-/// Ratio of the shear-wave to the pressure-wave Courant bound of automatic substeps.
-pub const SHEAR_COURANT: f64 = 0.3;
+/// Shear-wave Courant bound c_s dt / h of automatic substeps (times `courant`), with h the
+/// element size sqrt(3) / |Dm^-1|_F. Measured as 0.3 with h = cbrt(6 sqrt(2) V) on Kuhn-split
+/// cubes, where sqrt(3) / |Dm^-1|_F is 0.69 of that: 0.3 x 0.69.
+pub const SHEAR_COURANT: f64 = 0.207;
+/// Pressure-wave Courant bound c_p dt / h of automatic substeps (times `courant`); 1.0 with
+/// the equivalent-edge size, 0.69 with sqrt(3) / |Dm^-1|_F.
+pub const P_COURANT: f64 = 0.69;
 
 /// Upper bound on automatically chosen substeps per frame.
 pub const MAX_AUTO_SUBSTEPS: u32 = 2000;
@@ -173,25 +181,20 @@ pub fn plan_substeps(model: &Model, config: &SolverConfig) -> Result<StepPlan, S
     if !(config.max_speed.is_finite() && config.max_speed > 0.0) {
         return Err(SimError::Config(format!("max_speed must be > 0 m/s, got {}", config.max_speed)));
     }
-    // Per material: 10th percentile of the equivalent regular-tet edge a = cbrt(6 sqrt(2) V).
+    // Worst tet: the largest wave speed / element size over all tets, the size being
+    // h_t = sqrt(3) / |Dm^-1|_F (an altitude-like length: slivers count as small).
     let mut worst = (0.0f64, 0i32, 0.0f64, 0.0f64); // (c/h, region, c, h)
-    for (mi, (region, mat)) in model.materials.iter().enumerate() {
-        let mut sizes: Vec<f64> = model
-            .tet_material
-            .iter()
-            .zip(&model.rest_volume)
-            .filter(|(&m, _)| m as usize == mi)
-            .map(|(_, &v)| (6.0 * std::f64::consts::SQRT_2 * v as f64).cbrt())
-            .collect();
-        if sizes.is_empty() {
-            continue;
-        }
-        let k = sizes.len() / 10;
-        let (_, h, _) = sizes.select_nth_unstable_by(k, |a, b| a.total_cmp(b));
-        let h = *h;
-        let c = (mat.shear_wave_speed() / SHEAR_COURANT).max(mat.pressure_wave_speed());
+    let speeds: Vec<f64> = model
+        .materials
+        .iter()
+        .map(|(_, m)| (m.shear_wave_speed() / SHEAR_COURANT).max(m.pressure_wave_speed()) / P_COURANT)
+        .collect();
+    for (t, r) in model.rest.iter().enumerate() {
+        let b2: f64 = r.col.iter().map(|c| (c[0] as f64).powi(2) + (c[1] as f64).powi(2) + (c[2] as f64).powi(2)).sum();
+        let h = (3.0 / b2).sqrt();
+        let c = speeds[model.tet_material[t] as usize];
         if c / h > worst.0 {
-            worst = (c / h, *region, c, h);
+            worst = (c / h, model.tet_region[t], c, h);
         }
     }
     let (substeps, policy) = match config.substeps {
@@ -215,7 +218,7 @@ pub fn plan_substeps(model: &Model, config: &SolverConfig) -> Result<StepPlan, S
             } else {
                 n as u32
             };
-            (n, format!("auto: c_s dt / h <= {:.2}, c_p dt / h <= {courant}", SHEAR_COURANT * courant))
+            (n, format!("auto: worst tet at c_s dt / h <= {:.3}, c_p dt / h <= {:.2}", SHEAR_COURANT * courant, P_COURANT * courant))
         }
     };
     let dt = config.frame_dt / substeps as f64;
