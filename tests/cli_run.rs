@@ -1,0 +1,111 @@
+//! `vesalius run`, `info` and `bench` as a user runs them.
+
+use std::path::PathBuf;
+use std::process::Command;
+
+fn vesalius() -> Command {
+    let mut c = Command::new(env!("CARGO_BIN_EXE_vesalius"));
+    c.env("XDG_RUNTIME_DIR", std::env::var("XDG_RUNTIME_DIR").unwrap_or_else(|_| "/tmp".into()));
+    c
+}
+
+fn tmp(name: &str) -> PathBuf {
+    let d = std::env::temp_dir().join(format!("vesalius-cli-{}-{name}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&d);
+    d
+}
+
+const SCENE: &str = r#"
+[mesh]
+generator = { kind = "box", cells = [4, 4, 2], size = [0.04, 0.04, 0.02], origin = [-0.02, -0.02, 0.0] }
+[materials]
+default = { youngs_modulus = 1.0e4, poisson_ratio = 0.45, density = 1000.0 }
+[[pin]]
+kind = "plane"
+normal = [0.0, 0.0, 1.0]
+offset = 0.0
+[simulation]
+duration = 0.2
+[output]
+every = 4
+"#;
+
+fn run_scene(backend: &str) -> serde_json::Value {
+    let dir = tmp(&format!("run-{backend}"));
+    std::fs::create_dir_all(&dir).unwrap();
+    let scene = dir.join("scene.toml");
+    std::fs::write(&scene, SCENE).unwrap();
+    let out = dir.join("out");
+    let o = vesalius().args(["run"]).arg(&scene).arg("--out").arg(&out).args(["--backend", backend, "-q"]).output().unwrap();
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let summary: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(out.join("summary.json")).unwrap()).unwrap();
+    // 12 frames, every 4th written, plus the initial one.
+    assert_eq!(summary["steps"], 12);
+    assert_eq!(summary["frames_written"], 4);
+    for i in 0..4 {
+        assert!(out.join(format!("frame_{i:05}.vtu")).exists());
+    }
+    let pvd = std::fs::read_to_string(out.join("tissue.pvd")).unwrap();
+    assert_eq!(pvd.matches("<DataSet").count(), 4);
+    // The last frame reads back as a mesh with the same tets.
+    let mesh = vesalius_engine_mesh(&out.join("frame_00003.vtu"));
+    assert_eq!(mesh, 192);
+    // Running again into the same directory is refused without --force.
+    let o = vesalius().args(["run"]).arg(&scene).arg("--out").arg(&out).args(["--backend", backend, "-q"]).output().unwrap();
+    assert!(!o.status.success());
+    assert!(String::from_utf8_lossy(&o.stderr).contains("--force"));
+    summary
+}
+
+fn vesalius_engine_mesh(p: &std::path::Path) -> usize {
+    vesalius::engine::mesh::load(p, &Default::default()).unwrap().tets.len()
+}
+
+#[test]
+fn run_writes_frames_and_summary_on_the_cpu() {
+    let s = run_scene("cpu");
+    assert_eq!(s["backend"], "cpu");
+    assert_eq!(s["status"], "ok");
+    assert!(s["final_diagnostics"]["max_displacement"].as_f64().unwrap() > 1e-5);
+    assert!(s["plan"]["substeps"].as_u64().unwrap() >= 1);
+}
+
+#[cfg(feature = "gpu")]
+#[test]
+fn run_on_the_gpu_gives_the_cpu_answer() {
+    let cpu = run_scene("cpu");
+    let gpu = run_scene("gpu");
+    assert_eq!(gpu["backend"], "gpu");
+    let a = cpu["final_diagnostics"]["max_displacement"].as_f64().unwrap();
+    let b = gpu["final_diagnostics"]["max_displacement"].as_f64().unwrap();
+    assert!((a - b).abs() <= 1e-4 * a, "cpu {a} gpu {b}");
+}
+
+#[test]
+fn bad_scene_reports_file_and_line() {
+    let dir = tmp("bad");
+    std::fs::create_dir_all(&dir).unwrap();
+    let scene = dir.join("bad.toml");
+    std::fs::write(&scene, format!("{SCENE}\n[output]\nevry = 3\n")).unwrap();
+    let o = vesalius().args(["run"]).arg(&scene).arg("--out").arg(dir.join("o")).output().unwrap();
+    assert!(!o.status.success());
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(err.contains("bad.toml") && err.contains("line"), "{err}");
+}
+
+#[test]
+fn info_lists_backends() {
+    let o = vesalius().args(["info", "--json"]).output().unwrap();
+    assert!(o.status.success());
+    let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert!(v["cpu_threads"].as_u64().unwrap() >= 1);
+    assert!(v["auto_backend"] == "cpu" || v["auto_backend"] == "gpu");
+}
+
+#[test]
+fn bench_prints_a_row_per_case() {
+    let o = vesalius().args(["bench", "--sizes", "400", "--backends", "cpu", "--frames", "2", "--json"]).output().unwrap();
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let line: serde_json::Value = serde_json::from_str(String::from_utf8_lossy(&o.stdout).lines().next().unwrap()).unwrap();
+    assert!(line["tet_substeps_per_s"].as_f64().unwrap() > 0.0);
+}
