@@ -347,3 +347,103 @@ fn mesh_info_serializes_expected_keys() {
     assert_eq!(v["warnings"][0]["kind"], "units");
     assert!(info.to_string().contains("warning:"));
 }
+
+/// The explicit-time-step element size `h = sqrt(3) / |Dm^-1|_F` of every tet, where `Dm`
+/// is the rest edge matrix `[x1 - x0, x2 - x0, x3 - x0]`.
+fn step_sizes(m: &TetMesh) -> Vec<f64> {
+    let sub = |a: [f64; 3], b: [f64; 3]| [a[0] - b[0], a[1] - b[1], a[2] - b[2]];
+    let cross = |a: [f64; 3], b: [f64; 3]| {
+        [
+            a[1] * b[2] - a[2] * b[1],
+            a[2] * b[0] - a[0] * b[2],
+            a[0] * b[1] - a[1] * b[0],
+        ]
+    };
+    let dot = |a: [f64; 3], b: [f64; 3]| a[0] * b[0] + a[1] * b[1] + a[2] * b[2];
+    m.tets
+        .iter()
+        .map(|t| {
+            let p = t.map(|i| m.positions[i as usize]);
+            let (e1, e2, e3) = (sub(p[1], p[0]), sub(p[2], p[0]), sub(p[3], p[0]));
+            // Rows of Dm^-1 are the cofactors (e2 x e3, e3 x e1, e1 x e2) over det.
+            let (c1, c2, c3) = (cross(e2, e3), cross(e3, e1), cross(e1, e2));
+            let det = dot(e1, c1);
+            3f64.sqrt() * det.abs() / (dot(c1, c1) + dot(c2, c2) + dot(c3, c3)).sqrt()
+        })
+        .collect()
+}
+
+#[test]
+fn layered_limb_has_no_small_or_thin_elements() {
+    let shipped = generate::LimbParams {
+        n_theta: 40,
+        radial_size: 0.004,
+        n_z: 20,
+        ..Default::default()
+    };
+    let mut worst = Vec::new();
+    for (name, p) in [
+        ("default", generate::LimbParams::default()),
+        ("shipped", shipped),
+    ] {
+        let m = generate::layered_limb(&p);
+        let mut h = step_sizes(&m);
+        h.sort_by(f64::total_cmp);
+        let (min, p1, median) = (h[0], h[h.len() / 100], h[h.len() / 2]);
+        let (_, q) = mesh::quality(&m);
+        eprintln!(
+            "{name}: {} nodes, {} tets, h_t min {:.3} mm, 1% {:.3} mm, median {:.3} mm \
+             (min/median {:.2}), dihedral {:.1}..{:.1} deg, aspect max {:.2} mean {:.2}",
+            m.positions.len(),
+            m.tets.len(),
+            min * 1e3,
+            p1 * 1e3,
+            median * 1e3,
+            min / median,
+            q.min_dihedral_deg,
+            q.max_dihedral_deg,
+            q.max_aspect_ratio,
+            q.mean_aspect_ratio
+        );
+        worst.push((name, min / median, q.min_dihedral_deg));
+    }
+    // Printed for all parameter sets first, then checked.
+    for (name, ratio, dihedral) in worst {
+        assert!(ratio >= 0.3, "{name}: h_t min / median {ratio}");
+        assert!(dihedral >= 10.0, "{name}: min dihedral {dihedral} deg");
+    }
+}
+
+#[test]
+fn layered_limb_is_valid_and_closed_for_odd_and_uneven_grids() {
+    // Odd n_theta, few angular lines and grids far finer radially than angularly take the
+    // wedge core; the rest the O-grid. All must be valid, conforming and closed.
+    for n_theta in [6, 7, 8, 9, 10, 13, 16, 22, 30] {
+        for radial_size in [0.001, 0.002, 0.005, 0.02] {
+            for (vein_center, vein_radius) in [([0.0, 0.0285], 0.0025), ([0.02, -0.02], 0.004)] {
+                let p = generate::LimbParams {
+                    n_theta,
+                    radial_size,
+                    vein_center,
+                    vein_radius,
+                    n_z: 1,
+                    ..Default::default()
+                };
+                let mut m = generate::layered_limb(&p);
+                let before = m.clone();
+                let r = validate(&mut m, &ValidateOptions::default()).unwrap();
+                assert!(
+                    r.warnings.is_empty() && r.flipped == 0,
+                    "{p:?}: {:?}",
+                    r.warnings
+                );
+                assert_eq!(m, before);
+                let total = m.total_volume();
+                let s = closed_surface_volume(&m);
+                assert!((s - total).abs() < 1e-9 * total, "{p:?}");
+                let stats = mesh::region_stats(&m);
+                assert_eq!(stats.keys().copied().collect::<Vec<_>>(), vec![1, 2, 3, 4]);
+            }
+        }
+    }
+}

@@ -612,7 +612,7 @@ fn shipped_limb_segment_matches_its_generator() {
     );
     assert!(shipped.len() < 2_000_000);
     let m = parse_msh(&shipped).unwrap().mesh;
-    assert_eq!((m.positions.len(), m.tets.len()), (8421, 45600));
+    assert_eq!((m.positions.len(), m.tets.len()), (7581, 40800));
     assert_eq!(m.region_name(4), Some("vein"));
 }
 
