@@ -20,20 +20,27 @@ fn sizes() -> Vec<usize> {
 
 fn frame(c: &mut Criterion) {
     let mut group = c.benchmark_group("tissue_frame");
-    group.sample_size(10).measurement_time(Duration::from_secs(10)).warm_up_time(Duration::from_secs(2));
+    group
+        .sample_size(10)
+        .measurement_time(Duration::from_secs(10))
+        .warm_up_time(Duration::from_secs(2));
     for size in sizes() {
         let model = reference_block(reference_block_cells(size), 0.0);
         for backend in [BackendKind::Cpu, BackendKind::Gpu] {
-            let mut sim = match Simulation::new(model.clone(), &SolverConfig::default(), backend, None) {
-                Ok(s) => s,
-                Err(e) => {
-                    eprintln!("skipping {backend} at {size} tets: {e}");
-                    continue;
-                }
-            };
+            let mut sim =
+                match Simulation::new(model.clone(), &SolverConfig::default(), backend, None) {
+                    Ok(s) => s,
+                    Err(e) => {
+                        eprintln!("skipping {backend} at {size} tets: {e}");
+                        continue;
+                    }
+                };
             let substeps = sim.plan().substeps as u64;
             group.throughput(Throughput::Elements(model.num_tets() as u64 * substeps));
-            let id = BenchmarkId::new(format!("{backend}"), format!("{}tets_{}substeps", model.num_tets(), substeps));
+            let id = BenchmarkId::new(
+                format!("{backend}"),
+                format!("{}tets_{}substeps", model.num_tets(), substeps),
+            );
             // One frame per iteration; on the GPU `step` waits for the frame (status readback),
             // so the time is the frame's latency including submission.
             group.bench_function(id, |b| b.iter(|| sim.step(1).expect("stable")));

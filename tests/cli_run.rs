@@ -5,7 +5,10 @@ use std::process::Command;
 
 fn vesalius() -> Command {
     let mut c = Command::new(env!("CARGO_BIN_EXE_vesalius"));
-    c.env("XDG_RUNTIME_DIR", std::env::var("XDG_RUNTIME_DIR").unwrap_or_else(|_| "/tmp".into()));
+    c.env(
+        "XDG_RUNTIME_DIR",
+        std::env::var("XDG_RUNTIME_DIR").unwrap_or_else(|_| "/tmp".into()),
+    );
     c
 }
 
@@ -36,9 +39,17 @@ fn run_scene(backend: &str) -> serde_json::Value {
     let scene = dir.join("scene.toml");
     std::fs::write(&scene, SCENE).unwrap();
     let out = dir.join("out");
-    let o = vesalius().args(["run"]).arg(&scene).arg("--out").arg(&out).args(["--backend", backend, "-q"]).output().unwrap();
+    let o = vesalius()
+        .args(["run"])
+        .arg(&scene)
+        .arg("--out")
+        .arg(&out)
+        .args(["--backend", backend, "-q"])
+        .output()
+        .unwrap();
     assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
-    let summary: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(out.join("summary.json")).unwrap()).unwrap();
+    let summary: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(out.join("summary.json")).unwrap()).unwrap();
     // 12 frames, every 4th written, plus the initial one.
     assert_eq!(summary["steps"], 12);
     assert_eq!(summary["frames_written"], 4);
@@ -51,14 +62,24 @@ fn run_scene(backend: &str) -> serde_json::Value {
     let mesh = vesalius_engine_mesh(&out.join("frame_00003.vtu"));
     assert_eq!(mesh, 192);
     // Running again into the same directory is refused without --force.
-    let o = vesalius().args(["run"]).arg(&scene).arg("--out").arg(&out).args(["--backend", backend, "-q"]).output().unwrap();
+    let o = vesalius()
+        .args(["run"])
+        .arg(&scene)
+        .arg("--out")
+        .arg(&out)
+        .args(["--backend", backend, "-q"])
+        .output()
+        .unwrap();
     assert!(!o.status.success());
     assert!(String::from_utf8_lossy(&o.stderr).contains("--force"));
     summary
 }
 
 fn vesalius_engine_mesh(p: &std::path::Path) -> usize {
-    vesalius::engine::mesh::load(p, &Default::default()).unwrap().tets.len()
+    vesalius::engine::mesh::load(p, &Default::default())
+        .unwrap()
+        .tets
+        .len()
 }
 
 #[test]
@@ -76,8 +97,12 @@ fn run_on_the_gpu_gives_the_cpu_answer() {
     let cpu = run_scene("cpu");
     let gpu = run_scene("gpu");
     assert_eq!(gpu["backend"], "gpu");
-    let a = cpu["final_diagnostics"]["max_displacement"].as_f64().unwrap();
-    let b = gpu["final_diagnostics"]["max_displacement"].as_f64().unwrap();
+    let a = cpu["final_diagnostics"]["max_displacement"]
+        .as_f64()
+        .unwrap();
+    let b = gpu["final_diagnostics"]["max_displacement"]
+        .as_f64()
+        .unwrap();
     assert!((a - b).abs() <= 1e-4 * a, "cpu {a} gpu {b}");
 }
 
@@ -87,7 +112,13 @@ fn bad_scene_reports_file_and_line() {
     std::fs::create_dir_all(&dir).unwrap();
     let scene = dir.join("bad.toml");
     std::fs::write(&scene, format!("{SCENE}\n[output]\nevry = 3\n")).unwrap();
-    let o = vesalius().args(["run"]).arg(&scene).arg("--out").arg(dir.join("o")).output().unwrap();
+    let o = vesalius()
+        .args(["run"])
+        .arg(&scene)
+        .arg("--out")
+        .arg(dir.join("o"))
+        .output()
+        .unwrap();
     assert!(!o.status.success());
     let err = String::from_utf8_lossy(&o.stderr);
     assert!(err.contains("bad.toml") && err.contains("line"), "{err}");
@@ -104,8 +135,21 @@ fn info_lists_backends() {
 
 #[test]
 fn bench_prints_a_row_per_case() {
-    let o = vesalius().args(["bench", "--sizes", "400", "--backends", "cpu", "--frames", "2", "--json"]).output().unwrap();
+    let o = vesalius()
+        .args([
+            "bench",
+            "--sizes",
+            "400",
+            "--backends",
+            "cpu",
+            "--frames",
+            "2",
+            "--json",
+        ])
+        .output()
+        .unwrap();
     assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
-    let line: serde_json::Value = serde_json::from_str(String::from_utf8_lossy(&o.stdout).lines().next().unwrap()).unwrap();
+    let line: serde_json::Value =
+        serde_json::from_str(String::from_utf8_lossy(&o.stdout).lines().next().unwrap()).unwrap();
     assert!(line["tet_substeps_per_s"].as_f64().unwrap() > 0.0);
 }

@@ -4,13 +4,13 @@
 //! constraints on the CPU (rayon) and on the GPU (wgpu compute, WGSL in `shaders/`).
 #![warn(missing_docs)]
 
+#[cfg(feature = "gpu")]
+pub mod gpu;
 pub mod mesh;
 pub mod model;
 pub mod output;
-pub mod shaders;
-pub mod solver;
-#[cfg(feature = "gpu")]
-pub mod gpu;
 pub mod scene;
 pub mod scenes;
+pub mod shaders;
 pub mod sim;
+pub mod solver;

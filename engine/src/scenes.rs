@@ -8,10 +8,22 @@ use crate::model::{Material, Model, ModelBuilder, PinSet};
 /// n = 12, 24, 38 give about 5k, 40k and 160k tets.
 pub fn reference_block(n: usize, velocity_damping: f64) -> Model {
     let n = n.max(2);
-    let mesh = box_grid([n, n, (n / 2).max(1)], [0.1, 0.1, 0.05], [-0.05, -0.05, 0.0]);
+    let mesh = box_grid(
+        [n, n, (n / 2).max(1)],
+        [0.1, 0.1, 0.05],
+        [-0.05, -0.05, 0.0],
+    );
     ModelBuilder::new(mesh)
-        .default_material(Material { youngs_modulus: 1.0e4, poisson_ratio: 0.45, density: 1000.0, damping: 0.0 })
-        .pin(PinSet::Plane { normal: [0.0, 0.0, 1.0], offset: 0.0 })
+        .default_material(Material {
+            youngs_modulus: 1.0e4,
+            poisson_ratio: 0.45,
+            density: 1000.0,
+            damping: 0.0,
+        })
+        .pin(PinSet::Plane {
+            normal: [0.0, 0.0, 1.0],
+            offset: 0.0,
+        })
         .velocity_damping(velocity_damping)
         .build()
         .expect("the reference block is valid")
@@ -41,10 +53,17 @@ pub fn top_centre_vertex(model: &Model) -> usize {
 /// A slender bar hanging from its pinned top face: square section `side`, length `length`
 /// along -z from z = 0, `cells` cubes along the length and 2 across.
 pub fn hanging_bar(length: f64, side: f64, cells: usize, material: Material) -> Model {
-    let mesh = box_grid([2, 2, cells.max(1)], [side, side, length], [-side / 2.0, -side / 2.0, -length]);
+    let mesh = box_grid(
+        [2, 2, cells.max(1)],
+        [side, side, length],
+        [-side / 2.0, -side / 2.0, -length],
+    );
     ModelBuilder::new(mesh)
         .default_material(material)
-        .pin(PinSet::Plane { normal: [0.0, 0.0, -1.0], offset: 0.0 })
+        .pin(PinSet::Plane {
+            normal: [0.0, 0.0, -1.0],
+            offset: 0.0,
+        })
         .velocity_damping(20.0)
         .build()
         .expect("the hanging bar is valid")

@@ -23,7 +23,13 @@ fn with_common(kernel: &str) -> String {
 /// Every shader module the engine compiles.
 pub fn shader_sources() -> Vec<ShaderSource> {
     vec![
-        ShaderSource { name: "xpbd/tets.wgsl", source: with_common(TETS) },
-        ShaderSource { name: "xpbd/vertices.wgsl", source: with_common(VERTICES) },
+        ShaderSource {
+            name: "xpbd/tets.wgsl",
+            source: with_common(TETS),
+        },
+        ShaderSource {
+            name: "xpbd/vertices.wgsl",
+            source: with_common(VERTICES),
+        },
     ]
 }

@@ -65,7 +65,12 @@ impl Simulation {
     /// Starts a simulation of `model` from rest.
     ///
     /// `adapter` filters GPU adapters by name or backend substring (see [`crate::gpu`]).
-    pub fn new(model: Model, config: &SolverConfig, kind: BackendKind, adapter: Option<&str>) -> Result<Self, SimError> {
+    pub fn new(
+        model: Model,
+        config: &SolverConfig,
+        kind: BackendKind,
+        adapter: Option<&str>,
+    ) -> Result<Self, SimError> {
         let state = model.state();
         Self::with_state(model, state, config, kind, adapter)
     }
@@ -94,25 +99,48 @@ impl Simulation {
                         Backend::Cpu(CpuXpbd::new(&model, config)?)
                     }
                     Err(e) if !require => {
-                        notice = Some(format!("notice: GPU unavailable ({e}); using the CPU backend"));
+                        notice = Some(format!(
+                            "notice: GPU unavailable ({e}); using the CPU backend"
+                        ));
                         Backend::Cpu(CpuXpbd::new(&model, config)?)
                     }
                     Err(e) => return Err(e),
                 }
             }
         };
-        Ok(Self { model, state, control: Control::default(), backend, synced: true, notice })
+        Ok(Self {
+            model,
+            state,
+            control: Control::default(),
+            backend,
+            synced: true,
+            notice,
+        })
     }
 
     #[cfg(feature = "gpu")]
-    fn gpu_backend(model: &Model, state: &State, config: &SolverConfig, adapter: Option<&str>) -> Result<Backend, SimError> {
+    fn gpu_backend(
+        model: &Model,
+        state: &State,
+        config: &SolverConfig,
+        adapter: Option<&str>,
+    ) -> Result<Backend, SimError> {
         let ctx = crate::gpu::GpuContext::new(adapter).map_err(|e| SimError::Gpu(e.to_string()))?;
-        Ok(Backend::Gpu(Box::new(crate::gpu::GpuXpbd::new(&ctx, model, state, config)?)))
+        Ok(Backend::Gpu(Box::new(crate::gpu::GpuXpbd::new(
+            &ctx, model, state, config,
+        )?)))
     }
 
     #[cfg(not(feature = "gpu"))]
-    fn gpu_backend(_: &Model, _: &State, _: &SolverConfig, _: Option<&str>) -> Result<Backend, SimError> {
-        Err(SimError::Gpu("this build has no GPU backend (feature `gpu` is off)".into()))
+    fn gpu_backend(
+        _: &Model,
+        _: &State,
+        _: &SolverConfig,
+        _: Option<&str>,
+    ) -> Result<Backend, SimError> {
+        Err(SimError::Gpu(
+            "this build has no GPU backend (feature `gpu` is off)".into(),
+        ))
     }
 
     /// `Ok(None)`: only software adapters (or none) and the GPU is not required.
@@ -126,7 +154,9 @@ impl Simulation {
         #[cfg(feature = "gpu")]
         {
             let explicit = adapter.is_some() || std::env::var(crate::gpu::ADAPTER_ENV).is_ok();
-            let hardware = crate::gpu::list_adapters().iter().any(|a| a.device_type != "Cpu");
+            let hardware = crate::gpu::list_adapters()
+                .iter()
+                .any(|a| a.device_type != "Cpu");
             if explicit || hardware || require {
                 return Self::gpu_backend(model, state, config, adapter).map(Some);
             }
@@ -136,7 +166,9 @@ impl Simulation {
         {
             let _ = (model, state, config, adapter);
             if require {
-                return Err(SimError::Gpu("this build has no GPU backend (feature `gpu` is off)".into()));
+                return Err(SimError::Gpu(
+                    "this build has no GPU backend (feature `gpu` is off)".into(),
+                ));
             }
             Ok(None)
         }

@@ -21,7 +21,11 @@ fn settle(model: &Model, max_frames: u32) -> (Vec<[f32; 3]>, u32) {
     while frames < max_frames {
         solver.step(model, &mut state, &control, 10).unwrap();
         frames += 10;
-        let vmax = state.velocities.iter().map(|v| (v[0] * v[0] + v[1] * v[1] + v[2] * v[2]).sqrt()).fold(0.0, f32::max);
+        let vmax = state
+            .velocities
+            .iter()
+            .map(|v| (v[0] * v[0] + v[1] * v[1] + v[2] * v[2]).sqrt())
+            .fold(0.0, f32::max);
         if frames >= 30 && vmax < 1e-5 {
             break;
         }
@@ -46,15 +50,29 @@ fn check_block(n: usize) {
         (sag / fem_sag - 1.0) * 100.0
     );
     // The converged implicit FEM answer (rapier FEM, MuJoCo flex) is about 0.8-0.9 mm.
-    assert!((0.75e-3..0.95e-3).contains(&fem_sag), "reference sag {fem_sag}");
-    assert!((sag / fem_sag - 1.0).abs() < 0.10, "XPBD {sag} vs FEM {fem_sag}");
+    assert!(
+        (0.75e-3..0.95e-3).contains(&fem_sag),
+        "reference sag {fem_sag}"
+    );
+    assert!(
+        (sag / fem_sag - 1.0).abs() < 0.10,
+        "XPBD {sag} vs FEM {fem_sag}"
+    );
     // And the whole displacement field, not only one vertex.
     let worst = u
         .iter()
         .zip(&reference.displacements)
-        .map(|(a, b)| ((a[0] as f64 - b[0]).powi(2) + (a[1] as f64 - b[1]).powi(2) + (a[2] as f64 - b[2]).powi(2)).sqrt())
+        .map(|(a, b)| {
+            ((a[0] as f64 - b[0]).powi(2)
+                + (a[1] as f64 - b[1]).powi(2)
+                + (a[2] as f64 - b[2]).powi(2))
+            .sqrt()
+        })
         .fold(0.0, f64::max);
-    assert!(worst < 0.1 * fem_sag, "worst vertex error {worst} m vs sag {fem_sag} m");
+    assert!(
+        worst < 0.1 * fem_sag,
+        "worst vertex error {worst} m vs sag {fem_sag} m"
+    );
 }
 
 #[test]
@@ -75,7 +93,12 @@ fn reference_block_160k_tets_settles_within_10_percent_of_fem() {
 #[test]
 fn hanging_bar_stretches_rho_g_l2_over_2e() {
     let (l, side, e, rho) = (0.1, 0.01, 1.0e5, 1000.0);
-    let material = vesalius_engine::model::Material { youngs_modulus: e, poisson_ratio: 0.3, density: rho, damping: 0.0 };
+    let material = vesalius_engine::model::Material {
+        youngs_modulus: e,
+        poisson_ratio: 0.3,
+        density: rho,
+        damping: 0.0,
+    };
     let model = hanging_bar(l, side, 20, material);
     let analytic = rho * 9.81 * l * l / (2.0 * e);
     let (u, _) = settle(&model, 1200);
@@ -88,6 +111,13 @@ fn hanging_bar_stretches_rho_g_l2_over_2e() {
         }
     }
     let stretch = sum / n as f64;
-    eprintln!("hanging bar: {:.4} mm, analytic rho g L^2 / 2E = {:.4} mm", stretch * 1e3, analytic * 1e3);
-    assert!((stretch / analytic - 1.0).abs() < 0.10, "stretch {stretch} vs {analytic}");
+    eprintln!(
+        "hanging bar: {:.4} mm, analytic rho g L^2 / 2E = {:.4} mm",
+        stretch * 1e3,
+        analytic * 1e3
+    );
+    assert!(
+        (stretch / analytic - 1.0).abs() < 0.10,
+        "stretch {stretch} vs {analytic}"
+    );
 }

@@ -21,7 +21,10 @@ fn sofa_liver_hangs_from_its_ligament_without_nan() {
     eprintln!("liver after 1 s: {d:?}");
     assert!(d.finite && d.inverted_tets == 0);
     // It sags visibly (millimetres to centimetres for a 16 cm, 4 kPa organ) and comes to rest.
-    assert!(d.max_displacement > 1e-3 && d.max_displacement < 0.05, "{d:?}");
+    assert!(
+        d.max_displacement > 1e-3 && d.max_displacement < 0.05,
+        "{d:?}"
+    );
     assert!(d.max_speed < 0.05, "still moving: {d:?}");
     assert!((d.total_volume_ratio - 1.0).abs() < 0.02, "{d:?}");
 }
@@ -32,7 +35,10 @@ fn forearm_rests_on_the_table_without_nan() {
     let d = settle("scenes/forearm.toml", 10, BackendKind::Cpu);
     eprintln!("forearm after 10 frames: {d:?}");
     assert!(d.finite && d.inverted_tets == 0, "{d:?}");
-    assert!(d.max_displacement > 1e-4 && d.max_displacement < 0.01, "{d:?}");
+    assert!(
+        d.max_displacement > 1e-4 && d.max_displacement < 0.01,
+        "{d:?}"
+    );
 }
 
 #[test]

@@ -32,7 +32,10 @@ fn gpu_matches_cpu_after_many_steps() {
     });
     model.planes[0].normal = [-1.0, 0.0, 0.0];
     model.planes[0].offset = -0.0405;
-    let config = SolverConfig { substeps: SubstepPolicy::Fixed(10), ..Default::default() };
+    let config = SolverConfig {
+        substeps: SubstepPolicy::Fixed(10),
+        ..Default::default()
+    };
     let mut cpu = CpuXpbd::new(&model, &config).unwrap();
     let mut cpu_state = model.state();
     let mut gpu = GpuXpbd::new(&ctx, &model, &model.state(), &config).unwrap();
@@ -44,16 +47,26 @@ fn gpu_matches_cpu_after_many_steps() {
         gpu.check().unwrap();
     }
     gpu.read_state(&mut gpu_state).unwrap();
-    let moved = cpu_state.displacements.iter().map(|d| d[2].abs()).fold(0.0, f32::max);
+    let moved = cpu_state
+        .displacements
+        .iter()
+        .map(|d| d[2].abs())
+        .fold(0.0, f32::max);
     assert!(moved > 1e-4, "the block should sag, moved {moved}");
     let diff = max_diff(&cpu_state, &gpu_state);
     eprintln!("max abs CPU/GPU difference {diff:e} m, max sag {moved:e} m");
     // 120 frames x 10 substeps: f32 rounding differences (FMA contraction on the GPU) stay
     // well below a thousandth of the block size.
-    assert!(diff < 1e-3 * 0.04 && diff < 0.02 * moved, "max |u_cpu - u_gpu| = {diff} (sag {moved})");
+    assert!(
+        diff < 1e-3 * 0.04 && diff < 0.02 * moved,
+        "max |u_cpu - u_gpu| = {diff} (sag {moved})"
+    );
     assert_eq!(gpu_state.step, 120);
     for (a, b) in cpu_state.lambdas.iter().zip(&gpu_state.lambdas).take(50) {
-        assert!((a[1] - b[1]).abs() <= 1e-2 * a[1].abs().max(1e-12), "{a:?} vs {b:?}");
+        assert!(
+            (a[1] - b[1]).abs() <= 1e-2 * a[1].abs().max(1e-12),
+            "{a:?} vs {b:?}"
+        );
     }
 }
 
@@ -61,10 +74,15 @@ fn gpu_matches_cpu_after_many_steps() {
 fn gpu_reports_nan_with_its_step() {
     let Some(ctx) = common::gpu() else { return };
     let model = common::pinned_block([3, 3, 3], [0.03, 0.03, 0.03], common::tissue(1e4, 0.4));
-    let config = SolverConfig { substeps: SubstepPolicy::Fixed(4), ..Default::default() };
+    let config = SolverConfig {
+        substeps: SubstepPolicy::Fixed(4),
+        ..Default::default()
+    };
     let mut state = model.state();
     state.step = 7;
-    let free = (0..model.num_vertices()).find(|&i| model.inv_mass[i] > 0.0).unwrap();
+    let free = (0..model.num_vertices())
+        .find(|&i| model.inv_mass[i] > 0.0)
+        .unwrap();
     state.velocities[free] = [f32::NAN, 0.0, 0.0];
     let mut gpu = GpuXpbd::new(&ctx, &model, &state, &config).unwrap();
     gpu.step(&model.control(), 3).unwrap();
@@ -78,7 +96,11 @@ fn gpu_reports_nan_with_its_step() {
 fn gpu_reports_blow_up_speed() {
     let Some(ctx) = common::gpu() else { return };
     let model = common::pinned_block([3, 3, 3], [0.03, 0.03, 0.03], common::tissue(1e4, 0.4));
-    let config = SolverConfig { substeps: SubstepPolicy::Fixed(4), max_speed: 5.0, ..Default::default() };
+    let config = SolverConfig {
+        substeps: SubstepPolicy::Fixed(4),
+        max_speed: 5.0,
+        ..Default::default()
+    };
     let mut state = model.state();
     for (i, v) in state.velocities.iter_mut().enumerate() {
         if model.inv_mass[i] > 0.0 {

@@ -11,8 +11,10 @@ fn build_err(text: &str) -> String {
     }
 }
 
-const BOX: &str = "[mesh]\ngenerator = { kind = \"box\", cells = [2, 2, 2], size = [0.01, 0.01, 0.01] }\n";
-const MAT: &str = "[materials]\ndefault = { youngs_modulus = 1e4, poisson_ratio = 0.45, density = 1000 }\n";
+const BOX: &str =
+    "[mesh]\ngenerator = { kind = \"box\", cells = [2, 2, 2], size = [0.01, 0.01, 0.01] }\n";
+const MAT: &str =
+    "[materials]\ndefault = { youngs_modulus = 1e4, poisson_ratio = 0.45, density = 1000 }\n";
 
 #[test]
 fn unknown_key_names_the_line() {
@@ -29,11 +31,26 @@ fn wrong_type_names_the_line() {
 #[test]
 fn impossible_materials_are_refused() {
     for (m, what) in [
-        ("youngs_modulus = -1e4, poisson_ratio = 0.45, density = 1000", "youngs_modulus"),
-        ("youngs_modulus = 1e4, poisson_ratio = 0.5, density = 1000", "poisson_ratio"),
-        ("youngs_modulus = 1e4, poisson_ratio = 0.45, density = 0", "density"),
-        ("youngs_modulus = nan, poisson_ratio = 0.45, density = 1000", "youngs_modulus"),
-        ("youngs_modulus = 1e4, poisson_ratio = 0.45, density = 1000, damping = -1", "damping"),
+        (
+            "youngs_modulus = -1e4, poisson_ratio = 0.45, density = 1000",
+            "youngs_modulus",
+        ),
+        (
+            "youngs_modulus = 1e4, poisson_ratio = 0.5, density = 1000",
+            "poisson_ratio",
+        ),
+        (
+            "youngs_modulus = 1e4, poisson_ratio = 0.45, density = 0",
+            "density",
+        ),
+        (
+            "youngs_modulus = nan, poisson_ratio = 0.45, density = 1000",
+            "youngs_modulus",
+        ),
+        (
+            "youngs_modulus = 1e4, poisson_ratio = 0.45, density = 1000, damping = -1",
+            "damping",
+        ),
     ] {
         let e = build_err(&format!("{BOX}[materials]\ndefault = {{ {m} }}\n"));
         assert!(e.contains(what), "{e}");
@@ -43,7 +60,9 @@ fn impossible_materials_are_refused() {
 #[test]
 fn missing_material_and_unknown_region_name() {
     assert!(build_err(BOX).contains("no material"));
-    let e = build_err(&format!("{BOX}{MAT}[materials.liver]\nyoungs_modulus = 1e4\npoisson_ratio = 0.4\ndensity = 1000\n"));
+    let e = build_err(&format!(
+        "{BOX}{MAT}[materials.liver]\nyoungs_modulus = 1e4\npoisson_ratio = 0.4\ndensity = 1000\n"
+    ));
     assert!(e.contains("duplicate") || e.contains("liver"), "{e}");
 }
 
@@ -55,9 +74,13 @@ fn missing_mesh_file_names_the_file() {
 
 #[test]
 fn pin_selecting_nothing_and_bad_values() {
-    let e = build_err(&format!("{BOX}{MAT}[[pin]]\nkind = \"box\"\nmin = [5, 5, 5]\nmax = [6, 6, 6]\n"));
+    let e = build_err(&format!(
+        "{BOX}{MAT}[[pin]]\nkind = \"box\"\nmin = [5, 5, 5]\nmax = [6, 6, 6]\n"
+    ));
     assert!(e.contains("selects no vertex"), "{e}");
-    let e = build_err(&format!("{BOX}{MAT}[[pin]]\nkind = \"vertices\"\nindices = [100000]\n"));
+    let e = build_err(&format!(
+        "{BOX}{MAT}[[pin]]\nkind = \"vertices\"\nindices = [100000]\n"
+    ));
     assert!(e.contains("out of range"), "{e}");
     let e = build_err(&format!("{BOX}{MAT}[simulation]\nduration = -1\n"));
     assert!(e.contains("duration"), "{e}");
@@ -74,7 +97,9 @@ fn every_shipped_scene_builds() {
     for e in std::fs::read_dir(&dir).unwrap() {
         let p = e.unwrap().path();
         if p.extension().is_some_and(|x| x == "toml") {
-            let built = Scene::load(&p).and_then(|s| s.build()).unwrap_or_else(|e| panic!("{}: {e}", p.display()));
+            let built = Scene::load(&p)
+                .and_then(|s| s.build())
+                .unwrap_or_else(|e| panic!("{}: {e}", p.display()));
             assert!(built.model.num_tets() > 0 && built.frames > 0);
             n += 1;
         }

@@ -40,20 +40,22 @@ pub fn run(args: BenchArgs) -> Result<()> {
         let model = reference_block(reference_block_cells(size), 0.0);
         for &backend in &args.backends {
             let config = SolverConfig::default();
-            let mut sim = match Simulation::new(model.clone(), &config, backend, args.adapter.as_deref()) {
-                Ok(s) => s,
-                Err(e) => {
-                    eprintln!("{backend:?} backend unavailable: {e}");
-                    continue;
-                }
-            };
+            let mut sim =
+                match Simulation::new(model.clone(), &config, backend, args.adapter.as_deref()) {
+                    Ok(s) => s,
+                    Err(e) => {
+                        eprintln!("{backend:?} backend unavailable: {e}");
+                        continue;
+                    }
+                };
             sim.step(3)?;
             let t = Instant::now();
             sim.step(args.frames)?;
             let wall = t.elapsed().as_secs_f64();
             let plan = sim.plan();
             let per_frame = wall / args.frames as f64;
-            let throughput = model.num_tets() as f64 * plan.substeps as f64 * args.frames as f64 / wall;
+            let throughput =
+                model.num_tets() as f64 * plan.substeps as f64 * args.frames as f64 / wall;
             let wall_per_sim = per_frame / plan.frame_dt;
             if args.json {
                 println!(

@@ -51,7 +51,11 @@ pub fn run(args: InfoArgs) -> Result<()> {
     }
     println!(
         "backend `auto` uses: {auto}{}",
-        if hardware { "" } else { " (only software adapters or none; `--backend gpu` forces the GPU path)" }
+        if hardware {
+            ""
+        } else {
+            " (only software adapters or none; `--backend gpu` forces the GPU path)"
+        }
     );
     println!("select an adapter with --adapter NAME or VESALIUS_ADAPTER=NAME (substring of name or backend)");
     Ok(())

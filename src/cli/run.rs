@@ -67,7 +67,12 @@ pub fn run(args: RunArgs) -> Result<()> {
     });
     let tets = built.model.num_tets();
     let frames = built.frames;
-    let mut sim = Simulation::new(built.model, &built.solver, sim_spec.backend, sim_spec.adapter.as_deref())?;
+    let mut sim = Simulation::new(
+        built.model,
+        &built.solver,
+        sim_spec.backend,
+        sim_spec.adapter.as_deref(),
+    )?;
     if let Some(n) = sim.notice() {
         eprintln!("{n}");
     }
@@ -81,10 +86,16 @@ pub fn run(args: RunArgs) -> Result<()> {
         plan.dt
     );
 
-    let bar = if args.quiet { ProgressBar::hidden() } else { ProgressBar::new(frames) };
+    let bar = if args.quiet {
+        ProgressBar::hidden()
+    } else {
+        ProgressBar::new(frames)
+    };
     bar.set_style(
-        ProgressStyle::with_template("{bar:40} {pos}/{len} frames  {elapsed_precise} (eta {eta})  {msg}")
-            .expect("valid template"),
+        ProgressStyle::with_template(
+            "{bar:40} {pos}/{len} frames  {elapsed_precise} (eta {eta})  {msg}",
+        )
+        .expect("valid template"),
     );
     let started = Instant::now();
     let mut solve_time = Duration::ZERO;
@@ -138,9 +149,13 @@ pub fn run(args: RunArgs) -> Result<()> {
         "mesh_warnings": built.warnings,
     });
     let path = args.out.join("summary.json");
-    std::fs::write(&path, serde_json::to_string_pretty(&summary)? + "\n").with_context(|| format!("writing {}", path.display()))?;
+    std::fs::write(&path, serde_json::to_string_pretty(&summary)? + "\n")
+        .with_context(|| format!("writing {}", path.display()))?;
     if let Some(e) = failure {
-        return Err(anyhow::Error::new(e).context(format!("frames up to the failure and summary.json are in {}", args.out.display())));
+        return Err(anyhow::Error::new(e).context(format!(
+            "frames up to the failure and summary.json are in {}",
+            args.out.display()
+        )));
     }
     eprintln!(
         "simulated {simulated:.3} s in {:.2} s of solver time ({:.3} s per simulated s, {:.2e} tet-substeps/s); {} frames in {}",

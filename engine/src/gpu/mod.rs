@@ -5,9 +5,7 @@
 //! case-insensitive substring of the adapter name or backend ("nvidia", "llvmpipe",
 //! "vulkan"); when nothing fits, the error names every adapter that was tried.
 
-
 mod xpbd;
-
 
 pub use xpbd::GpuXpbd;
 
@@ -56,7 +54,9 @@ impl AdapterDesc {
             name: info.name.clone(),
             backend: format!("{:?}", info.backend),
             device_type: format!("{:?}", info.device_type),
-            driver: format!("{} {}", info.driver, info.driver_info).trim().to_string(),
+            driver: format!("{} {}", info.driver, info.driver_info)
+                .trim()
+                .to_string(),
         }
     }
 }
@@ -88,7 +88,10 @@ fn instance() -> wgpu::Instance {
 
 /// Lists every adapter, best first.
 pub fn list_adapters() -> Vec<AdapterDesc> {
-    sorted_adapters(&instance()).iter().map(|a| AdapterDesc::of(&a.get_info())).collect()
+    sorted_adapters(&instance())
+        .iter()
+        .map(|a| AdapterDesc::of(&a.get_info()))
+        .collect()
 }
 
 fn sorted_adapters(instance: &wgpu::Instance) -> Vec<wgpu::Adapter> {
@@ -122,7 +125,8 @@ impl GpuContext {
             let desc = AdapterDesc::of(&info);
             if let Some(f) = &filter {
                 let f = f.to_lowercase();
-                let hay = format!("{} {:?} {:?}", info.name, info.backend, info.device_type).to_lowercase();
+                let hay = format!("{} {:?} {:?}", info.name, info.backend, info.device_type)
+                    .to_lowercase();
                 if !hay.contains(&f) {
                     tried.push(format!("{desc} [not matching]"));
                     continue;
@@ -132,7 +136,10 @@ impl GpuContext {
             // The XPBD kernels bind 9 storage buffers (WebGPU's default is 8; every native
             // backend offers more).
             if limits.max_storage_buffers_per_shader_stage < 9 {
-                tried.push(format!("{desc} [only {} storage buffers per stage]", limits.max_storage_buffers_per_shader_stage));
+                tried.push(format!(
+                    "{desc} [only {} storage buffers per stage]",
+                    limits.max_storage_buffers_per_shader_stage
+                ));
                 continue;
             }
             let required_limits = wgpu::Limits {
@@ -150,14 +157,24 @@ impl GpuContext {
                 trace: wgpu::Trace::Off,
             })) {
                 Ok((device, queue)) => {
-                    return Ok(Self { device: Arc::new(device), queue: Arc::new(queue), adapter: desc });
+                    return Ok(Self {
+                        device: Arc::new(device),
+                        queue: Arc::new(queue),
+                        adapter: desc,
+                    });
                 }
                 Err(e) => tried.push(format!("{desc} [device failed: {e}]")),
             }
         }
         Err(GpuError::NoAdapter {
-            filter: filter.map(|f| format!(" matching {f:?}")).unwrap_or_default(),
-            tried: if tried.is_empty() { "none found".into() } else { tried.join("; ") },
+            filter: filter
+                .map(|f| format!(" matching {f:?}"))
+                .unwrap_or_default(),
+            tried: if tried.is_empty() {
+                "none found".into()
+            } else {
+                tried.join("; ")
+            },
         })
     }
 }

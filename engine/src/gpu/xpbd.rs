@@ -102,17 +102,32 @@ fn groups(n: u32) -> u32 {
 
 impl GpuXpbd {
     /// Compiles the kernels and uploads `model` and `state`.
-    pub fn new(ctx: &GpuContext, model: &Model, state: &State, config: &SolverConfig) -> Result<Self, SimError> {
+    pub fn new(
+        ctx: &GpuContext,
+        model: &Model,
+        state: &State,
+        config: &SolverConfig,
+    ) -> Result<Self, SimError> {
         let plan = plan_substeps(model, config)?;
         let device = &ctx.device;
         let nv = model.num_vertices() as u32;
         let nt = model.num_tets() as u32;
         if groups(nv) > MAX_GROUPS {
-            return Err(SimError::Gpu(format!("{nv} vertices exceed one dispatch ({} max)", MAX_GROUPS * WORKGROUP)));
+            return Err(SimError::Gpu(format!(
+                "{nv} vertices exceed one dispatch ({} max)",
+                MAX_GROUPS * WORKGROUP
+            )));
         }
-        let colours: Vec<(u32, u32)> = model.colour_offsets.windows(2).map(|w| (w[0], w[1] - w[0])).collect();
+        let colours: Vec<(u32, u32)> = model
+            .colour_offsets
+            .windows(2)
+            .map(|w| (w[0], w[1] - w[0]))
+            .collect();
         if let Some(&(_, n)) = colours.iter().find(|c| groups(c.1) > MAX_GROUPS) {
-            return Err(SimError::Gpu(format!("a colour of {n} tets exceeds one dispatch ({} max)", MAX_GROUPS * WORKGROUP)));
+            return Err(SimError::Gpu(format!(
+                "a colour of {n} tets exceeds one dispatch ({} max)",
+                MAX_GROUPS * WORKGROUP
+            )));
         }
 
         let layout = device.create_bind_group_layout(&wgpu::BindGroupLayoutDescriptor {
@@ -141,7 +156,10 @@ impl GpuXpbd {
         });
         let sources = crate::shaders::shader_sources();
         let module = |name: &str| {
-            let s = sources.iter().find(|s| s.name == name).expect("shader is embedded");
+            let s = sources
+                .iter()
+                .find(|s| s.name == name)
+                .expect("shader is embedded");
             device.create_shader_module(wgpu::ShaderModuleDescriptor {
                 label: Some(s.name),
                 source: wgpu::ShaderSource::Wgsl(s.source.as_str().into()),
@@ -162,7 +180,12 @@ impl GpuXpbd {
 
         // Buffers.
         let mut params = Params {
-            gravity_dt: [model.gravity[0], model.gravity[1], model.gravity[2], plan.dt as f32],
+            gravity_dt: [
+                model.gravity[0],
+                model.gravity[1],
+                model.gravity[2],
+                plan.dt as f32,
+            ],
             misc: [
                 (1.0 / plan.dt) as f32,
                 (1.0 - model.velocity_damping * plan.dt as f32).max(0.0),
@@ -171,29 +194,66 @@ impl GpuXpbd {
             ],
             counts: [nv, model.planes.len() as u32, 0, nt],
             materials: [MaterialParams::default(); MAX_MATERIALS],
-            planes: [GpuPlane { normal_offset: [0.0; 4], friction: [0.0; 4] }; MAX_PLANES],
+            planes: [GpuPlane {
+                normal_offset: [0.0; 4],
+                friction: [0.0; 4],
+            }; MAX_PLANES],
         };
         params.materials[..model.material_params.len()].copy_from_slice(&model.material_params);
         for (dst, p) in params.planes.iter_mut().zip(&model.planes) {
-            dst.normal_offset = [p.normal[0] as f32, p.normal[1] as f32, p.normal[2] as f32, p.offset as f32];
-            dst.friction = [p.static_friction as f32, p.kinetic_friction as f32, 0.0, 0.0];
+            dst.normal_offset = [
+                p.normal[0] as f32,
+                p.normal[1] as f32,
+                p.normal[2] as f32,
+                p.offset as f32,
+            ];
+            dst.friction = [
+                p.static_friction as f32,
+                p.kinetic_friction as f32,
+                0.0,
+                0.0,
+            ];
         }
         let init = |label: &str, contents: &[u8], usage: wgpu::BufferUsages| {
-            device.create_buffer_init(&wgpu::util::BufferInitDescriptor { label: Some(label), contents, usage })
+            device.create_buffer_init(&wgpu::util::BufferInitDescriptor {
+                label: Some(label),
+                contents,
+                usage,
+            })
         };
         use wgpu::BufferUsages as U;
         let rw = U::STORAGE | U::COPY_SRC | U::COPY_DST;
-        let params_buf = init("params", bytemuck::bytes_of(&params), U::UNIFORM | U::COPY_DST);
+        let params_buf = init(
+            "params",
+            bytemuck::bytes_of(&params),
+            U::UNIFORM | U::COPY_DST,
+        );
         let vec4_zeros = vec![[0.0f32; 4]; nv as usize];
         let pos = init("pos", bytemuck::cast_slice(&vec4_zeros), rw);
         let prev = init("prev", bytemuck::cast_slice(&vec4_zeros), rw);
         let vel = init("vel", bytemuck::cast_slice(&vec4_zeros), rw);
         let tets = init("tets", bytemuck::cast_slice(&model.tets), U::STORAGE);
         let rest = init("rest", bytemuck::cast_slice(&model.rest), U::STORAGE);
-        let lambdas = init("lambdas", bytemuck::cast_slice(&vec![[0.0f32; 2]; nt as usize]), rw);
-        let forces = init("forces", bytemuck::cast_slice(&vec4_zeros), U::STORAGE | U::COPY_DST);
-        let status = init("status", bytemuck::cast_slice(&[u32::MAX, 0, 0, 0, 0, 0, 0, 0]), rw);
-        let rest_pos: Vec<[f32; 4]> = model.rest_positions.iter().map(|p| [p[0], p[1], p[2], 0.0]).collect();
+        let lambdas = init(
+            "lambdas",
+            bytemuck::cast_slice(&vec![[0.0f32; 2]; nt as usize]),
+            rw,
+        );
+        let forces = init(
+            "forces",
+            bytemuck::cast_slice(&vec4_zeros),
+            U::STORAGE | U::COPY_DST,
+        );
+        let status = init(
+            "status",
+            bytemuck::cast_slice(&[u32::MAX, 0, 0, 0, 0, 0, 0, 0]),
+            rw,
+        );
+        let rest_pos: Vec<[f32; 4]> = model
+            .rest_positions
+            .iter()
+            .map(|p| [p[0], p[1], p[2], 0.0])
+            .collect();
         let rest_pos = init("rest_pos", bytemuck::cast_slice(&rest_pos), U::STORAGE);
         let align = device.limits().min_uniform_buffer_offset_alignment.max(16);
         let mut colour_data = vec![0u8; (align as usize) * colours.len()];
@@ -206,11 +266,25 @@ impl GpuXpbd {
         let bind_group = device.create_bind_group(&wgpu::BindGroupDescriptor {
             label: Some("xpbd"),
             layout: &layout,
-            entries: &[&params_buf, &pos, &prev, &vel, &tets, &rest, &lambdas, &forces, &status, &rest_pos]
-                .iter()
-                .enumerate()
-                .map(|(i, b)| wgpu::BindGroupEntry { binding: i as u32, resource: b.as_entire_binding() })
-                .collect::<Vec<_>>(),
+            entries: &[
+                &params_buf,
+                &pos,
+                &prev,
+                &vel,
+                &tets,
+                &rest,
+                &lambdas,
+                &forces,
+                &status,
+                &rest_pos,
+            ]
+            .iter()
+            .enumerate()
+            .map(|(i, b)| wgpu::BindGroupEntry {
+                binding: i as u32,
+                resource: b.as_entire_binding(),
+            })
+            .collect::<Vec<_>>(),
         });
         let colour_bind_group = device.create_bind_group(&wgpu::BindGroupDescriptor {
             label: Some("xpbd colour"),
@@ -273,8 +347,13 @@ impl GpuXpbd {
     /// Uploads a state (positions, velocities, warm-start multipliers).
     pub fn write_state(&mut self, model: &Model, state: &State) -> Result<(), SimError> {
         let nv = self.num_vertices as usize;
-        if state.displacements.len() != nv || state.velocities.len() != nv || state.lambdas.len() != self.num_tets as usize {
-            return Err(SimError::Config("state does not belong to this model".into()));
+        if state.displacements.len() != nv
+            || state.velocities.len() != nv
+            || state.lambdas.len() != self.num_tets as usize
+        {
+            return Err(SimError::Config(
+                "state does not belong to this model".into(),
+            ));
         }
         let pos: Vec<[f32; 4]> = state
             .displacements
@@ -282,14 +361,31 @@ impl GpuXpbd {
             .zip(&model.inv_mass)
             .map(|(p, &w)| [p[0], p[1], p[2], w])
             .collect();
-        let vel: Vec<[f32; 4]> = state.velocities.iter().map(|v| [v[0], v[1], v[2], 0.0]).collect();
-        let mut s = State { lambdas: state.lambdas.clone(), lambda_dt: state.lambda_dt, ..Default::default() };
-        crate::solver::cpu::prepare_lambdas(model, &mut s, self.plan.dt as f32, self.plan.warm_start);
+        let vel: Vec<[f32; 4]> = state
+            .velocities
+            .iter()
+            .map(|v| [v[0], v[1], v[2], 0.0])
+            .collect();
+        let mut s = State {
+            lambdas: state.lambdas.clone(),
+            lambda_dt: state.lambda_dt,
+            ..Default::default()
+        };
+        crate::solver::cpu::prepare_lambdas(
+            model,
+            &mut s,
+            self.plan.dt as f32,
+            self.plan.warm_start,
+        );
         let q = &self.ctx.queue;
         q.write_buffer(&self.pos, 0, bytemuck::cast_slice(&pos));
         q.write_buffer(&self.vel, 0, bytemuck::cast_slice(&vel));
         q.write_buffer(&self.lambdas, 0, bytemuck::cast_slice(&s.lambdas));
-        q.write_buffer(&self.status, 0, bytemuck::cast_slice(&[u32::MAX, 0, state.step as u32, 0, 0, 0, 0, 0]));
+        q.write_buffer(
+            &self.status,
+            0,
+            bytemuck::cast_slice(&[u32::MAX, 0, state.step as u32, 0, 0, 0, 0, 0]),
+        );
         self.frames = state.step;
         self.time = state.time;
         self.lambda_dt = s.lambda_dt;
@@ -302,20 +398,39 @@ impl GpuXpbd {
         let q = &self.ctx.queue;
         if !control.vertex_forces.is_empty() {
             if control.vertex_forces.len() != nv {
-                return Err(SimError::Control(format!("{} vertex forces for {nv} vertices", control.vertex_forces.len())));
+                return Err(SimError::Control(format!(
+                    "{} vertex forces for {nv} vertices",
+                    control.vertex_forces.len()
+                )));
             }
-            let f: Vec<[f32; 4]> = control.vertex_forces.iter().map(|f| [f[0], f[1], f[2], 0.0]).collect();
+            let f: Vec<[f32; 4]> = control
+                .vertex_forces
+                .iter()
+                .map(|f| [f[0], f[1], f[2], 0.0])
+                .collect();
             q.write_buffer(&self.forces, 0, bytemuck::cast_slice(&f));
         }
         let has_forces = !control.vertex_forces.is_empty();
         if has_forces != self.has_forces {
-            q.write_buffer(&self.params, HAS_FORCES_OFFSET, bytemuck::bytes_of(&(has_forces as u32)));
+            q.write_buffer(
+                &self.params,
+                HAS_FORCES_OFFSET,
+                bytemuck::bytes_of(&(has_forces as u32)),
+            );
             self.has_forces = has_forces;
         }
         for _ in 0..frames {
-            let mut enc = self.ctx.device.create_command_encoder(&wgpu::CommandEncoderDescriptor { label: Some("frame") });
+            let mut enc = self
+                .ctx
+                .device
+                .create_command_encoder(&wgpu::CommandEncoderDescriptor {
+                    label: Some("frame"),
+                });
             {
-                let mut pass = enc.begin_compute_pass(&wgpu::ComputePassDescriptor { label: Some("xpbd frame"), timestamp_writes: None });
+                let mut pass = enc.begin_compute_pass(&wgpu::ComputePassDescriptor {
+                    label: Some("xpbd frame"),
+                    timestamp_writes: None,
+                });
                 pass.set_bind_group(0, &self.bind_group, &[]);
                 pass.set_bind_group(1, &self.colour_bind_group, &[0]);
                 let vg = groups(self.num_vertices);
@@ -367,7 +482,12 @@ impl GpuXpbd {
             usage: wgpu::BufferUsages::MAP_READ | wgpu::BufferUsages::COPY_DST,
             mapped_at_creation: false,
         });
-        let mut enc = self.ctx.device.create_command_encoder(&wgpu::CommandEncoderDescriptor { label: Some("readback") });
+        let mut enc = self
+            .ctx
+            .device
+            .create_command_encoder(&wgpu::CommandEncoderDescriptor {
+                label: Some("readback"),
+            });
         enc.copy_buffer_to_buffer(src, 0, &staging, 0, size);
         self.ctx.queue.submit([enc.finish()]);
         let (tx, rx) = std::sync::mpsc::channel();
@@ -400,14 +520,20 @@ impl GpuXpbd {
         if s[3] == 1 {
             return Err(SimError::NonFinite { step, vertex });
         }
-        Err(SimError::BlowUp { step, vertex, speed: (f32::from_bits(s[4]) as f64).sqrt(), limit: self.max_speed })
+        Err(SimError::BlowUp {
+            step,
+            vertex,
+            speed: (f32::from_bits(s[4]) as f64).sqrt(),
+            limit: self.max_speed,
+        })
     }
 
     /// Reads the state back (positions, velocities, multipliers).
     pub fn read_state(&self, state: &mut State) -> Result<(), SimError> {
         let pos: Vec<[f32; 4]> = bytemuck::pod_collect_to_vec(&self.read_buffer(&self.pos)?);
         let vel: Vec<[f32; 4]> = bytemuck::pod_collect_to_vec(&self.read_buffer(&self.vel)?);
-        let lambdas: Vec<[f32; 2]> = bytemuck::pod_collect_to_vec(&self.read_buffer(&self.lambdas)?);
+        let lambdas: Vec<[f32; 2]> =
+            bytemuck::pod_collect_to_vec(&self.read_buffer(&self.lambdas)?);
         state.displacements = pos.iter().map(|p| [p[0], p[1], p[2]]).collect();
         state.velocities = vel.iter().map(|p| [p[0], p[1], p[2]]).collect();
         state.lambdas = lambdas;

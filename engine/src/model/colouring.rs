@@ -56,7 +56,10 @@ pub fn colour_tets(tets: &[[u32; 4]], num_vertices: usize) -> Colouring {
         colour[ti] = c;
         num_colours = num_colours.max(c + 1);
     }
-    Colouring { colour, num_colours }
+    Colouring {
+        colour,
+        num_colours,
+    }
 }
 
 #[cfg(test)]

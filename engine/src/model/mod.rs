@@ -23,7 +23,9 @@ pub enum ModelError {
         what: String,
     },
     /// A tet's region has no material.
-    #[error("region {region} ({tets} tets) has no material; give one for it or a default material")]
+    #[error(
+        "region {region} ({tets} tets) has no material; give one for it or a default material"
+    )]
     MissingMaterial {
         /// The region id.
         region: i32,
@@ -314,11 +316,16 @@ impl ModelBuilder {
         }
         for (i, p) in mesh.positions.iter().enumerate() {
             if p.iter().any(|c| !c.is_finite()) {
-                return Err(ModelError::Mesh(format!("vertex {i} has a non-finite coordinate {p:?}")));
+                return Err(ModelError::Mesh(format!(
+                    "vertex {i} has a non-finite coordinate {p:?}"
+                )));
             }
         }
         if !self.gravity.iter().all(|g| g.is_finite()) {
-            return Err(ModelError::Mesh(format!("gravity must be finite, got {:?}", self.gravity)));
+            return Err(ModelError::Mesh(format!(
+                "gravity must be finite, got {:?}",
+                self.gravity
+            )));
         }
         if !(self.velocity_damping.is_finite() && self.velocity_damping >= 0.0) {
             return Err(ModelError::Mesh(format!(
@@ -335,11 +342,21 @@ impl ModelBuilder {
         let mut materials = Vec::new();
         let mut material_of_region = BTreeMap::new();
         for (&region, &count) in &region_tets {
-            let m = match self.materials.get(&region).or(self.default_material.as_ref()) {
+            let m = match self
+                .materials
+                .get(&region)
+                .or(self.default_material.as_ref())
+            {
                 Some(m) => *m,
-                None => return Err(ModelError::MissingMaterial { region, tets: count }),
+                None => {
+                    return Err(ModelError::MissingMaterial {
+                        region,
+                        tets: count,
+                    })
+                }
             };
-            m.check().map_err(|what| ModelError::Material { region, what })?;
+            m.check()
+                .map_err(|what| ModelError::Material { region, what })?;
             material_of_region.insert(region, materials.len() as u32);
             materials.push((region, m));
         }
@@ -395,14 +412,24 @@ impl ModelBuilder {
             let inv = inv3_columns(dm, det);
             rest.push(TetRest {
                 col: [
-                    [inv[0][0] as f32, inv[0][1] as f32, inv[0][2] as f32, (1.0 / (mu * vol)) as f32],
+                    [
+                        inv[0][0] as f32,
+                        inv[0][1] as f32,
+                        inv[0][2] as f32,
+                        (1.0 / (mu * vol)) as f32,
+                    ],
                     [
                         inv[1][0] as f32,
                         inv[1][1] as f32,
                         inv[1][2] as f32,
                         (1.0 / ((lambda + mu) * vol)) as f32,
                     ],
-                    [inv[2][0] as f32, inv[2][1] as f32, inv[2][2] as f32, f32::from_bits(mat_idx)],
+                    [
+                        inv[2][0] as f32,
+                        inv[2][1] as f32,
+                        inv[2][2] as f32,
+                        f32::from_bits(mat_idx),
+                    ],
                 ],
             });
             rest_volume.push(vol as f32);
@@ -437,7 +464,10 @@ impl ModelBuilder {
                 PinSet::Plane { normal, offset } => {
                     let n = norm(*normal);
                     if !(n.is_finite() && n > 0.0) || !offset.is_finite() {
-                        return Err(ModelError::Pin { index, what: "plane normal must be finite and non-zero".into() });
+                        return Err(ModelError::Pin {
+                            index,
+                            what: "plane normal must be finite and non-zero".into(),
+                        });
                     }
                     let tol = 1e-6 * diag;
                     for (i, x) in mesh.positions.iter().enumerate() {
@@ -461,7 +491,10 @@ impl ModelBuilder {
                 }
             }
             if count == 0 {
-                return Err(ModelError::Pin { index, what: format!("{p:?} selects no vertex") });
+                return Err(ModelError::Pin {
+                    index,
+                    what: format!("{p:?} selects no vertex"),
+                });
             }
         }
 
@@ -481,14 +514,22 @@ impl ModelBuilder {
                 if !ok {
                     return Err(ModelError::Plane {
                         index,
-                        what: "normal must be non-zero, offset finite, friction coefficients >= 0".into(),
+                        what: "normal must be non-zero, offset finite, friction coefficients >= 0"
+                            .into(),
                     });
                 }
-                Ok(Plane { normal: [p.normal[0] / n, p.normal[1] / n, p.normal[2] / n], offset: p.offset / n, ..*p })
+                Ok(Plane {
+                    normal: [p.normal[0] / n, p.normal[1] / n, p.normal[2] / n],
+                    offset: p.offset / n,
+                    ..*p
+                })
             })
             .collect::<Result<Vec<_>, _>>()?;
         if planes.len() > MAX_PLANES {
-            return Err(ModelError::Plane { index: MAX_PLANES, what: format!("at most {MAX_PLANES} planes") });
+            return Err(ModelError::Plane {
+                index: MAX_PLANES,
+                what: format!("at most {MAX_PLANES} planes"),
+            });
         }
 
         // Colour and sort tets by colour (stable, so the order inside a colour is the mesh's).
@@ -504,17 +545,30 @@ impl ModelBuilder {
         }
 
         let inv_mass = (0..nv)
-            .map(|i| if pinned[i] || mass[i] <= 0.0 { 0.0 } else { (1.0 / mass[i]) as f32 })
+            .map(|i| {
+                if pinned[i] || mass[i] <= 0.0 {
+                    0.0
+                } else {
+                    (1.0 / mass[i]) as f32
+                }
+            })
             .collect();
         let tets: Vec<[u32; 4]> = order.iter().map(|&t| mesh.tets[t as usize]).collect();
         let surface = crate::mesh::boundary_triangles(&mesh.tets);
         Ok(Model {
-            rest_positions: mesh.positions.iter().map(|p| [p[0] as f32, p[1] as f32, p[2] as f32]).collect(),
+            rest_positions: mesh
+                .positions
+                .iter()
+                .map(|p| [p[0] as f32, p[1] as f32, p[2] as f32])
+                .collect(),
             inv_mass,
             mass: mass.iter().map(|&m| m as f32).collect(),
             rest: order.iter().map(|&t| rest[t as usize]).collect(),
             rest_volume: order.iter().map(|&t| rest_volume[t as usize]).collect(),
-            tet_material: order.iter().map(|&t| material_of_region[&mesh.regions[t as usize]]).collect(),
+            tet_material: order
+                .iter()
+                .map(|&t| material_of_region[&mesh.regions[t as usize]])
+                .collect(),
             tet_region: order.iter().map(|&t| mesh.regions[t as usize]).collect(),
             tet_source_index: order,
             tets,
@@ -522,7 +576,11 @@ impl ModelBuilder {
             materials,
             material_params,
             region_names: mesh.region_names.clone(),
-            gravity: [self.gravity[0] as f32, self.gravity[1] as f32, self.gravity[2] as f32],
+            gravity: [
+                self.gravity[0] as f32,
+                self.gravity[1] as f32,
+                self.gravity[2] as f32,
+            ],
             velocity_damping: self.velocity_damping as f32,
             planes,
             surface,
@@ -622,7 +680,11 @@ pub(crate) fn dot(a: [f64; 3], b: [f64; 3]) -> f64 {
     a[0] * b[0] + a[1] * b[1] + a[2] * b[2]
 }
 pub(crate) fn cross(a: [f64; 3], b: [f64; 3]) -> [f64; 3] {
-    [a[1] * b[2] - a[2] * b[1], a[2] * b[0] - a[0] * b[2], a[0] * b[1] - a[1] * b[0]]
+    [
+        a[1] * b[2] - a[2] * b[1],
+        a[2] * b[0] - a[0] * b[2],
+        a[0] * b[1] - a[1] * b[0],
+    ]
 }
 pub(crate) fn norm(a: [f64; 3]) -> f64 {
     dot(a, a).sqrt()

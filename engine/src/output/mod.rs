@@ -12,7 +12,9 @@ use std::path::{Path, PathBuf};
 #[derive(Debug, thiserror::Error)]
 pub enum OutputError {
     /// The output directory already holds results and overwriting was not allowed.
-    #[error("{0} already contains results ({1}); choose another --out or pass --force to overwrite")]
+    #[error(
+        "{0} already contains results ({1}); choose another --out or pass --force to overwrite"
+    )]
     Exists(String, String),
     /// I/O failure.
     #[error("{path}: {source}")]
@@ -25,7 +27,10 @@ pub enum OutputError {
 }
 
 fn io(path: &Path) -> impl FnOnce(std::io::Error) -> OutputError + '_ {
-    move |source| OutputError::Io { path: path.display().to_string(), source }
+    move |source| OutputError::Io {
+        path: path.display().to_string(),
+        source,
+    }
 }
 
 /// Per-tet strain measures of a state.
@@ -49,7 +54,8 @@ fn max_eigenvalue(a: [[f64; 3]; 3]) -> f64 {
     let p2 = (a[0][0] - q).powi(2) + (a[1][1] - q).powi(2) + (a[2][2] - q).powi(2) + 2.0 * p1;
     let p = (p2 / 6.0).sqrt();
     let b = |i: usize, j: usize| (a[i][j] - if i == j { q } else { 0.0 }) / p;
-    let det_b = b(0, 0) * (b(1, 1) * b(2, 2) - b(1, 2) * b(2, 1)) - b(0, 1) * (b(1, 0) * b(2, 2) - b(1, 2) * b(2, 0))
+    let det_b = b(0, 0) * (b(1, 1) * b(2, 2) - b(1, 2) * b(2, 1))
+        - b(0, 1) * (b(1, 0) * b(2, 2) - b(1, 2) * b(2, 0))
         + b(0, 2) * (b(1, 0) * b(2, 1) - b(1, 1) * b(2, 0));
     let r = (det_b / 2.0).clamp(-1.0, 1.0);
     q + 2.0 * p * (r.acos() / 3.0).cos()
@@ -77,9 +83,14 @@ pub fn tet_strain(model: &Model, state: &State) -> TetStrain {
                     e2 += e * e;
                 }
             }
-            let j = f[0][0] * (f[1][1] * f[2][2] - f[1][2] * f[2][1]) - f[1][0] * (f[0][1] * f[2][2] - f[0][2] * f[2][1])
+            let j = f[0][0] * (f[1][1] * f[2][2] - f[1][2] * f[2][1])
+                - f[1][0] * (f[0][1] * f[2][2] - f[0][2] * f[2][1])
                 + f[2][0] * (f[0][1] * f[1][2] - f[0][2] * f[1][1]);
-            (e2.sqrt() as f32, max_eigenvalue(c).max(0.0).sqrt() as f32, j as f32)
+            (
+                e2.sqrt() as f32,
+                max_eigenvalue(c).max(0.0).sqrt() as f32,
+                j as f32,
+            )
         })
         .collect();
     TetStrain {
@@ -113,7 +124,10 @@ impl FrameWriter {
                 let mut shown = existing.clone();
                 shown.sort();
                 shown.truncate(3);
-                return Err(OutputError::Exists(dir.display().to_string(), shown.join(", ")));
+                return Err(OutputError::Exists(
+                    dir.display().to_string(),
+                    shown.join(", "),
+                ));
             }
             if overwrite {
                 for n in existing {
@@ -124,7 +138,10 @@ impl FrameWriter {
         } else {
             std::fs::create_dir_all(dir).map_err(io(dir))?;
         }
-        Ok(Self { dir: dir.to_path_buf(), frames: Vec::new() })
+        Ok(Self {
+            dir: dir.to_path_buf(),
+            frames: Vec::new(),
+        })
     }
 
     /// The output directory.
@@ -144,7 +161,10 @@ impl FrameWriter {
             BufWriter::new(file),
             &positions,
             &model.tets,
-            &[("displacement", Field::Vec3(&state.displacements)), ("velocity", Field::Vec3(&state.velocities))],
+            &[
+                ("displacement", Field::Vec3(&state.displacements)),
+                ("velocity", Field::Vec3(&state.velocities)),
+            ],
             &[
                 ("region", Field::I32(&model.tet_region)),
                 ("green_strain", Field::F32(&strain.green_strain)),
@@ -179,8 +199,14 @@ mod tests {
 
     #[test]
     fn eigenvalue_of_known_matrices() {
-        assert!((max_eigenvalue([[2.0, 0.0, 0.0], [0.0, 5.0, 0.0], [0.0, 0.0, 1.0]]) - 5.0).abs() < 1e-12);
+        assert!(
+            (max_eigenvalue([[2.0, 0.0, 0.0], [0.0, 5.0, 0.0], [0.0, 0.0, 1.0]]) - 5.0).abs()
+                < 1e-12
+        );
         // [[2,1,0],[1,2,0],[0,0,1]] has eigenvalues 3, 1, 1.
-        assert!((max_eigenvalue([[2.0, 1.0, 0.0], [1.0, 2.0, 0.0], [0.0, 0.0, 1.0]]) - 3.0).abs() < 1e-12);
+        assert!(
+            (max_eigenvalue([[2.0, 1.0, 0.0], [1.0, 2.0, 0.0], [0.0, 0.0, 1.0]]) - 3.0).abs()
+                < 1e-12
+        );
     }
 }

@@ -263,19 +263,30 @@ pub struct BuiltScene {
 impl Scene {
     /// Reads and parses a scene file.
     pub fn load(path: &Path) -> Result<Self, SceneError> {
-        let text = std::fs::read_to_string(path).map_err(|source| SceneError::Io { path: path.display().to_string(), source })?;
+        let text = std::fs::read_to_string(path).map_err(|source| SceneError::Io {
+            path: path.display().to_string(),
+            source,
+        })?;
         Self::parse(&text, path)
     }
 
     /// Parses scene text; `path` is used for messages and relative mesh paths.
     pub fn parse(text: &str, path: &Path) -> Result<Self, SceneError> {
-        let file: SceneFile =
-            toml::from_str(text).map_err(|e| SceneError::Parse { path: path.display().to_string(), message: e.to_string() })?;
-        Ok(Self { path: path.to_path_buf(), file })
+        let file: SceneFile = toml::from_str(text).map_err(|e| SceneError::Parse {
+            path: path.display().to_string(),
+            message: e.to_string(),
+        })?;
+        Ok(Self {
+            path: path.to_path_buf(),
+            file,
+        })
     }
 
     fn invalid(&self, what: impl Into<String>) -> SceneError {
-        SceneError::Invalid { path: self.path.display().to_string(), what: what.into() }
+        SceneError::Invalid {
+            path: self.path.display().to_string(),
+            what: what.into(),
+        }
     }
 
     /// Loads or generates the mesh and validates it (inverted tets are reoriented, with a
@@ -286,13 +297,23 @@ impl Scene {
             return Err(self.invalid(format!("mesh.scale must be > 0, got {}", spec.scale)));
         }
         let mut mesh = match (&spec.file, &spec.generator) {
-            (Some(_), Some(_)) => return Err(self.invalid("[mesh] has both `file` and `generator`: give one")),
+            (Some(_), Some(_)) => {
+                return Err(self.invalid("[mesh] has both `file` and `generator`: give one"))
+            }
             (None, None) => return Err(self.invalid("[mesh] needs `file` or `generator`")),
             (Some(file), None) => {
                 let base = self.path.parent().unwrap_or(Path::new("."));
-                let full = if file.is_absolute() { file.clone() } else { base.join(file) };
-                crate::mesh::load(&full, &LoadOptions { scale: spec.scale })
-                    .map_err(|source| SceneError::Mesh { path: self.path.display().to_string(), source })?
+                let full = if file.is_absolute() {
+                    file.clone()
+                } else {
+                    base.join(file)
+                };
+                crate::mesh::load(&full, &LoadOptions { scale: spec.scale }).map_err(|source| {
+                    SceneError::Mesh {
+                        path: self.path.display().to_string(),
+                        source,
+                    }
+                })?
             }
             (None, Some(g)) => {
                 let mut m = self.generate(g)?;
@@ -300,8 +321,13 @@ impl Scene {
                 m
             }
         };
-        let report = crate::mesh::validate(&mut mesh, &ValidateOptions::default())
-            .map_err(|source| SceneError::Mesh { path: self.path.display().to_string(), source })?;
+        let report =
+            crate::mesh::validate(&mut mesh, &ValidateOptions::default()).map_err(|source| {
+                SceneError::Mesh {
+                    path: self.path.display().to_string(),
+                    source,
+                }
+            })?;
         if !report.is_ok() {
             let errors: Vec<String> = report.errors.iter().map(|i| i.message.clone()).collect();
             return Err(self.invalid(format!("mesh cannot be simulated: {}", errors.join("; "))));
@@ -312,13 +338,29 @@ impl Scene {
 
     fn generate(&self, g: &Generator) -> Result<TetMesh, SceneError> {
         match g {
-            Generator::Box { cells, size, origin } => {
-                if cells.iter().any(|&c| c == 0 || c > 1000) || size.iter().any(|&s| !(s.is_finite() && s > 0.0)) {
+            Generator::Box {
+                cells,
+                size,
+                origin,
+            } => {
+                if cells.iter().any(|&c| c == 0 || c > 1000)
+                    || size.iter().any(|&s| !(s.is_finite() && s > 0.0))
+                {
                     return Err(self.invalid(format!("box generator: cells must be 1..=1000 and size > 0, got {cells:?} {size:?}")));
                 }
                 Ok(box_grid(*cells, *size, *origin))
             }
-            Generator::Limb { radius, length, skin_thickness, muscle_radius, vein_radius, vein_center, n_theta, radial_size, n_z } => {
+            Generator::Limb {
+                radius,
+                length,
+                skin_thickness,
+                muscle_radius,
+                vein_radius,
+                vein_center,
+                n_theta,
+                radial_size,
+                n_z,
+            } => {
                 let d = LimbParams::default();
                 let p = LimbParams {
                     radius: radius.unwrap_or(d.radius),
@@ -331,11 +373,26 @@ impl Scene {
                     radial_size: radial_size.unwrap_or(d.radial_size),
                     n_z: n_z.unwrap_or(d.n_z),
                 };
-                let positive = [p.radius, p.length, p.skin_thickness, p.muscle_radius, p.vein_radius, p.radial_size]
-                    .iter()
-                    .all(|v| v.is_finite() && *v > 0.0);
-                if !positive || p.radius <= p.muscle_radius + p.skin_thickness || p.n_theta < 6 || p.n_z < 1 || p.n_z > 2000 || p.n_theta > 2000 {
-                    return Err(self.invalid(format!("limb generator: inconsistent parameters {p:?}")));
+                let positive = [
+                    p.radius,
+                    p.length,
+                    p.skin_thickness,
+                    p.muscle_radius,
+                    p.vein_radius,
+                    p.radial_size,
+                ]
+                .iter()
+                .all(|v| v.is_finite() && *v > 0.0);
+                if !positive
+                    || p.radius <= p.muscle_radius + p.skin_thickness
+                    || p.n_theta < 6
+                    || p.n_z < 1
+                    || p.n_z > 2000
+                    || p.n_theta > 2000
+                {
+                    return Err(
+                        self.invalid(format!("limb generator: inconsistent parameters {p:?}"))
+                    );
                 }
                 Ok(layered_limb(&p))
             }
@@ -347,20 +404,36 @@ impl Scene {
         let (mesh, warnings) = self.mesh()?;
         let sim = &self.file.simulation;
         if !(sim.duration.is_finite() && sim.duration > 0.0) {
-            return Err(self.invalid(format!("simulation.duration must be > 0 s, got {}", sim.duration)));
+            return Err(self.invalid(format!(
+                "simulation.duration must be > 0 s, got {}",
+                sim.duration
+            )));
         }
         if !(sim.frame_dt.is_finite() && sim.frame_dt > 0.0) {
-            return Err(self.invalid(format!("simulation.frame_dt must be > 0 s, got {}", sim.frame_dt)));
+            return Err(self.invalid(format!(
+                "simulation.frame_dt must be > 0 s, got {}",
+                sim.frame_dt
+            )));
         }
         if self.file.output.every == 0 {
             return Err(self.invalid("output.every must be >= 1"));
         }
         let substeps = match &sim.substeps {
             SubstepsSpec::Count(n) => SubstepPolicy::Fixed(*n),
-            SubstepsSpec::Word(w) if w == "auto" => SubstepPolicy::Auto { courant: sim.courant },
-            SubstepsSpec::Word(w) => return Err(self.invalid(format!("simulation.substeps must be \"auto\" or a number, got {w:?}"))),
+            SubstepsSpec::Word(w) if w == "auto" => SubstepPolicy::Auto {
+                courant: sim.courant,
+            },
+            SubstepsSpec::Word(w) => {
+                return Err(self.invalid(format!(
+                    "simulation.substeps must be \"auto\" or a number, got {w:?}"
+                )))
+            }
         };
-        let names: BTreeMap<&str, i32> = mesh.region_names.iter().map(|(id, n)| (n.as_str(), *id)).collect();
+        let names: BTreeMap<&str, i32> = mesh
+            .region_names
+            .iter()
+            .map(|(id, n)| (n.as_str(), *id))
+            .collect();
         let present: std::collections::BTreeSet<i32> = mesh.regions.iter().copied().collect();
         let mut builder = ModelBuilder::new(mesh.clone())
             .gravity(sim.gravity)
@@ -375,7 +448,11 @@ impl Scene {
                 Err(_) => *names.get(key.as_str()).ok_or_else(|| {
                     self.invalid(format!(
                         "materials.{key}: no region of that name (regions: {})",
-                        mesh.region_names.iter().map(|(i, n)| format!("{i} = {n}")).collect::<Vec<_>>().join(", ")
+                        mesh.region_names
+                            .iter()
+                            .map(|(i, n)| format!("{i} = {n}"))
+                            .collect::<Vec<_>>()
+                            .join(", ")
                     ))
                 })?,
             };
@@ -390,7 +467,10 @@ impl Scene {
         for p in &self.file.plane {
             builder = builder.plane(*p);
         }
-        let model = builder.build().map_err(|source| SceneError::Model { path: self.path.display().to_string(), source })?;
+        let model = builder.build().map_err(|source| SceneError::Model {
+            path: self.path.display().to_string(),
+            source,
+        })?;
         let solver = SolverConfig {
             frame_dt: sim.frame_dt,
             substeps,
@@ -399,6 +479,11 @@ impl Scene {
             max_speed: sim.max_speed,
         };
         let frames = (sim.duration / sim.frame_dt).round().max(1.0) as u64;
-        Ok(BuiltScene { model, solver, frames, warnings })
+        Ok(BuiltScene {
+            model,
+            solver,
+            frames,
+            warnings,
+        })
     }
 }

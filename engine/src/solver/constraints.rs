@@ -35,7 +35,11 @@ fn dot(a: [f32; 3], b: [f32; 3]) -> f32 {
 }
 #[inline(always)]
 fn cross(a: [f32; 3], b: [f32; 3]) -> [f32; 3] {
-    [a[1] * b[2] - a[2] * b[1], a[2] * b[0] - a[0] * b[2], a[0] * b[1] - a[1] * b[0]]
+    [
+        a[1] * b[2] - a[2] * b[1],
+        a[2] * b[0] - a[0] * b[2],
+        a[0] * b[1] - a[1] * b[0],
+    ]
 }
 #[inline(always)]
 fn axpy(a: f32, x: [f32; 3], y: [f32; 3]) -> [f32; 3] {
@@ -64,16 +68,31 @@ pub fn deformation(u: &[[f32; 3]; 4], r: &TetRest) -> [[f32; 3]; 3] {
 /// Gradients w.r.t. the four vertices of a constraint whose derivative w.r.t. F is `p` (columns).
 #[inline(always)]
 fn gradients(p: &[[f32; 3]; 3], r: &TetRest) -> [[f32; 3]; 4] {
-    let g = |i: usize| axpy(r.col[2][i], p[2], axpy(r.col[1][i], p[1], scale(r.col[0][i], p[0])));
+    let g = |i: usize| {
+        axpy(
+            r.col[2][i],
+            p[2],
+            axpy(r.col[1][i], p[1], scale(r.col[0][i], p[0])),
+        )
+    };
     let (g1, g2, g3) = (g(0), g(1), g(2));
-    let g0 = scale(-1.0, [g1[0] + g2[0] + g3[0], g1[1] + g2[1] + g3[1], g1[2] + g2[2] + g3[2]]);
+    let g0 = scale(
+        -1.0,
+        [
+            g1[0] + g2[0] + g3[0],
+            g1[1] + g2[1] + g3[1],
+            g1[2] + g2[2] + g3[2],
+        ],
+    );
     [g0, g1, g2, g3]
 }
 
 /// Squared size of a tet from its inverse rest shape: 3 / |Dm^-1|_F^2.
 #[inline(always)]
 fn tet_size2(r: &TetRest) -> f32 {
-    let b = |j: usize| r.col[j][0] * r.col[j][0] + r.col[j][1] * r.col[j][1] + r.col[j][2] * r.col[j][2];
+    let b = |j: usize| {
+        r.col[j][0] * r.col[j][0] + r.col[j][1] * r.col[j][1] + r.col[j][2] * r.col[j][2]
+    };
     3.0 / (b(0) + b(1) + b(2))
 }
 
@@ -156,7 +175,10 @@ pub const WARM_START_J: (f32, f32) = (0.5, 2.0);
 #[inline(always)]
 pub fn rest_lambda(r: &TetRest, gamma: f32, dt: f32) -> [f32; 2] {
     let dt2 = dt * dt;
-    [-(3.0f32).sqrt() * dt2 / r.col[0][3], (gamma - 1.0) * dt2 / r.col[1][3]]
+    [
+        -(3.0f32).sqrt() * dt2 / r.col[0][3],
+        (gamma - 1.0) * dt2 / r.col[1][3],
+    ]
 }
 
 /// Applies last substep's multipliers again, with gradients at `v.prev` (the state the
@@ -196,7 +218,10 @@ pub fn damp_tet(v: &mut TetVerts, r: &TetRest, beta: f32, dt: f32) {
     let f = deformation(&v.prev, r);
     let c = (dot(f[0], f[0]) + dot(f[1], f[1]) + dot(f[2], f[2])).sqrt();
     let inv_c = if c > 1e-6 { 1.0 / c } else { 0.0 };
-    let gd = gradients(&[scale(inv_c, f[0]), scale(inv_c, f[1]), scale(inv_c, f[2])], r);
+    let gd = gradients(
+        &[scale(inv_c, f[0]), scale(inv_c, f[1]), scale(inv_c, f[2])],
+        r,
+    );
     let gh = gradients(&cofactor(&f), r);
     for (g, alpha) in [(gd, r.col[0][3]), (gh, r.col[1][3])] {
         let k = dt * beta / alpha;
@@ -214,12 +239,20 @@ pub fn damp_tet(v: &mut TetVerts, r: &TetRest, beta: f32, dt: f32) {
 
 /// Elastic energy of one tet (J) and det F.
 #[inline]
-pub(crate) fn tet_energy(u: &[[f32; 3]; 4], r: &TetRest, volume: f32, mu: f32, lambda_mu: f32, gamma: f32) -> (f64, f32) {
+pub(crate) fn tet_energy(
+    u: &[[f32; 3]; 4],
+    r: &TetRest,
+    volume: f32,
+    mu: f32,
+    lambda_mu: f32,
+    gamma: f32,
+) -> (f64, f32) {
     let f = deformation(u, r);
     let i_c = dot(f[0], f[0]) + dot(f[1], f[1]) + dot(f[2], f[2]);
     let j = dot(f[0], cross(f[1], f[2]));
     // Shifted so that the rest state has zero energy.
-    let psi = 0.5 * mu as f64 * (i_c as f64 - 3.0) + 0.5 * lambda_mu as f64 * ((j - gamma) as f64).powi(2)
+    let psi = 0.5 * mu as f64 * (i_c as f64 - 3.0)
+        + 0.5 * lambda_mu as f64 * ((j - gamma) as f64).powi(2)
         - 0.5 * lambda_mu as f64 * ((1.0 - gamma) as f64).powi(2);
     (psi * volume as f64, j)
 }

@@ -2,6 +2,7 @@
 //! Colours run one after another; the tets of one colour run in parallel.
 
 use super::constraints::{damp_tet, project_tet, rest_lambda, warm_start_tet, TetVerts};
+use super::lanes::{self, LANES};
 use super::{plan_substeps, SimError, SolverConfig, StepPlan};
 use crate::model::{Control, Model, State};
 use rayon::prelude::*;
@@ -71,10 +72,21 @@ impl CpuXpbd {
     }
 
     /// Advances `state` by `frames` frames.
-    pub fn step(&mut self, model: &Model, state: &mut State, control: &Control, frames: u32) -> Result<(), SimError> {
+    pub fn step(
+        &mut self,
+        model: &Model,
+        state: &mut State,
+        control: &Control,
+        frames: u32,
+    ) -> Result<(), SimError> {
         let nv = model.num_vertices();
-        if state.displacements.len() != nv || state.velocities.len() != nv || state.lambdas.len() != model.num_tets() {
-            return Err(SimError::Config("state does not belong to this model".into()));
+        if state.displacements.len() != nv
+            || state.velocities.len() != nv
+            || state.lambdas.len() != model.num_tets()
+        {
+            return Err(SimError::Config(
+                "state does not belong to this model".into(),
+            ));
         }
         if !control.vertex_forces.is_empty() && control.vertex_forces.len() != nv {
             return Err(SimError::Control(format!(
@@ -127,18 +139,25 @@ impl CpuXpbd {
         // 2. warm start (or reset)
         if self.plan.warm_start {
             for c in 0..model.num_colours() {
-                let (a, b) = (model.colour_offsets[c] as usize, model.colour_offsets[c + 1] as usize);
-                lambdas[a..b].par_iter_mut().enumerate().with_min_len(MIN_TETS_PER_TASK).for_each(|(k, lambda)| {
-                    let t = a + k;
-                    let tet = model.tets[t];
-                    let gamma = model.material_params[model.tet_material[t] as usize].gamma;
-                    // SAFETY: tets of one colour share no vertex; indices were checked at build.
-                    unsafe {
+                let (a, b) = (
+                    model.colour_offsets[c] as usize,
+                    model.colour_offsets[c + 1] as usize,
+                );
+                // SAFETY: tets of one colour share no vertex; indices were checked at build.
+                for_colour(
+                    a,
+                    &mut lambdas[a..b],
+                    |t0, lam| unsafe {
+                        kernel_block(Kernel::WarmStart, model, &verts, t0, lam, dt);
+                    },
+                    |t, lambda| unsafe {
+                        let tet = model.tets[t];
+                        let gamma = model.material_params[model.tet_material[t] as usize].gamma;
                         let mut v = verts.load(tet);
                         warm_start_tet(&mut v, &model.rest[t], lambda, gamma, dt);
                         verts.store(tet, &v);
-                    }
-                });
+                    },
+                );
             }
         } else {
             reset_lambdas(model, lambdas, dt);
@@ -158,22 +177,25 @@ impl CpuXpbd {
         // 3. solve
         for _ in 0..self.plan.iterations {
             for c in 0..model.num_colours() {
-                let (a, b) = (model.colour_offsets[c] as usize, model.colour_offsets[c + 1] as usize);
-                lambdas[a..b]
-                    .par_iter_mut()
-                    .enumerate()
-                    .with_min_len(MIN_TETS_PER_TASK)
-                    .for_each(|(k, lambda)| {
-                        let t = a + k;
+                let (a, b) = (
+                    model.colour_offsets[c] as usize,
+                    model.colour_offsets[c + 1] as usize,
+                );
+                // SAFETY: as above.
+                for_colour(
+                    a,
+                    &mut lambdas[a..b],
+                    |t0, lam| unsafe {
+                        kernel_block(Kernel::Solve, model, &verts, t0, lam, dt);
+                    },
+                    |t, lambda| unsafe {
                         let tet = model.tets[t];
                         let m = model.material_params[model.tet_material[t] as usize];
-                        // SAFETY: as above.
-                        unsafe {
-                            let mut v = verts.load(tet);
-                            project_tet(&mut v, &model.rest[t], m.gamma, inv_dt, lambda);
-                            verts.store(tet, &v);
-                        }
-                    });
+                        let mut v = verts.load(tet);
+                        project_tet(&mut v, &model.rest[t], m.gamma, inv_dt, lambda);
+                        verts.store(tet, &v);
+                    },
+                );
             }
         }
         // 4. finalize: planes, velocities
@@ -203,19 +225,25 @@ impl CpuXpbd {
                 w: model.inv_mass.as_ptr(),
             };
             for c in 0..model.num_colours() {
-                let (a, b) = (model.colour_offsets[c] as usize, model.colour_offsets[c + 1] as usize);
-                (a..b).into_par_iter().with_min_len(MIN_TETS_PER_TASK).for_each(|t| {
-                    let beta = model.material_params[model.tet_material[t] as usize].beta;
-                    if beta > 0.0 {
-                        let tet = model.tets[t];
-                        // SAFETY: as above.
-                        unsafe {
-                            let mut v = vel.load(tet);
-                            damp_tet(&mut v, &model.rest[t], beta, dt);
-                            vel.store(tet, &v);
+                let (a, b) = (
+                    model.colour_offsets[c] as usize,
+                    model.colour_offsets[c + 1] as usize,
+                );
+                (a..b)
+                    .into_par_iter()
+                    .with_min_len(MIN_TETS_PER_TASK)
+                    .for_each(|t| {
+                        let beta = model.material_params[model.tet_material[t] as usize].beta;
+                        if beta > 0.0 {
+                            let tet = model.tets[t];
+                            // SAFETY: as above.
+                            unsafe {
+                                let mut v = vel.load(tet);
+                                damp_tet(&mut v, &model.rest[t], beta, dt);
+                                vel.store(tet, &v);
+                            }
                         }
-                    }
-                });
+                    });
             }
         }
     }
@@ -254,7 +282,10 @@ impl CpuXpbd {
             .flatten();
         match bad {
             None => Ok(()),
-            Some((vertex, false, _)) => Err(SimError::NonFinite { step: state.step, vertex }),
+            Some((vertex, false, _)) => Err(SimError::NonFinite {
+                step: state.step,
+                vertex,
+            }),
             Some((vertex, true, s2)) => Err(SimError::BlowUp {
                 step: state.step,
                 vertex,
@@ -265,6 +296,90 @@ impl CpuXpbd {
     }
 }
 
+/// Runs one colour (tets `a..a + lambdas.len()`): blocks of eight tets through `block`
+/// (SIMD), the remainder one by one through `single`, in parallel.
+fn for_colour(
+    a: usize,
+    lambdas: &mut [[f32; 2]],
+    block: impl Fn(usize, &mut [[f32; 2]]) + Sync,
+    single: impl Fn(usize, &mut [f32; 2]) + Sync,
+) {
+    let full = lambdas.len() / LANES * LANES;
+    let (blocks, rest) = lambdas.split_at_mut(full);
+    blocks
+        .par_chunks_mut(LANES)
+        .enumerate()
+        .with_min_len(MIN_TETS_PER_TASK / LANES)
+        .for_each(|(k, lam)| block(a + k * LANES, lam));
+    for (k, lambda) in rest.iter_mut().enumerate() {
+        single(a + full + k, lambda);
+    }
+}
+
+#[derive(Clone, Copy)]
+enum Kernel {
+    WarmStart,
+    Solve,
+}
+
+/// # Safety
+/// As `lanes::run_block`.
+#[inline(always)]
+unsafe fn kernel_block_generic(
+    kernel: Kernel,
+    model: &Model,
+    verts: &SharedVerts,
+    t0: usize,
+    lam: &mut [[f32; 2]],
+    dt: f32,
+) {
+    let load = |t: [u32; 4]| verts.load(t);
+    let store = |t: [u32; 4], v: &TetVerts| verts.store(t, v);
+    match kernel {
+        Kernel::WarmStart => lanes::run_block(model, t0, lam, load, store, |k| {
+            lanes::warm_start_tets(k, dt)
+        }),
+        Kernel::Solve => lanes::run_block(model, t0, lam, load, store, |k| {
+            lanes::project_tets(k, 1.0 / dt)
+        }),
+    }
+}
+
+/// The same, compiled for AVX2 (8 f32 lanes per instruction).
+///
+/// # Safety
+/// As `lanes::run_block`, and the CPU must have AVX2.
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx2")]
+unsafe fn kernel_block_avx2(
+    kernel: Kernel,
+    model: &Model,
+    verts: &SharedVerts,
+    t0: usize,
+    lam: &mut [[f32; 2]],
+    dt: f32,
+) {
+    kernel_block_generic(kernel, model, verts, t0, lam, dt)
+}
+
+/// # Safety
+/// As `lanes::run_block`.
+#[inline(always)]
+unsafe fn kernel_block(
+    kernel: Kernel,
+    model: &Model,
+    verts: &SharedVerts,
+    t0: usize,
+    lam: &mut [[f32; 2]],
+    dt: f32,
+) {
+    #[cfg(target_arch = "x86_64")]
+    if std::arch::is_x86_feature_detected!("avx2") {
+        return kernel_block_avx2(kernel, model, verts, t0, lam, dt);
+    }
+    kernel_block_generic(kernel, model, verts, t0, lam, dt)
+}
+
 /// Rescales warm-start multipliers for substep `dt` (they scale with dt^2), or sets the rest
 /// multipliers when there are none yet or warm starting is off.
 pub(crate) fn prepare_lambdas(model: &Model, state: &mut State, dt: f32, warm_start: bool) {
@@ -272,22 +387,38 @@ pub(crate) fn prepare_lambdas(model: &Model, state: &mut State, dt: f32, warm_st
         reset_lambdas(model, &mut state.lambdas, dt);
     } else if state.lambda_dt != dt {
         let s = (dt / state.lambda_dt).powi(2);
-        state.lambdas.iter_mut().for_each(|l| *l = [l[0] * s, l[1] * s]);
+        state
+            .lambdas
+            .iter_mut()
+            .for_each(|l| *l = [l[0] * s, l[1] * s]);
     }
     state.lambda_dt = dt;
 }
 
 fn reset_lambdas(model: &Model, lambdas: &mut [[f32; 2]], dt: f32) {
-    lambdas.par_iter_mut().enumerate().with_min_len(4096).for_each(|(t, l)| {
-        *l = rest_lambda(&model.rest[t], model.material_params[model.tet_material[t] as usize].gamma, dt);
-    });
+    lambdas
+        .par_iter_mut()
+        .enumerate()
+        .with_min_len(4096)
+        .for_each(|(t, l)| {
+            *l = rest_lambda(
+                &model.rest[t],
+                model.material_params[model.tet_material[t] as usize].gamma,
+                dt,
+            );
+        });
 }
 
 /// Pushes a vertex (displacement `x`, rest position `rest`) out of a static plane with
 /// Coulomb friction on the tangential motion of this substep (position-level friction,
 /// Macklin et al. 2014).
 #[inline(always)]
-pub(crate) fn collide_plane(x: &mut [f32; 3], prev: &[f32; 3], rest: &[f32; 3], p: &crate::model::Plane) {
+pub(crate) fn collide_plane(
+    x: &mut [f32; 3],
+    prev: &[f32; 3],
+    rest: &[f32; 3],
+    p: &crate::model::Plane,
+) {
     let n = [p.normal[0] as f32, p.normal[1] as f32, p.normal[2] as f32];
     let rest_distance = rest[0] * n[0] + rest[1] * n[1] + rest[2] * n[2] - p.offset as f32;
     let s = rest_distance + (x[0] * n[0] + x[1] * n[1] + x[2] * n[2]);

@@ -52,9 +52,22 @@ pub fn diagnostics(model: &Model, state: &State) -> Diagnostics {
             let tet = model.tets[t];
             let p = tet.map(|v| u[v as usize]);
             let m = model.material_params[model.tet_material[t] as usize];
-            let (e, j) = tet_energy(&p, &model.rest[t], model.rest_volume[t], m.mu, m.lambda_mu, m.gamma);
+            let (e, j) = tet_energy(
+                &p,
+                &model.rest[t],
+                model.rest_volume[t],
+                m.mu,
+                m.lambda_mu,
+                m.gamma,
+            );
             let j = j as f64;
-            (e, j, j, (j <= 0.0) as usize, j * model.rest_volume[t] as f64)
+            (
+                e,
+                j,
+                j,
+                (j <= 0.0) as usize,
+                j * model.rest_volume[t] as f64,
+            )
         })
         .reduce(
             || (0.0, f64::INFINITY, f64::NEG_INFINITY, 0, 0.0),
@@ -74,7 +87,10 @@ pub fn diagnostics(model: &Model, state: &State) -> Diagnostics {
             let dn = ((d[0] * d[0] + d[1] * d[1] + d[2] * d[2]) as f64).sqrt();
             (ke, pe, v2.sqrt(), dn, finite)
         })
-        .reduce(|| (0.0, 0.0, 0.0, 0.0, true), |a, b| (a.0 + b.0, a.1 + b.1, a.2.max(b.2), a.3.max(b.3), a.4 && b.4));
+        .reduce(
+            || (0.0, 0.0, 0.0, 0.0, true),
+            |a, b| (a.0 + b.0, a.1 + b.1, a.2.max(b.2), a.3.max(b.3), a.4 && b.4),
+        );
     Diagnostics {
         step: state.step,
         time: state.time,

@@ -37,11 +37,14 @@
 mod constraints;
 pub mod cpu;
 mod diagnostics;
+mod lanes;
 pub mod statics;
 
 /// F = I + Du Dm^-1 of one tet from its vertex displacements (columns).
 pub use constraints::deformation;
-pub use constraints::{damp_tet, project_tet, rest_lambda, warm_start_tet, TetVerts, MAX_STEP, WARM_START_J};
+pub use constraints::{
+    damp_tet, project_tet, rest_lambda, warm_start_tet, TetVerts, MAX_STEP, WARM_START_J,
+};
 pub use cpu::CpuXpbd;
 pub use diagnostics::{diagnostics, Diagnostics};
 
@@ -64,7 +67,9 @@ pub enum SubstepPolicy {
 
 impl Default for SubstepPolicy {
     fn default() -> Self {
-        SubstepPolicy::Auto { courant: DEFAULT_COURANT }
+        SubstepPolicy::Auto {
+            courant: DEFAULT_COURANT,
+        }
     }
 }
 
@@ -127,11 +132,11 @@ pub struct StepPlan {
 
 /// Shear-wave Courant bound c_s dt / h of automatic substeps (times `courant`), with h the
 /// element size sqrt(3) / |Dm^-1|_F. Measured as 0.3 with h = cbrt(6 sqrt(2) V) on Kuhn-split
-/// cubes, where sqrt(3) / |Dm^-1|_F is 0.69 of that: 0.3 x 0.69.
-pub const SHEAR_COURANT: f64 = 0.207;
+/// cubes, where sqrt(3) / |Dm^-1|_F is 0.69 of that: 0.3 / 0.69.
+pub const SHEAR_COURANT: f64 = 0.435;
 /// Pressure-wave Courant bound c_p dt / h of automatic substeps (times `courant`); 1.0 with
-/// the equivalent-edge size, 0.69 with sqrt(3) / |Dm^-1|_F.
-pub const P_COURANT: f64 = 0.69;
+/// the equivalent-edge size, 1 / 0.69 with sqrt(3) / |Dm^-1|_F.
+pub const P_COURANT: f64 = 1.45;
 
 /// Upper bound on automatically chosen substeps per frame.
 pub const MAX_AUTO_SUBSTEPS: u32 = 2000;
@@ -143,7 +148,9 @@ pub enum SimError {
     #[error("solver configuration: {0}")]
     Config(String),
     /// The state became NaN/inf.
-    #[error("simulation blew up at step {step}: non-finite position or velocity (vertex {vertex})")]
+    #[error(
+        "simulation blew up at step {step}: non-finite position or velocity (vertex {vertex})"
+    )]
     NonFinite {
         /// Frame index where it was first seen.
         step: u64,
@@ -173,13 +180,22 @@ pub enum SimError {
 /// Plans the substeps of a frame for `model` (see [`SubstepPolicy`]).
 pub fn plan_substeps(model: &Model, config: &SolverConfig) -> Result<StepPlan, SimError> {
     if !(config.frame_dt.is_finite() && config.frame_dt > 0.0) {
-        return Err(SimError::Config(format!("frame_dt must be > 0 s, got {}", config.frame_dt)));
+        return Err(SimError::Config(format!(
+            "frame_dt must be > 0 s, got {}",
+            config.frame_dt
+        )));
     }
     if config.iterations == 0 || config.iterations > 1000 {
-        return Err(SimError::Config(format!("iterations must be in 1..=1000, got {}", config.iterations)));
+        return Err(SimError::Config(format!(
+            "iterations must be in 1..=1000, got {}",
+            config.iterations
+        )));
     }
     if !(config.max_speed.is_finite() && config.max_speed > 0.0) {
-        return Err(SimError::Config(format!("max_speed must be > 0 m/s, got {}", config.max_speed)));
+        return Err(SimError::Config(format!(
+            "max_speed must be > 0 m/s, got {}",
+            config.max_speed
+        )));
     }
     // Worst tet: the largest wave speed / element size over all tets, the size being
     // h_t = sqrt(3) / |Dm^-1|_F (an altitude-like length: slivers count as small).
@@ -187,10 +203,16 @@ pub fn plan_substeps(model: &Model, config: &SolverConfig) -> Result<StepPlan, S
     let speeds: Vec<f64> = model
         .materials
         .iter()
-        .map(|(_, m)| (m.shear_wave_speed() / SHEAR_COURANT).max(m.pressure_wave_speed()) / P_COURANT)
+        .map(|(_, m)| {
+            (m.shear_wave_speed() / SHEAR_COURANT).max(m.pressure_wave_speed() / P_COURANT)
+        })
         .collect();
     for (t, r) in model.rest.iter().enumerate() {
-        let b2: f64 = r.col.iter().map(|c| (c[0] as f64).powi(2) + (c[1] as f64).powi(2) + (c[2] as f64).powi(2)).sum();
+        let b2: f64 = r
+            .col
+            .iter()
+            .map(|c| (c[0] as f64).powi(2) + (c[1] as f64).powi(2) + (c[2] as f64).powi(2))
+            .sum();
         let h = (3.0 / b2).sqrt();
         let c = speeds[model.tet_material[t] as usize];
         if c / h > worst.0 {
@@ -200,13 +222,17 @@ pub fn plan_substeps(model: &Model, config: &SolverConfig) -> Result<StepPlan, S
     let (substeps, policy) = match config.substeps {
         SubstepPolicy::Fixed(n) => {
             if n == 0 || n > 100_000 {
-                return Err(SimError::Config(format!("substeps must be in 1..=100000, got {n}")));
+                return Err(SimError::Config(format!(
+                    "substeps must be in 1..=100000, got {n}"
+                )));
             }
             (n, format!("fixed {n}"))
         }
         SubstepPolicy::Auto { courant } => {
             if !(courant.is_finite() && courant > 0.0) {
-                return Err(SimError::Config(format!("courant must be > 0, got {courant}")));
+                return Err(SimError::Config(format!(
+                    "courant must be > 0, got {courant}"
+                )));
             }
             let n = (config.frame_dt * worst.0 / courant).ceil().max(1.0);
             let n = if n > MAX_AUTO_SUBSTEPS as f64 {
@@ -218,7 +244,14 @@ pub fn plan_substeps(model: &Model, config: &SolverConfig) -> Result<StepPlan, S
             } else {
                 n as u32
             };
-            (n, format!("auto: worst tet at c_s dt / h <= {:.3}, c_p dt / h <= {:.2}", SHEAR_COURANT * courant, P_COURANT * courant))
+            (
+                n,
+                format!(
+                    "auto: worst tet at c_s dt / h <= {:.3}, c_p dt / h <= {:.2}",
+                    SHEAR_COURANT * courant,
+                    P_COURANT * courant
+                ),
+            )
         }
     };
     let dt = config.frame_dt / substeps as f64;

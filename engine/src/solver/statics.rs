@@ -26,7 +26,11 @@ fn dot(a: V3, b: V3) -> f64 {
     a[0] * b[0] + a[1] * b[1] + a[2] * b[2]
 }
 fn cross(a: V3, b: V3) -> V3 {
-    [a[1] * b[2] - a[2] * b[1], a[2] * b[0] - a[0] * b[2], a[0] * b[1] - a[1] * b[0]]
+    [
+        a[1] * b[2] - a[2] * b[1],
+        a[2] * b[0] - a[0] * b[2],
+        a[0] * b[1] - a[1] * b[0],
+    ]
 }
 
 /// Options of [`static_equilibrium`].
@@ -42,7 +46,11 @@ pub struct StaticOptions {
 
 impl Default for StaticOptions {
     fn default() -> Self {
-        Self { tolerance: 1e-7, max_newton: 40, max_cg: 5000 }
+        Self {
+            tolerance: 1e-7,
+            max_newton: 40,
+            max_cg: 5000,
+        }
     }
 }
 
@@ -69,7 +77,11 @@ struct Tet {
 }
 
 fn deformation(t: &Tet, u: &[V3]) -> M3 {
-    let d = [sub(u[t.v[1] as usize], u[t.v[0] as usize]), sub(u[t.v[2] as usize], u[t.v[0] as usize]), sub(u[t.v[3] as usize], u[t.v[0] as usize])];
+    let d = [
+        sub(u[t.v[1] as usize], u[t.v[0] as usize]),
+        sub(u[t.v[2] as usize], u[t.v[0] as usize]),
+        sub(u[t.v[3] as usize], u[t.v[0] as usize]),
+    ];
     let mut f = [[0.0; 3]; 3];
     for (j, col) in f.iter_mut().enumerate() {
         let b = t.binv[j];
@@ -80,7 +92,13 @@ fn deformation(t: &Tet, u: &[V3]) -> M3 {
 
 fn scatter(t: &Tet, p: &M3, out: &mut [V3; 4]) {
     for i in 0..3 {
-        out[i + 1] = mul(t.vol, add(add(mul(t.binv[0][i], p[0]), mul(t.binv[1][i], p[1])), mul(t.binv[2][i], p[2])));
+        out[i + 1] = mul(
+            t.vol,
+            add(
+                add(mul(t.binv[0][i], p[0]), mul(t.binv[1][i], p[1])),
+                mul(t.binv[2][i], p[2]),
+            ),
+        );
     }
     out[0] = mul(-1.0, add(add(out[1], out[2]), out[3]));
 }
@@ -108,10 +126,16 @@ impl Problem {
                 }
                 let ic = dot(f[0], f[0]) + dot(f[1], f[1]) + dot(f[2], f[2]);
                 let j = dot(f[0], cross(f[1], f[2]));
-                t.vol * (0.5 * t.mu * (ic - 3.0) + 0.5 * t.kappa * ((j - t.gamma).powi(2) - (1.0 - t.gamma).powi(2)))
+                t.vol
+                    * (0.5 * t.mu * (ic - 3.0)
+                        + 0.5 * t.kappa * ((j - t.gamma).powi(2) - (1.0 - t.gamma).powi(2)))
             })
             .sum();
-        e - u.iter().zip(&self.fext).map(|(a, b)| dot(*a, *b)).sum::<f64>()
+        e - u
+            .iter()
+            .zip(&self.fext)
+            .map(|(a, b)| dot(*a, *b))
+            .sum::<f64>()
     }
 
     /// Per-tet contributions, then a serial scatter (simple and deterministic).
@@ -176,7 +200,12 @@ impl Problem {
                 add(cross(df[0], f[1]), cross(f[0], df[1])),
             ];
             let s = t.kappa * (j - t.gamma);
-            let p = [0, 1, 2].map(|k| add(add(mul(t.mu, df[k]), mul(t.kappa * dj, c[k])), mul(s, dc[k])));
+            let p = [0, 1, 2].map(|k| {
+                add(
+                    add(mul(t.mu, df[k]), mul(t.kappa * dj, c[k])),
+                    mul(s, dc[k]),
+                )
+            });
             scatter(t, &p, o);
         })
     }
@@ -193,9 +222,17 @@ pub fn static_equilibrium(model: &Model, opts: &StaticOptions) -> StaticSolution
 
 /// As [`static_equilibrium`], starting from displacements `u0`; pinned vertices keep their
 /// `u0` (prescribed displacement, e.g. a clamped face moved to compress the tissue).
-pub fn static_equilibrium_from(model: &Model, u0: &[[f64; 3]], opts: &StaticOptions) -> StaticSolution {
+pub fn static_equilibrium_from(
+    model: &Model,
+    u0: &[[f64; 3]],
+    opts: &StaticOptions,
+) -> StaticSolution {
     let nv = model.num_vertices();
-    let x: Vec<V3> = model.rest_positions.iter().map(|p| p.map(|c| c as f64)).collect();
+    let x: Vec<V3> = model
+        .rest_positions
+        .iter()
+        .map(|p| p.map(|c| c as f64))
+        .collect();
     let tets: Vec<Tet> = model
         .tets
         .iter()
@@ -203,16 +240,40 @@ pub fn static_equilibrium_from(model: &Model, u0: &[[f64; 3]], opts: &StaticOpti
         .map(|(v, &m)| {
             let (_, mat) = model.materials[m as usize];
             let (mu, lambda) = mat.lame();
-            let dm = [sub(x[v[1] as usize], x[v[0] as usize]), sub(x[v[2] as usize], x[v[0] as usize]), sub(x[v[3] as usize], x[v[0] as usize])];
+            let dm = [
+                sub(x[v[1] as usize], x[v[0] as usize]),
+                sub(x[v[2] as usize], x[v[0] as usize]),
+                sub(x[v[3] as usize], x[v[0] as usize]),
+            ];
             let det = dot(dm[0], cross(dm[1], dm[2]));
-            let rows = [cross(dm[1], dm[2]), cross(dm[2], dm[0]), cross(dm[0], dm[1])].map(|r| mul(1.0 / det, r));
+            let rows = [
+                cross(dm[1], dm[2]),
+                cross(dm[2], dm[0]),
+                cross(dm[0], dm[1]),
+            ]
+            .map(|r| mul(1.0 / det, r));
             let binv = [0, 1, 2].map(|j| [rows[0][j], rows[1][j], rows[2][j]]);
-            Tet { v: *v, binv, vol: det / 6.0, mu, kappa: lambda + mu, gamma: 1.0 + mu / (lambda + mu) }
+            Tet {
+                v: *v,
+                binv,
+                vol: det / 6.0,
+                mu,
+                kappa: lambda + mu,
+                gamma: 1.0 + mu / (lambda + mu),
+            }
         })
         .collect();
     let free: Vec<bool> = model.inv_mass.iter().map(|&w| w > 0.0).collect();
     let g = model.gravity.map(|c| c as f64);
-    let fext: Vec<V3> = (0..nv).map(|i| if free[i] { mul(model.mass[i] as f64, g) } else { [0.0; 3] }).collect();
+    let fext: Vec<V3> = (0..nv)
+        .map(|i| {
+            if free[i] {
+                mul(model.mass[i] as f64, g)
+            } else {
+                [0.0; 3]
+            }
+        })
+        .collect();
     // Jacobi preconditioner: isotropic diagonal of the rest stiffness.
     let mut diag = vec![0.0f64; nv];
     for t in &tets {
@@ -222,7 +283,12 @@ pub fn static_equilibrium_from(model: &Model, u0: &[[f64; 3]], opts: &StaticOpti
             diag[t.v[k] as usize] += t.vol * (t.mu + t.kappa) * dot(*r, *r);
         }
     }
-    let prob = Problem { tets, free, fext, nv };
+    let prob = Problem {
+        tets,
+        free,
+        fext,
+        nv,
+    };
     let fnorm = vdot(&prob.fext, &prob.fext).sqrt().max(f64::MIN_POSITIVE);
     let mut u = u0.to_vec();
     let mut cg_total = 0;
@@ -239,7 +305,17 @@ pub fn static_equilibrium_from(model: &Model, u0: &[[f64; 3]], opts: &StaticOpti
         let eta = res.sqrt().min(0.5) * res.min(1.0).max(opts.tolerance);
         let eta = eta.max(1e-12);
         let precond = |r: &[V3]| -> Vec<V3> {
-            r.iter().zip(&diag).zip(&prob.free).map(|((v, &d), &f)| if f && d > 0.0 { mul(1.0 / d, *v) } else { [0.0; 3] }).collect()
+            r.iter()
+                .zip(&diag)
+                .zip(&prob.free)
+                .map(|((v, &d), &f)| {
+                    if f && d > 0.0 {
+                        mul(1.0 / d, *v)
+                    } else {
+                        [0.0; 3]
+                    }
+                })
+                .collect()
         };
         let mut d = vec![[0.0; 3]; nv];
         let mut r: Vec<V3> = grad.iter().map(|v| mul(-1.0, *v)).collect();
@@ -278,7 +354,11 @@ pub fn static_equilibrium_from(model: &Model, u0: &[[f64; 3]], opts: &StaticOpti
         let slope = vdot(&grad, &d);
         let mut step = 1.0;
         loop {
-            let trial: Vec<V3> = u.iter().zip(&d).map(|(a, b)| add(*a, mul(step, *b))).collect();
+            let trial: Vec<V3> = u
+                .iter()
+                .zip(&d)
+                .map(|(a, b)| add(*a, mul(step, *b)))
+                .collect();
             let e = prob.energy(&trial);
             if e <= e0 + 1e-4 * step * slope || step < 1e-6 {
                 u = trial;
@@ -287,5 +367,10 @@ pub fn static_equilibrium_from(model: &Model, u0: &[[f64; 3]], opts: &StaticOpti
             step *= 0.5;
         }
     }
-    StaticSolution { displacements: u, newton_iterations: newton, cg_iterations: cg_total, residual: res }
+    StaticSolution {
+        displacements: u,
+        newton_iterations: newton,
+        cg_iterations: cg_total,
+        residual: res,
+    }
 }

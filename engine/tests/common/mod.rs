@@ -25,7 +25,12 @@ pub fn gpu() -> Option<vesalius_engine::gpu::GpuContext> {
 
 /// Soft tissue without damping (for energy tests).
 pub fn tissue(e: f64, nu: f64) -> Material {
-    Material { youngs_modulus: e, poisson_ratio: nu, density: 1000.0, damping: 0.0 }
+    Material {
+        youngs_modulus: e,
+        poisson_ratio: nu,
+        density: 1000.0,
+        damping: 0.0,
+    }
 }
 
 /// A block on the z = 0 plane with its bottom face pinned.
@@ -33,7 +38,10 @@ pub fn pinned_block(cells: [usize; 3], size: [f64; 3], m: Material) -> Model {
     let mesh = box_grid(cells, size, [-size[0] / 2.0, -size[1] / 2.0, 0.0]);
     ModelBuilder::new(mesh)
         .default_material(m)
-        .pin(PinSet::Plane { normal: [0.0, 0.0, 1.0], offset: 0.0 })
+        .pin(PinSet::Plane {
+            normal: [0.0, 0.0, 1.0],
+            offset: 0.0,
+        })
         .build()
         .unwrap()
 }
