@@ -1,0 +1,20 @@
+//! Read-back of a simulated robot.
+
+use rapier3d::na::Isometry3;
+
+/// The state of one robot after a step.
+#[derive(Clone, Debug, PartialEq)]
+pub struct RobotState {
+    /// Independent coordinates `q` (see [`crate::RobotModel::ndof`]).
+    pub q: Vec<f64>,
+    /// Their velocities.
+    pub qd: Vec<f64>,
+    /// Position of every joint, indexed by joint id (mimic joints included; 0 for fixed
+    /// joints; first coordinate for floating joints).
+    pub joint_positions: Vec<f64>,
+    /// Torque/force applied by the actuators on each entry of `q` during the last step:
+    /// motor + gravity compensation + feed-forward, after effort clamping.
+    pub applied_torques: Vec<f64>,
+    /// World pose of every link, indexed by link id.
+    pub link_poses: Vec<Isometry3<f64>>,
+}
