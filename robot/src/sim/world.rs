@@ -86,8 +86,9 @@ struct Instance {
     applied: Vec<f64>,
     /// Gravity compensation + feed-forward applied per full coordinate in the last step.
     extra: Vec<f64>,
-    /// Motor force limit per `q` entry in the last step.
-    motor_limit: Vec<f64>,
+    /// Motor `(target, target velocity, kp, kd)` per `q` entry in the last step, with gravity
+    /// compensation and feed-forward folded into the targets.
+    motor_targets: Vec<Option<(f64, f64, f64, f64)>>,
     pending: Vec<PendingWrench>,
     armature: f64,
 }
@@ -137,11 +138,14 @@ fn axis_of(kind: JointKind) -> JointAxis {
 }
 
 impl RobotWorld {
-    /// An empty world with gravity `(0, 0, -9.81)` and a 2 ms time step.
+    /// An empty world with gravity `(0, 0, -9.81)`, a 2 ms time step and 12 velocity-solver
+    /// iterations (rapier's default of 4 leaves the coupled joint-motor constraints of a
+    /// multibody visibly unconverged: millirad tracking errors and slow velocity motors).
     pub fn new() -> Self {
         let mut physics = PhysicsWorld::new();
         physics.gravity = Vector::new(0.0, 0.0, -9.81);
         physics.integration_parameters.dt = 0.002;
+        physics.integration_parameters.num_solver_iterations = 12;
         RobotWorld {
             physics,
             robots: Vec::new(),
@@ -350,7 +354,7 @@ impl RobotWorld {
             control: RobotControl::new(&model),
             applied: vec![0.0; n],
             extra: vec![0.0; nc],
-            motor_limit: vec![0.0; n],
+            motor_targets: vec![None; n],
             model,
             namespace,
             floating_base: matches!(placement, BasePlacement::Floating(_)),
@@ -702,7 +706,7 @@ impl RobotWorld {
         }
         // Motors.
         let control = inst.control.clone();
-        let mut motor_limit = vec![0.0; model.ndof()];
+        let mut motor_targets = vec![None; model.ndof()];
         for (i, &(j, _)) in model.dofs().iter().enumerate() {
             let joint = &model.joints()[j];
             if joint.kind.ncoords() != 1 {
@@ -722,32 +726,53 @@ impl RobotWorld {
                 continue;
             };
             let axis = axis_of(joint.kind);
-            let limit = (joint.limits.effort - extra[joint.coord_offset].abs()).max(0.0);
-            motor_limit[i] = limit;
+            let o = joint.coord_offset;
+            let effort = joint.limits.effort.min(f32::MAX as f64) as f32;
             let data = &mut link.joint.data;
-            match control.motors.get(i).copied().unwrap_or(MotorCommand::Off) {
-                MotorCommand::Off => {
-                    data.motor_axes.remove(axis.into());
-                }
+            // Gravity compensation and feed-forward are folded into the motor (a shifted
+            // target), so that motor + extra is clamped to the effort limit as a whole.
+            let command = control.motors.get(i).copied().unwrap_or(MotorCommand::Off);
+            let shifted = match command {
+                MotorCommand::Off => None,
                 MotorCommand::Position {
                     target,
                     target_velocity,
                     gains,
                 } => {
-                    data.set_motor(
-                        axis,
-                        target as f32,
-                        target_velocity as f32,
-                        gains.stiffness as f32,
-                        gains.damping as f32,
-                    );
-                    data.set_motor_model(axis, MotorModel::ForceBased);
-                    data.set_motor_max_force(axis, limit.min(f32::MAX as f64) as f32);
+                    if gains.stiffness > 0.0 {
+                        Some((
+                            target + extra[o] / gains.stiffness,
+                            target_velocity,
+                            gains.stiffness,
+                            gains.damping,
+                        ))
+                    } else if gains.damping > 0.0 {
+                        Some((
+                            target,
+                            target_velocity + extra[o] / gains.damping,
+                            0.0,
+                            gains.damping,
+                        ))
+                    } else {
+                        None
+                    }
                 }
                 MotorCommand::Velocity { target, damping } => {
-                    data.set_motor(axis, 0.0, target as f32, 0.0, damping as f32);
+                    (damping > 0.0).then(|| (0.0, target + extra[o] / damping, 0.0, damping))
+                }
+            };
+            match shifted {
+                None => {
+                    data.motor_axes.remove(axis.into());
+                    motor_targets[i] = None;
+                }
+                Some((tq, tv, kp, kd)) => {
+                    data.set_motor(axis, tq as f32, tv as f32, kp as f32, kd as f32);
                     data.set_motor_model(axis, MotorModel::ForceBased);
-                    data.set_motor_max_force(axis, limit.min(f32::MAX as f64) as f32);
+                    data.set_motor_max_force(axis, effort);
+                    motor_targets[i] = Some((tq, tv, kp, kd));
+                    // The motor carries this coordinate's extra torque.
+                    extra[o] = 0.0;
                 }
             }
         }
@@ -788,7 +813,7 @@ impl RobotWorld {
         }
         let inst = &mut self.robots[r];
         inst.extra = extra;
-        inst.motor_limit = motor_limit;
+        inst.motor_targets = motor_targets;
     }
 
     fn finish_robot(&mut self, r: usize) {
@@ -796,32 +821,16 @@ impl RobotWorld {
         let inst = &mut self.robots[r];
         let model = &inst.model;
         for (i, &(j, c)) in model.dofs().iter().enumerate() {
-            let o = model.joints()[j].coord_offset + c;
-            let motor = match inst
-                .control
-                .motors
-                .get(i)
-                .copied()
-                .unwrap_or(MotorCommand::Off)
-            {
-                MotorCommand::Off => 0.0,
-                MotorCommand::Position {
-                    target,
-                    target_velocity,
-                    gains,
-                } => {
-                    gains.stiffness * (target - full[o])
-                        + gains.damping * (target_velocity - vfull[o])
+            let joint = &model.joints()[j];
+            let o = joint.coord_offset + c;
+            inst.applied[i] = match inst.motor_targets[i] {
+                // Implicit spring-damper: its force is evaluated at the end of the step.
+                Some((tq, tv, kp, kd)) => {
+                    let e = joint.limits.effort;
+                    (kp * (tq - full[o]) + kd * (tv - vfull[o])).max(-e).min(e)
                 }
-                MotorCommand::Velocity { target, damping } => damping * (target - vfull[o]),
+                None => inst.extra[o],
             };
-            let lim = inst.motor_limit[i];
-            let motor = if model.joints()[j].kind.ncoords() == 1 {
-                motor.max(-lim).min(lim)
-            } else {
-                0.0
-            };
-            inst.applied[i] = motor + inst.extra[o];
         }
     }
 }
