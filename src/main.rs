@@ -17,6 +17,9 @@ enum Command {
     /// Tetrahedral mesh tools: inspect, validate, convert.
     #[command(subcommand)]
     Mesh(cli::mesh::MeshCommand),
+    /// URDF robots: inspect, forward and inverse kinematics.
+    #[command(subcommand)]
+    Robot(cli::robot::RobotCommand),
 }
 
 fn main() -> std::process::ExitCode {
@@ -24,6 +27,7 @@ fn main() -> std::process::ExitCode {
     let cli = Cli::parse();
     let result = match cli.command {
         Command::Mesh(cmd) => cli::mesh::run(cmd),
+        Command::Robot(cmd) => cli::robot::run(cmd),
     };
     match result {
         Ok(()) => std::process::ExitCode::SUCCESS,

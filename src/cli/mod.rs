@@ -1,2 +1,3 @@
 //! Subcommands of the `vesalius` CLI, one module each.
 pub mod mesh;
+pub mod robot;
