@@ -12,6 +12,12 @@
 //! * [`sim`]: [`RobotWorld`], robots in a rapier world, stepped with their controls, with
 //!   state read-back and external wrenches (the hook for the tissue coupling).
 //!
+//! Why not `rapier3d-urdf`: it ignores mimic joints, joint damping/friction and effort/velocity
+//! limits, and has no kinematics; this crate reads those and builds the multibody itself.
+//! Every robot is a rapier **multibody** (reduced coordinates; no impulse joints), and mimic
+//! joints are enforced kinematically (FK/IK expand them) and dynamically (rapier DoF
+//! couplings). Kinematics run in `f64`; rapier runs in `f32`.
+//!
 //! Model / State / Control: [`RobotModel`] never changes during a run, [`RobotState`] is read
 //! back after each step, [`RobotControl`] is what the user writes before a step.
 //!

@@ -445,3 +445,31 @@ fn trajectory_is_c2_and_validates_input() {
     let err = t.check_limits(&m, 50).unwrap_err().to_string();
     assert!(err.contains("insertion"), "{err}");
 }
+
+#[test]
+fn urdf_floating_joint_with_capsule_falls() {
+    let text = r#"<robot name="f">
+  <link name="table"><inertial><mass value="1"/>
+    <inertia ixx="0.01" ixy="0" ixz="0" iyy="0.01" iyz="0" izz="0.01"/></inertial></link>
+  <link name="puck"><collision><geometry><capsule radius="0.02" length="0.05"/></geometry></collision></link>
+  <joint name="free" type="floating"><parent link="table"/><child link="puck"/>
+    <origin xyz="0 0 1"/></joint>
+</robot>"#;
+    let m = load_str(text, None, &LoadOptions::default()).unwrap();
+    assert_eq!(m.ndof(), 6);
+    let p = m.link_pose(&[0.1, 0.2, 0.3, 0.0, 0.0, 0.5], 1).unwrap();
+    assert!((p.translation.vector - Vector3::new(0.1, 0.2, 1.3)).norm() < 1e-12);
+    assert!((p.rotation.angle() - 0.5).abs() < 1e-12);
+    let r: f64 = 0.02;
+    let mass = 1000.0 * std::f64::consts::PI * (r * r * 0.05 + 4.0 / 3.0 * r * r * r);
+    assert!((m.links()[1].inertial.mass - mass).abs() / mass < 1e-3);
+    let (mut world, id) = world_with(&m, &[0.0; 6]);
+    for _ in 0..100 {
+        world.step();
+    }
+    let t = 100.0 * world.timestep();
+    let s = world.state(id).unwrap();
+    let drop = 0.5 * 9.81 * t * t;
+    assert!((s.link_poses[1].translation.vector.z - (1.0 - drop)).abs() < 2e-3);
+    assert!((s.q[2] + drop).abs() < 2e-3, "{:?}", s.q);
+}

@@ -23,9 +23,11 @@ impl Gains {
 /// What the motor of one independent coordinate does during the next steps.
 ///
 /// Motors are solved implicitly by rapier (a spring-damper constraint integrated with the
-/// velocity solver), so high gains stay stable; the force is
-/// `kp (target - q) + kd (target_velocity - v)` evaluated at the end of the step, clamped to
-/// the joint's effort limit (minus what gravity compensation and feed-forward already use).
+/// velocity solver), so high gains stay stable. The generalized force is
+/// `kp (target - q) + kd (target_velocity - v) + extra`, evaluated at the end of the step,
+/// where `extra` is gravity compensation plus feed-forward (folded into the motor as a shifted
+/// target), and the total is clamped to the joint's URDF effort limit. Target velocities are
+/// clamped to the URDF velocity limit. A motor with both gains zero is off.
 #[derive(Clone, Copy, Debug, PartialEq)]
 pub enum MotorCommand {
     /// No motor: the joint is passive (damping and friction from `<dynamics>` still act).

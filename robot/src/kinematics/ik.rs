@@ -150,7 +150,9 @@ pub fn solve_ik_best_effort(
     let mut rng = Rng(options.seed | 1);
     let mut best: Option<IkSolution> = None;
     let mut total_iters = 0;
+    let mut attempts = 0;
     for attempt in 0..=options.restarts {
+        attempts += 1;
         let mut q: Vec<f64> = q_init.to_vec();
         if attempt > 0 {
             for &i in &free {
@@ -180,10 +182,10 @@ pub fn solve_ik_best_effort(
         if best.as_ref().is_some_and(|b| b.converged) {
             break;
         }
-        let _ = attempt;
     }
     let mut best = best.expect("at least one attempt");
     best.iterations = total_iters;
+    best.attempts = attempts;
     Ok(best)
 }
 

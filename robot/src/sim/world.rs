@@ -15,7 +15,7 @@ use crate::control::{MotorCommand, RobotControl};
 use crate::error::{Result, RobotError};
 use crate::kinematics::fk_motion_align;
 use crate::math::{from_pose, from_vec, to_pose, to_vec};
-use crate::model::{JointId, JointKind, LinkId, RobotModel};
+use crate::model::{InertialSource, JointId, JointKind, LinkId, RobotModel};
 use crate::urdf::{parry_shape, MeshCollision};
 
 /// Identifies a robot in a [`RobotWorld`].
@@ -48,7 +48,9 @@ pub struct SimOptions {
     /// of neighbouring links usually overlap).
     pub self_collision: bool,
     /// Mass given to massless links that are not the root (virtual frames such as the
-    /// dVRK's jaw link), so that the multibody mass matrix stays invertible (kg, default 1e-3).
+    /// dVRK's jaw link) and to links whose mass computed from geometry is below it, so that
+    /// the multibody mass matrix stays well conditioned (kg, default 1e-3). Masses written in
+    /// the URDF are never changed.
     pub min_link_mass: f64,
     /// Principal inertia given to such links (kg·m², default 1e-6).
     pub min_link_inertia: f64,
@@ -227,7 +229,12 @@ impl RobotWorld {
                 RigidBodyBuilder::dynamic()
             };
             let inertial = link.inertial;
-            let (mass, com, inertia) = if inertial.mass > 0.0 {
+            // Masses guessed from geometry below the minimum (tiny visual parts) are raised
+            // like massless links; masses written in the URDF are kept.
+            let keep = inertial.mass > 0.0
+                && (inertial.source == InertialSource::Urdf
+                    || inertial.mass >= options.min_link_mass);
+            let (mass, com, inertia) = if keep {
                 (inertial.mass, inertial.com, inertial.inertia)
             } else if !is_root || matches!(placement, BasePlacement::Floating(_)) {
                 (
@@ -731,7 +738,24 @@ impl RobotWorld {
             let data = &mut link.joint.data;
             // Gravity compensation and feed-forward are folded into the motor (a shifted
             // target), so that motor + extra is clamped to the effort limit as a whole.
-            let command = control.motors.get(i).copied().unwrap_or(MotorCommand::Off);
+            let vmax = joint.limits.velocity;
+            // Velocity targets are clamped to the URDF velocity limit.
+            let command = match control.motors.get(i).copied().unwrap_or(MotorCommand::Off) {
+                MotorCommand::Position {
+                    target,
+                    target_velocity,
+                    gains,
+                } => MotorCommand::Position {
+                    target,
+                    target_velocity: target_velocity.max(-vmax).min(vmax),
+                    gains,
+                },
+                MotorCommand::Velocity { target, damping } => MotorCommand::Velocity {
+                    target: target.max(-vmax).min(vmax),
+                    damping,
+                },
+                MotorCommand::Off => MotorCommand::Off,
+            };
             let shifted = match command {
                 MotorCommand::Off => None,
                 MotorCommand::Position {
