@@ -399,15 +399,14 @@ impl RobotModel {
             })
     }
 
-    /// The link at the end of the longest chain from the root (a sensible default tool link).
+    /// The link at the end of the longest chain of joints from the root, the last declared
+    /// one on ties (URDFs usually declare the tool frame last): a sensible default tool link.
     pub fn default_tool_link(&self) -> LinkId {
         let mut depth = vec![0usize; self.links.len()];
         for &j in &self.joint_order {
             let joint = &self.joints[j];
-            depth[joint.child] = depth[joint.parent] + usize::from(joint.is_movable());
+            depth[joint.child] = depth[joint.parent] + 1;
         }
-        // Deepest link; among equals prefer the one declared last (URDFs list the tip last)
-        // but skip links with movable children of their own only if deeper ones exist.
         let mut best = self.root;
         for (i, d) in depth.iter().enumerate() {
             if *d >= depth[best] {

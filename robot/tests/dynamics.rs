@@ -473,3 +473,21 @@ fn urdf_floating_joint_with_capsule_falls() {
     assert!((s.link_poses[1].translation.vector.z - (1.0 - drop)).abs() < 2e-3);
     assert!((s.q[2] + drop).abs() < 2e-3, "{:?}", s.q);
 }
+
+#[test]
+fn no_self_contacts_unless_enabled() {
+    // The laparoscopic arm's link cylinders overlap at every joint: with self-collision off
+    // (the default) they must not push each other.
+    let m = full_load(lap_path());
+    let (mut world, _) = world_with(&m, &vec![0.0; m.ndof()]);
+    for _ in 0..5 {
+        world.step();
+    }
+    let active = world
+        .physics
+        .narrow_phase
+        .contact_pairs()
+        .filter(|p| p.has_any_active_contact())
+        .count();
+    assert_eq!(active, 0);
+}

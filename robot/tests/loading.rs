@@ -554,3 +554,18 @@ fn mass_from_geometry_for_links_without_inertial() {
         2
     );
 }
+
+#[test]
+fn commented_out_joints_are_ignored_and_default_tool_links() {
+    let text = r#"<robot name="c">
+  <link name="a"/><link name="b"/>
+  <!-- <joint name="old" type="hinge"><parent link="a"/><child link="b"/></joint> -->
+  <joint name="j" type="continuous"><parent link="a"/><child link="b"/></joint>
+</robot>"#;
+    let m = load_str(text, None, &LoadOptions::default()).unwrap();
+    assert_eq!(m.joints().len(), 1);
+    assert_eq!(m.links()[m.default_tool_link()].name, "b");
+    for (m, tool) in all_arms() {
+        assert_eq!(m.links()[m.default_tool_link()].name, tool, "{}", m.name);
+    }
+}

@@ -75,7 +75,18 @@ pub fn load_str(text: &str, base_dir: Option<&Path>, options: &LoadOptions) -> R
 /// Scans `<joint ... type="...">` tags for types urdf-rs would reject with a less helpful
 /// message, so that the error can name the joint.
 fn check_joint_types(text: &str, src: &str) -> Result<()> {
+    // Drop XML comments: commented-out joints must not be checked.
+    let mut uncommented = String::with_capacity(text.len());
     let mut rest = text;
+    while let Some(start) = rest.find("<!--") {
+        uncommented.push_str(&rest[..start]);
+        rest = match rest[start..].find("-->") {
+            Some(end) => &rest[start + end + 3..],
+            None => "",
+        };
+    }
+    uncommented.push_str(rest);
+    let mut rest = uncommented.as_str();
     while let Some(start) = rest.find("<joint") {
         let after = &rest[start + 6..];
         let end = after.find('>').unwrap_or(after.len());
