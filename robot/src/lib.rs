@@ -58,5 +58,5 @@ pub mod prelude {
     };
     pub use crate::sim::{BasePlacement, RobotId, RobotState, RobotWorld, SimOptions};
     pub use crate::urdf::{load_file, load_str, LoadOptions, MeshCollision, PackageResolver};
-    pub use rapier3d::na::{Isometry3, Point3, Translation3, UnitQuaternion, Vector3};
+    pub use rapier3d::na::{DVector, Isometry3, Point3, Translation3, UnitQuaternion, Vector3};
 }

@@ -31,15 +31,28 @@ fn full_load(path: std::path::PathBuf) -> RobotModel {
 
 #[test]
 fn set_configuration_matches_kinematics() {
-    let m = full_load(iiwa_path());
-    let q = vec![0.3, 0.6, -0.2, -1.0, 0.3, 0.8, 0.1];
-    let (world, id) = world_with(&m, &q);
-    let s = world.state(id).unwrap();
-    assert!(max_abs_diff(&s.q, &q) < 1e-6, "{:?}", s.q);
-    let poses = m.link_poses(&q).unwrap();
-    for (a, b) in s.link_poses.iter().zip(&poses) {
-        assert!((a.translation.vector - b.translation.vector).norm() < 1e-5);
-        assert!(a.rotation.angle_to(&b.rotation) < 1e-5);
+    let mut rng = Lcg(11);
+    for (m, _) in all_arms() {
+        let m = if m.name == "dvrk_psm" || m.name == "lbr_iiwa" {
+            load_file(m.source.as_ref().unwrap(), &LoadOptions::default()).unwrap()
+        } else {
+            full_load(m.source.clone().unwrap())
+        };
+        let q = rng.config(&m, 0.1);
+        let (world, id) = world_with(&m, &q);
+        let s = world.state(id).unwrap();
+        assert!(max_abs_diff(&s.q, &q) < 1e-5, "{}: {:?}", m.name, s.q);
+        let poses = m.link_poses(&q).unwrap();
+        for (l, (a, b)) in s.link_poses.iter().zip(&poses).enumerate() {
+            let dp = (a.translation.vector - b.translation.vector).norm();
+            let da = a.rotation.angle_to(&b.rotation);
+            assert!(
+                dp < 1e-5 && da < 1e-5,
+                "{} link {}: {dp} m {da} rad",
+                m.name,
+                m.links()[l].name
+            );
+        }
     }
 }
 
@@ -138,6 +151,39 @@ fn follows_a_trajectory_with_bounded_error() {
     assert!(max_err < 0.02, "tracking error {max_err} rad");
     let end = world.state(id).unwrap();
     assert!(max_abs_diff(&end.q[..7], &q1[..7]) < 2e-3, "{:?}", end.q);
+    // Link velocity read-back vs the displacement of the link over one step (rapier poses).
+    // Checked on the arm (the last arm joint and the gram-scale instrument joints, driven here
+    // by a very stiff velocity motor, move slightly less than their reported velocity: rapier's
+    // final velocities come from a solve after position integration).
+    let tip = m.link_id("arm_link_6").unwrap();
+    let s = traj.sample(1.0);
+    world.set_configuration(id, &s.q).unwrap();
+    world
+        .control_mut(id)
+        .unwrap()
+        .set_velocity_targets(&s.qd, 1e4)
+        .unwrap();
+    for _ in 0..20 {
+        world.step();
+    }
+    let a = world.state(id).unwrap();
+    world.step();
+    let b = world.state(id).unwrap();
+    let dt = world.timestep();
+    let fd = (b.link_poses[tip].translation.vector - a.link_poses[tip].translation.vector) / dt;
+    let mean = (a.link_velocities[tip].0 + b.link_velocities[tip].0) / 2.0;
+    assert!(mean.norm() > 0.05, "the tool should be moving: {mean}");
+    assert!(
+        (fd - mean).norm() < 0.02 * mean.norm() + 1e-4,
+        "{fd} vs {mean}"
+    );
+    let rot =
+        (b.link_poses[tip].rotation * a.link_poses[tip].rotation.inverse()).scaled_axis() / dt;
+    let wmean = (a.link_velocities[tip].1 + b.link_velocities[tip].1) / 2.0;
+    assert!(
+        (rot - wmean).norm() < 0.02 * wmean.norm() + 1e-3,
+        "{rot} vs {wmean}"
+    );
 }
 
 #[test]
@@ -339,6 +385,8 @@ fn floating_base_falls_freely() {
         .z;
     let expected = 1.0 - 0.5 * 9.81 * t * t;
     assert!((z - expected).abs() < 2e-3, "z {z} vs {expected}");
+    let vz = world.state(id).unwrap().link_velocities[m.root()].0.z;
+    assert!((vz + 9.81 * t).abs() < 2e-2, "vz {vz} vs {}", -9.81 * t);
 }
 
 #[test]

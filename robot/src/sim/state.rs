@@ -1,6 +1,6 @@
 //! Read-back of a simulated robot.
 
-use rapier3d::na::Isometry3;
+use rapier3d::na::{Isometry3, Vector3};
 
 /// The state of one robot after a step.
 #[derive(Clone, Debug, PartialEq)]
@@ -17,4 +17,8 @@ pub struct RobotState {
     pub applied_torques: Vec<f64>,
     /// World pose of every link, indexed by link id.
     pub link_poses: Vec<Isometry3<f64>>,
+    /// World velocity of every link as `(linear velocity of the link frame's origin, angular
+    /// velocity)`, indexed by link id, computed from `q` and `qd` (and the base's motion for
+    /// a floating base) with the model's Jacobians.
+    pub link_velocities: Vec<(Vector3<f64>, Vector3<f64>)>,
 }

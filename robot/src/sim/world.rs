@@ -652,12 +652,43 @@ impl RobotWorld {
             .iter()
             .map(|h| from_pose(self.physics.bodies[*h].position()))
             .collect();
+        // Link twists from the joint state (consistent with `q`, `qd`), plus the motion of a
+        // floating base.
+        let root_body = &self.physics.bodies[inst.bodies[model.root()]];
+        let (root_v, root_w) = if inst.floating_base {
+            let w = from_vec(root_body.angvel());
+            let com = from_vec(root_body.center_of_mass());
+            let origin = from_vec(root_body.position().translation);
+            (from_vec(root_body.linvel()) + w.cross(&(origin - com)), w)
+        } else {
+            (Vector3::zeros(), Vector3::zeros())
+        };
+        let root_pose = from_pose(root_body.position());
+        let kin = if inst.floating_base {
+            std::borrow::Cow::Owned((**model).clone().with_base_pose(root_pose))
+        } else {
+            std::borrow::Cow::Borrowed(&**model)
+        };
+        let vvec = rapier3d::na::DVector::from_column_slice(&vfull);
+        let link_velocities = (0..model.links().len())
+            .map(|l| {
+                let jac = kin.jacobian_full(&full, l, &Vector3::zeros());
+                let tw = jac * &vvec;
+                let p = kin.pose_from_full(&full, l).translation.vector;
+                let v = root_v + root_w.cross(&(p - root_pose.translation.vector));
+                (
+                    tw.fixed_rows::<3>(0).into_owned() + v,
+                    tw.fixed_rows::<3>(3).into_owned() + root_w,
+                )
+            })
+            .collect();
         Ok(RobotState {
             q,
             qd,
             joint_positions,
             applied_torques: inst.applied.clone(),
             link_poses,
+            link_velocities,
         })
     }
 
