@@ -55,11 +55,23 @@ fn bench_step(c: &mut Criterion) {
         ctl.gravity_compensation = true;
         ctl.set_position_targets(&q, None, Gains::new(1000.0, 50.0))
             .unwrap();
+        group.bench_function(name, |b| b.iter(|| world.step()));
+        black_box(world.state(id).unwrap().q[0]);
+    }
+    group.finish();
+    let mut group = c.benchmark_group("state_readback");
+    for (name, model, _) in robots() {
+        let mut world = RobotWorld::new();
+        let id = world
+            .add_robot(
+                &model,
+                BasePlacement::Fixed(Isometry3::identity()),
+                &SimOptions::default(),
+            )
+            .unwrap();
+        world.step();
         group.bench_function(name, |b| {
-            b.iter(|| {
-                world.step();
-                black_box(world.state(id).unwrap().q[0])
-            })
+            b.iter(|| black_box(world.state(id).unwrap().q.len()))
         });
     }
     group.finish();
