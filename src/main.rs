@@ -23,6 +23,9 @@ enum Command {
     /// Tetrahedral mesh tools: inspect, validate, convert.
     #[command(subcommand)]
     Mesh(cli::mesh::MeshCommand),
+    /// URDF robots: inspect, forward and inverse kinematics.
+    #[command(subcommand)]
+    Robot(cli::robot::RobotCommand),
 }
 
 fn main() -> std::process::ExitCode {
@@ -33,6 +36,7 @@ fn main() -> std::process::ExitCode {
         Command::Info(args) => cli::info::run(args),
         Command::Bench(args) => cli::bench::run(args),
         Command::Mesh(cmd) => cli::mesh::run(cmd),
+        Command::Robot(cmd) => cli::robot::run(cmd),
     };
     match result {
         Ok(()) => std::process::ExitCode::SUCCESS,
