@@ -1,2 +1,5 @@
-//! Vesalius facade: re-exports the engine.
+//! Vesalius facade: re-exports the tissue engine and the robot crate.
+/// Tissue engine (re-export of `vesalius-engine`).
 pub use vesalius_engine as engine;
+/// URDF robots on rapier3d (re-export of `vesalius-robot`).
+pub use vesalius_robot as robot;
