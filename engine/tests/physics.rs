@@ -1,5 +1,6 @@
 //! Physics of the CPU backend against conservation laws and closed-form answers.
 //! (The GPU backend is checked against this one in gpu_backend.rs.)
+#![allow(clippy::needless_range_loop)]
 
 mod common;
 

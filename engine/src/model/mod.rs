@@ -396,7 +396,8 @@ impl ModelBuilder {
             let scale = (norm(dm[0]) + norm(dm[1]) + norm(dm[2])) / 3.0;
             // Relative test: a tet is degenerate when its volume is negligible against the
             // cube of its edge length, whatever the units.
-            if !(det > 1e-9 * scale * scale * scale) {
+            if det.partial_cmp(&(1e-9 * scale * scale * scale)) != Some(std::cmp::Ordering::Greater)
+            {
                 return Err(ModelError::Mesh(format!(
                     "tet {ti} (vertices {t:?}) is {} (6V = {det:e}); run mesh validation to fix orientation",
                     if det < 0.0 { "inverted" } else { "degenerate" }
@@ -463,7 +464,7 @@ impl ModelBuilder {
                 }
                 PinSet::Plane { normal, offset } => {
                     let n = norm(*normal);
-                    if !(n.is_finite() && n > 0.0) || !offset.is_finite() {
+                    if !(n.is_finite() && n > 0.0 && offset.is_finite()) {
                         return Err(ModelError::Pin {
                             index,
                             what: "plane normal must be finite and non-zero".into(),

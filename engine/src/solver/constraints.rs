@@ -7,6 +7,9 @@
 //! compliance 1/((lambda+mu) V). Using lambda+mu (not lambda) makes the small-strain limit
 //! exactly linear elasticity with the given E and nu; gamma makes the rest shape stress free.
 
+// Index loops over vertices, lanes and matrix entries mirror the WGSL kernels and the math.
+#![allow(clippy::needless_range_loop)]
+
 use crate::model::TetRest;
 
 /// The four vertices of a tet: displacements from rest, displacements at the start of the

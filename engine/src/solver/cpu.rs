@@ -1,8 +1,11 @@
 //! CPU backend: the same substep as the GPU kernels, in plain Rust, parallel with rayon.
 //! Colours run one after another; the tets of one colour run in parallel.
 
+// Index loops over vertices, lanes and matrix entries mirror the WGSL kernels and the math.
+#![allow(clippy::needless_range_loop)]
+
 use super::constraints::{damp_tet, project_tet, rest_lambda, warm_start_tet, TetVerts};
-use super::lanes::{self, LANES};
+use super::lanes::{self, Kernel, LANES};
 use super::{plan_substeps, SimError, SolverConfig, StepPlan};
 use crate::model::{Control, Model, State};
 use rayon::prelude::*;
@@ -316,12 +319,6 @@ fn for_colour(
     }
 }
 
-#[derive(Clone, Copy)]
-enum Kernel {
-    WarmStart,
-    Solve,
-}
-
 /// # Safety
 /// As `lanes::run_block`.
 #[inline(always)]
@@ -333,16 +330,7 @@ unsafe fn kernel_block_generic(
     lam: &mut [[f32; 2]],
     dt: f32,
 ) {
-    let load = |t: [u32; 4]| verts.load(t);
-    let store = |t: [u32; 4], v: &TetVerts| verts.store(t, v);
-    match kernel {
-        Kernel::WarmStart => lanes::run_block(model, t0, lam, load, store, |k| {
-            lanes::warm_start_tets(k, dt)
-        }),
-        Kernel::Solve => lanes::run_block(model, t0, lam, load, store, |k| {
-            lanes::project_tets(k, 1.0 / dt)
-        }),
-    }
+    lanes::run_block(model, t0, lam, verts.x, verts.prev, verts.w, kernel, dt)
 }
 
 /// The same, compiled for AVX2 (8 f32 lanes per instruction).

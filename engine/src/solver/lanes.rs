@@ -7,6 +7,9 @@
 //! The arithmetic is `constraints.rs`'s, in the same order, so results are bit-identical to
 //! the scalar path and to the GPU kernels (IEEE f32, no fused multiply-add).
 
+// Index loops over vertices, lanes and matrix entries mirror the WGSL kernels and the math.
+#![allow(clippy::needless_range_loop)]
+
 use super::constraints::{MAX_STEP, WARM_START_J};
 use crate::model::TetRest;
 use std::ops::{Add, Mul, Neg, Sub};
@@ -40,7 +43,11 @@ impl Neg for F {
     type Output = F;
     #[inline(always)]
     fn neg(self) -> F {
-        F(self.0.map(|x| -x))
+        let mut r = [0.0; LANES];
+        for l in 0..LANES {
+            r[l] = -self.0[l];
+        }
+        F(r)
     }
 }
 
@@ -51,7 +58,11 @@ impl F {
     }
     #[inline(always)]
     fn sqrt(self) -> F {
-        F(self.0.map(f32::sqrt))
+        let mut r = [0.0; LANES];
+        for l in 0..LANES {
+            r[l] = self.0[l].sqrt();
+        }
+        F(r)
     }
     #[inline(always)]
     fn div(self, o: F) -> F {
@@ -151,23 +162,32 @@ impl Block {
     }
 }
 
+// No closures in here: they would not be inlined into the AVX2-compiled caller.
+#[inline(always)]
+fn deformation_col(j: usize, d: &[V; 3], b: &[[F; 3]; 3]) -> V {
+    let mut c = axpy(b[j][2], d[2], axpy(b[j][1], d[1], scale(b[j][0], d[0])));
+    c.0[j] = c.0[j] + F::splat(1.0);
+    c
+}
+
 #[inline(always)]
 fn deformation(u: &[V; 4], b: &[[F; 3]; 3]) -> [V; 3] {
-    let d1 = vsub(u[1], u[0]);
-    let d2 = vsub(u[2], u[0]);
-    let d3 = vsub(u[3], u[0]);
-    let col = |j: usize| {
-        let mut c = axpy(b[j][2], d3, axpy(b[j][1], d2, scale(b[j][0], d1)));
-        c.0[j] = c.0[j] + F::splat(1.0);
-        c
-    };
-    [col(0), col(1), col(2)]
+    let d = [vsub(u[1], u[0]), vsub(u[2], u[0]), vsub(u[3], u[0])];
+    [
+        deformation_col(0, &d, b),
+        deformation_col(1, &d, b),
+        deformation_col(2, &d, b),
+    ]
+}
+
+#[inline(always)]
+fn gradient(i: usize, p: &[V; 3], b: &[[F; 3]; 3]) -> V {
+    axpy(b[2][i], p[2], axpy(b[1][i], p[1], scale(b[0][i], p[0])))
 }
 
 #[inline(always)]
 fn gradients(p: &[V; 3], b: &[[F; 3]; 3]) -> [V; 4] {
-    let g = |i: usize| axpy(b[2][i], p[2], axpy(b[1][i], p[1], scale(b[0][i], p[0])));
-    let (g1, g2, g3) = (g(0), g(1), g(2));
+    let (g1, g2, g3) = (gradient(0, p, b), gradient(1, p, b), gradient(2, p, b));
     let s = V([
         g1.0[0] + g2.0[0] + g3.0[0],
         g1.0[1] + g2.0[1] + g3.0[1],
@@ -189,8 +209,10 @@ fn frob(f: &[V; 3]) -> F {
 
 #[inline(always)]
 fn size2(b: &[[F; 3]; 3]) -> F {
-    let n = |j: usize| b[j][0] * b[j][0] + b[j][1] * b[j][1] + b[j][2] * b[j][2];
-    F::splat(3.0).div(n(0) + n(1) + n(2))
+    let n0 = b[0][0] * b[0][0] + b[0][1] * b[0][1] + b[0][2] * b[0][2];
+    let n1 = b[1][0] * b[1][0] + b[1][1] * b[1][1] + b[1][2] * b[1][2];
+    let n2 = b[2][0] * b[2][0] + b[2][1] * b[2][1] + b[2][2] * b[2][2];
+    F::splat(3.0).div(n0 + n1 + n2)
 }
 
 /// `project` of constraints.rs on eight lanes; `active` masks lanes whose constraint is skipped.
@@ -290,35 +312,49 @@ pub(crate) fn warm_start_tets(k: &mut Block, dt: f32) {
     k.lambda[1] = F::select(sane, k.lambda[1], rest_h);
 }
 
-use super::constraints::TetVerts;
 use crate::model::Model;
 
-/// Gathers eight tets starting at `t0` (all of one colour), runs `kernel`, scatters back.
+/// Which tet kernel a block runs.
+#[derive(Clone, Copy)]
+pub(crate) enum Kernel {
+    /// `warm_start_tets`.
+    WarmStart,
+    /// `project_tets`.
+    Solve,
+}
+
+/// Gathers eight tets starting at `t0` (all of one colour) from the vertex arrays, runs the
+/// kernel, scatters back.
 ///
 /// # Safety
-/// The eight tets must belong to one colour (no shared vertex) and `load`/`store` must be
-/// valid for their vertices (see `SharedVerts` in cpu.rs).
+/// The eight tets must belong to one colour (no shared vertex, no concurrent access to their
+/// vertices) and index within the arrays behind `x`, `prev` and `w`.
 #[inline(always)]
+#[allow(clippy::too_many_arguments)]
 pub(crate) unsafe fn run_block(
     model: &Model,
     t0: usize,
     lambdas: &mut [[f32; 2]],
-    load: impl Fn([u32; 4]) -> TetVerts,
-    store: impl Fn([u32; 4], &TetVerts),
-    kernel: impl Fn(&mut Block),
+    x: *mut [f32; 3],
+    prev: *const [f32; 3],
+    w: *const f32,
+    kernel: Kernel,
+    dt: f32,
 ) {
     let mut k = Block::default();
     let mut rest = [TetRest::default(); LANES];
     let mut gamma = [0.0; LANES];
     for l in 0..LANES {
         let t = t0 + l;
-        let v = load(model.tets[t]);
+        let tet = model.tets[t];
         for i in 0..4 {
+            let v = tet[i] as usize;
+            let (xv, pv) = (*x.add(v), *prev.add(v));
             for a in 0..3 {
-                k.x[i].0[a].0[l] = v.x[i][a];
-                k.prev[i].0[a].0[l] = v.prev[i][a];
+                k.x[i].0[a].0[l] = xv[a];
+                k.prev[i].0[a].0[l] = pv[a];
             }
-            k.w[i].0[l] = v.w[i];
+            k.w[i].0[l] = *w.add(v);
         }
         rest[l] = model.rest[t];
         gamma[l] = model.material_params[model.tet_material[t] as usize].gamma;
@@ -326,15 +362,15 @@ pub(crate) unsafe fn run_block(
         k.lambda[1].0[l] = lambdas[l][1];
     }
     k.rest(&rest, gamma);
-    kernel(&mut k);
+    match kernel {
+        Kernel::WarmStart => warm_start_tets(&mut k, dt),
+        Kernel::Solve => project_tets(&mut k, 1.0 / dt),
+    }
     for l in 0..LANES {
-        let mut v = TetVerts::default();
+        let tet = model.tets[t0 + l];
         for i in 0..4 {
-            for a in 0..3 {
-                v.x[i][a] = k.x[i].0[a].0[l];
-            }
+            *x.add(tet[i] as usize) = [k.x[i].0[0].0[l], k.x[i].0[1].0[l], k.x[i].0[2].0[l]];
         }
-        store(model.tets[t0 + l], &v);
         lambdas[l] = [k.lambda[0].0[l], k.lambda[1].0[l]];
     }
 }

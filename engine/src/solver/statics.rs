@@ -7,6 +7,9 @@
 //! (no matrix is assembled), then backtracks on E. Hand-written: no Rust FEM crate offers
 //! this energy, and the point is an implementation independent of the XPBD kernels.
 
+// Index loops over vertices, lanes and matrix entries mirror the WGSL kernels and the math.
+#![allow(clippy::needless_range_loop)]
+
 use crate::model::Model;
 use rayon::prelude::*;
 
