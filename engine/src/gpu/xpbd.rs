@@ -187,7 +187,7 @@ impl GpuXpbd {
                 plan.dt as f32,
             ],
             misc: [
-                (1.0 / plan.dt) as f32,
+                1.0 / plan.dt as f32, // as the CPU backend computes it
                 (1.0 - model.velocity_damping * plan.dt as f32).max(0.0),
                 (config.max_speed * config.max_speed) as f32,
                 0.0,

@@ -132,38 +132,17 @@ impl CpuXpbd {
                     }
                 }
             });
-        let verts = SharedVerts {
-            x: state.displacements.as_mut_ptr(),
-            prev: self.prev.as_ptr(),
-            w: model.inv_mass.as_ptr(),
-        };
-        let lambdas = &mut state.lambdas;
-        let inv_dt = 1.0 / dt;
         // 2. warm start (or reset)
         if self.plan.warm_start {
-            for c in 0..model.num_colours() {
-                let (a, b) = (
-                    model.colour_offsets[c] as usize,
-                    model.colour_offsets[c + 1] as usize,
-                );
-                // SAFETY: tets of one colour share no vertex; indices were checked at build.
-                for_colour(
-                    a,
-                    &mut lambdas[a..b],
-                    |t0, lam| unsafe {
-                        kernel_block(Kernel::WarmStart, model, &verts, t0, lam, dt);
-                    },
-                    |t, lambda| unsafe {
-                        let tet = model.tets[t];
-                        let gamma = model.material_params[model.tet_material[t] as usize].gamma;
-                        let mut v = verts.load(tet);
-                        warm_start_tet(&mut v, &model.rest[t], lambda, gamma, dt);
-                        verts.store(tet, &v);
-                    },
-                );
-            }
+            sweep(
+                Kernel::WarmStart,
+                model,
+                &self.shared(model, state),
+                &mut state.lambdas,
+                dt,
+            );
         } else {
-            reset_lambdas(model, lambdas, dt);
+            reset_lambdas(model, &mut state.lambdas, dt);
         }
         // 2b. contacts with static planes, so that the solve sees the contact (the warm start
         // re-applies last substep's elastic push into a plane; resolving it only after the
@@ -171,37 +150,18 @@ impl CpuXpbd {
         if !model.planes.is_empty() {
             self.collide_planes(model, state);
         }
-        let verts = SharedVerts {
-            x: state.displacements.as_mut_ptr(),
-            prev: self.prev.as_ptr(),
-            w: model.inv_mass.as_ptr(),
-        };
-        let lambdas = &mut state.lambdas;
         // 3. solve
         for _ in 0..self.plan.iterations {
-            for c in 0..model.num_colours() {
-                let (a, b) = (
-                    model.colour_offsets[c] as usize,
-                    model.colour_offsets[c + 1] as usize,
-                );
-                // SAFETY: as above.
-                for_colour(
-                    a,
-                    &mut lambdas[a..b],
-                    |t0, lam| unsafe {
-                        kernel_block(Kernel::Solve, model, &verts, t0, lam, dt);
-                    },
-                    |t, lambda| unsafe {
-                        let tet = model.tets[t];
-                        let m = model.material_params[model.tet_material[t] as usize];
-                        let mut v = verts.load(tet);
-                        project_tet(&mut v, &model.rest[t], m.gamma, inv_dt, lambda);
-                        verts.store(tet, &v);
-                    },
-                );
-            }
+            sweep(
+                Kernel::Solve,
+                model,
+                &self.shared(model, state),
+                &mut state.lambdas,
+                dt,
+            );
         }
         // 4. finalize: planes, velocities
+        let inv_dt = 1.0 / dt;
         if !model.planes.is_empty() {
             self.collide_planes(model, state);
         }
@@ -248,6 +208,15 @@ impl CpuXpbd {
                         }
                     });
             }
+        }
+    }
+
+    /// Raw access to the displacements for the colour passes.
+    fn shared(&self, model: &Model, state: &mut State) -> SharedVerts {
+        SharedVerts {
+            x: state.displacements.as_mut_ptr(),
+            prev: self.prev.as_ptr(),
+            w: model.inv_mass.as_ptr(),
         }
     }
 
@@ -299,24 +268,52 @@ impl CpuXpbd {
     }
 }
 
-/// Runs one colour (tets `a..a + lambdas.len()`): blocks of eight tets through `block`
-/// (SIMD), the remainder one by one through `single`, in parallel.
-fn for_colour(
-    a: usize,
-    lambdas: &mut [[f32; 2]],
-    block: impl Fn(usize, &mut [[f32; 2]]) + Sync,
-    single: impl Fn(usize, &mut [f32; 2]) + Sync,
-) {
-    let full = lambdas.len() / LANES * LANES;
-    let (blocks, rest) = lambdas.split_at_mut(full);
-    blocks
-        .par_chunks_mut(LANES)
-        .enumerate()
-        .with_min_len(MIN_TETS_PER_TASK / LANES)
-        .for_each(|(k, lam)| block(a + k * LANES, lam));
-    for (k, lambda) in rest.iter_mut().enumerate() {
-        single(a + full + k, lambda);
+/// Runs a tet kernel over every colour in order; within a colour, blocks of eight tets go
+/// through the SIMD path and the remainder one by one, in parallel.
+fn sweep(kernel: Kernel, model: &Model, verts: &SharedVerts, lambdas: &mut [[f32; 2]], dt: f32) {
+    for c in 0..model.num_colours() {
+        let (a, b) = (
+            model.colour_offsets[c] as usize,
+            model.colour_offsets[c + 1] as usize,
+        );
+        let colour = &mut lambdas[a..b];
+        let full = colour.len() / LANES * LANES;
+        let (blocks, rest) = colour.split_at_mut(full);
+        // SAFETY (both loops): tets of one colour share no vertex, indices were checked when
+        // the model was built, and each task owns its slice of multipliers.
+        blocks
+            .par_chunks_mut(LANES)
+            .enumerate()
+            .with_min_len(MIN_TETS_PER_TASK / LANES)
+            .for_each(|(k, lam)| unsafe {
+                kernel_block(kernel, model, verts, a + k * LANES, lam, dt)
+            });
+        for (k, lambda) in rest.iter_mut().enumerate() {
+            unsafe { single_tet(kernel, model, verts, a + full + k, lambda, dt) };
+        }
     }
+}
+
+/// The scalar kernels (`constraints.rs`) on one tet.
+///
+/// # Safety
+/// As `lanes::run_block`, for one tet.
+unsafe fn single_tet(
+    kernel: Kernel,
+    model: &Model,
+    verts: &SharedVerts,
+    t: usize,
+    lambda: &mut [f32; 2],
+    dt: f32,
+) {
+    let tet = model.tets[t];
+    let gamma = model.material_params[model.tet_material[t] as usize].gamma;
+    let mut v = verts.load(tet);
+    match kernel {
+        Kernel::WarmStart => warm_start_tet(&mut v, &model.rest[t], lambda, gamma, dt),
+        Kernel::Solve => project_tet(&mut v, &model.rest[t], gamma, 1.0 / dt, lambda),
+    }
+    verts.store(tet, &v);
 }
 
 /// # Safety
