@@ -17,18 +17,22 @@ fn settle(model: &Model, max_frames: u32) -> (Vec<[f32; 3]>, u32) {
     let mut solver = CpuXpbd::new(model, &config).unwrap();
     let mut state = model.state();
     let control = model.control();
+    // Settled: the largest displacement changed by less than 1e-5 of itself over 10 frames
+    // (relative, so the same test works for a 1 mm and a 10 cm block).
     let mut frames = 0;
+    let mut last = f32::INFINITY;
     while frames < max_frames {
         solver.step(model, &mut state, &control, 10).unwrap();
         frames += 10;
-        let vmax = state
-            .velocities
+        let umax = state
+            .displacements
             .iter()
-            .map(|v| (v[0] * v[0] + v[1] * v[1] + v[2] * v[2]).sqrt())
+            .map(|u| (u[0] * u[0] + u[1] * u[1] + u[2] * u[2]).sqrt())
             .fold(0.0, f32::max);
-        if frames >= 30 && vmax < 1e-5 {
+        if frames >= 30 && (umax - last).abs() < 1e-5 * umax {
             break;
         }
+        last = umax;
     }
     assert!(frames < max_frames, "did not settle in {max_frames} frames");
     (state.displacements, solver.plan().substeps)
@@ -119,5 +123,46 @@ fn hanging_bar_stretches_rho_g_l2_over_2e() {
     assert!(
         (stretch / analytic - 1.0).abs() < 0.10,
         "stretch {stretch} vs {analytic}"
+    );
+}
+
+#[test]
+fn millimetre_block_with_1e13_m3_tets_settles_like_the_fem() {
+    // The reference block shrunk 100x (1 mm x 1 mm x 0.5 mm; tets of 1.6e-13 m^3) and 1000x
+    // softer so it still sags by a sixth of its height: no absolute epsilon may drop or
+    // freeze these tets (rapier 0.36 ignores every tet under 1.2e-7 m^3).
+    use vesalius_engine::mesh::generate::box_grid;
+    use vesalius_engine::model::{Material, ModelBuilder, PinSet};
+    let s = 0.01;
+    let mesh = box_grid(
+        [12, 12, 6],
+        [0.1 * s, 0.1 * s, 0.05 * s],
+        [-0.05 * s, -0.05 * s, 0.0],
+    );
+    let model = ModelBuilder::new(mesh)
+        .default_material(Material {
+            youngs_modulus: 10.0,
+            poisson_ratio: 0.45,
+            density: 1000.0,
+            damping: 0.0,
+        })
+        .pin(PinSet::Plane {
+            normal: [0.0, 0.0, 1.0],
+            offset: 0.0,
+        })
+        .velocity_damping(20.0)
+        .build()
+        .unwrap();
+    assert!(model.rest_volume.iter().all(|&v| v < 2e-13));
+    let top = top_centre_vertex(&model);
+    let reference = static_equilibrium(&model, &StaticOptions::default());
+    let fem_sag = -reference.displacements[top][2];
+    let (u, substeps) = settle(&model, 900);
+    let sag = -u[top][2] as f64;
+    eprintln!("1 mm block, {substeps} substeps: XPBD sag {sag:.4e} m, Newton {fem_sag:.4e} m");
+    assert!(fem_sag > 0.05 * 0.05 * s, "reference sag {fem_sag}");
+    assert!(
+        (sag / fem_sag - 1.0).abs() < 0.10,
+        "XPBD {sag} vs FEM {fem_sag}"
     );
 }
