@@ -107,6 +107,8 @@ pub fn tet_strain(model: &Model, state: &State) -> TetStrain {
 pub struct FrameWriter {
     dir: PathBuf,
     frames: Vec<(f64, String)>,
+    /// Cell arrays of the mesh, encoded once for the whole series (on the first frame).
+    encoder: Option<vtu::FrameWriter>,
 }
 
 /// Name of the `.pvd` index the writer produces.
@@ -144,6 +146,7 @@ impl FrameWriter {
         Ok(Self {
             dir: dir.to_path_buf(),
             frames: Vec::new(),
+            encoder: None,
         })
     }
 
@@ -159,23 +162,28 @@ impl FrameWriter {
         let path = self.dir.join(&name);
         let strain = tet_strain(model, state);
         let positions = state.positions(model);
+        if self.encoder.is_none() {
+            self.encoder =
+                Some(vtu::FrameWriter::new(model.num_vertices(), &model.tets).map_err(io(&path))?);
+        }
+        let encoder = self.encoder.as_ref().expect("set above");
         let file = std::fs::File::create(&path).map_err(io(&path))?;
-        vtu::write(
-            BufWriter::new(file),
-            &positions,
-            &model.tets,
-            &[
-                ("displacement", Field::Vec3(&state.displacements)),
-                ("velocity", Field::Vec3(&state.velocities)),
-            ],
-            &[
-                ("region", Field::I32(&model.tet_region)),
-                ("green_strain", Field::F32(&strain.green_strain)),
-                ("max_stretch", Field::F32(&strain.max_stretch)),
-                ("volume_ratio", Field::F32(&strain.volume_ratio)),
-            ],
-        )
-        .map_err(io(&path))?;
+        encoder
+            .write(
+                BufWriter::new(file),
+                &positions,
+                &[
+                    ("displacement", Field::Vec3(&state.displacements)),
+                    ("velocity", Field::Vec3(&state.velocities)),
+                ],
+                &[
+                    ("region", Field::I32(&model.tet_region)),
+                    ("green_strain", Field::F32(&strain.green_strain)),
+                    ("max_stretch", Field::F32(&strain.max_stretch)),
+                    ("volume_ratio", Field::F32(&strain.volume_ratio)),
+                ],
+            )
+            .map_err(io(&path))?;
         self.frames.push((state.time, name));
         self.write_pvd()?;
         Ok(path)
