@@ -349,10 +349,16 @@ pub(crate) unsafe fn run_block(
         let tet = model.tets[t];
         for i in 0..4 {
             let v = tet[i] as usize;
-            let (xv, pv) = (*x.add(v), *prev.add(v));
+            let xv = *x.add(v);
             for a in 0..3 {
                 k.x[i].0[a].0[l] = xv[a];
-                k.prev[i].0[a].0[l] = pv[a];
+            }
+            // Only the warm start reads the start-of-substep displacements.
+            if let Kernel::WarmStart = kernel {
+                let pv = *prev.add(v);
+                for a in 0..3 {
+                    k.prev[i].0[a].0[l] = pv[a];
+                }
             }
             k.w[i].0[l] = *w.add(v);
         }
