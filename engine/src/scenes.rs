@@ -7,19 +7,26 @@ use crate::model::{Material, Model, ModelBuilder, PinSet};
 /// nu = 0.45, rho = 1000 kg/m^3, bottom face pinned, gravity -z, `n x n x n/2` cubes of 6 tets.
 /// n = 12, 24, 38 give about 5k, 40k and 160k tets.
 pub fn reference_block(n: usize, velocity_damping: f64) -> Model {
+    let material = Material {
+        youngs_modulus: 1.0e4,
+        poisson_ratio: 0.45,
+        density: 1000.0,
+        damping: 0.0,
+    };
+    scaled_block(n, 1.0, material, velocity_damping)
+}
+
+/// [`reference_block`] with every length multiplied by `scale` and another material.
+pub fn scaled_block(n: usize, scale: f64, material: Material, velocity_damping: f64) -> Model {
     let n = n.max(2);
+    let s = scale;
     let mesh = box_grid(
         [n, n, (n / 2).max(1)],
-        [0.1, 0.1, 0.05],
-        [-0.05, -0.05, 0.0],
+        [0.1 * s, 0.1 * s, 0.05 * s],
+        [-0.05 * s, -0.05 * s, 0.0],
     );
     ModelBuilder::new(mesh)
-        .default_material(Material {
-            youngs_modulus: 1.0e4,
-            poisson_ratio: 0.45,
-            density: 1000.0,
-            damping: 0.0,
-        })
+        .default_material(material)
         .pin(PinSet::Plane {
             normal: [0.0, 0.0, 1.0],
             offset: 0.0,

@@ -217,7 +217,7 @@ impl Simulation {
     }
 
     /// Advances `frames` frames. On the GPU this records and submits the frames, then reads
-    /// back only the 16-byte failure flag to report NaN or blow-up with its step.
+    /// back only the 32-byte failure flag to report NaN or blow-up with its step.
     pub fn step(&mut self, frames: u32) -> Result<(), SimError> {
         match &mut self.backend {
             Backend::Cpu(c) => c.step(&self.model, &mut self.state, &self.control, frames),

@@ -131,28 +131,15 @@ fn millimetre_block_with_1e13_m3_tets_settles_like_the_fem() {
     // The reference block shrunk 100x (1 mm x 1 mm x 0.5 mm; tets of 1.6e-13 m^3) and 1000x
     // softer so it still sags by a sixth of its height: no absolute epsilon may drop or
     // freeze these tets (rapier 0.36 ignores every tet under 1.2e-7 m^3).
-    use vesalius_engine::mesh::generate::box_grid;
-    use vesalius_engine::model::{Material, ModelBuilder, PinSet};
+    use vesalius_engine::model::Material;
     let s = 0.01;
-    let mesh = box_grid(
-        [12, 12, 6],
-        [0.1 * s, 0.1 * s, 0.05 * s],
-        [-0.05 * s, -0.05 * s, 0.0],
-    );
-    let model = ModelBuilder::new(mesh)
-        .default_material(Material {
-            youngs_modulus: 10.0,
-            poisson_ratio: 0.45,
-            density: 1000.0,
-            damping: 0.0,
-        })
-        .pin(PinSet::Plane {
-            normal: [0.0, 0.0, 1.0],
-            offset: 0.0,
-        })
-        .velocity_damping(20.0)
-        .build()
-        .unwrap();
+    let material = Material {
+        youngs_modulus: 10.0,
+        poisson_ratio: 0.45,
+        density: 1000.0,
+        damping: 0.0,
+    };
+    let model = vesalius_engine::scenes::scaled_block(12, s, material, 20.0);
     assert!(model.rest_volume.iter().all(|&v| v < 2e-13));
     let top = top_centre_vertex(&model);
     let reference = static_equilibrium(&model, &StaticOptions::default());

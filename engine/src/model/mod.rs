@@ -437,7 +437,9 @@ impl ModelBuilder {
         }
 
         // Pins.
-        let (bmin, bmax) = bbox(&mesh.positions);
+        // Positions were checked finite above, and there is at least one tet.
+        let (bmin, bmax) =
+            crate::mesh::bounding_box(&mesh.positions).unwrap_or(([0.0; 3], [0.0; 3]));
         let diag = norm(sub(bmax, bmin));
         let mut pinned = vec![false; nv];
         for (index, p) in self.pins.iter().enumerate() {
@@ -689,17 +691,6 @@ pub(crate) fn cross(a: [f64; 3], b: [f64; 3]) -> [f64; 3] {
 }
 pub(crate) fn norm(a: [f64; 3]) -> f64 {
     dot(a, a).sqrt()
-}
-fn bbox(p: &[[f64; 3]]) -> ([f64; 3], [f64; 3]) {
-    let mut lo = [f64::INFINITY; 3];
-    let mut hi = [f64::NEG_INFINITY; 3];
-    for x in p {
-        for k in 0..3 {
-            lo[k] = lo[k].min(x[k]);
-            hi[k] = hi[k].max(x[k]);
-        }
-    }
-    (lo, hi)
 }
 
 /// Inverse of the matrix with columns `c`, returned as columns.

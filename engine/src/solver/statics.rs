@@ -10,7 +10,7 @@
 // Index loops over vertices, lanes and matrix entries mirror the WGSL kernels and the math.
 #![allow(clippy::needless_range_loop)]
 
-use crate::model::Model;
+use crate::model::{cross, dot, sub, Model};
 use rayon::prelude::*;
 
 type V3 = [f64; 3];
@@ -19,21 +19,8 @@ type M3 = [V3; 3]; // columns
 fn add(a: V3, b: V3) -> V3 {
     [a[0] + b[0], a[1] + b[1], a[2] + b[2]]
 }
-fn sub(a: V3, b: V3) -> V3 {
-    [a[0] - b[0], a[1] - b[1], a[2] - b[2]]
-}
 fn mul(s: f64, a: V3) -> V3 {
     [s * a[0], s * a[1], s * a[2]]
-}
-fn dot(a: V3, b: V3) -> f64 {
-    a[0] * b[0] + a[1] * b[1] + a[2] * b[2]
-}
-fn cross(a: V3, b: V3) -> V3 {
-    [
-        a[1] * b[2] - a[2] * b[1],
-        a[2] * b[0] - a[0] * b[2],
-        a[0] * b[1] - a[1] * b[0],
-    ]
 }
 
 /// Options of [`static_equilibrium`].
