@@ -12,94 +12,312 @@
 
 use super::constraints::{MAX_STEP, WARM_START_J};
 use crate::model::TetRest;
-use std::ops::{Add, Mul, Neg, Sub};
-
 /// Lanes per block.
 pub(crate) const LANES: usize = 8;
 
-#[derive(Clone, Copy, Default)]
-pub(crate) struct F(pub [f32; LANES]);
+pub(crate) use simd::{load_rows, store_rows, F, M};
 
-macro_rules! binop {
-    ($tr:ident, $f:ident, $op:tt) => {
-        impl $tr for F {
-            type Output = F;
-            #[inline(always)]
-            fn $f(self, o: F) -> F {
-                let mut r = [0.0; LANES];
-                for l in 0..LANES {
-                    r[l] = self.0[l] $op o.0[l];
+/// Eight f32 lanes as one AVX register. Every operation is one IEEE-exact instruction (no FMA),
+/// the same as the scalar `f32` operation per lane.
+///
+/// The intrinsics need AVX: these types may only be used on a CPU that has AVX2 (checked by
+/// the caller of [`run_block`]), from code inlined into an `avx2` target-feature function.
+#[cfg(target_arch = "x86_64")]
+mod simd {
+    use super::LANES;
+    use std::arch::x86_64::*;
+    use std::ops::{Add, Mul, Neg, Sub};
+
+    #[derive(Clone, Copy)]
+    pub(crate) struct F(__m256);
+
+    /// Lane mask (all bits set where true).
+    #[derive(Clone, Copy)]
+    pub(crate) struct M(__m256);
+
+    // SAFETY (all `unsafe` blocks below): AVX is available, see the type's documentation.
+    macro_rules! binop {
+        ($tr:ident, $f:ident, $op:ident) => {
+            impl $tr for F {
+                type Output = F;
+                #[inline(always)]
+                fn $f(self, o: F) -> F {
+                    F(unsafe { $op(self.0, o.0) })
                 }
-                F(r)
             }
-        }
-    };
-}
-binop!(Add, add, +);
-binop!(Sub, sub, -);
-binop!(Mul, mul, *);
+        };
+    }
+    binop!(Add, add, _mm256_add_ps);
+    binop!(Sub, sub, _mm256_sub_ps);
+    binop!(Mul, mul, _mm256_mul_ps);
 
-impl Neg for F {
-    type Output = F;
-    #[inline(always)]
-    fn neg(self) -> F {
-        let mut r = [0.0; LANES];
-        for l in 0..LANES {
-            r[l] = -self.0[l];
+    impl Neg for F {
+        type Output = F;
+        #[inline(always)]
+        fn neg(self) -> F {
+            // Flips the sign bit, like scalar negation.
+            F(unsafe { _mm256_xor_ps(self.0, _mm256_set1_ps(-0.0)) })
         }
-        F(r)
+    }
+
+    impl F {
+        #[inline(always)]
+        pub fn splat(x: f32) -> F {
+            F(unsafe { _mm256_set1_ps(x) })
+        }
+        #[inline(always)]
+        pub fn from_array(a: [f32; LANES]) -> F {
+            F(unsafe { _mm256_loadu_ps(a.as_ptr()) })
+        }
+        #[inline(always)]
+        pub fn to_array(self) -> [f32; LANES] {
+            let mut a = [0.0; LANES];
+            unsafe { _mm256_storeu_ps(a.as_mut_ptr(), self.0) };
+            a
+        }
+        #[inline(always)]
+        pub fn sqrt(self) -> F {
+            F(unsafe { _mm256_sqrt_ps(self.0) })
+        }
+        #[inline(always)]
+        pub fn div(self, o: F) -> F {
+            F(unsafe { _mm256_div_ps(self.0, o.0) })
+        }
+        /// `f32::max`: where one side is NaN, the other.
+        #[inline(always)]
+        pub fn max(self, o: F) -> F {
+            // maxps returns its second operand when either is NaN; the result is NaN only
+            // where both are, as with f32::max.
+            let m = unsafe { _mm256_max_ps(o.0, self.0) };
+            let o_nan = unsafe { _mm256_cmp_ps::<_CMP_UNORD_Q>(self.0, self.0) };
+            F(unsafe { _mm256_blendv_ps(m, o.0, o_nan) })
+        }
+        /// `if m { a } else { b }` per lane.
+        #[inline(always)]
+        pub fn select(m: M, a: F, b: F) -> F {
+            F(unsafe { _mm256_blendv_ps(b.0, a.0, m.0) })
+        }
+        #[inline(always)]
+        pub fn gt(self, o: F) -> M {
+            M(unsafe { _mm256_cmp_ps::<_CMP_GT_OQ>(self.0, o.0) })
+        }
+        #[inline(always)]
+        pub fn lt(self, o: F) -> M {
+            M(unsafe { _mm256_cmp_ps::<_CMP_LT_OQ>(self.0, o.0) })
+        }
+        /// `!=` (true where either side is NaN).
+        #[inline(always)]
+        pub fn ne(self, o: F) -> M {
+            M(unsafe { _mm256_cmp_ps::<_CMP_NEQ_UQ>(self.0, o.0) })
+        }
+    }
+
+    impl M {
+        #[inline(always)]
+        pub fn all() -> M {
+            M(unsafe { _mm256_castsi256_ps(_mm256_set1_epi32(-1)) })
+        }
+        #[inline(always)]
+        pub fn and(self, o: M) -> M {
+            M(unsafe { _mm256_and_ps(self.0, o.0) })
+        }
+    }
+
+    /// Two rows of four floats as the low and high halves of one register.
+    #[inline(always)]
+    unsafe fn half(a: *const f32, b: *const f32) -> __m256 {
+        _mm256_insertf128_ps::<1>(_mm256_castps128_ps256(_mm_loadu_ps(a)), _mm_loadu_ps(b))
+    }
+
+    /// Loads four floats from each of eight addresses and transposes: result `[c]` holds
+    /// component `c` of every lane.
+    ///
+    /// # Safety
+    /// Each pointer must be valid for reading four floats.
+    #[inline(always)]
+    pub unsafe fn load_rows(p: [*const f32; LANES]) -> [F; 4] {
+        let (t0, t1, t2, t3) = (
+            half(p[0], p[4]),
+            half(p[1], p[5]),
+            half(p[2], p[6]),
+            half(p[3], p[7]),
+        );
+        let (u0, u1) = (_mm256_unpacklo_ps(t0, t1), _mm256_unpackhi_ps(t0, t1));
+        let (u2, u3) = (_mm256_unpacklo_ps(t2, t3), _mm256_unpackhi_ps(t2, t3));
+        [
+            F(_mm256_shuffle_ps::<0x44>(u0, u2)),
+            F(_mm256_shuffle_ps::<0xEE>(u0, u2)),
+            F(_mm256_shuffle_ps::<0x44>(u1, u3)),
+            F(_mm256_shuffle_ps::<0xEE>(u1, u3)),
+        ]
+    }
+
+    /// The inverse of [`load_rows`]: writes component `c` of lane `l` to `p[l][c]`.
+    ///
+    /// # Safety
+    /// Each pointer must be valid for writing four floats.
+    #[inline(always)]
+    pub unsafe fn store_rows(p: [*mut f32; LANES], v: [F; 4]) {
+        let (u0, u1) = (
+            _mm256_unpacklo_ps(v[0].0, v[1].0),
+            _mm256_unpackhi_ps(v[0].0, v[1].0),
+        );
+        let (u2, u3) = (
+            _mm256_unpacklo_ps(v[2].0, v[3].0),
+            _mm256_unpackhi_ps(v[2].0, v[3].0),
+        );
+        let r = [
+            _mm256_shuffle_ps::<0x44>(u0, u2),
+            _mm256_shuffle_ps::<0xEE>(u0, u2),
+            _mm256_shuffle_ps::<0x44>(u1, u3),
+            _mm256_shuffle_ps::<0xEE>(u1, u3),
+        ];
+        for l in 0..4 {
+            _mm_storeu_ps(p[l], _mm256_castps256_ps128(r[l]));
+            _mm_storeu_ps(p[l + 4], _mm256_extractf128_ps::<1>(r[l]));
+        }
     }
 }
 
-impl F {
-    #[inline(always)]
-    fn splat(x: f32) -> F {
-        F([x; LANES])
+/// Portable fallback: plain arrays, one loop per operation.
+#[cfg(not(target_arch = "x86_64"))]
+mod simd {
+    use super::LANES;
+    use std::ops::{Add, Mul, Neg, Sub};
+
+    #[derive(Clone, Copy, Default)]
+    pub(crate) struct F([f32; LANES]);
+
+    #[derive(Clone, Copy)]
+    pub(crate) struct M([bool; LANES]);
+
+    macro_rules! binop {
+        ($tr:ident, $f:ident, $op:tt) => {
+            impl $tr for F {
+                type Output = F;
+                #[inline(always)]
+                fn $f(self, o: F) -> F {
+                    let mut r = [0.0; LANES];
+                    for l in 0..LANES {
+                        r[l] = self.0[l] $op o.0[l];
+                    }
+                    F(r)
+                }
+            }
+        };
     }
-    #[inline(always)]
-    fn sqrt(self) -> F {
-        let mut r = [0.0; LANES];
-        for l in 0..LANES {
-            r[l] = self.0[l].sqrt();
+    binop!(Add, add, +);
+    binop!(Sub, sub, -);
+    binop!(Mul, mul, *);
+
+    impl Neg for F {
+        type Output = F;
+        #[inline(always)]
+        fn neg(self) -> F {
+            F(self.0.map(|x| -x))
         }
-        F(r)
     }
-    #[inline(always)]
-    fn div(self, o: F) -> F {
-        let mut r = [0.0; LANES];
-        for l in 0..LANES {
-            r[l] = self.0[l] / o.0[l];
+
+    macro_rules! lanewise {
+        ($a:expr, $b:expr, $init:expr, |$x:ident, $y:ident| $e:expr) => {{
+            let mut r = [$init; LANES];
+            for l in 0..LANES {
+                let ($x, $y) = ($a[l], $b[l]);
+                r[l] = $e;
+            }
+            r
+        }};
+    }
+
+    impl F {
+        #[inline(always)]
+        pub fn splat(x: f32) -> F {
+            F([x; LANES])
         }
-        F(r)
-    }
-    #[inline(always)]
-    fn max(self, o: F) -> F {
-        let mut r = [0.0; LANES];
-        for l in 0..LANES {
-            r[l] = self.0[l].max(o.0[l]);
+        #[inline(always)]
+        pub fn from_array(a: [f32; LANES]) -> F {
+            F(a)
         }
-        F(r)
-    }
-    /// `if m { a } else { b }` per lane.
-    #[inline(always)]
-    fn select(m: [bool; LANES], a: F, b: F) -> F {
-        let mut r = [0.0; LANES];
-        for l in 0..LANES {
-            r[l] = if m[l] { a.0[l] } else { b.0[l] };
+        #[inline(always)]
+        pub fn to_array(self) -> [f32; LANES] {
+            self.0
         }
-        F(r)
+        #[inline(always)]
+        pub fn sqrt(self) -> F {
+            F(self.0.map(f32::sqrt))
+        }
+        #[inline(always)]
+        pub fn div(self, o: F) -> F {
+            F(lanewise!(self.0, o.0, 0.0, |a, b| a / b))
+        }
+        #[inline(always)]
+        pub fn max(self, o: F) -> F {
+            F(lanewise!(self.0, o.0, 0.0, |a, b| a.max(b)))
+        }
+        #[inline(always)]
+        pub fn select(m: M, a: F, b: F) -> F {
+            let mut r = [0.0; LANES];
+            for l in 0..LANES {
+                r[l] = if m.0[l] { a.0[l] } else { b.0[l] };
+            }
+            F(r)
+        }
+        #[inline(always)]
+        pub fn gt(self, o: F) -> M {
+            M(lanewise!(self.0, o.0, false, |a, b| a > b))
+        }
+        #[inline(always)]
+        pub fn lt(self, o: F) -> M {
+            M(lanewise!(self.0, o.0, false, |a, b| a < b))
+        }
+        #[inline(always)]
+        pub fn ne(self, o: F) -> M {
+            M(lanewise!(self.0, o.0, false, |a, b| a != b))
+        }
     }
+
+    impl M {
+        #[inline(always)]
+        pub fn all() -> M {
+            M([true; LANES])
+        }
+        #[inline(always)]
+        pub fn and(self, o: M) -> M {
+            M(lanewise!(self.0, o.0, false, |a, b| a && b))
+        }
+    }
+
+    /// Loads four floats from each of eight addresses and transposes: result `[c]` holds
+    /// component `c` of every lane.
+    ///
+    /// # Safety
+    /// Each pointer must be valid for reading four floats.
     #[inline(always)]
-    fn gt(self, o: F) -> [bool; LANES] {
-        let mut r = [false; LANES];
+    pub unsafe fn load_rows(p: [*const f32; LANES]) -> [F; 4] {
+        let mut r = [F::default(); 4];
         for l in 0..LANES {
-            r[l] = self.0[l] > o.0[l];
+            for c in 0..4 {
+                r[c].0[l] = *p[l].add(c);
+            }
         }
         r
     }
+
+    /// The inverse of [`load_rows`]: writes component `c` of lane `l` to `p[l][c]`.
+    ///
+    /// # Safety
+    /// Each pointer must be valid for writing four floats.
+    #[inline(always)]
+    pub unsafe fn store_rows(p: [*mut f32; LANES], v: [F; 4]) {
+        for l in 0..LANES {
+            for c in 0..4 {
+                *p[l].add(c) = v[c].0[l];
+            }
+        }
+    }
 }
 
-#[derive(Clone, Copy, Default)]
+#[derive(Clone, Copy)]
 pub(crate) struct V([F; 3]);
 
 #[inline(always)]
@@ -132,7 +350,6 @@ fn scale(a: F, x: V) -> V {
 }
 
 /// Eight tets' vertices (x, prev, w) and rest data, lane-major.
-#[derive(Default)]
 pub(crate) struct Block {
     pub x: [V; 4],
     pub prev: [V; 4],
@@ -146,19 +363,44 @@ pub(crate) struct Block {
 }
 
 impl Block {
-    /// Gathers the rest data of eight tets.
+    /// All zeros. (Not `Default`: the standard library's array `default` is not inlined into
+    /// the AVX2 caller, and neither would the intrinsics it calls.)
     #[inline(always)]
-    pub fn rest(&mut self, r: &[TetRest; LANES], gamma: [f32; LANES]) {
-        for l in 0..LANES {
-            for j in 0..3 {
-                for i in 0..3 {
-                    self.b[j][i].0[l] = r[l].col[j][i];
-                }
-            }
-            self.alpha_d.0[l] = r[l].col[0][3];
-            self.alpha_h.0[l] = r[l].col[1][3];
+    pub fn zero() -> Block {
+        let z = F::splat(0.0);
+        let v = V([z; 3]);
+        Block {
+            x: [v; 4],
+            prev: [v; 4],
+            w: [z; 4],
+            b: [[z; 3]; 3],
+            alpha_d: z,
+            alpha_h: z,
+            gamma: z,
+            lambda: [z; 2],
         }
-        self.gamma = F(gamma);
+    }
+
+    /// Gathers the rest data of the eight tets `r` (Dm^-1 columns and compliances).
+    ///
+    /// # Safety
+    /// `r` must be valid for reading eight `TetRest`.
+    #[inline(always)]
+    pub unsafe fn rest(&mut self, r: *const TetRest, gamma: [f32; LANES]) {
+        for j in 0..3 {
+            let mut p = [std::ptr::null(); LANES];
+            for l in 0..LANES {
+                p[l] = (*r.add(l)).col[j].as_ptr();
+            }
+            let c = load_rows(p);
+            self.b[j] = [c[0], c[1], c[2]];
+            match j {
+                0 => self.alpha_d = c[3],
+                1 => self.alpha_h = c[3],
+                _ => {}
+            }
+        }
+        self.gamma = F::from_array(gamma);
     }
 }
 
@@ -217,15 +459,7 @@ fn size2(b: &[[F; 3]; 3]) -> F {
 
 /// `project` of constraints.rs on eight lanes; `active` masks lanes whose constraint is skipped.
 #[inline(always)]
-fn project(
-    k: &mut Block,
-    g: &[V; 4],
-    c: F,
-    alpha_t: F,
-    lambda: F,
-    h2: F,
-    active: [bool; LANES],
-) -> F {
+fn project(k: &mut Block, g: &[V; 4], c: F, alpha_t: F, lambda: F, h2: F, active: M) -> F {
     let mut wsum = F::splat(0.0);
     let mut wmax = F::splat(0.0);
     for i in 0..4 {
@@ -233,10 +467,7 @@ fn project(
         wsum = wsum + k.w[i] * gg;
         wmax = wmax.max(k.w[i] * k.w[i] * gg);
     }
-    let mut ok = active;
-    for l in 0..LANES {
-        ok[l] &= wsum.0[l] != 0.0;
-    }
+    let ok = active.and(wsum.ne(F::splat(0.0)));
     let dl0 = -(c + alpha_t * lambda).div(wsum + alpha_t);
     let limit2 = F::splat(MAX_STEP * MAX_STEP) * h2;
     let big = (dl0 * dl0 * wmax).gt(limit2);
@@ -266,15 +497,7 @@ pub(crate) fn project_tets(k: &mut Block, inv_dt: f32) {
     let p = cofactor(&f);
     let ch = vdot(f[0], p[0]) - k.gamma;
     let g = gradients(&p, &b);
-    let dl = project(
-        k,
-        &g,
-        ch,
-        k.alpha_h * inv_dt2,
-        k.lambda[1],
-        h2,
-        [true; LANES],
-    );
+    let dl = project(k, &g, ch, k.alpha_h * inv_dt2, k.lambda[1], h2, M::all());
     k.lambda[1] = k.lambda[1] + dl;
 }
 
@@ -285,10 +508,9 @@ pub(crate) fn warm_start_tets(k: &mut Block, dt: f32) {
     let f = deformation(&k.prev, &b);
     let cof = cofactor(&f);
     let j = vdot(f[0], cof[0]);
-    let mut sane = [false; LANES];
-    for l in 0..LANES {
-        sane[l] = j.0[l] > WARM_START_J.0 && j.0[l] < WARM_START_J.1;
-    }
+    let sane = j
+        .gt(F::splat(WARM_START_J.0))
+        .and(j.lt(F::splat(WARM_START_J.1)));
     let c = frob(&f);
     let ld = F::select(c.gt(F::splat(1e-6)), k.lambda[0].div(c), F::splat(0.0));
     let lh = k.lambda[1];
@@ -324,59 +546,54 @@ pub(crate) enum Kernel {
 }
 
 /// Gathers eight tets starting at `t0` (all of one colour) from the vertex arrays, runs the
-/// kernel, scatters back.
+/// kernel, scatters back. `xw` holds each vertex's displacement and inverse mass, `prev` its
+/// displacement at the start of the substep (xyz).
 ///
 /// # Safety
 /// The eight tets must belong to one colour (no shared vertex, no concurrent access to their
-/// vertices) and index within the arrays behind `x`, `prev` and `w`.
+/// vertices) and index within the arrays behind `xw` and `prev`. On x86-64 the CPU must have
+/// AVX2 and the caller should be compiled with it (see `cpu.rs`).
 #[inline(always)]
-#[allow(clippy::too_many_arguments)]
 pub(crate) unsafe fn run_block(
     model: &Model,
     t0: usize,
     lambdas: &mut [[f32; 2]],
-    x: *mut [f32; 3],
-    prev: *const [f32; 3],
-    w: *const f32,
+    xw: *mut [f32; 4],
+    prev: *const [f32; 4],
     kernel: Kernel,
     dt: f32,
 ) {
-    let mut k = Block::default();
-    let mut rest = [TetRest::default(); LANES];
-    let mut gamma = [0.0; LANES];
-    for l in 0..LANES {
-        let t = t0 + l;
-        let tet = model.tets[t];
-        for i in 0..4 {
-            let v = tet[i] as usize;
-            let xv = *x.add(v);
-            for a in 0..3 {
-                k.x[i].0[a].0[l] = xv[a];
-            }
-            // Only the warm start reads the start-of-substep displacements.
-            if let Kernel::WarmStart = kernel {
-                let pv = *prev.add(v);
-                for a in 0..3 {
-                    k.prev[i].0[a].0[l] = pv[a];
-                }
-            }
-            k.w[i].0[l] = *w.add(v);
+    let mut k = Block::zero();
+    let tets: [[u32; 4]; LANES] = std::array::from_fn(|l| model.tets[t0 + l]);
+    for i in 0..4 {
+        let p = std::array::from_fn(|l| xw.add(tets[l][i] as usize) as *const f32);
+        let [x, y, z, w] = load_rows(p);
+        k.x[i] = V([x, y, z]);
+        k.w[i] = w;
+        // Only the warm start reads the start-of-substep displacements.
+        if let Kernel::WarmStart = kernel {
+            let p = std::array::from_fn(|l| prev.add(tets[l][i] as usize) as *const f32);
+            let [x, y, z, _] = load_rows(p);
+            k.prev[i] = V([x, y, z]);
         }
-        rest[l] = model.rest[t];
-        gamma[l] = model.material_params[model.tet_material[t] as usize].gamma;
-        k.lambda[0].0[l] = lambdas[l][0];
-        k.lambda[1].0[l] = lambdas[l][1];
     }
-    k.rest(&rest, gamma);
+    let rest = &model.rest[t0..t0 + LANES];
+    let gamma =
+        std::array::from_fn(|l| model.material_params[model.tet_material[t0 + l] as usize].gamma);
+    k.rest(rest.as_ptr(), gamma);
+    let lam = &mut lambdas[..LANES];
+    k.lambda[0] = F::from_array(std::array::from_fn(|l| lam[l][0]));
+    k.lambda[1] = F::from_array(std::array::from_fn(|l| lam[l][1]));
     match kernel {
         Kernel::WarmStart => warm_start_tets(&mut k, dt),
         Kernel::Solve => project_tets(&mut k, 1.0 / dt),
     }
+    for i in 0..4 {
+        let p = std::array::from_fn(|l| xw.add(tets[l][i] as usize) as *mut f32);
+        store_rows(p, [k.x[i].0[0], k.x[i].0[1], k.x[i].0[2], k.w[i]]);
+    }
+    let (l0, l1) = (k.lambda[0].to_array(), k.lambda[1].to_array());
     for l in 0..LANES {
-        let tet = model.tets[t0 + l];
-        for i in 0..4 {
-            *x.add(tet[i] as usize) = [k.x[i].0[0].0[l], k.x[i].0[1].0[l], k.x[i].0[2].0[l]];
-        }
-        lambdas[l] = [k.lambda[0].0[l], k.lambda[1].0[l]];
+        lam[l] = [l0[l], l1[l]];
     }
 }
