@@ -1,12 +1,11 @@
 //! CPU backend: the same substep as the GPU kernels, in plain Rust.
 //!
 //! A frame runs on a small team of threads (one per rayon thread, fewer for small models)
-//! that stays together for all its substeps: every phase splits its vertices or the tets of
-//! one colour statically between the threads, and the threads meet at a spinning barrier
-//! where the next phase (or colour) needs the previous one finished. Colours run one after
-//! another; the tets of one colour run in parallel, eight at a time on SIMD lanes
-//! (`lanes.rs`). Per-vertex phases give every thread the same vertices, so two per-vertex
-//! phases in a row need no barrier between them.
+//! that stays together for all its substeps, instead of a fork-join per colour: the phases
+//! of every substep (predict, warm start, collide, solve, finalize, damp; tet phases once per
+//! colour) are cut into small units of work that the threads claim in order, a phase
+//! starting once the one before it is done (`Schedule`). Colours run one after another; the
+//! tets of one colour run in parallel, eight at a time on SIMD lanes (`lanes.rs`).
 //!
 //! During a step the solver works on its own copy of the displacements, padded to four
 //! floats with the inverse mass in `w` (as the GPU's `disp` buffer), so a tet kernel loads
@@ -20,13 +19,10 @@ use super::constraints::{damp_tet, project_tet, rest_lambda, warm_start_tet, Tet
 use super::lanes::{self, Kernel, LANES};
 use super::{plan_substeps, SimError, SolverConfig, StepPlan};
 use crate::model::{Control, Model, State};
-use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 
 /// Tets per thread below which an extra thread costs more (barriers) than it saves.
 const MIN_TETS_PER_THREAD: usize = 8192;
-
-/// Per-vertex phases split the vertices at multiples of this (a 64-byte line of `xw`).
-const VERTEX_ALIGN: usize = 4;
 
 /// The CPU XPBD solver. Owns only scratch memory; the model and state are borrowed per step.
 pub struct CpuXpbd {
@@ -94,43 +90,38 @@ impl CpuXpbd {
         let threads = rayon::current_num_threads()
             .min(model.num_tets() / MIN_TETS_PER_THREAD)
             .max(1);
+        let frame = Frame {
+            model,
+            control,
+            xw: self.xw.as_mut_ptr(),
+            prev: self.prev.as_mut_ptr(),
+            vel: state.velocities.as_mut_ptr(),
+            lambdas: state.lambdas.as_mut_ptr(),
+            dt,
+            damp: (1.0 - model.velocity_damping * dt).max(0.0),
+            simd: self.simd,
+        };
+        let schedule = Schedule::new(
+            substep_phases(model, &self.plan),
+            self.plan.substeps as usize,
+            threads,
+        );
         for _ in 0..frames {
-            let frame = Frame {
-                model,
-                control,
-                xw: self.xw.as_mut_ptr(),
-                prev: self.prev.as_mut_ptr(),
-                vel: state.velocities.as_mut_ptr(),
-                lambdas: state.lambdas.as_mut_ptr(),
-                dt,
-                damp: (1.0 - model.velocity_damping * dt).max(0.0),
-                simd: self.simd,
-                warm_start: self.plan.warm_start,
-                iterations: self.plan.iterations,
-                rayleigh: model.material_params.iter().any(|m| m.beta > 0.0),
-                barrier: Barrier::new(threads),
-            };
-            let substeps = self.plan.substeps;
-            let run = |team: Team| {
-                let _guard = PoisonOnPanic(&frame.barrier);
-                for _ in 0..substeps {
-                    frame.substep(&team);
-                }
-            };
-            if threads == 1 {
-                run(Team { id: 0, size: 1 });
+            schedule.reset();
+            let run = |id: usize| schedule.run(&frame, id);
+            if schedule.threads == 1 {
+                run(0);
             } else {
                 std::thread::scope(|s| {
-                    for id in 1..threads {
-                        s.spawn(move || run(Team { id, size: threads }));
+                    for id in 1..schedule.threads {
+                        s.spawn(move || run(id));
                     }
-                    run(Team {
-                        id: 0,
-                        size: threads,
-                    });
+                    run(0);
                 });
             }
-            for (d, xw) in state.displacements.iter_mut().zip(&self.xw) {
+            // SAFETY: the team has finished; nothing else accesses `xw`.
+            let xw = unsafe { std::slice::from_raw_parts(frame.xw, nv) };
+            for (d, xw) in state.displacements.iter_mut().zip(xw) {
                 *d = [xw[0], xw[1], xw[2]];
             }
             state.step += 1;
@@ -171,29 +162,269 @@ impl CpuXpbd {
     }
 }
 
-/// One member of the team running a frame.
-#[derive(Clone, Copy)]
-struct Team {
-    /// This thread's index, `0..size`.
-    id: usize,
-    size: usize,
+/// A phase of the substep (see the module documentation of `solver`), with its unit of work.
+#[derive(Clone, Copy, Debug, PartialEq)]
+enum Phase {
+    /// Per vertex: `Frame::predict`.
+    Predict,
+    /// Per tet of a colour: `Frame::warm_start`.
+    WarmStart(usize),
+    /// Per tet: `Frame::reset_lambdas` (warm starting off).
+    ResetLambdas,
+    /// Per vertex: `Frame::collide_planes`.
+    CollidePlanes,
+    /// Per tet of a colour: `Frame::solve`.
+    Solve(usize),
+    /// Per vertex: `Frame::collide_planes` again, then `Frame::finalize`.
+    Finalize,
+    /// Per tet of a colour: `Frame::damp`.
+    Damp(usize),
 }
 
-impl Team {
-    /// This thread's share of `0..n`, cut at multiples of `align`.
-    #[inline]
-    fn share(&self, n: usize, align: usize) -> std::ops::Range<usize> {
-        let units = n.div_ceil(align);
-        let cut = |k: usize| (units * k / self.size * align).min(n);
-        cut(self.id)..cut(self.id + 1)
+/// Vertices per unit of work of a per-vertex phase.
+const VERTEX_UNIT: usize = 64;
+/// Tets per unit of work of a per-tet phase: one SIMD block.
+const TET_UNIT: usize = LANES;
+
+/// Fewest units a thread claims at once (unless fewer are left in the phase).
+const MIN_CLAIM: usize = 4;
+
+/// The phases of one substep, in order, with how many units of work each has.
+fn substep_phases(model: &Model, plan: &StepPlan) -> Vec<(Phase, usize)> {
+    let vertex_units = model.num_vertices().div_ceil(VERTEX_UNIT);
+    let colour_units = |c: usize| {
+        let n = (model.colour_offsets[c + 1] - model.colour_offsets[c]) as usize;
+        n.div_ceil(TET_UNIT)
+    };
+    let colours = 0..model.num_colours();
+    let mut phases = vec![(Phase::Predict, vertex_units)];
+    if plan.warm_start {
+        phases.extend(
+            colours
+                .clone()
+                .map(|c| (Phase::WarmStart(c), colour_units(c))),
+        );
+    } else {
+        phases.push((Phase::ResetLambdas, model.num_tets().div_ceil(TET_UNIT)));
     }
+    if !model.planes.is_empty() {
+        // So that the solve sees the contact (the warm start re-applies last substep's
+        // elastic push into a plane; resolving it only after the solve would let the solve
+        // see the tissue too far out of the plane).
+        phases.push((Phase::CollidePlanes, vertex_units));
+    }
+    for _ in 0..plan.iterations {
+        phases.extend(colours.clone().map(|c| (Phase::Solve(c), colour_units(c))));
+    }
+    phases.push((Phase::Finalize, vertex_units));
+    if model.material_params.iter().any(|m| m.beta > 0.0) {
+        phases.extend(colours.map(|c| (Phase::Damp(c), colour_units(c))));
+    }
+    phases.retain(|&(_, units)| units > 0);
+    phases
+}
+
+/// Hands out the work of a frame to a team of threads, phase after phase, and keeps each
+/// phase from starting before the previous one has finished.
+///
+/// Every phase (of every substep of the frame, in order) is cut into units. Thread 1 claims
+/// a phase's units from the back, the others from the front, a quarter of what is left at a
+/// time (fewer towards the middle), until the ends meet. So each thread works on about the
+/// same part of the mesh in every colour and substep (its vertices and tets stay in its
+/// cache), yet a team mate that the OS has descheduled on a loaded machine holds up only
+/// the units it has claimed: the others take the rest of the phase, where a fixed split with
+/// a barrier would wait for it at every phase.
+///
+/// A thread may claim units of the next phase while the current one is still running; it
+/// waits to run them until all units before its phase are done. Units are done in any
+/// order, but none of a phase can be before all earlier phases are, so `done >= start`
+/// means exactly that.
+struct Schedule {
+    /// Phase, first unit (within the substep), units.
+    phases: Vec<(Phase, usize, usize)>,
+    units_per_substep: usize,
+    /// Phases in the frame.
+    total: usize,
+    threads: usize,
+    /// The phase being claimed (its frame-wide number plus one, modulo 2^24, 0 before the
+    /// first) and its unclaimed units front..back, packed (`pack`).
+    claim: Padded<AtomicU64>,
+    /// Units finished.
+    done: Padded<AtomicUsize>,
+    /// Set when a team member panicked: the others stop waiting for it.
+    poisoned: AtomicBool,
+}
+
+/// Keeps the two counters on separate cache lines.
+#[repr(align(128))]
+struct Padded<T>(T);
+
+const PHASE_BITS: u32 = 24;
+const END_BITS: u32 = 20;
+const END_MASK: u64 = (1 << END_BITS) - 1;
+const PHASE_MASK: u64 = (1 << PHASE_BITS) - 1;
+/// Most units in one phase (the claim word's range).
+const MAX_PHASE_UNITS: usize = END_MASK as usize;
+
+#[inline]
+fn pack(phase: u64, front: usize, back: usize) -> u64 {
+    (phase & PHASE_MASK) << (2 * END_BITS) | (front as u64) << END_BITS | back as u64
+}
+
+#[inline]
+fn unpack(w: u64) -> (u64, usize, usize) {
+    (
+        w >> (2 * END_BITS),
+        (w >> END_BITS & END_MASK) as usize,
+        (w & END_MASK) as usize,
+    )
+}
+
+impl Schedule {
+    fn new(phases: Vec<(Phase, usize)>, substeps: usize, threads: usize) -> Self {
+        let mut start = 0;
+        let phases: Vec<_> = phases
+            .into_iter()
+            .map(|(p, n)| {
+                start += n;
+                (p, start - n, n)
+            })
+            .collect();
+        // A frame that does not fit the claim word runs on one thread.
+        let fits = phases.iter().all(|&(_, _, n)| n <= MAX_PHASE_UNITS);
+        Self {
+            total: phases.len() * substeps,
+            phases,
+            units_per_substep: start,
+            threads: if fits { threads } else { 1 },
+            claim: Padded(AtomicU64::new(0)),
+            done: Padded(AtomicUsize::new(0)),
+            poisoned: AtomicBool::new(false),
+        }
+    }
+
+    fn reset(&self) {
+        self.claim.0.store(0, Ordering::Relaxed);
+        self.done.0.store(0, Ordering::Relaxed);
+    }
+
+    /// Frame phase `k`: the phase, its first unit (frame-wide) and its unit count.
+    #[inline]
+    fn phase(&self, k: usize) -> (Phase, usize, usize) {
+        let (substep, p) = (k / self.phases.len(), k % self.phases.len());
+        let (phase, start, n) = self.phases[p];
+        (phase, substep * self.units_per_substep + start, n)
+    }
+
+    /// Thread `id`'s share of the frame: claims and runs units until none are left.
+    fn run(&self, frame: &Frame, id: usize) {
+        let _guard = PoisonOnPanic(&self.poisoned);
+        let from_back = id == 1;
+        let mut k = 0;
+        while k < self.total {
+            let (phase, start, n) = self.phase(k);
+            let tag = k as u64 + 1;
+            let w = self.claim.0.load(Ordering::Relaxed);
+            let (pk, front, back) = unpack(w);
+            // Threads are at most one phase apart: compare modulo 2^PHASE_BITS.
+            let ahead = pk.wrapping_sub(tag) & PHASE_MASK;
+            if ahead == PHASE_MASK {
+                // The previous phase is exhausted and nobody has opened this one yet.
+                let _ = self.claim.0.compare_exchange_weak(
+                    w,
+                    pack(tag, 0, n),
+                    Ordering::Relaxed,
+                    Ordering::Relaxed,
+                );
+                continue;
+            }
+            if ahead != 0 || front >= back {
+                // This phase is all claimed (and another thread has opened the next one).
+                k += 1;
+                continue;
+            }
+            let left = back - front;
+            let take = if self.threads == 1 {
+                left
+            } else {
+                left.div_ceil(4).max(MIN_CLAIM).min(left)
+            };
+            let (units, next) = if from_back {
+                (back - take..back, pack(tag, front, back - take))
+            } else {
+                (front..front + take, pack(tag, front + take, back))
+            };
+            if self
+                .claim
+                .0
+                .compare_exchange_weak(w, next, Ordering::Relaxed, Ordering::Relaxed)
+                .is_err()
+            {
+                continue;
+            }
+            self.wait_for(start);
+            match phase {
+                Phase::Predict => frame.predict(vertex_range(frame.model, units)),
+                Phase::WarmStart(c) => frame.warm_start(c, units),
+                Phase::ResetLambdas => frame.reset_lambdas(units),
+                Phase::CollidePlanes => frame.collide_planes(vertex_range(frame.model, units)),
+                Phase::Solve(c) => frame.solve(c, units),
+                Phase::Finalize => {
+                    let vertices = vertex_range(frame.model, units);
+                    if !frame.model.planes.is_empty() {
+                        frame.collide_planes(vertices.clone());
+                    }
+                    frame.finalize(vertices);
+                }
+                Phase::Damp(c) => frame.damp(c, units),
+            }
+            // Release: this thread's writes are visible to whoever sees the count.
+            self.done.0.fetch_add(take, Ordering::Release);
+        }
+    }
+
+    /// Waits until units `0..start` are done (acquiring their writes).
+    #[inline]
+    fn wait_for(&self, start: usize) {
+        let mut spins = 0u32;
+        while self.done.0.load(Ordering::Acquire) < start {
+            if spins < 1 << 10 {
+                std::hint::spin_loop();
+                spins += 1;
+            } else {
+                if self.poisoned.load(Ordering::Relaxed) {
+                    panic!("a CPU solver thread panicked");
+                }
+                std::thread::yield_now();
+            }
+        }
+    }
+}
+
+/// Poisons the schedule if its thread unwinds.
+struct PoisonOnPanic<'a>(&'a AtomicBool);
+
+impl Drop for PoisonOnPanic<'_> {
+    fn drop(&mut self) {
+        if std::thread::panicking() {
+            self.0.store(true, Ordering::Relaxed);
+        }
+    }
+}
+
+/// The vertices of per-vertex units `units`.
+#[inline]
+fn vertex_range(model: &Model, units: std::ops::Range<usize>) -> std::ops::Range<usize> {
+    let n = model.num_vertices();
+    (units.start * VERTEX_UNIT).min(n)..(units.end * VERTEX_UNIT).min(n)
 }
 
 /// Everything the phases of a frame touch, shared by the team.
 ///
-/// Raw pointers because the threads write disjoint parts of the same arrays: per-vertex
-/// phases split the vertices, tet phases the tets of one colour, which share no vertex (the
-/// graph colouring), with a barrier wherever the split changes.
+/// Raw pointers because the threads write disjoint parts of the same arrays at the same
+/// time: per-vertex phases split the vertices, tet phases the tets of one colour, which share
+/// no vertex (the graph colouring), and no phase starts before the previous one is done
+/// (`Schedule`).
 struct Frame<'a> {
     model: &'a Model,
     control: &'a Control,
@@ -205,62 +436,17 @@ struct Frame<'a> {
     /// Velocity damping factor per substep.
     damp: f32,
     simd: bool,
-    warm_start: bool,
-    iterations: u32,
-    /// Whether any material has Rayleigh damping.
-    rayleigh: bool,
-    barrier: Barrier,
 }
 
 // SAFETY: see the type's documentation; every access goes through the phase methods below.
 unsafe impl Sync for Frame<'_> {}
 
 impl Frame<'_> {
-    /// One substep: the phases of the module documentation, in order.
-    fn substep(&self, team: &Team) {
-        // 1. predict
-        self.predict(team);
-        self.barrier.wait();
-        // 2. warm start (or reset)
-        if self.warm_start {
-            self.sweep(team, Kernel::WarmStart);
-        } else {
-            self.reset_lambdas(team);
-            self.barrier.wait();
-        }
-        // 2b. contacts with static planes, so that the solve sees the contact (the warm start
-        // re-applies last substep's elastic push into a plane; resolving it only after the
-        // solve would let the solve see the tissue too far out of the plane).
-        if !self.model.planes.is_empty() {
-            self.collide_planes(team);
-            self.barrier.wait();
-        }
-        // 3. solve
-        for _ in 0..self.iterations {
-            self.sweep(team, Kernel::Solve);
-        }
-        // 4. finalize: planes, velocities (per vertex, same vertices per thread: no barrier)
-        if !self.model.planes.is_empty() {
-            self.collide_planes(team);
-        }
-        self.finalize(team);
-        self.barrier.wait();
-        // 5. Rayleigh damping of the velocities.
-        if self.rayleigh {
-            self.damp(team);
-        }
-    }
-
-    /// This thread's vertices.
-    fn vertices(&self, team: &Team) -> std::ops::Range<usize> {
-        team.share(self.model.num_vertices(), VERTEX_ALIGN)
-    }
-
-    /// v += dt (g + w f), velocity damping, prev = x, x += dt v.
-    fn predict(&self, team: &Team) {
+    /// 1. Predict: v += dt (g + w f), velocity damping, prev = x, x += dt v.
+    fn predict(&self, vertices: std::ops::Range<usize>) {
         let (dt, g) = (self.dt, self.model.gravity);
-        for i in self.vertices(team) {
-            // SAFETY: vertex i belongs to this thread in per-vertex phases.
+        for i in vertices {
+            // SAFETY: in a per-vertex phase, each vertex belongs to one thread.
             let (xw, prev, v) = unsafe {
                 (
                     &mut *self.xw.add(i),
@@ -285,10 +471,26 @@ impl Frame<'_> {
         }
     }
 
-    /// Pushes this thread's vertices out of the static planes.
-    fn collide_planes(&self, team: &Team) {
+    /// 2. Warm start of the tets of colour `c` in `units` (blocks of eight).
+    fn warm_start(&self, c: usize, units: std::ops::Range<usize>) {
+        self.tet_kernel(Kernel::WarmStart, c, units);
+    }
+
+    /// 2 (warm starting off). Rest multipliers for the tets in `units`.
+    fn reset_lambdas(&self, units: std::ops::Range<usize>) {
         let model = self.model;
-        for i in self.vertices(team) {
+        let tets = units.start * TET_UNIT..(units.end * TET_UNIT).min(model.num_tets());
+        for t in tets {
+            let gamma = model.material_params[model.tet_material[t] as usize].gamma;
+            // SAFETY: tet t belongs to this thread here.
+            unsafe { *self.lambdas.add(t) = rest_lambda(&model.rest[t], gamma, self.dt) };
+        }
+    }
+
+    /// 2b and 4. Pushes these vertices out of the static planes.
+    fn collide_planes(&self, vertices: std::ops::Range<usize>) {
+        let model = self.model;
+        for i in vertices {
             // SAFETY: as in `predict`.
             let (xw, prev) = unsafe { (&mut *self.xw.add(i), &*self.prev.add(i)) };
             if xw[3] > 0.0 {
@@ -302,10 +504,15 @@ impl Frame<'_> {
         }
     }
 
-    /// v = (x - prev) / dt.
-    fn finalize(&self, team: &Team) {
+    /// 3. Projects the tets of colour `c` in `units`.
+    fn solve(&self, c: usize, units: std::ops::Range<usize>) {
+        self.tet_kernel(Kernel::Solve, c, units);
+    }
+
+    /// 4. Velocities: v = (x - prev) / dt.
+    fn finalize(&self, vertices: std::ops::Range<usize>) {
         let inv_dt = 1.0 / self.dt;
-        for i in self.vertices(team) {
+        for i in vertices {
             // SAFETY: as in `predict`.
             let (xw, prev, v) =
                 unsafe { (&*self.xw.add(i), &*self.prev.add(i), &mut *self.vel.add(i)) };
@@ -318,80 +525,60 @@ impl Frame<'_> {
         }
     }
 
-    /// Rest multipliers for every tet (warm starting off).
-    fn reset_lambdas(&self, team: &Team) {
+    /// 5. Implicit Rayleigh damping of the velocities of the tets of colour `c` in `units`.
+    fn damp(&self, c: usize, units: std::ops::Range<usize>) {
         let model = self.model;
-        for t in team.share(model.num_tets(), 16) {
-            let gamma = model.material_params[model.tet_material[t] as usize].gamma;
-            // SAFETY: tet t belongs to this thread here.
-            unsafe { *self.lambdas.add(t) = rest_lambda(&model.rest[t], gamma, self.dt) };
-        }
-    }
-
-    /// Runs a tet kernel over every colour in order, with a barrier after each colour.
-    fn sweep(&self, team: &Team, kernel: Kernel) {
-        let model = self.model;
-        for c in 0..model.num_colours() {
-            let (a, b) = (
-                model.colour_offsets[c] as usize,
-                model.colour_offsets[c + 1] as usize,
-            );
-            // Blocks of eight through the SIMD path, split between the threads; the
-            // remainder one by one on the last thread.
-            let (blocks, rest) = if self.simd {
-                let nb = (b - a) / LANES;
-                let mine = team.share(nb, 1);
-                (mine, a + nb * LANES..b)
-            } else {
-                (0..0, a..b)
-            };
-            // SAFETY: tets of one colour share no vertex, indices were checked when the model
-            // was built, and each thread owns its tets (and their multipliers) in this colour.
-            unsafe {
-                if !blocks.is_empty() {
-                    self.blocks(kernel, a + blocks.start * LANES, a + blocks.end * LANES);
-                }
-                if team.id + 1 == team.size {
-                    for t in rest {
-                        self.single_tet(kernel, t);
+        for t in self.colour_tets(c, units) {
+            let beta = model.material_params[model.tet_material[t] as usize].beta;
+            if beta > 0.0 {
+                let tet = model.tets[t];
+                // SAFETY: as in `tet_kernel`. x holds velocities here, prev displacements.
+                unsafe {
+                    let mut v = TetVerts::default();
+                    for k in 0..4 {
+                        let i = tet[k] as usize;
+                        let xw = *self.xw.add(i);
+                        v.x[k] = *self.vel.add(i);
+                        v.prev[k] = [xw[0], xw[1], xw[2]];
+                        v.w[k] = xw[3];
+                    }
+                    damp_tet(&mut v, &model.rest[t], beta, self.dt);
+                    for k in 0..4 {
+                        *self.vel.add(tet[k] as usize) = v.x[k];
                     }
                 }
             }
-            self.barrier.wait();
         }
     }
 
-    /// Implicit Rayleigh damping of the velocities, colour by colour.
-    fn damp(&self, team: &Team) {
-        let model = self.model;
-        for c in 0..model.num_colours() {
-            let (a, b) = (
-                model.colour_offsets[c] as usize,
-                model.colour_offsets[c + 1] as usize,
-            );
-            let mine = team.share(b - a, 16);
-            for t in a + mine.start..a + mine.end {
-                let beta = model.material_params[model.tet_material[t] as usize].beta;
-                if beta > 0.0 {
-                    let tet = model.tets[t];
-                    // SAFETY: as in `sweep`. x holds velocities here, prev displacements.
-                    unsafe {
-                        let mut v = TetVerts::default();
-                        for k in 0..4 {
-                            let i = tet[k] as usize;
-                            let xw = *self.xw.add(i);
-                            v.x[k] = *self.vel.add(i);
-                            v.prev[k] = [xw[0], xw[1], xw[2]];
-                            v.w[k] = xw[3];
-                        }
-                        damp_tet(&mut v, &model.rest[t], beta, self.dt);
-                        for k in 0..4 {
-                            *self.vel.add(tet[k] as usize) = v.x[k];
-                        }
-                    }
-                }
+    /// The tets of colour `c` in its units `units`.
+    #[inline]
+    fn colour_tets(&self, c: usize, units: std::ops::Range<usize>) -> std::ops::Range<usize> {
+        let (a, b) = (
+            self.model.colour_offsets[c] as usize,
+            self.model.colour_offsets[c + 1] as usize,
+        );
+        (a + units.start * TET_UNIT).min(b)..(a + units.end * TET_UNIT).min(b)
+    }
+
+    /// A tet kernel on the tets of colour `c` in `units`: whole blocks of eight through the
+    /// SIMD path, a colour's last few tets one by one.
+    fn tet_kernel(&self, kernel: Kernel, c: usize, units: std::ops::Range<usize>) {
+        let tets = self.colour_tets(c, units);
+        let simd_end = if self.simd {
+            tets.start + (tets.end - tets.start) / LANES * LANES
+        } else {
+            tets.start
+        };
+        // SAFETY: tets of one colour share no vertex, indices were checked when the model was
+        // built, and each thread owns its tets (and their multipliers) in this colour.
+        unsafe {
+            if simd_end > tets.start {
+                self.blocks(kernel, tets.start, simd_end);
             }
-            self.barrier.wait();
+            for t in simd_end..tets.end {
+                self.single_tet(kernel, t);
+            }
         }
     }
 
@@ -452,67 +639,6 @@ unsafe fn blocks_generic(f: &Frame, kernel: Kernel, a: usize, b: usize) {
 #[target_feature(enable = "avx2")]
 unsafe fn blocks_avx2(f: &Frame, kernel: Kernel, a: usize, b: usize) {
     blocks_generic(f, kernel, a, b)
-}
-
-/// A spinning barrier for the team: the threads of a frame meet here between phases
-/// (~60 times a substep), far more often than a sleeping barrier or a fork-join can afford.
-/// After a short spin it yields, so a descheduled team mate gets the core back.
-struct Barrier {
-    size: usize,
-    arrived: AtomicUsize,
-    generation: AtomicUsize,
-    /// Set when a team member panicked: the others panic too instead of waiting forever.
-    poisoned: AtomicBool,
-}
-
-impl Barrier {
-    fn new(size: usize) -> Self {
-        Self {
-            size,
-            arrived: AtomicUsize::new(0),
-            generation: AtomicUsize::new(0),
-            poisoned: AtomicBool::new(false),
-        }
-    }
-
-    /// Waits until all `size` threads have called `wait`; everything written before the call
-    /// by any of them is visible to all after it.
-    #[inline]
-    fn wait(&self) {
-        if self.size == 1 {
-            return;
-        }
-        let generation = self.generation.load(Ordering::Acquire);
-        if self.arrived.fetch_add(1, Ordering::AcqRel) + 1 == self.size {
-            self.arrived.store(0, Ordering::Relaxed);
-            self.generation
-                .store(generation.wrapping_add(1), Ordering::Release);
-            return;
-        }
-        let mut spins = 0u32;
-        while self.generation.load(Ordering::Acquire) == generation {
-            if spins < 1 << 12 {
-                std::hint::spin_loop();
-                spins += 1;
-            } else {
-                if self.poisoned.load(Ordering::Relaxed) {
-                    panic!("a CPU solver thread panicked");
-                }
-                std::thread::yield_now();
-            }
-        }
-    }
-}
-
-/// Poisons the barrier if its thread unwinds.
-struct PoisonOnPanic<'a>(&'a Barrier);
-
-impl Drop for PoisonOnPanic<'_> {
-    fn drop(&mut self) {
-        if std::thread::panicking() {
-            self.0.poisoned.store(true, Ordering::Relaxed);
-        }
-    }
 }
 
 /// Rescales warm-start multipliers for substep `dt` (they scale with dt^2), or sets the rest

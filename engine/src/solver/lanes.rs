@@ -349,10 +349,9 @@ fn scale(a: F, x: V) -> V {
     V([a * x.0[0], a * x.0[1], a * x.0[2]])
 }
 
-/// Eight tets' vertices (x, prev, w) and rest data, lane-major.
+/// Eight tets' vertices (x, w) and rest data, lane-major.
 pub(crate) struct Block {
     pub x: [V; 4],
-    pub prev: [V; 4],
     pub w: [F; 4],
     /// Dm^-1 entries: b[j][i] = col[j][i].
     pub b: [[F; 3]; 3],
@@ -360,48 +359,6 @@ pub(crate) struct Block {
     pub alpha_h: F,
     pub gamma: F,
     pub lambda: [F; 2],
-}
-
-impl Block {
-    /// All zeros. (Not `Default`: the standard library's array `default` is not inlined into
-    /// the AVX2 caller, and neither would the intrinsics it calls.)
-    #[inline(always)]
-    pub fn zero() -> Block {
-        let z = F::splat(0.0);
-        let v = V([z; 3]);
-        Block {
-            x: [v; 4],
-            prev: [v; 4],
-            w: [z; 4],
-            b: [[z; 3]; 3],
-            alpha_d: z,
-            alpha_h: z,
-            gamma: z,
-            lambda: [z; 2],
-        }
-    }
-
-    /// Gathers the rest data of the eight tets `r` (Dm^-1 columns and compliances).
-    ///
-    /// # Safety
-    /// `r` must be valid for reading eight `TetRest`.
-    #[inline(always)]
-    pub unsafe fn rest(&mut self, r: *const TetRest, gamma: [f32; LANES]) {
-        for j in 0..3 {
-            let mut p = [std::ptr::null(); LANES];
-            for l in 0..LANES {
-                p[l] = (*r.add(l)).col[j].as_ptr();
-            }
-            let c = load_rows(p);
-            self.b[j] = [c[0], c[1], c[2]];
-            match j {
-                0 => self.alpha_d = c[3],
-                1 => self.alpha_h = c[3],
-                _ => {}
-            }
-        }
-        self.gamma = F::from_array(gamma);
-    }
 }
 
 // No closures in here: they would not be inlined into the AVX2-compiled caller.
@@ -503,9 +460,9 @@ pub(crate) fn project_tets(k: &mut Block, inv_dt: f32) {
 
 /// `warm_start_tet` of constraints.rs on eight tets.
 #[inline(always)]
-pub(crate) fn warm_start_tets(k: &mut Block, dt: f32) {
+pub(crate) fn warm_start_tets(k: &mut Block, prev: &[V; 4], dt: f32) {
     let b = k.b;
-    let f = deformation(&k.prev, &b);
+    let f = deformation(prev, &b);
     let cof = cofactor(&f);
     let j = vdot(f[0], cof[0]);
     let sane = j
@@ -563,29 +520,42 @@ pub(crate) unsafe fn run_block(
     kernel: Kernel,
     dt: f32,
 ) {
-    let mut k = Block::zero();
     let tets: [[u32; 4]; LANES] = std::array::from_fn(|l| model.tets[t0 + l]);
-    for i in 0..4 {
-        let p = std::array::from_fn(|l| xw.add(tets[l][i] as usize) as *const f32);
-        let [x, y, z, w] = load_rows(p);
-        k.x[i] = V([x, y, z]);
-        k.w[i] = w;
-        // Only the warm start reads the start-of-substep displacements.
-        if let Kernel::WarmStart = kernel {
-            let p = std::array::from_fn(|l| prev.add(tets[l][i] as usize) as *const f32);
-            let [x, y, z, _] = load_rows(p);
-            k.prev[i] = V([x, y, z]);
-        }
-    }
-    let rest = &model.rest[t0..t0 + LANES];
+    let x = [
+        vertex(xw, &tets, 0),
+        vertex(xw, &tets, 1),
+        vertex(xw, &tets, 2),
+        vertex(xw, &tets, 3),
+    ];
+    let r = model.rest.as_ptr().add(t0);
+    let rest = [column(r, 0), column(r, 1), column(r, 2)];
     let gamma =
         std::array::from_fn(|l| model.material_params[model.tet_material[t0 + l] as usize].gamma);
-    k.rest(rest.as_ptr(), gamma);
     let lam = &mut lambdas[..LANES];
-    k.lambda[0] = F::from_array(std::array::from_fn(|l| lam[l][0]));
-    k.lambda[1] = F::from_array(std::array::from_fn(|l| lam[l][1]));
+    let mut k = Block {
+        x: [xyz(x[0]), xyz(x[1]), xyz(x[2]), xyz(x[3])],
+        w: [x[0][3], x[1][3], x[2][3], x[3][3]],
+        b: [xyz(rest[0]).0, xyz(rest[1]).0, xyz(rest[2]).0],
+        alpha_d: rest[0][3],
+        alpha_h: rest[1][3],
+        gamma: F::from_array(gamma),
+        lambda: [
+            F::from_array(std::array::from_fn(|l| lam[l][0])),
+            F::from_array(std::array::from_fn(|l| lam[l][1])),
+        ],
+    };
     match kernel {
-        Kernel::WarmStart => warm_start_tets(&mut k, dt),
+        Kernel::WarmStart => {
+            // Only the warm start reads the start-of-substep displacements.
+            let xw = prev as *mut [f32; 4];
+            let p = [
+                xyz(vertex(xw, &tets, 0)),
+                xyz(vertex(xw, &tets, 1)),
+                xyz(vertex(xw, &tets, 2)),
+                xyz(vertex(xw, &tets, 3)),
+            ];
+            warm_start_tets(&mut k, &p, dt)
+        }
         Kernel::Solve => project_tets(&mut k, 1.0 / dt),
     }
     for i in 0..4 {
@@ -596,4 +566,29 @@ pub(crate) unsafe fn run_block(
     for l in 0..LANES {
         lam[l] = [l0[l], l1[l]];
     }
+}
+
+/// Vertex `i` of eight tets: xyz and w.
+#[inline(always)]
+unsafe fn vertex(xw: *mut [f32; 4], tets: &[[u32; 4]; LANES], i: usize) -> [F; 4] {
+    let mut p = [std::ptr::null(); LANES];
+    for l in 0..LANES {
+        p[l] = xw.add(tets[l][i] as usize) as *const f32;
+    }
+    load_rows(p)
+}
+
+/// Column `j` of Dm^-1 (xyz) and its packed scalar (w) of the eight tets from `r` on.
+#[inline(always)]
+unsafe fn column(r: *const TetRest, j: usize) -> [F; 4] {
+    let mut p = [std::ptr::null(); LANES];
+    for l in 0..LANES {
+        p[l] = (*r.add(l)).col[j].as_ptr();
+    }
+    load_rows(p)
+}
+
+#[inline(always)]
+fn xyz(v: [F; 4]) -> V {
+    V([v[0], v[1], v[2]])
 }
