@@ -92,7 +92,7 @@ fn gradients(p: &[[f32; 3]; 3], r: &TetRest) -> [[f32; 3]; 4] {
 
 /// Squared size of a tet from its inverse rest shape: 3 / |Dm^-1|_F^2.
 #[inline(always)]
-fn tet_size2(r: &TetRest) -> f32 {
+pub(crate) fn tet_size2(r: &TetRest) -> f32 {
     let b = |j: usize| {
         r.col[j][0] * r.col[j][0] + r.col[j][1] * r.col[j][1] + r.col[j][2] * r.col[j][2]
     };

@@ -16,7 +16,7 @@
 #![allow(clippy::needless_range_loop)]
 
 use super::constraints::{damp_tet, project_tet, rest_lambda, warm_start_tet, TetVerts};
-use super::lanes::{self, Kernel, LANES};
+use super::lanes::{self, Kernel, RestBlock, LANES};
 use super::{plan_substeps, SimError, SolverConfig, StepPlan};
 use crate::model::{Control, Model, State};
 use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
@@ -34,6 +34,12 @@ pub struct CpuXpbd {
     prev: Vec<[f32; 4]>,
     /// Whether the eight-lane kernels can run (AVX2 on x86-64; always elsewhere).
     simd: bool,
+    /// The tets of every colour in blocks of eight, with their rest data.
+    blocks: Vec<RestBlock>,
+    /// First block of each colour (`num_colours + 1` entries).
+    colour_blocks: Vec<usize>,
+    /// Multipliers during a step, per block, lane-major (`state.lambdas` between frames).
+    lambdas: Vec<[[f32; LANES]; 2]>,
 }
 
 impl CpuXpbd {
@@ -44,12 +50,16 @@ impl CpuXpbd {
         let simd = std::arch::is_x86_feature_detected!("avx2");
         #[cfg(not(target_arch = "x86_64"))]
         let simd = true;
+        let (blocks, colour_blocks) = lanes::rest_blocks(model, plan.dt as f32);
         Ok(Self {
             plan,
             max_speed: config.max_speed as f32,
             xw: vec![[0.0; 4]; model.num_vertices()],
             prev: vec![[0.0; 4]; model.num_vertices()],
             simd,
+            lambdas: vec![[[0.0; LANES]; 2]; blocks.len()],
+            blocks,
+            colour_blocks,
         })
     }
 
@@ -71,6 +81,7 @@ impl CpuXpbd {
             || state.velocities.len() != nv
             || state.lambdas.len() != model.num_tets()
             || self.xw.len() != nv
+            || self.colour_blocks.len() != model.num_colours() + 1
         {
             return Err(SimError::Config(
                 "state does not belong to this model".into(),
@@ -87,6 +98,12 @@ impl CpuXpbd {
         for (i, (xw, d)) in self.xw.iter_mut().zip(&state.displacements).enumerate() {
             *xw = [d[0], d[1], d[2], model.inv_mass[i]];
         }
+        for (lam, rb) in self.lambdas.iter_mut().zip(&self.blocks) {
+            for l in 0..LANES {
+                let [d, h] = state.lambdas[rb.tet[l] as usize];
+                (lam[0][l], lam[1][l]) = (d, h);
+            }
+        }
         let threads = rayon::current_num_threads()
             .min(model.num_tets() / MIN_TETS_PER_THREAD)
             .max(1);
@@ -96,13 +113,15 @@ impl CpuXpbd {
             xw: self.xw.as_mut_ptr(),
             prev: self.prev.as_mut_ptr(),
             vel: state.velocities.as_mut_ptr(),
-            lambdas: state.lambdas.as_mut_ptr(),
+            blocks: &self.blocks,
+            colour_blocks: &self.colour_blocks,
+            lambdas: self.lambdas.as_mut_ptr(),
             dt,
             damp: (1.0 - model.velocity_damping * dt).max(0.0),
             simd: self.simd,
         };
         let schedule = Schedule::new(
-            substep_phases(model, &self.plan),
+            substep_phases(model, &self.plan, &self.colour_blocks),
             self.plan.substeps as usize,
             threads,
         );
@@ -123,6 +142,13 @@ impl CpuXpbd {
             let xw = unsafe { std::slice::from_raw_parts(frame.xw, nv) };
             for (d, xw) in state.displacements.iter_mut().zip(xw) {
                 *d = [xw[0], xw[1], xw[2]];
+            }
+            // SAFETY: as for `xw`.
+            let lambdas = unsafe { std::slice::from_raw_parts(frame.lambdas, self.blocks.len()) };
+            for (lam, rb) in lambdas.iter().zip(&self.blocks) {
+                for l in 0..rb.len as usize {
+                    state.lambdas[rb.tet[l] as usize] = [lam[0][l], lam[1][l]];
+                }
             }
             state.step += 1;
             state.time += self.plan.frame_dt;
@@ -181,21 +207,17 @@ enum Phase {
     Damp(usize),
 }
 
-/// Vertices per unit of work of a per-vertex phase.
+/// Vertices per unit of work of a per-vertex phase (a per-tet phase's unit is one block of
+/// eight tets of a colour).
 const VERTEX_UNIT: usize = 64;
-/// Tets per unit of work of a per-tet phase: one SIMD block.
-const TET_UNIT: usize = LANES;
 
 /// Fewest units a thread claims at once (unless fewer are left in the phase).
 const MIN_CLAIM: usize = 4;
 
 /// The phases of one substep, in order, with how many units of work each has.
-fn substep_phases(model: &Model, plan: &StepPlan) -> Vec<(Phase, usize)> {
+fn substep_phases(model: &Model, plan: &StepPlan, colour_blocks: &[usize]) -> Vec<(Phase, usize)> {
     let vertex_units = model.num_vertices().div_ceil(VERTEX_UNIT);
-    let colour_units = |c: usize| {
-        let n = (model.colour_offsets[c + 1] - model.colour_offsets[c]) as usize;
-        n.div_ceil(TET_UNIT)
-    };
+    let colour_units = |c: usize| colour_blocks[c + 1] - colour_blocks[c];
     let colours = 0..model.num_colours();
     let mut phases = vec![(Phase::Predict, vertex_units)];
     if plan.warm_start {
@@ -205,7 +227,7 @@ fn substep_phases(model: &Model, plan: &StepPlan) -> Vec<(Phase, usize)> {
                 .map(|c| (Phase::WarmStart(c), colour_units(c))),
         );
     } else {
-        phases.push((Phase::ResetLambdas, model.num_tets().div_ceil(TET_UNIT)));
+        phases.push((Phase::ResetLambdas, colour_blocks[model.num_colours()]));
     }
     if !model.planes.is_empty() {
         // So that the solve sees the contact (the warm start re-applies last substep's
@@ -431,7 +453,10 @@ struct Frame<'a> {
     xw: *mut [f32; 4],
     prev: *mut [f32; 4],
     vel: *mut [f32; 3],
-    lambdas: *mut [f32; 2],
+    blocks: &'a [RestBlock],
+    colour_blocks: &'a [usize],
+    /// Per block.
+    lambdas: *mut [[f32; LANES]; 2],
     dt: f32,
     /// Velocity damping factor per substep.
     damp: f32,
@@ -476,14 +501,11 @@ impl Frame<'_> {
         self.tet_kernel(Kernel::WarmStart, c, units);
     }
 
-    /// 2 (warm starting off). Rest multipliers for the tets in `units`.
+    /// 2 (warm starting off). Rest multipliers for the tets of blocks `units`.
     fn reset_lambdas(&self, units: std::ops::Range<usize>) {
-        let model = self.model;
-        let tets = units.start * TET_UNIT..(units.end * TET_UNIT).min(model.num_tets());
-        for t in tets {
-            let gamma = model.material_params[model.tet_material[t] as usize].gamma;
-            // SAFETY: tet t belongs to this thread here.
-            unsafe { *self.lambdas.add(t) = rest_lambda(&model.rest[t], gamma, self.dt) };
+        for k in units {
+            // SAFETY: block k belongs to this thread here.
+            unsafe { *self.lambdas.add(k) = self.blocks[k].rest_lambda };
         }
     }
 
@@ -551,83 +573,95 @@ impl Frame<'_> {
         }
     }
 
-    /// The tets of colour `c` in its units `units`.
+    /// The tets of colour `c` in its units (blocks) `units`.
     #[inline]
     fn colour_tets(&self, c: usize, units: std::ops::Range<usize>) -> std::ops::Range<usize> {
         let (a, b) = (
             self.model.colour_offsets[c] as usize,
             self.model.colour_offsets[c + 1] as usize,
         );
-        (a + units.start * TET_UNIT).min(b)..(a + units.end * TET_UNIT).min(b)
+        (a + units.start * LANES).min(b)..(a + units.end * LANES).min(b)
     }
 
-    /// A tet kernel on the tets of colour `c` in `units`: whole blocks of eight through the
-    /// SIMD path, a colour's last few tets one by one.
+    /// A tet kernel on blocks `units` of colour `c`: through the SIMD path, or one tet at a
+    /// time where there is none.
     fn tet_kernel(&self, kernel: Kernel, c: usize, units: std::ops::Range<usize>) {
-        let tets = self.colour_tets(c, units);
-        let simd_end = if self.simd {
-            tets.start + (tets.end - tets.start) / LANES * LANES
-        } else {
-            tets.start
-        };
+        let first = self.colour_blocks[c];
+        let blocks = first + units.start..first + units.end;
         // SAFETY: tets of one colour share no vertex, indices were checked when the model was
-        // built, and each thread owns its tets (and their multipliers) in this colour.
+        // built, and each thread owns its blocks (and their multipliers) in this colour.
         unsafe {
-            if simd_end > tets.start {
-                self.blocks(kernel, tets.start, simd_end);
-            }
-            for t in simd_end..tets.end {
-                self.single_tet(kernel, t);
+            if self.simd {
+                self.blocks(kernel, blocks);
+            } else {
+                for k in blocks {
+                    for l in 0..self.blocks[k].len as usize {
+                        self.single_tet(kernel, k, l);
+                    }
+                }
             }
         }
     }
 
-    /// The scalar kernels (`constraints.rs`) on one tet.
+    /// The scalar kernels (`constraints.rs`) on lane `l` of block `k`.
     ///
     /// # Safety
     /// As `lanes::run_block`, for one tet.
-    unsafe fn single_tet(&self, kernel: Kernel, t: usize) {
+    unsafe fn single_tet(&self, kernel: Kernel, k: usize, l: usize) {
         let model = self.model;
+        let t = self.blocks[k].tet[l] as usize;
         let tet = model.tets[t];
         let gamma = model.material_params[model.tet_material[t] as usize].gamma;
         let mut v = TetVerts::default();
-        for k in 0..4 {
-            let i = tet[k] as usize;
-            let (xw, p) = (*self.xw.add(i), *self.prev.add(i));
-            v.x[k] = [xw[0], xw[1], xw[2]];
-            v.prev[k] = [p[0], p[1], p[2]];
-            v.w[k] = xw[3];
+        for i in 0..4 {
+            let (xw, p) = (
+                *self.xw.add(tet[i] as usize),
+                *self.prev.add(tet[i] as usize),
+            );
+            v.x[i] = [xw[0], xw[1], xw[2]];
+            v.prev[i] = [p[0], p[1], p[2]];
+            v.w[i] = xw[3];
         }
-        let lambda = &mut *self.lambdas.add(t);
+        let lam = &mut *self.lambdas.add(k);
+        let mut lambda = [lam[0][l], lam[1][l]];
         match kernel {
-            Kernel::WarmStart => warm_start_tet(&mut v, &model.rest[t], lambda, gamma, self.dt),
-            Kernel::Solve => project_tet(&mut v, &model.rest[t], gamma, 1.0 / self.dt, lambda),
+            Kernel::WarmStart => {
+                warm_start_tet(&mut v, &model.rest[t], &mut lambda, gamma, self.dt)
+            }
+            Kernel::Solve => project_tet(&mut v, &model.rest[t], gamma, 1.0 / self.dt, &mut lambda),
         }
-        for k in 0..4 {
-            let xw = &mut *self.xw.add(tet[k] as usize);
-            xw[..3].copy_from_slice(&v.x[k]);
+        (lam[0][l], lam[1][l]) = (lambda[0], lambda[1]);
+        for i in 0..4 {
+            let xw = &mut *self.xw.add(tet[i] as usize);
+            xw[..3].copy_from_slice(&v.x[i]);
         }
     }
 
-    /// The eight-lane kernels on tets `a..b` (a multiple of eight, all of one colour).
+    /// The eight-lane kernels on blocks `blocks` (all of one colour).
     ///
     /// # Safety
     /// As `lanes::run_block`; `self.simd` must be set.
-    unsafe fn blocks(&self, kernel: Kernel, a: usize, b: usize) {
+    unsafe fn blocks(&self, kernel: Kernel, blocks: std::ops::Range<usize>) {
         #[cfg(target_arch = "x86_64")]
-        return blocks_avx2(self, kernel, a, b);
+        return blocks_avx2(self, kernel, blocks);
         #[cfg(not(target_arch = "x86_64"))]
-        blocks_generic(self, kernel, a, b)
+        blocks_generic(self, kernel, blocks)
     }
 }
 
 /// # Safety
 /// As `lanes::run_block`.
 #[inline(always)]
-unsafe fn blocks_generic(f: &Frame, kernel: Kernel, a: usize, b: usize) {
-    let lambdas = std::slice::from_raw_parts_mut(f.lambdas.add(a), b - a);
-    for (k, lam) in lambdas.chunks_exact_mut(LANES).enumerate() {
-        lanes::run_block(f.model, a + k * LANES, lam, f.xw, f.prev, kernel, f.dt);
+unsafe fn blocks_generic(f: &Frame, kernel: Kernel, blocks: std::ops::Range<usize>) {
+    for k in blocks {
+        lanes::run_block(
+            &f.blocks[k],
+            &mut *f.lambdas.add(k),
+            f.xw,
+            f.prev,
+            kernel,
+            f.dt,
+        );
     }
 }
 
@@ -637,8 +671,8 @@ unsafe fn blocks_generic(f: &Frame, kernel: Kernel, a: usize, b: usize) {
 /// As `lanes::run_block`, and the CPU must have AVX2.
 #[cfg(target_arch = "x86_64")]
 #[target_feature(enable = "avx2")]
-unsafe fn blocks_avx2(f: &Frame, kernel: Kernel, a: usize, b: usize) {
-    blocks_generic(f, kernel, a, b)
+unsafe fn blocks_avx2(f: &Frame, kernel: Kernel, blocks: std::ops::Range<usize>) {
+    blocks_generic(f, kernel, blocks)
 }
 
 /// Rescales warm-start multipliers for substep `dt` (they scale with dt^2), or sets the rest

@@ -10,8 +10,7 @@
 // Index loops over vertices, lanes and matrix entries mirror the WGSL kernels and the math.
 #![allow(clippy::needless_range_loop)]
 
-use super::constraints::{MAX_STEP, WARM_START_J};
-use crate::model::TetRest;
+use super::constraints::{rest_lambda, tet_size2, MAX_STEP, WARM_START_J};
 /// Lanes per block.
 pub(crate) const LANES: usize = 8;
 
@@ -66,14 +65,12 @@ mod simd {
             F(unsafe { _mm256_set1_ps(x) })
         }
         #[inline(always)]
-        pub fn from_array(a: [f32; LANES]) -> F {
+        pub fn load(a: &[f32; LANES]) -> F {
             F(unsafe { _mm256_loadu_ps(a.as_ptr()) })
         }
         #[inline(always)]
-        pub fn to_array(self) -> [f32; LANES] {
-            let mut a = [0.0; LANES];
+        pub fn store(self, a: &mut [f32; LANES]) {
             unsafe { _mm256_storeu_ps(a.as_mut_ptr(), self.0) };
-            a
         }
         #[inline(always)]
         pub fn sqrt(self) -> F {
@@ -120,6 +117,11 @@ mod simd {
         #[inline(always)]
         pub fn and(self, o: M) -> M {
             M(unsafe { _mm256_and_ps(self.0, o.0) })
+        }
+        /// Whether any lane is set.
+        #[inline(always)]
+        pub fn any(self) -> bool {
+            unsafe { _mm256_movemask_ps(self.0) != 0 }
         }
     }
 
@@ -235,12 +237,12 @@ mod simd {
             F([x; LANES])
         }
         #[inline(always)]
-        pub fn from_array(a: [f32; LANES]) -> F {
-            F(a)
+        pub fn load(a: &[f32; LANES]) -> F {
+            F(*a)
         }
         #[inline(always)]
-        pub fn to_array(self) -> [f32; LANES] {
-            self.0
+        pub fn store(self, a: &mut [f32; LANES]) {
+            *a = self.0;
         }
         #[inline(always)]
         pub fn sqrt(self) -> F {
@@ -284,6 +286,10 @@ mod simd {
         #[inline(always)]
         pub fn and(self, o: M) -> M {
             M(lanewise!(self.0, o.0, false, |a, b| a && b))
+        }
+        #[inline(always)]
+        pub fn any(self) -> bool {
+            self.0.iter().any(|&m| m)
         }
     }
 
@@ -358,6 +364,10 @@ pub(crate) struct Block {
     pub alpha_d: F,
     pub alpha_h: F,
     pub gamma: F,
+    /// `tet_size2`.
+    pub h2: F,
+    /// `rest_lambda`.
+    pub rest_lambda: [F; 2],
     pub lambda: [F; 2],
 }
 
@@ -406,14 +416,6 @@ fn frob(f: &[V; 3]) -> F {
     (vdot(f[0], f[0]) + vdot(f[1], f[1]) + vdot(f[2], f[2])).sqrt()
 }
 
-#[inline(always)]
-fn size2(b: &[[F; 3]; 3]) -> F {
-    let n0 = b[0][0] * b[0][0] + b[0][1] * b[0][1] + b[0][2] * b[0][2];
-    let n1 = b[1][0] * b[1][0] + b[1][1] * b[1][1] + b[1][2] * b[1][2];
-    let n2 = b[2][0] * b[2][0] + b[2][1] * b[2][1] + b[2][2] * b[2][2];
-    F::splat(3.0).div(n0 + n1 + n2)
-}
-
 /// `project` of constraints.rs on eight lanes; `active` masks lanes whose constraint is skipped.
 #[inline(always)]
 fn project(k: &mut Block, g: &[V; 4], c: F, alpha_t: F, lambda: F, h2: F, active: M) -> F {
@@ -428,8 +430,13 @@ fn project(k: &mut Block, g: &[V; 4], c: F, alpha_t: F, lambda: F, h2: F, active
     let dl0 = -(c + alpha_t * lambda).div(wsum + alpha_t);
     let limit2 = F::splat(MAX_STEP * MAX_STEP) * h2;
     let big = (dl0 * dl0 * wmax).gt(limit2);
-    let clamped = dl0 * limit2.div(dl0 * dl0 * wmax).sqrt();
-    let dl = F::select(ok, F::select(big, clamped, dl0), F::splat(0.0));
+    // Clamping is rare: its division and root only where some lane needs them.
+    let clamped = if big.any() {
+        F::select(big, dl0 * limit2.div(dl0 * dl0 * wmax).sqrt(), dl0)
+    } else {
+        dl0
+    };
+    let dl = F::select(ok, clamped, F::splat(0.0));
     for i in 0..4 {
         k.x[i] = axpy(k.w[i] * dl, g[i], k.x[i]);
     }
@@ -440,7 +447,7 @@ fn project(k: &mut Block, g: &[V; 4], c: F, alpha_t: F, lambda: F, h2: F, active
 #[inline(always)]
 pub(crate) fn project_tets(k: &mut Block, inv_dt: f32) {
     let inv_dt2 = F::splat(inv_dt * inv_dt);
-    let h2 = size2(&k.b);
+    let h2 = k.h2;
     let b = k.b;
     let f = deformation(&k.x, &b);
     let c = frob(&f);
@@ -460,7 +467,7 @@ pub(crate) fn project_tets(k: &mut Block, inv_dt: f32) {
 
 /// `warm_start_tet` of constraints.rs on eight tets.
 #[inline(always)]
-pub(crate) fn warm_start_tets(k: &mut Block, prev: &[V; 4], dt: f32) {
+pub(crate) fn warm_start_tets(k: &mut Block, prev: &[V; 4]) {
     let b = k.b;
     let f = deformation(prev, &b);
     let cof = cofactor(&f);
@@ -484,11 +491,8 @@ pub(crate) fn warm_start_tets(k: &mut Block, prev: &[V; 4], dt: f32) {
         }
     }
     // Distorted tets restart from their rest multipliers (rest_lambda in constraints.rs).
-    let dt2 = F::splat(dt * dt);
-    let rest_d = -(F::splat(3.0f32.sqrt()) * dt2).div(k.alpha_d);
-    let rest_h = ((k.gamma - F::splat(1.0)) * dt2).div(k.alpha_h);
-    k.lambda[0] = F::select(sane, k.lambda[0], rest_d);
-    k.lambda[1] = F::select(sane, k.lambda[1], rest_h);
+    k.lambda[0] = F::select(sane, k.lambda[0], k.rest_lambda[0]);
+    k.lambda[1] = F::select(sane, k.lambda[1], k.rest_lambda[1]);
 }
 
 use crate::model::Model;
@@ -502,90 +506,159 @@ pub(crate) enum Kernel {
     Solve,
 }
 
-/// Gathers eight tets starting at `t0` (all of one colour) from the vertex arrays, runs the
-/// kernel, scatters back. `xw` holds each vertex's displacement and inverse mass, `prev` its
-/// displacement at the start of the substep (xyz).
+/// Eight tets of one colour and their rest data, lane-major, prepared once per solver
+/// ([`rest_blocks`]) so that a block loads them without transposing.
+///
+/// Per-tet constants that the scalar and WGSL kernels compute in the kernel (`tet_size2`,
+/// `rest_lambda`) are computed here, once, with the same operations (the same bits).
+#[derive(Clone, Copy)]
+#[repr(C, align(32))]
+pub(crate) struct RestBlock {
+    /// Vertex `i` of the tet in lane `l`: `verts[i][l]`.
+    pub verts: [[u32; LANES]; 4],
+    /// Model index of the tet in each lane. A colour's last block repeats its last tet in
+    /// the lanes it has no tet for: a repeated lane computes exactly what the original does
+    /// and stores the same values to the same places.
+    pub tet: [u32; LANES],
+    /// Lanes holding distinct tets (the others repeat the last).
+    pub len: u32,
+    /// Dm^-1 entries: b[j][i][l] = col[j][i] of lane l's tet.
+    pub b: [[[f32; LANES]; 3]; 3],
+    pub alpha_d: [f32; LANES],
+    pub alpha_h: [f32; LANES],
+    pub gamma: [f32; LANES],
+    pub h2: [f32; LANES],
+    pub rest_lambda: [[f32; LANES]; 2],
+}
+
+/// The tets of every colour in blocks of eight, and where each colour's blocks start
+/// (`num_colours + 1` offsets). `dt` is the substep (for the rest multipliers).
+pub(crate) fn rest_blocks(model: &Model, dt: f32) -> (Vec<RestBlock>, Vec<usize>) {
+    let mut blocks = Vec::new();
+    let mut offsets = vec![0];
+    for c in 0..model.num_colours() {
+        let (a, b) = (
+            model.colour_offsets[c] as usize,
+            model.colour_offsets[c + 1] as usize,
+        );
+        for t0 in (a..b).step_by(LANES) {
+            let len = (b - t0).min(LANES);
+            let mut k = RestBlock {
+                verts: [[0; LANES]; 4],
+                tet: [0; LANES],
+                len: len as u32,
+                b: [[[0.0; LANES]; 3]; 3],
+                alpha_d: [0.0; LANES],
+                alpha_h: [0.0; LANES],
+                gamma: [0.0; LANES],
+                h2: [0.0; LANES],
+                rest_lambda: [[0.0; LANES]; 2],
+            };
+            for l in 0..LANES {
+                let t = t0 + l.min(len - 1);
+                let r = &model.rest[t];
+                let gamma = model.material_params[model.tet_material[t] as usize].gamma;
+                for i in 0..4 {
+                    k.verts[i][l] = model.tets[t][i];
+                }
+                k.tet[l] = t as u32;
+                for j in 0..3 {
+                    for i in 0..3 {
+                        k.b[j][i][l] = r.col[j][i];
+                    }
+                }
+                k.alpha_d[l] = r.col[0][3];
+                k.alpha_h[l] = r.col[1][3];
+                k.gamma[l] = gamma;
+                k.h2[l] = tet_size2(r);
+                let rest = rest_lambda(r, gamma, dt);
+                k.rest_lambda[0][l] = rest[0];
+                k.rest_lambda[1][l] = rest[1];
+            }
+            blocks.push(k);
+        }
+        offsets.push(blocks.len());
+    }
+    (blocks, offsets)
+}
+
+/// Gathers the vertices of block `rb` from the vertex arrays, runs the kernel, scatters back.
+/// `xw` holds each vertex's displacement and inverse mass, `prev` its displacement at the
+/// start of the substep (xyz); `lambda` the block's multipliers (lane-major).
 ///
 /// # Safety
-/// The eight tets must belong to one colour (no shared vertex, no concurrent access to their
-/// vertices) and index within the arrays behind `xw` and `prev`. On x86-64 the CPU must have
-/// AVX2 and the caller should be compiled with it (see `cpu.rs`).
+/// The block's tets must belong to one colour (no shared vertex between distinct tets, no
+/// concurrent access to their vertices) and index within the arrays behind `xw` and `prev`.
+/// On x86-64 the CPU must have AVX2 and the caller should be compiled with it (see `cpu.rs`).
 #[inline(always)]
 pub(crate) unsafe fn run_block(
-    model: &Model,
-    t0: usize,
-    lambdas: &mut [[f32; 2]],
+    rb: &RestBlock,
+    lambda: &mut [[f32; LANES]; 2],
     xw: *mut [f32; 4],
     prev: *const [f32; 4],
     kernel: Kernel,
     dt: f32,
 ) {
-    let tets: [[u32; 4]; LANES] = std::array::from_fn(|l| model.tets[t0 + l]);
     let x = [
-        vertex(xw, &tets, 0),
-        vertex(xw, &tets, 1),
-        vertex(xw, &tets, 2),
-        vertex(xw, &tets, 3),
+        vertex(xw, rb, 0),
+        vertex(xw, rb, 1),
+        vertex(xw, rb, 2),
+        vertex(xw, rb, 3),
     ];
-    let r = model.rest.as_ptr().add(t0);
-    let rest = [column(r, 0), column(r, 1), column(r, 2)];
-    let gamma =
-        std::array::from_fn(|l| model.material_params[model.tet_material[t0 + l] as usize].gamma);
-    let lam = &mut lambdas[..LANES];
     let mut k = Block {
         x: [xyz(x[0]), xyz(x[1]), xyz(x[2]), xyz(x[3])],
         w: [x[0][3], x[1][3], x[2][3], x[3][3]],
-        b: [xyz(rest[0]).0, xyz(rest[1]).0, xyz(rest[2]).0],
-        alpha_d: rest[0][3],
-        alpha_h: rest[1][3],
-        gamma: F::from_array(gamma),
-        lambda: [
-            F::from_array(std::array::from_fn(|l| lam[l][0])),
-            F::from_array(std::array::from_fn(|l| lam[l][1])),
-        ],
+        b: [column(rb, 0), column(rb, 1), column(rb, 2)],
+        alpha_d: F::load(&rb.alpha_d),
+        alpha_h: F::load(&rb.alpha_h),
+        gamma: F::load(&rb.gamma),
+        h2: F::load(&rb.h2),
+        rest_lambda: [F::load(&rb.rest_lambda[0]), F::load(&rb.rest_lambda[1])],
+        lambda: [F::load(&lambda[0]), F::load(&lambda[1])],
     };
     match kernel {
         Kernel::WarmStart => {
             // Only the warm start reads the start-of-substep displacements.
-            let xw = prev as *mut [f32; 4];
+            let prev = prev as *mut [f32; 4];
             let p = [
-                xyz(vertex(xw, &tets, 0)),
-                xyz(vertex(xw, &tets, 1)),
-                xyz(vertex(xw, &tets, 2)),
-                xyz(vertex(xw, &tets, 3)),
+                xyz(vertex(prev, rb, 0)),
+                xyz(vertex(prev, rb, 1)),
+                xyz(vertex(prev, rb, 2)),
+                xyz(vertex(prev, rb, 3)),
             ];
-            warm_start_tets(&mut k, &p, dt)
+            warm_start_tets(&mut k, &p)
         }
         Kernel::Solve => project_tets(&mut k, 1.0 / dt),
     }
     for i in 0..4 {
-        let p = std::array::from_fn(|l| xw.add(tets[l][i] as usize) as *mut f32);
+        let mut p = [std::ptr::null_mut(); LANES];
+        for l in 0..LANES {
+            p[l] = xw.add(rb.verts[i][l] as usize) as *mut f32;
+        }
         store_rows(p, [k.x[i].0[0], k.x[i].0[1], k.x[i].0[2], k.w[i]]);
     }
-    let (l0, l1) = (k.lambda[0].to_array(), k.lambda[1].to_array());
-    for l in 0..LANES {
-        lam[l] = [l0[l], l1[l]];
-    }
+    k.lambda[0].store(&mut lambda[0]);
+    k.lambda[1].store(&mut lambda[1]);
 }
 
-/// Vertex `i` of eight tets: xyz and w.
+/// Vertex `i` of the block's eight tets: xyz and w.
 #[inline(always)]
-unsafe fn vertex(xw: *mut [f32; 4], tets: &[[u32; 4]; LANES], i: usize) -> [F; 4] {
+unsafe fn vertex(xw: *mut [f32; 4], rb: &RestBlock, i: usize) -> [F; 4] {
     let mut p = [std::ptr::null(); LANES];
     for l in 0..LANES {
-        p[l] = xw.add(tets[l][i] as usize) as *const f32;
+        p[l] = xw.add(rb.verts[i][l] as usize) as *const f32;
     }
     load_rows(p)
 }
 
-/// Column `j` of Dm^-1 (xyz) and its packed scalar (w) of the eight tets from `r` on.
+/// Column `j` of the block's Dm^-1.
 #[inline(always)]
-unsafe fn column(r: *const TetRest, j: usize) -> [F; 4] {
-    let mut p = [std::ptr::null(); LANES];
-    for l in 0..LANES {
-        p[l] = (*r.add(l)).col[j].as_ptr();
-    }
-    load_rows(p)
+fn column(rb: &RestBlock, j: usize) -> [F; 3] {
+    [
+        F::load(&rb.b[j][0]),
+        F::load(&rb.b[j][1]),
+        F::load(&rb.b[j][2]),
+    ]
 }
 
 #[inline(always)]
