@@ -1,7 +1,8 @@
 //! # vesalius-engine
 //!
 //! Headless core of Vesalius: tetrahedral tissue meshes, XPBD with stable neo-Hookean
-//! constraints on the CPU (rayon) and on the GPU (wgpu compute, WGSL in `shaders/`).
+//! constraints on the CPU (a thread team, AVX2) and on the GPU (wgpu compute, WGSL in
+//! `shaders/`).
 #![warn(missing_docs)]
 
 #[cfg(feature = "gpu")]

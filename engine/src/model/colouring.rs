@@ -1,7 +1,7 @@
 //! Graph colouring of tetrahedra for race-free parallel Gauss-Seidel.
 //!
 //! Two tets that share a vertex get different colours, so all tets of one colour can be
-//! projected at the same time (one GPU dispatch or one rayon loop per colour) without two
+//! projected at the same time (one GPU dispatch or one CPU team phase per colour) without two
 //! threads writing the same vertex. Hand-written because the graph is implicit (tets
 //! adjacent through vertices) and a greedy pass over a vertex->tet adjacency is a few lines.
 
