@@ -38,6 +38,8 @@ pub struct CpuXpbd {
     blocks: Vec<RestBlock>,
     /// First block of each colour (`num_colours + 1` entries).
     colour_blocks: Vec<usize>,
+    /// The model's colour offsets when the blocks were built (a check that `step` gets it).
+    colour_offsets: Vec<u32>,
     /// Multipliers during a step, per block, lane-major (`state.lambdas` between frames).
     lambdas: Vec<[[f32; LANES]; 2]>,
 }
@@ -60,6 +62,7 @@ impl CpuXpbd {
             lambdas: vec![[[0.0; LANES]; 2]; blocks.len()],
             blocks,
             colour_blocks,
+            colour_offsets: model.colour_offsets.clone(),
         })
     }
 
@@ -81,10 +84,10 @@ impl CpuXpbd {
             || state.velocities.len() != nv
             || state.lambdas.len() != model.num_tets()
             || self.xw.len() != nv
-            || self.colour_blocks.len() != model.num_colours() + 1
+            || self.colour_offsets != model.colour_offsets
         {
             return Err(SimError::Config(
-                "state does not belong to this model".into(),
+                "state or solver does not belong to this model".into(),
             ));
         }
         if !control.vertex_forces.is_empty() && control.vertex_forces.len() != nv {
