@@ -45,7 +45,7 @@ impl std::fmt::Display for BackendKind {
 pub const REQUIRE_GPU_ENV: &str = "VESALIUS_REQUIRE_GPU";
 
 enum Backend {
-    Cpu(CpuXpbd),
+    Cpu(Box<CpuXpbd>),
     #[cfg(feature = "gpu")]
     Gpu(Box<crate::gpu::GpuXpbd>),
 }
@@ -85,7 +85,7 @@ impl Simulation {
     ) -> Result<Self, SimError> {
         let mut notice = None;
         let backend = match kind {
-            BackendKind::Cpu => Backend::Cpu(CpuXpbd::new(&model, config)?),
+            BackendKind::Cpu => Backend::Cpu(Box::new(CpuXpbd::new(&model, config)?)),
             BackendKind::Gpu => Self::gpu_backend(&model, &state, config, adapter)?,
             BackendKind::Auto => {
                 let require = std::env::var(REQUIRE_GPU_ENV).is_ok_and(|v| v == "1");
@@ -96,13 +96,13 @@ impl Simulation {
                             "notice: no hardware GPU found, using the CPU backend (`--backend gpu` runs on a software adapter if one is installed)"
                                 .to_string(),
                         );
-                        Backend::Cpu(CpuXpbd::new(&model, config)?)
+                        Backend::Cpu(Box::new(CpuXpbd::new(&model, config)?))
                     }
                     Err(e) if !require => {
                         notice = Some(format!(
                             "notice: GPU unavailable ({e}); using the CPU backend"
                         ));
-                        Backend::Cpu(CpuXpbd::new(&model, config)?)
+                        Backend::Cpu(Box::new(CpuXpbd::new(&model, config)?))
                     }
                     Err(e) => return Err(e),
                 }
