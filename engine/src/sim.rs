@@ -191,7 +191,11 @@ impl Simulation {
     /// Human-readable backend and device.
     pub fn backend_name(&self) -> String {
         match &self.backend {
-            Backend::Cpu(_) => format!("cpu (rayon, {} threads)", rayon::current_num_threads()),
+            Backend::Cpu(c) => format!(
+                "cpu ({} threads{})",
+                c.threads(&self.model),
+                if c.simd() { ", 8 lanes" } else { "" }
+            ),
             #[cfg(feature = "gpu")]
             Backend::Gpu(g) => format!("gpu: {}", g.context().adapter),
         }

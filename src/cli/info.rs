@@ -37,7 +37,7 @@ pub fn run(args: InfoArgs) -> Result<()> {
         return Ok(());
     }
     println!("vesalius {}", env!("CARGO_PKG_VERSION"));
-    println!("cpu backend: rayon, {threads} threads");
+    println!("cpu backend: up to {threads} threads (RAYON_NUM_THREADS)");
     if !cfg!(feature = "gpu") {
         println!("gpu backend: not built (feature `gpu` off)");
     } else if adapters.is_empty() {

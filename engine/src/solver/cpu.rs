@@ -71,6 +71,19 @@ impl CpuXpbd {
         &self.plan
     }
 
+    /// Threads a frame of `model` runs on: one per rayon thread (`RAYON_NUM_THREADS`), fewer
+    /// for small models.
+    pub fn threads(&self, model: &Model) -> usize {
+        rayon::current_num_threads()
+            .min(model.num_tets() / MIN_TETS_PER_THREAD)
+            .max(1)
+    }
+
+    /// Whether the tet kernels run on eight SIMD lanes (AVX2 on x86-64).
+    pub fn simd(&self) -> bool {
+        self.simd
+    }
+
     /// Advances `state` by `frames` frames.
     pub fn step(
         &mut self,
@@ -107,9 +120,7 @@ impl CpuXpbd {
                 (lam[0][l], lam[1][l]) = (d, h);
             }
         }
-        let threads = rayon::current_num_threads()
-            .min(model.num_tets() / MIN_TETS_PER_THREAD)
-            .max(1);
+        let threads = self.threads(model);
         let frame = Frame {
             model,
             control,
