@@ -4,6 +4,7 @@
 //! constraints on the CPU (rayon) and on the GPU (wgpu compute, WGSL in `shaders/`).
 #![warn(missing_docs)]
 
+pub mod contact;
 #[cfg(feature = "gpu")]
 pub mod gpu;
 pub mod mesh;
@@ -14,3 +15,5 @@ pub mod scenes;
 pub mod shaders;
 pub mod sim;
 pub mod solver;
+
+pub use glam;

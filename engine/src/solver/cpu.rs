@@ -7,8 +7,35 @@
 use super::constraints::{damp_tet, project_tet, rest_lambda, warm_start_tet, TetVerts};
 use super::lanes::{self, Kernel, LANES};
 use super::{plan_substeps, SimError, SolverConfig, StepPlan};
+use crate::contact::needle::{needle_pass, NeedleDevice};
+use crate::contact::shapes::{contact_vertex, ContactInputs};
+use crate::contact::{Contacts, RawWrench};
 use crate::model::{Control, Model, State};
 use rayon::prelude::*;
+
+/// One frame's tools as the CPU substeps use them.
+pub(crate) struct ToolFrame<'a> {
+    contacts: &'a Contacts,
+    step: usize,
+    raw: Vec<RawWrench>,
+    needle: Option<NeedleDevice>,
+}
+
+impl ToolFrame<'_> {
+    fn needle_pass(&mut self, model: &Model, state: &mut State, dt: f32, pass: u32) {
+        if let Some(dev) = &mut self.needle {
+            needle_pass(
+                dev,
+                &self.contacts.substeps[self.step],
+                &mut state.displacements,
+                &model.rest_positions,
+                &model.inv_mass,
+                dt,
+                pass,
+            );
+        }
+    }
+}
 
 /// Minimum tets per rayon task: below this, splitting costs more than it saves.
 const MIN_TETS_PER_TASK: usize = 512;
@@ -82,6 +109,55 @@ impl CpuXpbd {
         control: &Control,
         frames: u32,
     ) -> Result<(), SimError> {
+        self.check_inputs(model, state, control)?;
+        let dt = self.plan.dt as f32;
+        prepare_lambdas(model, state, dt, self.plan.warm_start);
+        for _ in 0..frames {
+            for _ in 0..self.plan.substeps {
+                self.substep(model, state, control, dt, None);
+            }
+            state.step += 1;
+            state.time += self.plan.frame_dt;
+            self.check(state)?;
+        }
+        Ok(())
+    }
+
+    /// Advances `state` by one frame with tools (the substep records of
+    /// [`Contacts::plan_frame`](crate::contact::Contacts)). Returns the per-body sums and the
+    /// needle's record after the frame.
+    pub(crate) fn step_contacts(
+        &mut self,
+        model: &Model,
+        state: &mut State,
+        control: &Control,
+        contacts: &Contacts,
+    ) -> Result<(Vec<RawWrench>, Option<NeedleDevice>), SimError> {
+        self.check_inputs(model, state, control)?;
+        let dt = self.plan.dt as f32;
+        prepare_lambdas(model, state, dt, self.plan.warm_start);
+        let mut frame = ToolFrame {
+            contacts,
+            step: 0,
+            raw: vec![[0.0; 6]; contacts.num_bodies()],
+            needle: contacts.needle_device().cloned(),
+        };
+        for s in 0..self.plan.substeps as usize {
+            frame.step = s;
+            self.substep(model, state, control, dt, Some(&mut frame));
+        }
+        state.step += 1;
+        state.time += self.plan.frame_dt;
+        self.check(state)?;
+        Ok((frame.raw, frame.needle))
+    }
+
+    fn check_inputs(
+        &self,
+        model: &Model,
+        state: &State,
+        control: &Control,
+    ) -> Result<(), SimError> {
         let nv = model.num_vertices();
         if state.displacements.len() != nv
             || state.velocities.len() != nv
@@ -97,20 +173,17 @@ impl CpuXpbd {
                 control.vertex_forces.len()
             )));
         }
-        let dt = self.plan.dt as f32;
-        prepare_lambdas(model, state, dt, self.plan.warm_start);
-        for _ in 0..frames {
-            for _ in 0..self.plan.substeps {
-                self.substep(model, state, control, dt);
-            }
-            state.step += 1;
-            state.time += self.plan.frame_dt;
-            self.check(state)?;
-        }
         Ok(())
     }
 
-    fn substep(&mut self, model: &Model, state: &mut State, control: &Control, dt: f32) {
+    fn substep(
+        &mut self,
+        model: &Model,
+        state: &mut State,
+        control: &Control,
+        dt: f32,
+        mut tools: Option<&mut ToolFrame>,
+    ) {
         let g = model.gravity;
         let damp = (1.0 - model.velocity_damping * dt).max(0.0);
         // 1. predict
@@ -147,8 +220,10 @@ impl CpuXpbd {
         // 2b. contacts with static planes, so that the solve sees the contact (the warm start
         // re-applies last substep's elastic push into a plane; resolving it only after the
         // solve would let the solve see the tissue too far out of the plane).
-        if !model.planes.is_empty() {
-            self.collide_planes(model, state);
+        self.collide(model, state, tools.as_deref_mut());
+        // 2c. the needle, before the solve
+        if let Some(t) = tools.as_deref_mut() {
+            t.needle_pass(model, state, dt, 0);
         }
         // 3. solve
         for _ in 0..self.plan.iterations {
@@ -160,11 +235,13 @@ impl CpuXpbd {
                 dt,
             );
         }
-        // 4. finalize: planes, velocities
-        let inv_dt = 1.0 / dt;
-        if !model.planes.is_empty() {
-            self.collide_planes(model, state);
+        // 3b. the needle after the solve (and its puncture test)
+        if let Some(t) = tools.as_deref_mut() {
+            t.needle_pass(model, state, dt, 1);
         }
+        // 4. finalize: planes, tools, velocities
+        let inv_dt = 1.0 / dt;
+        self.collide(model, state, tools.as_deref_mut());
         state
             .displacements
             .par_iter_mut()
@@ -220,20 +297,71 @@ impl CpuXpbd {
         }
     }
 
-    fn collide_planes(&self, model: &Model, state: &mut State) {
-        state
+    /// Static planes, then tool shapes and attachments (per vertex, in that order).
+    fn collide(&self, model: &Model, state: &mut State, tools: Option<&mut ToolFrame>) {
+        let Some(tools) = tools else {
+            if !model.planes.is_empty() {
+                state
+                    .displacements
+                    .par_iter_mut()
+                    .zip(self.prev.par_iter())
+                    .enumerate()
+                    .with_min_len(2048)
+                    .for_each(|(i, (x, prev))| {
+                        if model.inv_mass[i] > 0.0 {
+                            for p in &model.planes {
+                                collide_plane(x, prev, &model.rest_positions[i], p);
+                            }
+                        }
+                    });
+            }
+            return;
+        };
+        let c = tools.contacts;
+        let inputs = ContactInputs {
+            step: &c.substeps[tools.step],
+            shapes: &c.shapes,
+            planes: &c.hull_planes,
+            attach: &c.attach,
+        };
+        let nb = c.num_bodies();
+        // Fixed chunks, summed in order: the reported forces do not depend on scheduling.
+        const CHUNK: usize = 2048;
+        let sums: Vec<Vec<RawWrench>> = state
             .displacements
-            .par_iter_mut()
-            .zip(self.prev.par_iter())
+            .par_chunks_mut(CHUNK)
+            .zip(self.prev.par_chunks(CHUNK))
             .enumerate()
-            .with_min_len(2048)
-            .for_each(|(i, (x, prev))| {
-                if model.inv_mass[i] > 0.0 {
-                    for p in &model.planes {
-                        collide_plane(x, prev, &model.rest_positions[i], p);
+            .map(|(ch, (xs, ps))| {
+                let mut local = vec![[0.0f64; 6]; nb];
+                for (k, (x, prev)) in xs.iter_mut().zip(ps).enumerate() {
+                    let i = ch * CHUNK + k;
+                    let w = model.inv_mass[i];
+                    if w == 0.0 {
+                        continue;
                     }
+                    let x0 = model.rest_positions[i];
+                    for p in &model.planes {
+                        collide_plane(x, prev, &x0, p);
+                    }
+                    contact_vertex(&inputs, i, x, *prev, x0, w, |b, f, m| {
+                        let r = &mut local[b];
+                        for j in 0..3 {
+                            r[j] += f[j] as f64;
+                            r[3 + j] += m[j] as f64;
+                        }
+                    });
                 }
-            });
+                local
+            })
+            .collect();
+        for local in sums {
+            for (r, l) in tools.raw.iter_mut().zip(local) {
+                for j in 0..6 {
+                    r[j] += l[j];
+                }
+            }
+        }
     }
 
     /// NaN and speed check after a frame.
