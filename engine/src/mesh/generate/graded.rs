@@ -132,8 +132,9 @@ fn march(len: f64, fine: f64, half_width: f64, growth: f64) -> Vec<f64> {
 /// growing geometrically by `growth` (e.g. 1.3) from there outward to the bounds. `centre` (clamped to
 /// `[lo, hi]`) is a grid line. On each side the last cell is clipped to end at the bound;
 /// if that would leave it smaller than half the cell before it, the two are merged (so
-/// the last cell is between 0.5 and 1.5 times the size the growth gives it). For
-/// [`box_grid_graded`], e.g. fine cells under the contact of an indentation test.
+/// the last cell is at least half, and less than 1.5 times `growth` times, the one before
+/// it). For [`box_grid_graded`], e.g. fine cells under the contact of an indentation
+/// test.
 ///
 /// # Panics
 /// If a value is not finite, `lo >= hi`, `fine <= 0`, `growth < 1`, or
