@@ -15,6 +15,9 @@
 //! 6. **Record**: wrenches, joint torques, needle state and events, strain per region,
 //!    target displacements.
 
+// Index loops over xyz and tet vertices read like the math.
+#![allow(clippy::needless_range_loop)]
+
 use crate::report::{FrameRecord, Recorder, Report};
 use crate::scene::{CoSimError, CoSimScene, Coupling, WaypointSpec};
 use glam::{DQuat, DVec3};
@@ -628,6 +631,15 @@ fn build_trajectory(
                 ))
             })?;
             q[i] = *v;
+        }
+        for (name, v) in &w.joints_delta {
+            let i = names.iter().position(|n| n == name).ok_or_else(|| {
+                bad(format!(
+                    "trajectory[{k}].joints_delta: no joint {name:?} (movable joints: {})",
+                    names.join(", ")
+                ))
+            })?;
+            q[i] += *v;
         }
         match (&w.link, &w.xyz) {
             (Some(link), Some(xyz)) => {

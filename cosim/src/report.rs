@@ -1,6 +1,9 @@
 //! What a run predicts: per-frame records, the summary and the verdict, and their files
 //! (`forces.csv`, `link_poses.csv`, `events.json`, the report inside `summary.json`).
 
+// Index loops over xyz and tet vertices read like the math.
+#![allow(clippy::needless_range_loop)]
+
 use crate::scene::{Coupling, CriteriaSpec};
 use serde::Serialize;
 use std::io::Write;

@@ -175,6 +175,10 @@ pub struct WaypointSpec {
     /// Joint positions by name (the others keep the previous waypoint's).
     #[serde(default)]
     pub joints: BTreeMap<String, f64>,
+    /// Joint motions by name relative to the previous waypoint (e.g. an insertion stroke
+    /// after a Cartesian approach pose).
+    #[serde(default)]
+    pub joints_delta: BTreeMap<String, f64>,
     /// Link for a Cartesian target.
     #[serde(default)]
     pub link: Option<String>,

@@ -36,9 +36,14 @@ pub struct RunArgs {
     pub quiet: bool,
 }
 
-/// Runs a scene.
+/// Runs a scene (a co-simulation when it has a `[robot]`).
 pub fn run(args: RunArgs) -> Result<()> {
-    let mut scene = Scene::load(&args.scene)?;
+    let text = std::fs::read_to_string(&args.scene)
+        .with_context(|| format!("reading {}", args.scene.display()))?;
+    if vesalius_cosim::scene::is_cosim(&text) {
+        return super::cosim::run(&args, &text);
+    }
+    let mut scene = Scene::parse(&text, &args.scene)?;
     if let Some(d) = args.duration {
         scene.file.simulation.duration = d;
     }

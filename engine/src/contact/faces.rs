@@ -59,7 +59,9 @@ pub struct Hit {
 impl FaceSet {
     /// Extracts the faces of `model` in its rest configuration.
     pub fn new(model: &Model) -> Self {
-        let mut map: HashMap<[u32; 3], Vec<(u32, [u32; 3], u32)>> = HashMap::new();
+        // Sorted face key -> (tet, face as written, opposite vertex).
+        type FaceUses = Vec<(u32, [u32; 3], u32)>;
+        let mut map: HashMap<[u32; 3], FaceUses> = HashMap::new();
         const LOCAL: [[usize; 4]; 4] = [[1, 2, 3, 0], [0, 3, 2, 1], [0, 1, 3, 2], [0, 2, 1, 3]];
         let mut edge_sum = 0.0;
         for (t, tet) in model.tets.iter().enumerate() {

@@ -20,6 +20,9 @@
 //! ([`NeedleTracker`]) runs once per frame: it finds the face ahead of the tip, locates the
 //! tip, records events and spawns shaft points.
 
+// Index loops over xyz and the tet's vertices mirror the WGSL.
+#![allow(clippy::needless_range_loop)]
+
 use super::faces::{locate, FaceSet};
 use super::{ContactError, Pose, ToolSubstep};
 use crate::model::Model;

@@ -241,7 +241,7 @@ impl CpuXpbd {
         }
         // 4. finalize: planes, tools, velocities
         let inv_dt = 1.0 / dt;
-        self.collide(model, state, tools.as_deref_mut());
+        self.collide(model, state, tools);
         state
             .displacements
             .par_iter_mut()
