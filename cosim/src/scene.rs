@@ -236,7 +236,9 @@ pub struct CriteriaSpec {
     pub max_damaged_fraction: Option<f64>,
 }
 
-/// A co-simulation scene file as written.
+/// A co-simulation scene file as written. The tissue fields repeat the engine's
+/// [`SceneFile`] on purpose: serde cannot combine `flatten` with `deny_unknown_fields`, and
+/// unknown keys must stay errors with their line.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct CoSimFile {

@@ -3,7 +3,6 @@
 
 use super::run::RunArgs;
 use anyhow::{Context, Result};
-use indicatif::{ProgressBar, ProgressStyle};
 use serde_json::json;
 use std::time::Instant;
 use vesalius::plot::{write_time_series_png, Marker, Series};
@@ -36,17 +35,7 @@ pub fn run(args: &RunArgs, text: &str) -> Result<()> {
         sim.robot_model().ndof(),
     );
     let every = scene.file.output.every.max(1) as u64;
-    let bar = if args.quiet {
-        ProgressBar::hidden()
-    } else {
-        ProgressBar::new(frames)
-    };
-    bar.set_style(
-        ProgressStyle::with_template(
-            "{bar:40} {pos}/{len} frames  {elapsed_precise} (eta {eta})  {msg}",
-        )
-        .expect("valid template"),
-    );
+    let bar = super::run::progress_bar(frames, args.quiet);
     let started = Instant::now();
     {
         let (m, s) = sim.tissue().model_and_state()?;

@@ -36,6 +36,22 @@ pub struct RunArgs {
     pub quiet: bool,
 }
 
+/// The frame progress bar of `run` (hidden with `--quiet`).
+pub fn progress_bar(frames: u64, quiet: bool) -> ProgressBar {
+    let bar = if quiet {
+        ProgressBar::hidden()
+    } else {
+        ProgressBar::new(frames)
+    };
+    bar.set_style(
+        ProgressStyle::with_template(
+            "{bar:40} {pos}/{len} frames  {elapsed_precise} (eta {eta})  {msg}",
+        )
+        .expect("valid template"),
+    );
+    bar
+}
+
 /// Runs a scene (a co-simulation when it has a `[robot]`).
 pub fn run(args: RunArgs) -> Result<()> {
     let text = std::fs::read_to_string(&args.scene)
@@ -91,17 +107,7 @@ pub fn run(args: RunArgs) -> Result<()> {
         plan.dt
     );
 
-    let bar = if args.quiet {
-        ProgressBar::hidden()
-    } else {
-        ProgressBar::new(frames)
-    };
-    bar.set_style(
-        ProgressStyle::with_template(
-            "{bar:40} {pos}/{len} frames  {elapsed_precise} (eta {eta})  {msg}",
-        )
-        .expect("valid template"),
-    );
+    let bar = progress_bar(frames, args.quiet);
     let started = Instant::now();
     let mut solve_time = Duration::ZERO;
     let mut write_time = Duration::ZERO;
