@@ -454,7 +454,7 @@ impl CoSim {
 
     /// Advances one frame (see the module documentation) and records it.
     pub fn step_frame(&mut self) -> Result<&FrameRecord, CoSimError> {
-        let t0 = self.tissue.state()?.time;
+        let t0 = self.tissue.time();
         let h = self.frame_dt / self.rigid_steps as f64;
         let clock = Instant::now();
         for k in 1..=self.rigid_steps {

@@ -301,9 +301,15 @@ impl Simulation {
     ) -> Result<ContactReport, SimError> {
         let needle = contacts.has_needle();
         let (substeps, dt) = (self.plan().substeps, self.plan().dt);
-        let time = self.state()?.time;
-        let positions = needle.then(|| self.state.positions(&self.model));
-        // (`state()` above synced the host copy.)
+        // Only the needle's state machine needs the positions: without one the GPU keeps the
+        // state and nothing but the force sums comes back.
+        let positions = if needle {
+            self.state()?;
+            Some(self.state.positions(&self.model))
+        } else {
+            None
+        };
+        let time = self.time();
         contacts.plan_frame(&self.model, positions.as_deref(), poses, substeps, time)?;
         let (raw, dev) = match &mut self.backend {
             Backend::Cpu(c) => {
@@ -324,6 +330,15 @@ impl Simulation {
             None
         };
         Ok(contacts.finish_frame(&self.model, &raw, dev, positions.as_deref(), dt))
+    }
+
+    /// Simulated time (s), without reading the state back from the GPU.
+    pub fn time(&self) -> f64 {
+        match &self.backend {
+            Backend::Cpu(_) => self.state.time,
+            #[cfg(feature = "gpu")]
+            Backend::Gpu(g) => g.time(),
+        }
     }
 
     /// Diagnostics of the current state.

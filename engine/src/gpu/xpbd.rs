@@ -393,6 +393,11 @@ impl GpuXpbd {
         &self.plan
     }
 
+    /// Simulated time of the frames recorded so far (s).
+    pub fn time(&self) -> f64 {
+        self.time
+    }
+
     /// The adapter this runs on.
     pub fn context(&self) -> &GpuContext {
         &self.ctx
