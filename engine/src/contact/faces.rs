@@ -2,6 +2,7 @@
 //! and point location in the deformed mesh. Host-side, once per frame: the needle's state
 //! machine uses them to find the surface ahead of the tip and the tet the tip is in.
 
+use crate::mesh::quality::{cross, dot, sub};
 use crate::model::Model;
 use std::collections::HashMap;
 
@@ -29,20 +30,6 @@ fn p3(pos: &[[f32; 3]], i: u32) -> [f64; 3] {
     let p = pos[i as usize];
     [p[0] as f64, p[1] as f64, p[2] as f64]
 }
-fn sub(a: [f64; 3], b: [f64; 3]) -> [f64; 3] {
-    [a[0] - b[0], a[1] - b[1], a[2] - b[2]]
-}
-fn dot(a: [f64; 3], b: [f64; 3]) -> f64 {
-    a[0] * b[0] + a[1] * b[1] + a[2] * b[2]
-}
-fn cross(a: [f64; 3], b: [f64; 3]) -> [f64; 3] {
-    [
-        a[1] * b[2] - a[2] * b[1],
-        a[2] * b[0] - a[0] * b[2],
-        a[0] * b[1] - a[1] * b[0],
-    ]
-}
-
 /// A ray hit.
 #[derive(Clone, Copy, Debug, PartialEq)]
 pub struct Hit {
