@@ -5,7 +5,18 @@
 use std::path::Path;
 
 use anyhow::Context;
-use vesalius::engine::mesh::{self, generate, ValidateOptions};
+use vesalius::engine::mesh::{self, generate, TetMesh, ValidateOptions};
+
+/// Validates `m` (it must need no fixing) and writes it to `dir/name`.
+fn write(dir: &Path, name: &str, mut m: TetMesh) -> anyhow::Result<()> {
+    let report = mesh::validate(&mut m, &ValidateOptions::default())?;
+    anyhow::ensure!(report.errors.is_empty() && report.flipped == 0);
+    let path = dir.join(name);
+    mesh::save(&path, &m).with_context(|| format!("writing {}", path.display()))?;
+    let info = mesh::MeshInfo::new(&m, &report);
+    println!("wrote {}\n{info}", path.display());
+    Ok(())
+}
 
 fn main() -> anyhow::Result<()> {
     let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("anatomy");
@@ -16,12 +27,8 @@ fn main() -> anyhow::Result<()> {
         n_z: 20,
         ..Default::default()
     };
-    let mut m = generate::layered_limb(&params);
-    let report = mesh::validate(&mut m, &ValidateOptions::default())?;
-    anyhow::ensure!(report.errors.is_empty() && report.flipped == 0);
-    let path = dir.join("limb_segment.msh");
-    mesh::save(&path, &m).with_context(|| format!("writing {}", path.display()))?;
-    let info = mesh::MeshInfo::new(&m, &report);
-    println!("wrote {}\n{info}", path.display());
+    write(&dir, "limb_segment.msh", generate::layered_limb(&params))?;
+    let slab = generate::vein_slab(&generate::VeinSlabParams::default());
+    write(&dir, "vein_slab.msh", slab)?;
     Ok(())
 }

@@ -5,6 +5,7 @@
 //! `shaders/`).
 #![warn(missing_docs)]
 
+pub mod contact;
 #[cfg(feature = "gpu")]
 pub mod gpu;
 pub mod mesh;
@@ -15,3 +16,5 @@ pub mod scenes;
 pub mod shaders;
 pub mod sim;
 pub mod solver;
+
+pub use glam;

@@ -1,7 +1,9 @@
 //! WGSL sources of the kernels, embedded at compile time from `shaders/`.
 //!
 //! Each kernel file is compiled with `shaders/xpbd/common.wgsl` prepended (declarations
-//! shared by all XPBD kernels): a plain concatenation, so no shader-preprocessor crate.
+//! shared by all XPBD kernels), and the vertex and needle kernels also with
+//! `shaders/xpbd/contact.wgsl` (tool shapes, bind group 2): a plain concatenation, so no
+//! shader-preprocessor crate.
 
 /// A complete WGSL module as handed to wgpu.
 #[derive(Clone, Debug)]
@@ -15,9 +17,15 @@ pub struct ShaderSource {
 const COMMON: &str = include_str!("../../shaders/xpbd/common.wgsl");
 const TETS: &str = include_str!("../../shaders/xpbd/tets.wgsl");
 const VERTICES: &str = include_str!("../../shaders/xpbd/vertices.wgsl");
+const CONTACT: &str = include_str!("../../shaders/xpbd/contact.wgsl");
+const NEEDLE: &str = include_str!("../../shaders/xpbd/needle.wgsl");
 
 fn with_common(kernel: &str) -> String {
     format!("{COMMON}\n{kernel}")
+}
+
+fn with_contact(kernel: &str) -> String {
+    format!("{COMMON}\n{CONTACT}\n{kernel}")
 }
 
 /// Every shader module the engine compiles.
@@ -29,7 +37,11 @@ pub fn shader_sources() -> Vec<ShaderSource> {
         },
         ShaderSource {
             name: "xpbd/vertices.wgsl",
-            source: with_common(VERTICES),
+            source: with_contact(VERTICES),
+        },
+        ShaderSource {
+            name: "xpbd/needle.wgsl",
+            source: with_contact(NEEDLE),
         },
     ]
 }

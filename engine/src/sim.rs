@@ -1,6 +1,7 @@
 //! [`Simulation`]: a model, its state and a backend in one value, for callers that do not
 //! want to drive the backends' borrow-everything `step` functions themselves.
 
+use crate::contact::{ContactReport, Contacts, Pose, ToolSetup};
 use crate::model::{Control, Model, State};
 use crate::solver::{diagnostics, CpuXpbd, Diagnostics, SimError, SolverConfig, StepPlan};
 use serde::{Deserialize, Serialize};
@@ -59,6 +60,7 @@ pub struct Simulation {
     /// Whether `state` mirrors the device (GPU backend).
     synced: bool,
     notice: Option<String>,
+    contacts: Option<Contacts>,
 }
 
 impl Simulation {
@@ -115,6 +117,7 @@ impl Simulation {
             backend,
             synced: true,
             notice,
+            contacts: None,
         })
     }
 
@@ -261,6 +264,85 @@ impl Simulation {
         self.state = state;
         self.synced = true;
         Ok(())
+    }
+
+    /// Couples tools (rigid shapes, attachments, a needle) to the tissue; the bodies are at
+    /// `poses` now, and attachments hold the vertices where they are now.
+    pub fn set_tools(&mut self, setup: &ToolSetup, poses: &[Pose]) -> Result<(), SimError> {
+        self.state()?;
+        let contacts = Contacts::new(&self.model, &self.state, setup, poses)?;
+        #[cfg(feature = "gpu")]
+        if let Backend::Gpu(g) = &mut self.backend {
+            g.set_contacts(&contacts)?;
+        }
+        self.contacts = Some(contacts);
+        Ok(())
+    }
+
+    /// The tools, if [`Simulation::set_tools`] was called.
+    pub fn contacts(&self) -> Option<&Contacts> {
+        self.contacts.as_ref()
+    }
+
+    /// Advances one frame while the tool bodies move from their last poses to `poses`
+    /// (interpolated per substep), and returns the tissue's wrench on every body and the
+    /// needle's frame. The GPU gets the frame's tool poses in one upload and returns the
+    /// force sums in one read-back (plus, with a needle, the positions for its state
+    /// machine).
+    pub fn step_tools(&mut self, poses: &[Pose]) -> Result<ContactReport, SimError> {
+        let Some(mut contacts) = self.contacts.take() else {
+            return Err(SimError::Config("step_tools before set_tools".into()));
+        };
+        let out = self.step_tools_inner(&mut contacts, poses);
+        self.contacts = Some(contacts);
+        out
+    }
+
+    fn step_tools_inner(
+        &mut self,
+        contacts: &mut Contacts,
+        poses: &[Pose],
+    ) -> Result<ContactReport, SimError> {
+        let needle = contacts.has_needle();
+        let (substeps, dt) = (self.plan().substeps, self.plan().dt);
+        // Only the needle's state machine needs the positions: without one the GPU keeps the
+        // state and nothing but the force sums comes back.
+        let positions = if needle {
+            self.state()?;
+            Some(self.state.positions(&self.model))
+        } else {
+            None
+        };
+        let time = self.time();
+        contacts.plan_frame(&self.model, positions.as_deref(), poses, substeps, time)?;
+        let (raw, dev) = match &mut self.backend {
+            Backend::Cpu(c) => {
+                c.step_contacts(&self.model, &mut self.state, &self.control, contacts)?
+            }
+            #[cfg(feature = "gpu")]
+            Backend::Gpu(g) => {
+                self.synced = false;
+                let out = g.step_contacts(&self.control, contacts)?;
+                g.check()?;
+                out
+            }
+        };
+        let positions = if needle {
+            self.state()?;
+            Some(self.state.positions(&self.model))
+        } else {
+            None
+        };
+        Ok(contacts.finish_frame(&self.model, &raw, dev, positions.as_deref(), dt))
+    }
+
+    /// Simulated time (s), without reading the state back from the GPU.
+    pub fn time(&self) -> f64 {
+        match &self.backend {
+            Backend::Cpu(_) => self.state.time,
+            #[cfg(feature = "gpu")]
+            Backend::Gpu(g) => g.time(),
+        }
     }
 
     /// Diagnostics of the current state.

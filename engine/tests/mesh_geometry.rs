@@ -447,3 +447,213 @@ fn layered_limb_is_valid_and_closed_for_odd_and_uneven_grids() {
         }
     }
 }
+
+/// Checks conformity: every triangle is a face of 1 tet (boundary) or 2 (interior), and
+/// returns the total area of the boundary triangles.
+fn conforming_boundary_area(m: &TetMesh) -> f64 {
+    let mut count = std::collections::HashMap::new();
+    for t in &m.tets {
+        for f in [[1, 2, 3], [0, 2, 3], [0, 1, 3], [0, 1, 2]] {
+            let mut key = f.map(|k| t[k]);
+            key.sort_unstable();
+            *count.entry(key).or_insert(0) += 1;
+        }
+    }
+    assert!(count.values().all(|&n| n == 1 || n == 2));
+    let tris = boundary_triangles(&m.tets);
+    assert_eq!(tris.len(), count.values().filter(|&&n| n == 1).count());
+    tris.iter()
+        .map(|t| {
+            let [a, b, c] = t.map(|i| m.positions[i as usize]);
+            let (u, v) = (
+                [b[0] - a[0], b[1] - a[1], b[2] - a[2]],
+                [c[0] - a[0], c[1] - a[1], c[2] - a[2]],
+            );
+            let n = [
+                u[1] * v[2] - u[2] * v[1],
+                u[2] * v[0] - u[0] * v[2],
+                u[0] * v[1] - u[1] * v[0],
+            ];
+            0.5 * (n[0] * n[0] + n[1] * n[1] + n[2] * n[2]).sqrt()
+        })
+        .sum()
+}
+
+#[test]
+fn box_grid_graded_is_conforming_positive_and_fills_the_box() {
+    // A Hertz-style indentation block: fine under the contact at the top centre.
+    let xs = generate::graded_coords(-0.02, 0.02, 0.0, 0.0005, 0.003, 1.3);
+    let ys = generate::graded_coords(-0.02, 0.02, 0.0, 0.0005, 0.003, 1.3);
+    let zs = generate::graded_coords(-0.02, 0.0, 0.0, 0.0005, 0.002, 1.3);
+    let mut m = generate::box_grid_graded(&xs, &ys, &zs).unwrap();
+    eprintln!(
+        "graded box: {} x {} x {} cells, {} tets",
+        xs.len() - 1,
+        ys.len() - 1,
+        zs.len() - 1,
+        m.tets.len()
+    );
+    assert_eq!(m.region_name(1), Some("box"));
+    assert!(m.regions.iter().all(|&r| r == 1));
+    for i in 0..m.tets.len() {
+        assert!(m.tet_volume(i).unwrap() > 0.0);
+    }
+    let v = 0.04 * 0.04 * 0.02;
+    assert!((m.total_volume() - v).abs() < 1e-12 * v);
+    let area = conforming_boundary_area(&m);
+    let box_area = 2.0 * (0.04 * 0.04 + 2.0 * 0.04 * 0.02);
+    assert!((area - box_area).abs() < 1e-12 * box_area, "{area}");
+    // Boundary triangles lie on the box's faces.
+    for t in boundary_triangles(&m.tets) {
+        let p = t.map(|i| m.positions[i as usize]);
+        let on = |k: usize, v: f64| p.iter().all(|q| q[k] == v);
+        assert!(
+            on(0, -0.02)
+                || on(0, 0.02)
+                || on(1, -0.02)
+                || on(1, 0.02)
+                || on(2, -0.02)
+                || on(2, 0.0),
+            "{p:?}"
+        );
+    }
+    let s = closed_surface_volume(&m);
+    assert!((s - v).abs() < 1e-9 * v);
+    let r = validate(&mut m, &ValidateOptions::default()).unwrap();
+    assert!(r.errors.is_empty() && r.warnings.is_empty() && r.flipped == 0);
+    // The smallest element is a fine cell's, not a thin graded one.
+    let h = step_sizes(&m);
+    let min = h.iter().copied().fold(f64::INFINITY, f64::min);
+    let fine_cube = generate::box_grid([1, 1, 1], [0.0005; 3], [0.0; 3]);
+    let h_fine = step_sizes(&fine_cube)
+        .into_iter()
+        .fold(f64::INFINITY, f64::min);
+    assert!(min >= 0.99 * h_fine, "{min} vs {h_fine}");
+}
+
+#[test]
+fn vein_slab_regions_volumes_and_quality() {
+    use generate::slab_region as sr;
+    let p = generate::VeinSlabParams::default();
+    let mut m = generate::vein_slab(&p);
+    let before = m.clone();
+    let r = validate(&mut m, &ValidateOptions::default()).unwrap();
+    assert!(
+        r.errors.is_empty() && r.warnings.is_empty() && r.flipped == 0,
+        "{:?}",
+        r.warnings
+    );
+    assert_eq!(m, before);
+    let total = m.total_volume();
+    let v = p.length * p.width * p.depth;
+    assert!((total - v).abs() < 1e-12 * v);
+    let area = conforming_boundary_area(&m);
+    let box_area = 2.0 * (p.length * p.width + (p.length + p.width) * p.depth);
+    assert!((area - box_area).abs() < 1e-12 * box_area);
+    let stats = mesh::region_stats(&m);
+    assert_eq!(
+        stats.keys().copied().collect::<Vec<_>>(),
+        vec![sr::SKIN, sr::FAT, sr::MUSCLE, sr::VEIN_WALL, sr::VEIN_LUMEN]
+    );
+    for (id, name) in [
+        (sr::SKIN, "skin"),
+        (sr::FAT, "fat"),
+        (sr::MUSCLE, "muscle"),
+        (sr::VEIN_WALL, "vein_wall"),
+        (sr::VEIN_LUMEN, "vein_lumen"),
+    ] {
+        assert_eq!(m.region_name(id), Some(name));
+    }
+    let pi = std::f64::consts::PI;
+    let r_in = p.vein_radius - p.wall_thickness;
+    let lumen = pi * r_in * r_in * p.width;
+    let vein = pi * p.vein_radius * p.vein_radius * p.width;
+    let skin = p.length * p.width * p.skin_thickness;
+    let muscle = p.length * p.width * (p.depth - p.muscle_depth);
+    let fat = p.length * p.width * (p.muscle_depth - p.skin_thickness) - vein;
+    let (_, q) = mesh::quality(&m);
+    let mut h = step_sizes(&m);
+    h.sort_by(f64::total_cmp);
+    eprintln!(
+        "vein slab: {} nodes, {} tets, h_t min {:.3} mm, 1% {:.3} mm, median {:.3} mm, \
+         dihedral {:.1}..{:.1} deg, aspect max {:.2} mean {:.2}",
+        m.positions.len(),
+        m.tets.len(),
+        h[0] * 1e3,
+        h[h.len() / 100] * 1e3,
+        h[h.len() / 2] * 1e3,
+        q.min_dihedral_deg,
+        q.max_dihedral_deg,
+        q.max_aspect_ratio,
+        q.mean_aspect_ratio
+    );
+    for (id, want, tol) in [
+        (sr::SKIN, skin, 1e-9),
+        (sr::MUSCLE, muscle, 1e-9),
+        (sr::FAT, fat, 0.01),
+        (sr::VEIN_LUMEN, lumen, 0.05),
+        (sr::VEIN_WALL, vein - lumen, 0.05),
+    ] {
+        let got = stats[&id].volume;
+        eprintln!(
+            "region {id}: {} tets, {got:.4e} m^3 (analytic {want:.4e})",
+            stats[&id].tets
+        );
+        assert!(
+            (got / want - 1.0).abs() < tol,
+            "region {id}: {got} vs {want}"
+        );
+    }
+    // The whole vein within 2 %.
+    let got = stats[&sr::VEIN_WALL].volume + stats[&sr::VEIN_LUMEN].volume;
+    assert!((got / vein - 1.0).abs() < 0.02, "{got} vs {vein}");
+    assert!(
+        (30_000..=60_000).contains(&m.tets.len()),
+        "{}",
+        m.tets.len()
+    );
+    // No element much smaller than the fine cells.
+    let fine_cube = generate::box_grid([1, 1, 1], [p.fine_size; 3], [0.0; 3]);
+    let h_fine = step_sizes(&fine_cube)
+        .into_iter()
+        .fold(f64::INFINITY, f64::min);
+    assert!(h[0] >= 0.9 * h_fine, "{} vs {h_fine}", h[0]);
+    assert!(q.min_dihedral_deg >= 8.0, "{}", q.min_dihedral_deg);
+    // Grid lines on the interfaces and the skin at least 2 cells thick.
+    for z in [0.0, -p.skin_thickness, -p.muscle_depth, -p.depth] {
+        assert!(
+            m.positions.iter().any(|q| q[2] == z),
+            "no grid line at z = {z}"
+        );
+    }
+    let skin_lines = {
+        let mut zs: Vec<f64> = m
+            .positions
+            .iter()
+            .map(|q| q[2])
+            .filter(|&z| z >= -p.skin_thickness)
+            .collect();
+        zs.sort_by(f64::total_cmp);
+        zs.dedup();
+        zs.len()
+    };
+    assert!(skin_lines >= 3);
+    // The lumen touches only the wall: no face shared by lumen and skin/fat/muscle.
+    let mut owner = std::collections::HashMap::new();
+    for (ti, t) in m.tets.iter().enumerate() {
+        for f in [[1, 2, 3], [0, 2, 3], [0, 1, 3], [0, 1, 2]] {
+            let mut key = f.map(|k| t[k]);
+            key.sort_unstable();
+            if let Some(other) = owner.insert(key, m.regions[ti]) {
+                let pair = [other, m.regions[ti]];
+                assert!(
+                    !(pair.contains(&sr::VEIN_LUMEN)
+                        && pair
+                            .iter()
+                            .any(|&r| r != sr::VEIN_LUMEN && r != sr::VEIN_WALL)),
+                    "lumen next to region {pair:?}"
+                );
+            }
+        }
+    }
+}

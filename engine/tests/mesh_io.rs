@@ -617,6 +617,24 @@ fn shipped_limb_segment_matches_its_generator() {
 }
 
 #[test]
+fn shipped_vein_slab_matches_its_generator() {
+    // examples/generate_anatomy.rs writes the default slab.
+    let g = mesh::generate::vein_slab(&mesh::generate::VeinSlabParams::default());
+    let path = concat!(env!("CARGO_MANIFEST_DIR"), "/../anatomy/vein_slab.msh");
+    let shipped = std::fs::read(path).unwrap();
+    let mut buf = Vec::new();
+    write_msh(&mut buf, &g, MshVersion::V41, false).unwrap();
+    assert!(
+        buf == shipped,
+        "anatomy/vein_slab.msh is stale: run the example"
+    );
+    assert!(shipped.len() < 2_500_000);
+    let m = parse_msh(&shipped).unwrap().mesh;
+    assert_eq!((m.positions.len(), m.tets.len()), (11220, 58368));
+    assert_eq!(m.region_name(5), Some("vein_lumen"));
+}
+
+#[test]
 fn sparse_node_ids_are_mapped_in_v1_v22_and_v41() {
     let v22 = "$MeshFormat\n2.2 0 8\n$EndMeshFormat\n$Nodes\n4\n10 0 0 0\n20 1 0 0\n500 0 1 0\n7 0 0 1\n$EndNodes\n$Elements\n1\n3 4 2 2 1 10 20 500 7\n$EndElements\n";
     let v1 = "$NOD\n4\n10 0 0 0\n20 1 0 0\n500 0 1 0\n7 0 0 1\n$ENDNOD\n$ELM\n1\n3 4 2 1 4 10 20 500 7\n$ENDELM\n";

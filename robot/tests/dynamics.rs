@@ -539,3 +539,24 @@ fn no_self_contacts_unless_enabled() {
         .count();
     assert_eq!(active, 0);
 }
+
+/// Regression: `set_configuration` before the first step snapped a placed fixed base back to
+/// the world origin (the multibody had not read its root pose from the rigid body yet).
+#[test]
+fn set_configuration_keeps_a_placed_base() {
+    use vesalius_robot::prelude::*;
+    let urdf = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../robots/indenter/indenter.urdf"
+    );
+    let m = load_file(urdf, &LoadOptions::default()).unwrap();
+    let mut w = RobotWorld::new();
+    let base = vesalius_robot::math::urdf_pose([0.1, -0.2, 0.091], [0.0; 3]);
+    let id = w
+        .add_robot(&m, BasePlacement::Fixed(base), &SimOptions::default())
+        .unwrap();
+    w.set_configuration(id, &[0.01]).unwrap();
+    let s = w.state(id).unwrap();
+    let p = s.link_poses[1].translation.vector;
+    assert!((p - Vector3::new(0.1, -0.2, 0.081)).norm() < 1e-6, "{p:?}");
+}

@@ -63,7 +63,8 @@ fn collide_planes(x_in: vec3<f32>, p: vec3<f32>, x0: vec3<f32>) -> vec3<f32> {
     return x;
 }
 
-// Between the warm start and the solve, so the solve sees the contact.
+// Planes, tool shapes and attachments (contact.wgsl), between the warm start and the solve,
+// so the solve sees the contact.
 @compute @workgroup_size(WORKGROUP)
 fn collide(@builtin(global_invocation_id) gid: vec3<u32>) {
     let i = gid.x;
@@ -74,7 +75,10 @@ fn collide(@builtin(global_invocation_id) gid: vec3<u32>) {
     if (q.w == 0.0) {
         return;
     }
-    disp[i] = vec4<f32>(collide_planes(q.xyz, prev[i].xyz, rest_pos[i].xyz), q.w);
+    let p = prev[i].xyz;
+    let x0 = rest_pos[i].xyz;
+    let x = contact_vertex(i, collide_planes(q.xyz, p, x0), p, x0, q.w);
+    disp[i] = vec4<f32>(x, q.w);
 }
 
 @compute @workgroup_size(WORKGROUP)
@@ -88,7 +92,8 @@ fn finalize(@builtin(global_invocation_id) gid: vec3<u32>) {
         return;
     }
     let p = prev[i].xyz;
-    let x = collide_planes(q.xyz, p, rest_pos[i].xyz);
+    let x0 = rest_pos[i].xyz;
+    let x = contact_vertex(i, collide_planes(q.xyz, p, x0), p, x0, q.w);
     let v = (x - p) * params.misc.x;
     disp[i] = vec4<f32>(x, q.w);
     vel[i] = vec4<f32>(v, 0.0);

@@ -1,5 +1,6 @@
 //! Subcommands of the `vesalius` CLI, one module each.
 pub mod bench;
+pub mod cosim;
 pub mod info;
 pub mod mesh;
 pub mod robot;

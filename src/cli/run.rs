@@ -36,9 +36,30 @@ pub struct RunArgs {
     pub quiet: bool,
 }
 
-/// Runs a scene.
+/// The frame progress bar of `run` (hidden with `--quiet`).
+pub fn progress_bar(frames: u64, quiet: bool) -> ProgressBar {
+    let bar = if quiet {
+        ProgressBar::hidden()
+    } else {
+        ProgressBar::new(frames)
+    };
+    bar.set_style(
+        ProgressStyle::with_template(
+            "{bar:40} {pos}/{len} frames  {elapsed_precise} (eta {eta})  {msg}",
+        )
+        .expect("valid template"),
+    );
+    bar
+}
+
+/// Runs a scene (a co-simulation when it has a `[robot]`).
 pub fn run(args: RunArgs) -> Result<()> {
-    let mut scene = Scene::load(&args.scene)?;
+    let text = std::fs::read_to_string(&args.scene)
+        .with_context(|| format!("reading {}", args.scene.display()))?;
+    if vesalius_cosim::scene::is_cosim(&text) {
+        return super::cosim::run(&args, &text);
+    }
+    let mut scene = Scene::parse(&text, &args.scene)?;
     if let Some(d) = args.duration {
         scene.file.simulation.duration = d;
     }
@@ -86,17 +107,7 @@ pub fn run(args: RunArgs) -> Result<()> {
         plan.dt
     );
 
-    let bar = if args.quiet {
-        ProgressBar::hidden()
-    } else {
-        ProgressBar::new(frames)
-    };
-    bar.set_style(
-        ProgressStyle::with_template(
-            "{bar:40} {pos}/{len} frames  {elapsed_precise} (eta {eta})  {msg}",
-        )
-        .expect("valid template"),
-    );
+    let bar = progress_bar(frames, args.quiet);
     let started = Instant::now();
     let mut solve_time = Duration::ZERO;
     let mut write_time = Duration::ZERO;

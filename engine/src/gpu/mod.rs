@@ -100,6 +100,9 @@ fn sorted_adapters(instance: &wgpu::Instance) -> Vec<wgpu::Adapter> {
     adapters
 }
 
+/// Storage buffers the kernels bind per shader stage.
+const STORAGE_BUFFERS: u32 = 13;
+
 /// A wgpu device and queue with the adapter they came from.
 #[derive(Clone)]
 pub struct GpuContext {
@@ -133,9 +136,9 @@ impl GpuContext {
                 }
             }
             let limits = adapter.limits();
-            // The XPBD kernels bind 9 storage buffers (WebGPU's default is 8; every native
-            // backend offers more).
-            if limits.max_storage_buffers_per_shader_stage < 9 {
+            // The XPBD kernels bind 13 storage buffers: 9 for the tissue, 4 for the tools
+            // (WebGPU's default is 8; native Vulkan, Metal and DX12 offer more).
+            if limits.max_storage_buffers_per_shader_stage < STORAGE_BUFFERS {
                 tried.push(format!(
                     "{desc} [only {} storage buffers per stage]",
                     limits.max_storage_buffers_per_shader_stage
@@ -143,7 +146,7 @@ impl GpuContext {
                 continue;
             }
             let required_limits = wgpu::Limits {
-                max_storage_buffers_per_shader_stage: 9,
+                max_storage_buffers_per_shader_stage: STORAGE_BUFFERS,
                 max_storage_buffer_binding_size: limits.max_storage_buffer_binding_size,
                 max_buffer_size: limits.max_buffer_size,
                 ..wgpu::Limits::default()

@@ -6,6 +6,8 @@
 //! [`GpuXpbd::read_state`] and the failure flag only by [`GpuXpbd::check`].
 
 use super::GpuContext;
+use crate::contact::needle::{NeedleDevice, NeedleHeader, NeedleTrack, MAX_TRACKS};
+use crate::contact::{Contacts, RawWrench, ShapeParams, ToolSubstep, MAX_SHAPES};
 use crate::model::{Control, MaterialParams, Model, State, MAX_MATERIALS, MAX_PLANES};
 use crate::solver::{plan_substeps, SimError, SolverConfig, StepPlan};
 use wgpu::util::DeviceExt;
@@ -15,6 +17,19 @@ const WORKGROUP: u32 = 64;
 const HAS_FORCES_OFFSET: u64 = 40;
 /// Largest number of workgroups in one dispatch dimension (WebGPU's guaranteed limit).
 const MAX_GROUPS: u32 = 65535;
+/// Workgroups of the contact reduction (each sums a strided share of the vertices).
+const REDUCE_GROUPS: u32 = 64;
+
+/// The device side of the tools (bind group 2): one frame's substep records, the static
+/// shape data, attachments, per-vertex impulse sums and the needle.
+struct GpuTools {
+    substeps: wgpu::Buffer,
+    acc: wgpu::Buffer,
+    needle: wgpu::Buffer,
+    bind_group: wgpu::BindGroup,
+    bodies: u32,
+    has_needle: bool,
+}
 
 #[repr(C)]
 #[derive(Clone, Copy, bytemuck::Pod, bytemuck::Zeroable)]
@@ -54,7 +69,15 @@ pub struct GpuXpbd {
     damp: wgpu::ComputePipeline,
     damped: bool,
     collide: wgpu::ComputePipeline,
+    needle_before_solve: wgpu::ComputePipeline,
+    needle_after_solve: wgpu::ComputePipeline,
+    reduce_contacts: wgpu::ComputePipeline,
     num_planes: usize,
+    tool_layout: wgpu::BindGroupLayout,
+    tool_stride: u32,
+    /// Group 2 with no tools (plain `step`).
+    idle_tools: GpuTools,
+    tools: Option<GpuTools>,
     // Device buffers.
     params: wgpu::Buffer,
     pos: wgpu::Buffer,
@@ -149,9 +172,19 @@ impl GpuXpbd {
             label: Some("xpbd colour"),
             entries: &[uniform(0, true)],
         });
+        let tool_layout = device.create_bind_group_layout(&wgpu::BindGroupLayoutDescriptor {
+            label: Some("xpbd tools"),
+            entries: &[
+                uniform(0, true),
+                storage(1, true),
+                storage(2, true),
+                storage(3, false),
+                storage(4, false),
+            ],
+        });
         let pipeline_layout = device.create_pipeline_layout(&wgpu::PipelineLayoutDescriptor {
             label: Some("xpbd"),
-            bind_group_layouts: &[Some(&layout), Some(&colour_layout)],
+            bind_group_layouts: &[Some(&layout), Some(&colour_layout), Some(&tool_layout)],
             immediate_size: 0,
         });
         let sources = crate::shaders::shader_sources();
@@ -167,6 +200,7 @@ impl GpuXpbd {
         };
         let tets_module = module("xpbd/tets.wgsl");
         let vertices_module = module("xpbd/vertices.wgsl");
+        let needle_module = module("xpbd/needle.wgsl");
         let pipeline = |m: &wgpu::ShaderModule, entry: &str| {
             device.create_compute_pipeline(&wgpu::ComputePipelineDescriptor {
                 label: Some(entry),
@@ -299,6 +333,19 @@ impl GpuXpbd {
             }],
         });
 
+        let tool_stride = (std::mem::size_of::<ToolSubstep>() as u32).div_ceil(align) * align;
+        let idle_tools = Self::tool_buffers(
+            device,
+            &tool_layout,
+            &[ToolSubstep::default()],
+            tool_stride,
+            &[],
+            &[],
+            &[],
+            nv,
+            0,
+            false,
+        );
         let mut me = Self {
             ctx: ctx.clone(),
             max_speed: config.max_speed,
@@ -314,7 +361,14 @@ impl GpuXpbd {
             reset_lambdas: pipeline(&tets_module, "reset_lambdas"),
             damp: pipeline(&tets_module, "damp"),
             collide: pipeline(&vertices_module, "collide"),
+            needle_before_solve: pipeline(&needle_module, "needle_before_solve"),
+            needle_after_solve: pipeline(&needle_module, "needle_after_solve"),
+            reduce_contacts: pipeline(&needle_module, "reduce_contacts"),
             num_planes: model.planes.len(),
+            tool_layout,
+            tool_stride,
+            idle_tools,
+            tools: None,
             damped: model.material_params.iter().any(|m| m.beta > 0.0),
             params: params_buf,
             pos,
@@ -337,6 +391,11 @@ impl GpuXpbd {
     /// The substep plan in use.
     pub fn plan(&self) -> &StepPlan {
         &self.plan
+    }
+
+    /// Simulated time of the frames recorded so far (s).
+    pub fn time(&self) -> f64 {
+        self.time
     }
 
     /// The adapter this runs on.
@@ -394,6 +453,13 @@ impl GpuXpbd {
 
     /// Records and submits `frames` frames. Returns without waiting for the GPU.
     pub fn step(&mut self, control: &Control, frames: u32) -> Result<(), SimError> {
+        self.upload_control(control)?;
+        self.step_frames(frames);
+        Ok(())
+    }
+
+    /// Uploads the external vertex forces (only when there are some).
+    fn upload_control(&mut self, control: &Control) -> Result<(), SimError> {
         let nv = self.num_vertices as usize;
         let q = &self.ctx.queue;
         if !control.vertex_forces.is_empty() {
@@ -419,6 +485,11 @@ impl GpuXpbd {
             );
             self.has_forces = has_forces;
         }
+        Ok(())
+    }
+
+    fn step_frames(&mut self, frames: u32) {
+        let q = &self.ctx.queue;
         for _ in 0..frames {
             let mut enc = self
                 .ctx
@@ -433,6 +504,7 @@ impl GpuXpbd {
                 });
                 pass.set_bind_group(0, &self.bind_group, &[]);
                 pass.set_bind_group(1, &self.colour_bind_group, &[0]);
+                pass.set_bind_group(2, &self.idle_tools.bind_group, &[0]);
                 let vg = groups(self.num_vertices);
                 for _ in 0..self.plan.substeps {
                     pass.set_pipeline(&self.predict);
@@ -463,7 +535,242 @@ impl GpuXpbd {
             self.frames += 1;
             self.time += self.plan.frame_dt;
         }
+    }
+
+    /// Creates the tool buffers and their bind group.
+    #[allow(clippy::too_many_arguments)]
+    fn tool_buffers(
+        device: &wgpu::Device,
+        layout: &wgpu::BindGroupLayout,
+        substeps: &[ToolSubstep],
+        stride: u32,
+        shapes: &[ShapeParams],
+        planes: &[[f32; 4]],
+        attach: &[[f32; 4]],
+        nv: u32,
+        bodies: u32,
+        has_needle: bool,
+    ) -> GpuTools {
+        use wgpu::BufferUsages as U;
+        let init = |label: &str, contents: &[u8], usage: wgpu::BufferUsages| {
+            device.create_buffer_init(&wgpu::util::BufferInitDescriptor {
+                label: Some(label),
+                contents,
+                usage,
+            })
+        };
+        let mut sub = vec![0u8; stride as usize * substeps.len().max(1)];
+        for (k, r) in substeps.iter().enumerate() {
+            let at = k * stride as usize;
+            sub[at..at + std::mem::size_of::<ToolSubstep>()].copy_from_slice(bytemuck::bytes_of(r));
+        }
+        let substeps_buf = init("tool substeps", &sub, U::UNIFORM | U::COPY_DST);
+        let mut stat = vec![ShapeParams::default(); MAX_SHAPES];
+        stat[..shapes.len()].copy_from_slice(shapes);
+        let mut stat: Vec<[f32; 4]> = bytemuck::cast_slice(&stat).to_vec();
+        stat.extend_from_slice(planes);
+        let static_buf = init("tool shapes", bytemuck::cast_slice(&stat), U::STORAGE);
+        let attach_buf = if attach.is_empty() {
+            init("attach", bytemuck::cast_slice(&[[0.0f32; 4]]), U::STORAGE)
+        } else {
+            init("attach", bytemuck::cast_slice(attach), U::STORAGE)
+        };
+        let acc_len = ((nv as u64 + REDUCE_GROUPS as u64) * bodies.max(1) as u64 * 2).max(2);
+        let acc = device.create_buffer(&wgpu::BufferDescriptor {
+            label: Some("contact sums"),
+            size: acc_len * 16,
+            usage: U::STORAGE | U::COPY_SRC | U::COPY_DST,
+            mapped_at_creation: false,
+        });
+        let tracks = if has_needle { MAX_TRACKS } else { 1 };
+        let needle = device.create_buffer(&wgpu::BufferDescriptor {
+            label: Some("needle"),
+            size: (std::mem::size_of::<NeedleHeader>()
+                + tracks * std::mem::size_of::<NeedleTrack>()) as u64,
+            usage: U::STORAGE | U::COPY_SRC | U::COPY_DST,
+            mapped_at_creation: false,
+        });
+        let bind_group = device.create_bind_group(&wgpu::BindGroupDescriptor {
+            label: Some("xpbd tools"),
+            layout,
+            entries: &[
+                wgpu::BindGroupEntry {
+                    binding: 0,
+                    resource: wgpu::BindingResource::Buffer(wgpu::BufferBinding {
+                        buffer: &substeps_buf,
+                        offset: 0,
+                        size: wgpu::BufferSize::new(std::mem::size_of::<ToolSubstep>() as u64),
+                    }),
+                },
+                wgpu::BindGroupEntry {
+                    binding: 1,
+                    resource: static_buf.as_entire_binding(),
+                },
+                wgpu::BindGroupEntry {
+                    binding: 2,
+                    resource: attach_buf.as_entire_binding(),
+                },
+                wgpu::BindGroupEntry {
+                    binding: 3,
+                    resource: acc.as_entire_binding(),
+                },
+                wgpu::BindGroupEntry {
+                    binding: 4,
+                    resource: needle.as_entire_binding(),
+                },
+            ],
+        });
+        GpuTools {
+            substeps: substeps_buf,
+            acc,
+            needle,
+            bind_group,
+            bodies,
+            has_needle,
+        }
+    }
+
+    /// Uploads the tools' static data (shapes, attachments) and sizes their buffers.
+    pub fn set_contacts(&mut self, contacts: &Contacts) -> Result<(), SimError> {
+        let substeps = vec![ToolSubstep::default(); self.plan.substeps as usize];
+        self.tools = Some(Self::tool_buffers(
+            &self.ctx.device,
+            &self.tool_layout,
+            &substeps,
+            self.tool_stride,
+            &contacts.shapes,
+            &contacts.hull_planes,
+            &contacts.attach,
+            self.num_vertices,
+            contacts.num_bodies() as u32,
+            contacts.has_needle(),
+        ));
         Ok(())
+    }
+
+    /// Records, submits and waits for one frame with tools: the frame's substep records go
+    /// up in one write, the per-body sums (and the needle's record) come back in one
+    /// read-back each.
+    pub(crate) fn step_contacts(
+        &mut self,
+        control: &Control,
+        contacts: &mut Contacts,
+    ) -> Result<(Vec<RawWrench>, Option<NeedleDevice>), SimError> {
+        self.upload_control(control)?;
+        let Some(tools) = &self.tools else {
+            return Err(SimError::Config(
+                "GPU: tools used before set_contacts".into(),
+            ));
+        };
+        let q = &self.ctx.queue;
+        let stride = self.tool_stride as usize;
+        let mut sub = vec![0u8; stride * contacts.substeps.len()];
+        for (k, r) in contacts.substeps.iter().enumerate() {
+            sub[k * stride..k * stride + std::mem::size_of::<ToolSubstep>()]
+                .copy_from_slice(bytemuck::bytes_of(r));
+        }
+        q.write_buffer(&tools.substeps, 0, &sub);
+        if let Some(nd) = &mut contacts.needle {
+            q.write_buffer(&tools.needle, 0, bytemuck::bytes_of(&nd.dev.header));
+            let from = nd.upload_from.min(nd.dev.tracks.len());
+            if from < nd.dev.tracks.len() {
+                let at =
+                    std::mem::size_of::<NeedleHeader>() + from * std::mem::size_of::<NeedleTrack>();
+                q.write_buffer(
+                    &tools.needle,
+                    at as u64,
+                    bytemuck::cast_slice(&nd.dev.tracks[from..]),
+                );
+            }
+            nd.upload_from = nd.dev.tracks.len();
+        }
+        let mut enc = self
+            .ctx
+            .device
+            .create_command_encoder(&wgpu::CommandEncoderDescriptor {
+                label: Some("frame with tools"),
+            });
+        enc.clear_buffer(&tools.acc, 0, None);
+        {
+            let mut pass = enc.begin_compute_pass(&wgpu::ComputePassDescriptor {
+                label: Some("xpbd frame with tools"),
+                timestamp_writes: None,
+            });
+            pass.set_bind_group(0, &self.bind_group, &[]);
+            pass.set_bind_group(1, &self.colour_bind_group, &[0]);
+            let vg = groups(self.num_vertices);
+            for s in 0..self.plan.substeps {
+                pass.set_bind_group(2, &tools.bind_group, &[s * self.tool_stride]);
+                pass.set_pipeline(&self.predict);
+                pass.dispatch_workgroups(vg, 1, 1);
+                if self.plan.warm_start {
+                    self.dispatch_colours(&mut pass, &self.warm_start);
+                } else {
+                    pass.set_pipeline(&self.reset_lambdas);
+                    pass.dispatch_workgroups(groups(self.num_tets), 1, 1);
+                }
+                pass.set_pipeline(&self.collide);
+                pass.dispatch_workgroups(vg, 1, 1);
+                if tools.has_needle {
+                    pass.set_pipeline(&self.needle_before_solve);
+                    pass.dispatch_workgroups(1, 1, 1);
+                }
+                for _ in 0..self.plan.iterations {
+                    self.dispatch_colours(&mut pass, &self.solve);
+                }
+                if tools.has_needle {
+                    pass.set_pipeline(&self.needle_after_solve);
+                    pass.dispatch_workgroups(1, 1, 1);
+                }
+                pass.set_pipeline(&self.finalize);
+                pass.dispatch_workgroups(vg, 1, 1);
+                if self.damped {
+                    self.dispatch_colours(&mut pass, &self.damp);
+                }
+            }
+            pass.set_bind_group(2, &tools.bind_group, &[0]);
+            pass.set_pipeline(&self.reduce_contacts);
+            pass.dispatch_workgroups(REDUCE_GROUPS, 1, 1);
+            pass.set_pipeline(&self.end_frame);
+            pass.dispatch_workgroups(1, 1, 1);
+        }
+        q.submit([enc.finish()]);
+        self.frames += 1;
+        self.time += self.plan.frame_dt;
+        // Read back the partial sums and the needle.
+        let nb = tools.bodies.max(1) as u64;
+        let part_at = self.num_vertices as u64 * nb * 2 * 16;
+        let part: Vec<[f32; 4]> = bytemuck::pod_collect_to_vec(&self.read_range(
+            &tools.acc,
+            part_at,
+            REDUCE_GROUPS as u64 * nb * 2 * 16,
+        )?);
+        let mut raw = vec![[0.0f64; 6]; tools.bodies as usize];
+        for g in 0..REDUCE_GROUPS as usize {
+            for (b, r) in raw.iter_mut().enumerate() {
+                let f = part[(g * nb as usize + b) * 2];
+                let m = part[(g * nb as usize + b) * 2 + 1];
+                for j in 0..3 {
+                    r[j] += f[j] as f64;
+                    r[3 + j] += m[j] as f64;
+                }
+            }
+        }
+        let needle = match &contacts.needle {
+            Some(nd) => {
+                let n = nd.dev.tracks.len();
+                let size =
+                    std::mem::size_of::<NeedleHeader>() + n * std::mem::size_of::<NeedleTrack>();
+                let bytes = self.read_range(&tools.needle, 0, size as u64)?;
+                let hs = std::mem::size_of::<NeedleHeader>();
+                Some(NeedleDevice {
+                    header: bytemuck::pod_read_unaligned(&bytes[..hs]),
+                    tracks: bytemuck::pod_collect_to_vec(&bytes[hs..]),
+                })
+            }
+            None => None,
+        };
+        Ok((raw, needle))
     }
 
     fn dispatch_colours(&self, pass: &mut wgpu::ComputePass<'_>, pipeline: &wgpu::ComputePipeline) {
@@ -475,7 +782,10 @@ impl GpuXpbd {
     }
 
     fn read_buffer(&self, src: &wgpu::Buffer) -> Result<Vec<u8>, SimError> {
-        let size = src.size();
+        self.read_range(src, 0, src.size())
+    }
+
+    fn read_range(&self, src: &wgpu::Buffer, offset: u64, size: u64) -> Result<Vec<u8>, SimError> {
         let staging = self.ctx.device.create_buffer(&wgpu::BufferDescriptor {
             label: Some("readback"),
             size,
@@ -488,7 +798,7 @@ impl GpuXpbd {
             .create_command_encoder(&wgpu::CommandEncoderDescriptor {
                 label: Some("readback"),
             });
-        enc.copy_buffer_to_buffer(src, 0, &staging, 0, size);
+        enc.copy_buffer_to_buffer(src, offset, &staging, 0, size);
         self.ctx.queue.submit([enc.finish()]);
         let (tx, rx) = std::sync::mpsc::channel();
         staging.map_async(wgpu::MapMode::Read, .., move |r| {

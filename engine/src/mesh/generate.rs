@@ -1,10 +1,15 @@
-//! Procedural tet meshes: a box grid and a layered limb segment.
+//! Procedural tet meshes: box grids (uniform or graded), a layered limb segment and a
+//! venipuncture slab.
 
 use std::collections::BTreeMap;
 use std::f64::consts::PI;
 
 use super::quality::signed_volume;
 use super::TetMesh;
+
+mod graded;
+
+pub use graded::{box_grid_graded, graded_coords, slab_region, vein_slab, VeinSlabParams};
 
 /// The six Kuhn (Freudenthal) tets of the unit cube, as corner bit masks (x=1, y=2, z=4):
 /// each walks from corner 0 to corner 7 along one permutation of the axes. Because every
@@ -33,37 +38,16 @@ fn push_positive(mesh: &mut TetMesh, mut t: [u32; 4], region: i32) {
 /// minimum corner. Vertex `(i, j, k)` has index `i + (n0+1) * (j + (n1+1) * k)`.
 /// A zero in `n` gives an empty mesh.
 pub fn box_grid(n: [usize; 3], size: [f64; 3], origin: [f64; 3]) -> TetMesh {
-    let mut mesh = TetMesh::default();
     if n.contains(&0) {
-        return mesh;
+        return TetMesh::default();
     }
-    let (nx, ny, nz) = (n[0] + 1, n[1] + 1, n[2] + 1);
-    let idx = |i: usize, j: usize, k: usize| (i + nx * (j + ny * k)) as u32;
-    mesh.positions.reserve(nx * ny * nz);
-    for k in 0..nz {
-        for j in 0..ny {
-            for i in 0..nx {
-                mesh.positions.push([
-                    origin[0] + size[0] * i as f64 / n[0] as f64,
-                    origin[1] + size[1] * j as f64 / n[1] as f64,
-                    origin[2] + size[2] * k as f64 / n[2] as f64,
-                ]);
-            }
-        }
-    }
-    mesh.tets.reserve(6 * n[0] * n[1] * n[2]);
-    for k in 0..n[2] {
-        for j in 0..n[1] {
-            for i in 0..n[0] {
-                let c = |m: usize| idx(i + (m & 1), j + ((m >> 1) & 1), k + ((m >> 2) & 1));
-                for t in KUHN {
-                    push_positive(&mut mesh, [c(t[0]), c(t[1]), c(t[2]), c(t[3])], 1);
-                }
-            }
-        }
-    }
-    mesh.region_names.insert(1, "box".into());
-    mesh
+    let axis = |a: usize| -> Vec<f64> {
+        (0..=n[a])
+            .map(|i| origin[a] + size[a] * i as f64 / n[a] as f64)
+            .collect()
+    };
+    let nodes = (n[0] + 1) * (n[1] + 1) * (n[2] + 1);
+    graded::grid_mesh(&axis(0), &axis(1), &axis(2), nodes)
 }
 
 /// Parameters of [`layered_limb`]. Lengths in metres.

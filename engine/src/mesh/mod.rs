@@ -33,7 +33,7 @@ mod error;
 pub mod generate;
 mod info;
 mod msh;
-mod quality;
+pub(crate) mod quality;
 mod surface;
 mod tetgen;
 mod validate;

@@ -142,6 +142,17 @@ pub enum Generator {
         /// Axial divisions.
         n_z: Option<usize>,
     },
+    /// A patch of forearm for venipuncture (skin 1, fat 2, muscle 3, vein wall 4, vein
+    /// lumen 5; see `mesh::generate::vein_slab`); the cell sizes may be set, the rest are the
+    /// defaults.
+    VeinSlab {
+        /// Cell size across the vein (m, default 0.0005).
+        fine_size: Option<f64>,
+        /// Cell size along the needle path and in the skin (m, default 0.001).
+        path_size: Option<f64>,
+        /// Largest cell (m, default 0.003).
+        max_cell: Option<f64>,
+    },
 }
 
 /// Substeps: `"auto"` or a count.
@@ -395,6 +406,33 @@ impl Scene {
                     );
                 }
                 Ok(layered_limb(&p))
+            }
+            Generator::VeinSlab {
+                fine_size,
+                path_size,
+                max_cell,
+            } => {
+                let d = crate::mesh::generate::VeinSlabParams::default();
+                let p = crate::mesh::generate::VeinSlabParams {
+                    fine_size: fine_size.unwrap_or(d.fine_size),
+                    path_size: path_size.unwrap_or(d.path_size),
+                    max_cell: max_cell.unwrap_or(d.max_cell),
+                    ..d
+                };
+                let ok = [p.fine_size, p.path_size, p.max_cell]
+                    .iter()
+                    .all(|v| v.is_finite() && *v >= 1e-4)
+                    && p.fine_size <= p.path_size
+                    && p.path_size <= p.max_cell
+                    && p.max_cell <= 0.01
+                    && p.fine_size <= p.wall_thickness * 2.5;
+                if !ok {
+                    return Err(self.invalid(format!(
+                        "vein_slab generator: need 1e-4 <= fine_size ({}) <= path_size ({}) <= max_cell ({}) <= 0.01 m and fine_size <= 2.5 x the wall thickness",
+                        p.fine_size, p.path_size, p.max_cell
+                    )));
+                }
+                Ok(crate::mesh::generate::vein_slab(&p))
             }
         }
     }

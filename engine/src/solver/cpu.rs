@@ -11,6 +11,11 @@
 //! floats with the inverse mass in `w` (as the GPU's `disp` buffer), so a tet kernel loads
 //! and stores each vertex with one 16-byte access. `state.displacements` is written back
 //! after every frame.
+//!
+//! A frame with tools ([`CpuXpbd::step_contacts`]) adds the tool contacts to the collide
+//! phases (after the static planes, per vertex) and, with a needle, a one-unit needle phase
+//! before and after the solve. The tissue's push on each body is summed per unit of
+//! vertices over the frame, then over the units in order: the same bits on any team.
 
 // Index loops over vertices, lanes and matrix entries mirror the WGSL kernels and the math.
 #![allow(clippy::needless_range_loop)]
@@ -18,6 +23,9 @@
 use super::constraints::{damp_tet, project_tet, rest_lambda, warm_start_tet, TetVerts};
 use super::lanes::{self, Kernel, RestBlock, LANES};
 use super::{plan_substeps, SimError, SolverConfig, StepPlan};
+use crate::contact::needle::{needle_pass, NeedleDevice};
+use crate::contact::shapes::{contact_vertex, ContactInputs};
+use crate::contact::{Contacts, RawWrench};
 use crate::model::{Control, Model, State};
 use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 
@@ -92,6 +100,62 @@ impl CpuXpbd {
         control: &Control,
         frames: u32,
     ) -> Result<(), SimError> {
+        self.check_inputs(model, state, control)?;
+        self.run_frames(model, state, control, frames, None)
+    }
+
+    /// Advances `state` by one frame with tools (the substep records of
+    /// [`Contacts::plan_frame`](crate::contact::Contacts)). Returns the per-body sums and the
+    /// needle's record after the frame.
+    pub(crate) fn step_contacts(
+        &mut self,
+        model: &Model,
+        state: &mut State,
+        control: &Control,
+        contacts: &Contacts,
+    ) -> Result<(Vec<RawWrench>, Option<NeedleDevice>), SimError> {
+        self.check_inputs(model, state, control)?;
+        if contacts.substeps.len() != self.plan.substeps as usize {
+            return Err(SimError::Config(format!(
+                "tools planned for {} substeps, the solver takes {}",
+                contacts.substeps.len(),
+                self.plan.substeps
+            )));
+        }
+        let bodies = contacts.num_bodies();
+        let units = model.num_vertices().div_ceil(VERTEX_UNIT);
+        let mut sums = vec![[0.0f64; 6]; units * bodies];
+        let mut needle = contacts.needle_device().cloned();
+        let tools = FrameTools {
+            contacts,
+            bodies,
+            sums: sums.as_mut_ptr(),
+            needle: needle
+                .as_mut()
+                .map_or(std::ptr::null_mut(), |n| n as *mut NeedleDevice),
+        };
+        self.run_frames(model, state, control, 1, Some(tools))?;
+        // In unit order: the same sums however the units fell between the threads.
+        let mut raw = vec![[0.0f64; 6]; bodies];
+        if bodies > 0 {
+            for unit in sums.chunks_exact(bodies) {
+                for (r, u) in raw.iter_mut().zip(unit) {
+                    for j in 0..6 {
+                        r[j] += u[j];
+                    }
+                }
+            }
+        }
+        Ok((raw, needle))
+    }
+
+    /// Checks that `state`, `control` and this solver belong to `model`.
+    fn check_inputs(
+        &self,
+        model: &Model,
+        state: &State,
+        control: &Control,
+    ) -> Result<(), SimError> {
         let nv = model.num_vertices();
         if state.displacements.len() != nv
             || state.velocities.len() != nv
@@ -109,6 +173,19 @@ impl CpuXpbd {
                 control.vertex_forces.len()
             )));
         }
+        Ok(())
+    }
+
+    /// Runs `frames` frames on the team (inputs checked), with `tools` if any.
+    fn run_frames(
+        &mut self,
+        model: &Model,
+        state: &mut State,
+        control: &Control,
+        frames: u32,
+        tools: Option<FrameTools>,
+    ) -> Result<(), SimError> {
+        let nv = model.num_vertices();
         let dt = self.plan.dt as f32;
         prepare_lambdas(model, state, dt, self.plan.warm_start);
         for (i, (xw, d)) in self.xw.iter_mut().zip(&state.displacements).enumerate() {
@@ -133,9 +210,15 @@ impl CpuXpbd {
             dt,
             damp: (1.0 - model.velocity_damping * dt).max(0.0),
             simd: self.simd,
+            tools,
         };
         let schedule = Schedule::new(
-            substep_phases(model, &self.plan, &self.colour_blocks),
+            substep_phases(
+                model,
+                &self.plan,
+                &self.colour_blocks,
+                frame.tools.as_ref().map(|t| t.contacts),
+            ),
             self.plan.substeps as usize,
             threads,
         );
@@ -211,11 +294,13 @@ enum Phase {
     WarmStart(usize),
     /// Per tet: `Frame::reset_lambdas` (warm starting off).
     ResetLambdas,
-    /// Per vertex: `Frame::collide_planes`.
+    /// Per vertex: `Frame::collide_planes`, or with tools `Frame::collide_tools`.
     CollidePlanes,
+    /// One unit: `Frame::needle`, pass 0 (before the solve) or 1 (after it).
+    Needle(u32),
     /// Per tet of a colour: `Frame::solve`.
     Solve(usize),
-    /// Per vertex: `Frame::collide_planes` again, then `Frame::finalize`.
+    /// Per vertex: the collide phase again, then `Frame::finalize`.
     Finalize,
     /// Per tet of a colour: `Frame::damp`.
     Damp(usize),
@@ -228,8 +313,14 @@ const VERTEX_UNIT: usize = 64;
 /// Fewest units a thread claims at once (unless fewer are left in the phase).
 const MIN_CLAIM: usize = 4;
 
-/// The phases of one substep, in order, with how many units of work each has.
-fn substep_phases(model: &Model, plan: &StepPlan, colour_blocks: &[usize]) -> Vec<(Phase, usize)> {
+/// The phases of one substep, in order, with how many units of work each has. Without
+/// `tools` there are no tool phases at all.
+fn substep_phases(
+    model: &Model,
+    plan: &StepPlan,
+    colour_blocks: &[usize],
+    tools: Option<&Contacts>,
+) -> Vec<(Phase, usize)> {
     let vertex_units = model.num_vertices().div_ceil(VERTEX_UNIT);
     let colour_units = |c: usize| colour_blocks[c + 1] - colour_blocks[c];
     let colours = 0..model.num_colours();
@@ -243,14 +334,22 @@ fn substep_phases(model: &Model, plan: &StepPlan, colour_blocks: &[usize]) -> Ve
     } else {
         phases.push((Phase::ResetLambdas, colour_blocks[model.num_colours()]));
     }
-    if !model.planes.is_empty() {
+    if !model.planes.is_empty() || tools.is_some() {
         // So that the solve sees the contact (the warm start re-applies last substep's
         // elastic push into a plane; resolving it only after the solve would let the solve
         // see the tissue too far out of the plane).
         phases.push((Phase::CollidePlanes, vertex_units));
     }
+    let needle = tools.is_some_and(|t| t.needle_device().is_some());
+    if needle {
+        phases.push((Phase::Needle(0), 1));
+    }
     for _ in 0..plan.iterations {
         phases.extend(colours.clone().map(|c| (Phase::Solve(c), colour_units(c))));
+    }
+    if needle {
+        // And its puncture test.
+        phases.push((Phase::Needle(1), 1));
     }
     phases.push((Phase::Finalize, vertex_units));
     if model.material_params.iter().any(|m| m.beta > 0.0) {
@@ -399,18 +498,18 @@ impl Schedule {
                 continue;
             }
             self.wait_for(start);
+            // The tools' poses are those of this substep.
+            let substep = k / self.phases.len();
             match phase {
                 Phase::Predict => frame.predict(vertex_range(frame.model, units)),
                 Phase::WarmStart(c) => frame.warm_start(c, units),
                 Phase::ResetLambdas => frame.reset_lambdas(units),
-                Phase::CollidePlanes => frame.collide_planes(vertex_range(frame.model, units)),
+                Phase::CollidePlanes => frame.collide(substep, units),
+                Phase::Needle(pass) => frame.needle(substep, pass),
                 Phase::Solve(c) => frame.solve(c, units),
                 Phase::Finalize => {
-                    let vertices = vertex_range(frame.model, units);
-                    if !frame.model.planes.is_empty() {
-                        frame.collide_planes(vertices.clone());
-                    }
-                    frame.finalize(vertices);
+                    frame.collide(substep, units.clone());
+                    frame.finalize(vertex_range(frame.model, units));
                 }
                 Phase::Damp(c) => frame.damp(c, units),
             }
@@ -475,6 +574,20 @@ struct Frame<'a> {
     /// Velocity damping factor per substep.
     damp: f32,
     simd: bool,
+    /// The frame's tools (`CpuXpbd::step_contacts`).
+    tools: Option<FrameTools<'a>>,
+}
+
+/// One frame's tools as the team uses them.
+struct FrameTools<'a> {
+    contacts: &'a Contacts,
+    /// Bodies, the world body included.
+    bodies: usize,
+    /// Per vertex unit, per body: the wrench sums of the unit's vertices over the frame's
+    /// collide phases (each unit's sums are written by one thread at a time, in phase order).
+    sums: *mut RawWrench,
+    /// The needle's record (null without a needle); only the one-unit needle phases use it.
+    needle: *mut NeedleDevice,
 }
 
 // SAFETY: see the type's documentation; every access goes through the phase methods below.
@@ -523,7 +636,20 @@ impl Frame<'_> {
         }
     }
 
-    /// 2b and 4. Pushes these vertices out of the static planes.
+    /// 2b and 4. The collide phase on vertex units `units`: static planes, and with tools the
+    /// tool shapes and attachments.
+    #[inline]
+    fn collide(&self, substep: usize, units: std::ops::Range<usize>) {
+        match &self.tools {
+            Some(tools) => self.collide_tools(tools, substep, units),
+            None if !self.model.planes.is_empty() => {
+                self.collide_planes(vertex_range(self.model, units))
+            }
+            None => {}
+        }
+    }
+
+    /// Pushes these vertices out of the static planes.
     fn collide_planes(&self, vertices: std::ops::Range<usize>) {
         let model = self.model;
         for i in vertices {
@@ -538,6 +664,73 @@ impl Frame<'_> {
                 xw[..3].copy_from_slice(&x);
             }
         }
+    }
+
+    /// Pushes the vertices of units `units` out of the static planes, then out of the tool
+    /// shapes and onto their attachments (per vertex, in that order), adding the tissue's push
+    /// on each body to the unit's sums.
+    fn collide_tools(&self, tools: &FrameTools, substep: usize, units: std::ops::Range<usize>) {
+        let model = self.model;
+        let c = tools.contacts;
+        let inputs = ContactInputs {
+            step: &c.substeps[substep],
+            shapes: &c.shapes,
+            planes: &c.hull_planes,
+            attach: &c.attach,
+        };
+        for u in units {
+            // SAFETY: in a per-vertex phase, unit u (its vertices and sums) belongs to one
+            // thread.
+            let sums = unsafe {
+                std::slice::from_raw_parts_mut(tools.sums.add(u * tools.bodies), tools.bodies)
+            };
+            for i in vertex_range(model, u..u + 1) {
+                // SAFETY: as above.
+                let (xw, prev) = unsafe { (&mut *self.xw.add(i), &*self.prev.add(i)) };
+                let w = xw[3];
+                if w == 0.0 {
+                    continue;
+                }
+                let mut x = [xw[0], xw[1], xw[2]];
+                let p = [prev[0], prev[1], prev[2]];
+                let x0 = model.rest_positions[i];
+                for plane in &model.planes {
+                    collide_plane(&mut x, &p, &x0, plane);
+                }
+                contact_vertex(&inputs, i, &mut x, p, x0, w, |b, f, m| {
+                    let r = &mut sums[b];
+                    for j in 0..3 {
+                        r[j] += f[j] as f64;
+                        r[3 + j] += m[j] as f64;
+                    }
+                });
+                xw[..3].copy_from_slice(&x);
+            }
+        }
+    }
+
+    /// 2c and 3b. Needle pass `pass` of substep `substep`.
+    fn needle(&self, substep: usize, pass: u32) {
+        let Some(tools) = &self.tools else {
+            return;
+        };
+        let model = self.model;
+        // SAFETY: a needle phase is one unit, so one thread runs it and no other touches the
+        // frame's arrays meanwhile; `needle` is set whenever the phase is planned.
+        let (dev, xw) = unsafe {
+            (
+                &mut *tools.needle,
+                std::slice::from_raw_parts_mut(self.xw, model.num_vertices()),
+            )
+        };
+        needle_pass(
+            dev,
+            &tools.contacts.substeps[substep],
+            xw,
+            &model.rest_positions,
+            self.dt,
+            pass,
+        );
     }
 
     /// 3. Projects the tets of colour `c` in `units`.

@@ -175,6 +175,9 @@ pub enum SimError {
     /// GPU failure.
     #[error("gpu: {0}")]
     Gpu(String),
+    /// Tools: setup or per-frame poses.
+    #[error(transparent)]
+    Contact(#[from] crate::contact::ContactError),
 }
 
 /// Plans the substeps of a frame for `model` (see [`SubstepPolicy`]).

@@ -613,7 +613,9 @@ impl RobotWorld {
         for mbi in touched {
             if let Some(mb) = self.physics.multibody_joints.get_multibody_mut(mbi) {
                 mb.generalized_velocity_mut().fill(0.0);
-                mb.forward_kinematics(&self.physics.bodies, false);
+                // Read the root pose from its body: before the first step the multibody does not
+                // know it yet, and a placed base would snap back to the origin.
+                mb.forward_kinematics(&self.physics.bodies, true);
                 mb.update_rigid_bodies(&mut self.physics.bodies, true);
             }
         }

@@ -1,0 +1,679 @@
+//! The coupled frame: robot and tissue advanced together.
+//!
+//! # One frame, in this order (both tissue backends)
+//! 1. **Controller**: the trajectory is sampled at each rigid step's end time and becomes
+//!    the joints' PD position targets (with velocity feed-forward).
+//! 2. **Rigid step**: rapier advances the robot `rigid_steps` times; on every step each tool
+//!    link carries the wrench the tissue put on it during the previous frame (two-way
+//!    coupling; one frame of lag, the usual explicit co-simulation split).
+//! 3. **Tool poses to the tissue**: the tool links' poses at the end of the frame go to the
+//!    tissue solver, which interpolates them from the last frame's to every substep (a tool
+//!    moving fast is seen in between, not only where it ends up).
+//! 4. **Tissue substeps with contact** (tool shapes, attachments, needle).
+//! 5. **Reaction**: the tissue's impulses on each tool link, summed over the substeps, come
+//!    back as a force and a torque per link, applied in step 2 of the next frame.
+//! 6. **Record**: wrenches, joint torques, needle state and events, strain per region,
+//!    target displacements.
+
+// Index loops over xyz and tet vertices read like the math.
+#![allow(clippy::needless_range_loop)]
+
+use crate::report::{FrameRecord, Recorder, Report};
+use crate::scene::{CoSimError, CoSimScene, Coupling, WaypointSpec};
+use glam::{DQuat, DVec3};
+use std::sync::Arc;
+use std::time::Instant;
+use vesalius_engine::contact::faces::locate;
+use vesalius_engine::contact::{
+    Attachment, BodyWrench, NeedleSpec, Pose, ToolSetup, ToolShape, ToolShapeDesc,
+};
+use vesalius_engine::model::Model;
+use vesalius_engine::sim::{BackendKind, Simulation};
+use vesalius_robot::prelude::*;
+
+/// Overrides for a run.
+#[derive(Clone, Debug, Default)]
+pub struct PredictOptions {
+    /// Backend (default: the scene's).
+    pub backend: Option<BackendKind>,
+    /// GPU adapter filter.
+    pub adapter: Option<String>,
+    /// Simulated duration (s; default: the scene's).
+    pub duration: Option<f64>,
+    /// Coupling (default: the scene's).
+    pub coupling: Option<Coupling>,
+}
+
+/// A point embedded in a tet (rest configuration).
+#[derive(Clone, Debug)]
+pub(crate) struct Embedded {
+    pub tet: u32,
+    pub bary: [f64; 4],
+}
+
+/// A robot and a tissue coupled through tools.
+pub struct CoSim {
+    tissue: Simulation,
+    world: RobotWorld,
+    robot: RobotId,
+    model: Arc<RobotModel>,
+    body_links: Vec<LinkId>,
+    trajectory: Option<JointTrajectory>,
+    hold: Vec<f64>,
+    gains: Gains,
+    coupling: Coupling,
+    rigid_steps: u32,
+    frame_dt: f64,
+    frames: u64,
+    wrenches: Vec<BodyWrench>,
+    stiffness: Vec<ContactStiffness>,
+    recorder: Recorder,
+    targets: Vec<(String, Vec<Embedded>)>,
+    backend_name: String,
+    notice: Option<String>,
+}
+
+fn pose_of(p: &crate::scene::PoseSpec) -> Isometry3<f64> {
+    vesalius_robot::math::urdf_pose(p.xyz, p.rpy)
+}
+
+/// nalgebra isometry (robot crate) to the engine's pose.
+pub fn to_pose(iso: &Isometry3<f64>) -> Pose {
+    let t = iso.translation.vector;
+    let q = iso.rotation.quaternion();
+    Pose::new(
+        DVec3::new(t.x, t.y, t.z),
+        DQuat::from_xyzw(q.i, q.j, q.k, q.w).normalize(),
+    )
+}
+
+/// The tool shapes of a link's URDF collision geometry. Meshes become convex hulls
+/// (parry's), expressed about their centroid so the shape frame lies inside them.
+pub fn link_tool_shapes(
+    model: &RobotModel,
+    link: LinkId,
+    body: usize,
+    static_friction: f64,
+    kinetic_friction: f64,
+) -> Result<Vec<ToolShapeDesc>, String> {
+    let l = &model.links()[link];
+    if l.collisions.is_empty() {
+        return Err(format!(
+            "link {} has no collision or visual geometry",
+            l.name
+        ));
+    }
+    let mut out = Vec::new();
+    for s in &l.collisions {
+        let origin = to_pose(&s.origin);
+        let (shape, origin) = match &s.geometry {
+            Geometry::Sphere { radius } => (ToolShape::Sphere { radius: *radius }, origin),
+            Geometry::Box { size } => (
+                ToolShape::Box {
+                    half_extents: [size.x / 2.0, size.y / 2.0, size.z / 2.0],
+                },
+                origin,
+            ),
+            Geometry::Cylinder { radius, length } => (
+                ToolShape::Cylinder {
+                    radius: *radius,
+                    half_length: length / 2.0,
+                },
+                origin,
+            ),
+            Geometry::Capsule { radius, length } => (
+                ToolShape::Capsule {
+                    radius: *radius,
+                    half_length: length / 2.0,
+                },
+                origin,
+            ),
+            Geometry::Mesh { data, uri, .. } => {
+                let data = data
+                    .as_ref()
+                    .ok_or_else(|| format!("link {}: mesh {uri} is not loaded", l.name))?;
+                let (planes, centroid) = hull_planes(&data.vertices)
+                    .map_err(|e| format!("link {}: mesh {uri}: {e}", l.name))?;
+                (
+                    ToolShape::Convex { planes },
+                    origin.mul(&Pose::from_translation(centroid)),
+                )
+            }
+        };
+        out.push(ToolShapeDesc {
+            body,
+            shape,
+            origin,
+            static_friction,
+            kinetic_friction,
+        });
+    }
+    Ok(out)
+}
+
+/// Planes of the convex hull of `points`, about the hull's vertex centroid (returned).
+fn hull_planes(points: &[Point3<f32>]) -> Result<(Vec<[f64; 4]>, DVec3), String> {
+    use rapier3d::parry::transformation::convex_hull;
+    let pts: Vec<_> = points
+        .iter()
+        .map(|p| rapier3d::math::Vector::new(p.x, p.y, p.z))
+        .collect();
+    let (verts, tris) = convex_hull(&pts);
+    if verts.len() < 4 || tris.is_empty() {
+        return Err("degenerate convex hull (flat or too few points)".into());
+    }
+    let v: Vec<DVec3> = verts
+        .iter()
+        .map(|p| DVec3::new(p.x as f64, p.y as f64, p.z as f64))
+        .collect();
+    let c = v.iter().copied().sum::<DVec3>() / v.len() as f64;
+    let mut planes: Vec<[f64; 4]> = Vec::new();
+    for t in &tris {
+        let (a, b, d) = (
+            v[t[0] as usize] - c,
+            v[t[1] as usize] - c,
+            v[t[2] as usize] - c,
+        );
+        let n = (b - a).cross(d - a);
+        if n.length() < 1e-18 {
+            continue;
+        }
+        let mut n = n.normalize();
+        let mut off = n.dot(a);
+        if off < 0.0 {
+            n = -n;
+            off = -off;
+        }
+        // Merge coplanar triangles.
+        if planes.iter().any(|p| {
+            (p[0] * n.x + p[1] * n.y + p[2] * n.z) > 1.0 - 1e-9 && (p[3] - off).abs() < 1e-9
+        }) {
+            continue;
+        }
+        planes.push([n.x, n.y, n.z, off]);
+    }
+    if planes.len() > vesalius_engine::contact::shapes::MAX_HULL_PLANES {
+        return Err(format!(
+            "convex hull has {} faces (at most {}); simplify the collision mesh",
+            planes.len(),
+            vesalius_engine::contact::shapes::MAX_HULL_PLANES
+        ));
+    }
+    Ok((planes, c))
+}
+
+impl CoSim {
+    /// Builds the tissue, the robot and the coupling of `scene`.
+    pub fn new(scene: &CoSimScene, options: &PredictOptions) -> Result<Self, CoSimError> {
+        let mut tissue_scene = scene.tissue();
+        if let Some(d) = options.duration {
+            tissue_scene.file.simulation.duration = d;
+        }
+        if let Some(b) = options.backend {
+            tissue_scene.file.simulation.backend = b;
+        }
+        if options.adapter.is_some() {
+            tissue_scene.file.simulation.adapter = options.adapter.clone();
+        }
+        let built = tissue_scene.build()?;
+        let f = &scene.file;
+        let bad = |m: String| scene.invalid(m);
+        // Robot.
+        let urdf = scene.resolve(&f.robot.urdf);
+        let model = load_file(&urdf, &LoadOptions::default())?;
+        let mut world = RobotWorld::new();
+        let g = f.simulation.gravity;
+        world.set_gravity(Vector3::new(g[0], g[1], g[2]));
+        if f.robot.rigid_steps == 0 {
+            return Err(bad("robot.rigid_steps must be >= 1".into()));
+        }
+        world.set_timestep(f.simulation.frame_dt / f.robot.rigid_steps as f64)?;
+        let robot = world.add_robot(
+            &model,
+            BasePlacement::Fixed(pose_of(&f.robot.base)),
+            &SimOptions::default(),
+        )?;
+        let model = Arc::new(world.model(robot)?.clone());
+        let names = model.dof_names();
+        let dof_of = |name: &str, what: &str| {
+            names.iter().position(|n| n == name).ok_or_else(|| {
+                bad(format!(
+                    "{what}: no joint {name:?} (movable joints: {})",
+                    names.join(", ")
+                ))
+            })
+        };
+        let mut q0 = model.neutral_configuration();
+        for (name, v) in &f.robot.initial {
+            q0[dof_of(name, "robot.initial")?] = *v;
+        }
+        world.set_configuration(robot, &q0)?;
+        let link_of = |name: &str, what: &str| {
+            model.link_id(name).map_err(|_| {
+                bad(format!(
+                    "{what}: no link {name:?} in {} (links: {})",
+                    urdf.display(),
+                    model
+                        .links()
+                        .iter()
+                        .map(|l| l.name.as_str())
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                ))
+            })
+        };
+        // Bodies: tool links, the needle's link, attachment links.
+        let mut body_links: Vec<LinkId> = Vec::new();
+        let mut body_of = |l: LinkId| {
+            if let Some(i) = body_links.iter().position(|&b| b == l) {
+                i
+            } else {
+                body_links.push(l);
+                body_links.len() - 1
+            }
+        };
+        let mut setup = ToolSetup::default();
+        for (k, t) in f.tool.iter().enumerate() {
+            let l = link_of(&t.link, &format!("tool[{k}].link"))?;
+            let b = body_of(l);
+            setup.shapes.extend(
+                link_tool_shapes(&model, l, b, t.static_friction, t.kinetic_friction)
+                    .map_err(|e| bad(format!("tool[{k}]: {e}")))?,
+            );
+        }
+        if let Some(n) = &f.needle {
+            let l = link_of(&n.link, "needle.link")?;
+            setup.needle = Some(NeedleSpec {
+                body: body_of(l),
+                tip: DVec3::from_array(n.tip),
+                axis: DVec3::from_array(n.axis),
+                length: n.length,
+                radius: n.radius,
+                track_spacing: n.track_spacing,
+            });
+        }
+        let mtissue = &built.model;
+        for (k, a) in f.attach.iter().enumerate() {
+            let body = if a.link == "world" {
+                None
+            } else {
+                Some(body_of(link_of(&a.link, &format!("attach[{k}].link"))?))
+            };
+            let r2 = a.radius * a.radius;
+            let vertices: Vec<u32> = (0..mtissue.num_vertices() as u32)
+                .filter(|&v| {
+                    let p = mtissue.rest_positions[v as usize];
+                    let d: f64 = (0..3).map(|j| (p[j] as f64 - a.near[j]).powi(2)).sum();
+                    d <= r2 && mtissue.inv_mass[v as usize] > 0.0
+                })
+                .collect();
+            if vertices.is_empty() {
+                return Err(bad(format!(
+                    "attach[{k}]: no free tissue vertex within {} m of {:?}",
+                    a.radius, a.near
+                )));
+            }
+            setup.attachments.push(Attachment { body, vertices });
+        }
+        let region_id = |key: &str| -> Result<i32, CoSimError> {
+            if let Ok(id) = key.parse::<i32>() {
+                return Ok(id);
+            }
+            mtissue
+                .region_names
+                .iter()
+                .find(|(_, n)| n.as_str() == key)
+                .map(|(id, _)| *id)
+                .ok_or_else(|| {
+                    bad(format!(
+                        "needle_tissue.{key}: no region of that name (regions: {})",
+                        mtissue
+                            .region_names
+                            .iter()
+                            .map(|(i, n)| format!("{i} = {n}"))
+                            .collect::<Vec<_>>()
+                            .join(", ")
+                    ))
+                })
+        };
+        for (key, props) in &f.needle_tissue {
+            props
+                .check()
+                .map_err(|e| bad(format!("needle_tissue.{key}: {e}")))?;
+            setup.needle_tissue.insert(region_id(key)?, *props);
+        }
+        setup.bodies = body_links
+            .iter()
+            .map(|&l| model.links()[l].name.clone())
+            .collect();
+        // Targets, embedded at rest.
+        let mut targets = Vec::new();
+        for t in &f.target {
+            let found = locate(mtissue, &mtissue.rest_positions, &t.points);
+            let mut emb = Vec::new();
+            for (p, hit) in t.points.iter().zip(found) {
+                let (tet, bary) = hit.ok_or_else(|| {
+                    bad(format!(
+                        "target {:?}: point {p:?} is not inside the tissue",
+                        t.name
+                    ))
+                })?;
+                emb.push(Embedded { tet, bary });
+            }
+            targets.push((t.name.clone(), emb));
+        }
+        // Trajectory.
+        let trajectory = build_trajectory(&model, &f.trajectory, &q0, &bad)?;
+        let frames = built.frames;
+        let frame_dt = built.solver.frame_dt;
+        let mut tissue = Simulation::new(
+            built.model,
+            &built.solver,
+            tissue_scene.file.simulation.backend,
+            tissue_scene.file.simulation.adapter.as_deref(),
+        )?;
+        let notice = tissue.notice().map(str::to_string);
+        let rs = world.state(robot)?;
+        let poses: Vec<Pose> = body_links
+            .iter()
+            .map(|&l| to_pose(&rs.link_poses[l]))
+            .collect();
+        tissue.set_tools(&setup, &poses)?;
+        let backend_name = tissue.backend_name();
+        let nb = tissue.contacts().map_or(0, |c| c.body_names().len());
+        let body_names = tissue
+            .contacts()
+            .map(|c| c.body_names().to_vec())
+            .unwrap_or_default();
+        let damage = f.criteria.damage_strain.unwrap_or(0.5);
+        let recorder = Recorder::new(
+            tissue.model(),
+            body_names,
+            names.clone(),
+            targets.iter().map(|t| t.0.clone()).collect(),
+            damage,
+        );
+        let mut world = world;
+        world.control_mut(robot)?.gravity_compensation = f.robot.gravity_compensation;
+        Ok(Self {
+            tissue,
+            world,
+            robot,
+            model,
+            body_links,
+            trajectory,
+            hold: q0,
+            gains: Gains::new(f.robot.stiffness, f.robot.damping),
+            coupling: options.coupling.unwrap_or(f.robot.coupling),
+            rigid_steps: f.robot.rigid_steps,
+            frame_dt,
+            frames,
+            wrenches: vec![BodyWrench::default(); nb],
+            stiffness: vec![ContactStiffness::default(); nb],
+            recorder,
+            targets,
+            backend_name,
+            notice,
+        })
+    }
+
+    /// Frames the scene asks for.
+    pub fn frames(&self) -> u64 {
+        self.frames
+    }
+
+    /// The tissue simulation.
+    pub fn tissue(&mut self) -> &mut Simulation {
+        &mut self.tissue
+    }
+
+    /// The robot world.
+    pub fn world(&self) -> &RobotWorld {
+        &self.world
+    }
+
+    /// The robot's id in the world.
+    pub fn robot(&self) -> RobotId {
+        self.robot
+    }
+
+    /// The robot model.
+    pub fn robot_model(&self) -> &RobotModel {
+        &self.model
+    }
+
+    /// A notice about the tissue backend choice, if any.
+    pub fn notice(&self) -> Option<&str> {
+        self.notice.as_deref()
+    }
+
+    /// Human-readable tissue backend.
+    pub fn backend_name(&self) -> &str {
+        &self.backend_name
+    }
+
+    /// Advances one frame (see the module documentation) and records it.
+    pub fn step_frame(&mut self) -> Result<&FrameRecord, CoSimError> {
+        let t0 = self.tissue.time();
+        let h = self.frame_dt / self.rigid_steps as f64;
+        let clock = Instant::now();
+        for k in 1..=self.rigid_steps {
+            let t = t0 + h * k as f64;
+            let (q, qd) = match &self.trajectory {
+                Some(tr) => {
+                    let s = tr.sample(t);
+                    (s.q, s.qd)
+                }
+                None => (self.hold.clone(), vec![0.0; self.hold.len()]),
+            };
+            self.world
+                .control_mut(self.robot)?
+                .set_position_targets(&q, Some(&qd), self.gains)?;
+            if self.coupling == Coupling::TwoWay {
+                let rs = self.world.state(self.robot)?;
+                for (b, &l) in self.body_links.iter().enumerate() {
+                    let w = self.wrenches[b];
+                    let o = rs.link_poses[l].translation.vector;
+                    let f = self.stiffness[b].force_at(w.force, DVec3::new(o.x, o.y, o.z));
+                    self.world.apply_force_at_point(
+                        self.robot,
+                        l,
+                        Vector3::new(f.x, f.y, f.z),
+                        o,
+                        Vector3::new(w.torque.x, w.torque.y, w.torque.z),
+                    )?;
+                }
+            }
+            self.world.step();
+        }
+        let rigid_s = clock.elapsed().as_secs_f64();
+        let rs = self.world.state(self.robot)?;
+        let poses: Vec<Pose> = self
+            .body_links
+            .iter()
+            .map(|&l| to_pose(&rs.link_poses[l]))
+            .collect();
+        let clock = Instant::now();
+        let report = self.tissue.step_tools(&poses)?;
+        let tissue_s = clock.elapsed().as_secs_f64();
+        self.wrenches = report.wrenches.clone();
+        for (b, k) in self.stiffness.iter_mut().enumerate() {
+            k.update(poses[b].translation, self.wrenches[b].force);
+        }
+        let clock = Instant::now();
+        let (model, state) = self.tissue.model_and_state()?;
+        let targets = target_displacements(model, state, &self.targets);
+        let rec = self.recorder.record(
+            model,
+            state,
+            &report,
+            &rs,
+            targets,
+            [rigid_s, tissue_s, 0.0],
+        );
+        rec.timing[2] = clock.elapsed().as_secs_f64();
+        Ok(rec)
+    }
+
+    /// Runs the remaining frames and returns the report.
+    pub fn run(mut self, scene: &CoSimScene) -> Result<Report, CoSimError> {
+        for _ in 0..self.frames {
+            self.step_frame()?;
+        }
+        Ok(self.finish(scene))
+    }
+
+    /// The report of the frames run so far, with the scene's verdict.
+    pub fn finish(self, scene: &CoSimScene) -> Report {
+        self.recorder
+            .finish(&scene.file.criteria, self.backend_name, self.coupling)
+    }
+
+    /// The report so far (without consuming the run).
+    pub fn report(&self, scene: &CoSimScene) -> Report {
+        self.recorder.clone().finish(
+            &scene.file.criteria,
+            self.backend_name.clone(),
+            self.coupling,
+        )
+    }
+}
+
+/// The tissue's force on a tool linearised about where it was measured, so that within a
+/// frame the robot feels the force change as the tool moves: `F(x) = F0 - k (x - x0)`.
+///
+/// Why: the tissue's force is measured once per frame and applied during the next frame's
+/// rigid steps. Held constant, a light tool on stiff tissue overshoots by a frame's travel
+/// and the pair oscillates (a 50 g probe on 10 kPa tissue bounced between contact and
+/// its joint limit). The stiffness `k` is estimated from the last frames' force change along
+/// the tool's motion (secant, never negative, smoothed); the force never changes sign.
+#[derive(Clone, Copy, Debug, Default)]
+struct ContactStiffness {
+    x0: Option<DVec3>,
+    f0: DVec3,
+    k: f64,
+}
+
+impl ContactStiffness {
+    fn update(&mut self, x: DVec3, f: DVec3) {
+        if let Some(x0) = self.x0 {
+            let dx = x - x0;
+            let d2 = dx.length_squared();
+            if d2 > 1e-14 {
+                let k = (-(f - self.f0).dot(dx) / d2).clamp(0.0, 1e6);
+                self.k = 0.5 * self.k + 0.5 * k;
+            }
+            if f.length_squared() == 0.0 {
+                self.k = 0.0;
+            }
+        }
+        self.x0 = Some(x);
+        self.f0 = f;
+    }
+
+    fn force_at(&self, f: DVec3, x: DVec3) -> DVec3 {
+        let Some(x0) = self.x0 else { return f };
+        let g = f - (x - x0) * self.k;
+        if g.dot(f) <= 0.0 {
+            DVec3::ZERO
+        } else {
+            g
+        }
+    }
+}
+
+fn target_displacements(
+    model: &Model,
+    state: &vesalius_engine::model::State,
+    targets: &[(String, Vec<Embedded>)],
+) -> Vec<f64> {
+    targets
+        .iter()
+        .map(|(_, pts)| {
+            pts.iter()
+                .map(|e| {
+                    let tet = model.tets[e.tet as usize];
+                    let mut u = [0.0f64; 3];
+                    for j in 0..4 {
+                        let d = state.displacements[tet[j] as usize];
+                        for k in 0..3 {
+                            u[k] += e.bary[j] * d[k] as f64;
+                        }
+                    }
+                    (u[0] * u[0] + u[1] * u[1] + u[2] * u[2]).sqrt()
+                })
+                .fold(0.0, f64::max)
+        })
+        .collect()
+}
+
+/// Waypoints to a joint-space cubic spline; Cartesian waypoints through IK, each seeded with
+/// the previous waypoint's configuration.
+fn build_trajectory(
+    model: &RobotModel,
+    waypoints: &[WaypointSpec],
+    q0: &[f64],
+    bad: &dyn Fn(String) -> CoSimError,
+) -> Result<Option<JointTrajectory>, CoSimError> {
+    if waypoints.is_empty() {
+        return Ok(None);
+    }
+    let names = model.dof_names();
+    let mut times = Vec::new();
+    let mut points = Vec::new();
+    let mut q = q0.to_vec();
+    for (k, w) in waypoints.iter().enumerate() {
+        for (name, v) in &w.joints {
+            let i = names.iter().position(|n| n == name).ok_or_else(|| {
+                bad(format!(
+                    "trajectory[{k}].joints: no joint {name:?} (movable joints: {})",
+                    names.join(", ")
+                ))
+            })?;
+            q[i] = *v;
+        }
+        for (name, v) in &w.joints_delta {
+            let i = names.iter().position(|n| n == name).ok_or_else(|| {
+                bad(format!(
+                    "trajectory[{k}].joints_delta: no joint {name:?} (movable joints: {})",
+                    names.join(", ")
+                ))
+            })?;
+            q[i] += *v;
+        }
+        match (&w.link, &w.xyz) {
+            (Some(link), Some(xyz)) => {
+                let l = model
+                    .link_id(link)
+                    .map_err(|_| bad(format!("trajectory[{k}].link: no link {link:?}")))?;
+                let p = Vector3::new(xyz[0], xyz[1], xyz[2]);
+                let target = match w.rpy {
+                    Some(rpy) => IkTarget::Pose(vesalius_robot::math::urdf_pose(*xyz, rpy)),
+                    None => IkTarget::Position(p),
+                };
+                let sol = solve_ik(model, l, &target, &q, &IkOptions::default()).map_err(|e| {
+                    bad(format!(
+                        "trajectory[{k}]: the target of {link} is not reachable: {e}"
+                    ))
+                })?;
+                q = sol.q;
+            }
+            (None, None) => {}
+            _ => {
+                return Err(bad(format!(
+                    "trajectory[{k}]: a Cartesian waypoint needs both `link` and `xyz`"
+                )))
+            }
+        }
+        times.push(w.t);
+        points.push(q.clone());
+    }
+    if times.len() == 1 {
+        times.push(times[0] + 1.0);
+        points.push(q);
+    }
+    let tr = JointTrajectory::new(times, points).map_err(|e| bad(format!("trajectory: {e}")))?;
+    tr.check_limits(model, 200)
+        .map_err(|e| bad(format!("trajectory: {e}")))?;
+    Ok(Some(tr))
+}

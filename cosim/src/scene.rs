@@ -1,0 +1,378 @@
+//! Co-simulation scene files: a tissue scene (the engine's `[mesh]`, `[materials]`, `[[pin]]`,
+//! `[[plane]]`, `[simulation]`, `[output]`) plus a robot, its tools, a needle, a trajectory,
+//! attachments, target points and success criteria.
+//!
+//! ```toml
+//! [robot]
+//! urdf = "../robots/venipuncture/venipuncture.urdf"
+//! base = { xyz = [0.0, 0.0, 0.0], rpy = [0.0, 0.0, 0.0] }
+//! initial = { stage_z = 0.03, pitch = 0.35 }     # joint positions by name
+//! stiffness = 2000.0                             # joint PD gains (default 2000, 100)
+//! damping = 100.0
+//! coupling = "two_way"                           # or "one_way" (the robot feels nothing)
+//!
+//! [[tool]]                                       # URDF links whose collision shapes touch tissue
+//! link = "tool_tip"
+//! static_friction = 0.4
+//! kinetic_friction = 0.3
+//!
+//! [needle]                                       # a needle on a link
+//! link = "needle"
+//! tip = [0.03, 0.0, 0.0]                          # in the link frame
+//! axis = [1.0, 0.0, 0.0]
+//! length = 0.03
+//! radius = 0.0004
+//!
+//! [needle_tissue.skin]                           # per region, by name or id
+//! puncture_force = 0.6
+//! cutting_force = 0.1
+//! friction_static = 20.0                          # N per m of shaft
+//! friction_kinetic = 10.0
+//!
+//! [[trajectory]]                                 # waypoints, cubic spline in joint space
+//! t = 0.0
+//! joints = { insertion = 0.0 }                   # joints not named keep their last value
+//! [[trajectory]]
+//! t = 2.0
+//! link = "tool_tip"                              # or a Cartesian target (IK)
+//! xyz = [0.1, 0.0, 0.05]
+//! rpy = [0.0, 1.57, 0.0]                          # optional: position-only IK without it
+//!
+//! [[attach]]                                     # grasp or hold tissue vertices
+//! link = "jaw"                                    # a robot link, or "world"
+//! near = [0.0, 0.0, 0.0]                          # the vertices within `radius` of a point
+//! radius = 0.004
+//!
+//! [[target]]                                     # points whose displacement is reported
+//! name = "vein centreline"
+//! points = [[0.025, -0.01, -0.0055], [0.025, 0.0, -0.0055]]
+//!
+//! [criteria]                                     # the run's verdict
+//! required_events = ["punctured skin", "tip in vein lumen"]   # in this order
+//! forbidden_events = ["exited vein (back wall)"]
+//! final_tip_region = "vein_lumen"
+//! max_tool_force = 3.0                            # N, every tool, every frame
+//! damage_strain = 0.5                             # Green strain above which tissue counts as damaged
+//! max_damaged_fraction = 0.01                     # of any region's volume
+//! ```
+
+use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use vesalius_engine::contact::NeedleTissue;
+use vesalius_engine::model::{Material, PinSet, Plane};
+use vesalius_engine::scene::{MeshSpec, OutputSpec, Scene, SceneFile, SimulationSpec};
+
+/// A position and roll-pitch-yaw orientation (URDF convention).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PoseSpec {
+    /// Position (m).
+    #[serde(default)]
+    pub xyz: [f64; 3],
+    /// Roll, pitch, yaw (rad).
+    #[serde(default)]
+    pub rpy: [f64; 3],
+}
+
+/// How the robot and the tissue exchange forces.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Coupling {
+    /// The tissue's reaction acts on the robot.
+    #[default]
+    TwoWay,
+    /// The robot moves the tools but feels nothing.
+    OneWay,
+}
+
+fn default_stiffness() -> f64 {
+    2000.0
+}
+fn default_damping() -> f64 {
+    100.0
+}
+fn default_true() -> bool {
+    true
+}
+
+/// `[robot]`.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RobotSpec {
+    /// URDF file, relative to the scene file.
+    pub urdf: PathBuf,
+    /// Fixed base pose.
+    #[serde(default)]
+    pub base: PoseSpec,
+    /// Initial joint positions by joint name (others: neutral).
+    #[serde(default)]
+    pub initial: BTreeMap<String, f64>,
+    /// Joint PD stiffness (N/m or N m/rad).
+    #[serde(default = "default_stiffness")]
+    pub stiffness: f64,
+    /// Joint PD damping.
+    #[serde(default = "default_damping")]
+    pub damping: f64,
+    /// Gravity compensation in the controller.
+    #[serde(default = "default_true")]
+    pub gravity_compensation: bool,
+    /// Two-way or one-way coupling.
+    #[serde(default)]
+    pub coupling: Coupling,
+    /// Rigid-body steps per tissue frame.
+    #[serde(default = "default_rigid_steps")]
+    pub rigid_steps: u32,
+}
+
+fn default_rigid_steps() -> u32 {
+    8
+}
+
+/// `[[tool]]`: a link whose URDF collision shapes touch the tissue.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ToolSpec {
+    /// Link name.
+    pub link: String,
+    /// Static Coulomb friction against tissue.
+    #[serde(default = "default_friction")]
+    pub static_friction: f64,
+    /// Kinetic Coulomb friction.
+    #[serde(default = "default_friction")]
+    pub kinetic_friction: f64,
+}
+
+fn default_friction() -> f64 {
+    0.3
+}
+
+/// `[needle]`.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct NeedleSpecFile {
+    /// Link carrying the needle.
+    pub link: String,
+    /// Tip in the link frame (m).
+    pub tip: [f64; 3],
+    /// Insertion direction in the link frame.
+    pub axis: [f64; 3],
+    /// Shaft length (m).
+    pub length: f64,
+    /// Shaft radius (m).
+    pub radius: f64,
+    /// Spacing of the shaft's hold points (m; default half the mean edge).
+    #[serde(default)]
+    pub track_spacing: Option<f64>,
+}
+
+/// One `[[trajectory]]` waypoint: joint positions or a Cartesian target.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct WaypointSpec {
+    /// Time (s).
+    pub t: f64,
+    /// Joint positions by name (the others keep the previous waypoint's).
+    #[serde(default)]
+    pub joints: BTreeMap<String, f64>,
+    /// Joint motions by name relative to the previous waypoint (e.g. an insertion stroke
+    /// after a Cartesian approach pose).
+    #[serde(default)]
+    pub joints_delta: BTreeMap<String, f64>,
+    /// Link for a Cartesian target.
+    #[serde(default)]
+    pub link: Option<String>,
+    /// Target position of `link` (m).
+    #[serde(default)]
+    pub xyz: Option<[f64; 3]>,
+    /// Target orientation of `link` (roll, pitch, yaw; omit for position-only IK).
+    #[serde(default)]
+    pub rpy: Option<[f64; 3]>,
+}
+
+/// `[[attach]]`: tissue vertices held by a link or the world.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AttachSpec {
+    /// A robot link, or `"world"`.
+    pub link: String,
+    /// Vertices within `radius` of this point (rest positions, m).
+    pub near: [f64; 3],
+    /// Radius (m).
+    pub radius: f64,
+}
+
+/// `[[target]]`: named points tracked through the run.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TargetSpec {
+    /// Name.
+    pub name: String,
+    /// Rest positions (m), inside the tissue.
+    pub points: Vec<[f64; 3]>,
+}
+
+/// `[criteria]`: what makes a run a success.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CriteriaSpec {
+    /// Event descriptions that must happen, in this order.
+    #[serde(default)]
+    pub required_events: Vec<String>,
+    /// Event descriptions that must not happen.
+    #[serde(default)]
+    pub forbidden_events: Vec<String>,
+    /// Region the needle tip must be in at the end.
+    #[serde(default)]
+    pub final_tip_region: Option<String>,
+    /// Largest allowed tool force magnitude (N).
+    #[serde(default)]
+    pub max_tool_force: Option<f64>,
+    /// Green strain norm above which tissue counts as damaged (default 0.5).
+    #[serde(default)]
+    pub damage_strain: Option<f64>,
+    /// Largest allowed damaged volume fraction of any region.
+    #[serde(default)]
+    pub max_damaged_fraction: Option<f64>,
+}
+
+/// A co-simulation scene file as written. The tissue fields repeat the engine's
+/// [`SceneFile`] on purpose: serde cannot combine `flatten` with `deny_unknown_fields`, and
+/// unknown keys must stay errors with their line.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CoSimFile {
+    /// The tissue mesh.
+    pub mesh: MeshSpec,
+    /// Tissue materials by region.
+    #[serde(default)]
+    pub materials: BTreeMap<String, Material>,
+    /// Pinned tissue.
+    #[serde(default)]
+    pub pin: Vec<PinSet>,
+    /// Static planes.
+    #[serde(default)]
+    pub plane: Vec<Plane>,
+    /// Solver and run settings.
+    #[serde(default)]
+    pub simulation: SimulationSpec,
+    /// Output cadence.
+    #[serde(default)]
+    pub output: OutputSpec,
+    /// The robot.
+    pub robot: RobotSpec,
+    /// Tool links.
+    #[serde(default)]
+    pub tool: Vec<ToolSpec>,
+    /// The needle.
+    #[serde(default)]
+    pub needle: Option<NeedleSpecFile>,
+    /// Needle properties per region (by name or id).
+    #[serde(default)]
+    pub needle_tissue: BTreeMap<String, NeedleTissue>,
+    /// The trajectory.
+    #[serde(default)]
+    pub trajectory: Vec<WaypointSpec>,
+    /// Attachments.
+    #[serde(default)]
+    pub attach: Vec<AttachSpec>,
+    /// Tracked points.
+    #[serde(default)]
+    pub target: Vec<TargetSpec>,
+    /// Success criteria.
+    #[serde(default)]
+    pub criteria: CriteriaSpec,
+}
+
+/// Errors of co-simulation scenes and runs.
+#[derive(Debug, thiserror::Error)]
+pub enum CoSimError {
+    /// The scene file could not be read or parsed, or a value is wrong (names file, line
+    /// or key).
+    #[error("{path}: {message}")]
+    Scene {
+        /// The scene file.
+        path: String,
+        /// What is wrong.
+        message: String,
+    },
+    /// The tissue part of the scene.
+    #[error(transparent)]
+    Tissue(#[from] vesalius_engine::scene::SceneError),
+    /// The robot.
+    #[error("robot: {0}")]
+    Robot(#[from] vesalius_robot::RobotError),
+    /// The tissue simulation.
+    #[error(transparent)]
+    Sim(#[from] vesalius_engine::solver::SimError),
+}
+
+/// A loaded co-simulation scene.
+#[derive(Clone, Debug)]
+pub struct CoSimScene {
+    /// Path of the scene file.
+    pub path: PathBuf,
+    /// Contents.
+    pub file: CoSimFile,
+}
+
+/// Whether a TOML scene text describes a co-simulation (has a `[robot]` table).
+pub fn is_cosim(text: &str) -> bool {
+    toml::from_str::<toml::Table>(text).is_ok_and(|t| t.contains_key("robot"))
+}
+
+impl CoSimScene {
+    /// Reads and parses a scene file.
+    pub fn load(path: &Path) -> Result<Self, CoSimError> {
+        let text = std::fs::read_to_string(path).map_err(|e| CoSimError::Scene {
+            path: path.display().to_string(),
+            message: e.to_string(),
+        })?;
+        Self::parse(&text, path)
+    }
+
+    /// Parses scene text; `path` is used for messages and relative paths.
+    pub fn parse(text: &str, path: &Path) -> Result<Self, CoSimError> {
+        let file: CoSimFile = toml::from_str(text).map_err(|e| CoSimError::Scene {
+            path: path.display().to_string(),
+            message: e.to_string(),
+        })?;
+        Ok(Self {
+            path: path.to_path_buf(),
+            file,
+        })
+    }
+
+    /// An error about this scene.
+    pub fn invalid(&self, message: impl Into<String>) -> CoSimError {
+        CoSimError::Scene {
+            path: self.path.display().to_string(),
+            message: message.into(),
+        }
+    }
+
+    /// The tissue part as an engine scene.
+    pub fn tissue(&self) -> Scene {
+        let f = &self.file;
+        Scene {
+            path: self.path.clone(),
+            file: SceneFile {
+                mesh: f.mesh.clone(),
+                materials: f.materials.clone(),
+                pin: f.pin.clone(),
+                plane: f.plane.clone(),
+                simulation: f.simulation.clone(),
+                output: f.output.clone(),
+            },
+        }
+    }
+
+    /// A path in the scene resolved against the scene file's directory.
+    pub fn resolve(&self, p: &Path) -> PathBuf {
+        if p.is_absolute() {
+            p.to_path_buf()
+        } else {
+            self.path.parent().unwrap_or_else(|| Path::new(".")).join(p)
+        }
+    }
+}

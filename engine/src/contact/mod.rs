@@ -1,0 +1,560 @@
+//! Tools in the tissue: rigid tool shapes, attachments and the needle.
+//!
+//! * [`shapes`]: the per-vertex contact kernel. Tool shapes (sphere, capsule, cylinder, box,
+//!   convex hull) are signed distance functions in the shape's frame; a tissue vertex inside
+//!   a shape is pushed to its surface with Coulomb friction on its motion relative to the
+//!   tool. Attached vertices (grasped, or held by the world) follow their body rigidly.
+//!   GPU twin: `shaders/xpbd/contact.wgsl`.
+//! * [`needle`]: the needle kernel (tip pushing a surface face until it punctures, tissue
+//!   points stuck to the shaft with stick-slip axial friction, a cutting force at the tip)
+//!   and its host-side state machine (puncture events, which region the tip is in, where the
+//!   shaft holds the tissue). GPU twin: `shaders/xpbd/needle.wgsl`.
+//! * [`faces`]: mesh faces, ray casts and point location in the deformed mesh.
+//!
+//! # A frame with tools
+//! The caller gives each tool body's pose at the start and at the end of the frame. Before
+//! the frame, [`Contacts::plan_frame`] interpolates them (lerp + slerp) to the end of every
+//! substep and packs one [`ToolSubstep`] record per substep; the GPU gets all of them in one
+//! upload, the CPU reads the same records. In every substep, on both backends and in this
+//! order: predict, warm start, **collide** (planes, then tool shapes, then attachments),
+//! **needle pass 0** (barrier face, shaft points, cutting force), solve, **needle pass 1**
+//! (barrier and shaft again, puncture test), **finalize** (planes, tool shapes, attachments,
+//! velocities), damp. The impulses the tools give the tissue are summed per body over the
+//! frame (per vertex on the GPU, reduced once at the end) and come back once per frame as
+//! [`BodyWrench`]es: the tissue's force and torque on each body, to be applied to the robot.
+
+pub mod faces;
+pub mod needle;
+pub mod shapes;
+
+pub use needle::{NeedleEvent, NeedleEventKind, NeedleReport, NeedleSpec, NeedleTissue};
+pub use shapes::ToolShape;
+
+use crate::model::{Model, State};
+use glam::{DQuat, DVec3};
+use needle::{NeedleDevice, NeedleTracker};
+use std::collections::BTreeMap;
+
+/// Most tool bodies (robot links, kinematic objects, the world for world attachments).
+pub const MAX_BODIES: usize = 8;
+/// Most tool shapes over all bodies.
+pub const MAX_SHAPES: usize = 16;
+
+/// A rigid pose: rotation then translation (world from local).
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct Pose {
+    /// Translation (m).
+    pub translation: DVec3,
+    /// Rotation (unit quaternion).
+    pub rotation: DQuat,
+}
+
+impl Default for Pose {
+    fn default() -> Self {
+        Self::IDENTITY
+    }
+}
+
+impl Pose {
+    /// The identity.
+    pub const IDENTITY: Pose = Pose {
+        translation: DVec3::ZERO,
+        rotation: DQuat::IDENTITY,
+    };
+
+    /// A pose from a translation and a rotation.
+    pub fn new(translation: DVec3, rotation: DQuat) -> Self {
+        Self {
+            translation,
+            rotation,
+        }
+    }
+
+    /// A pure translation.
+    pub fn from_translation(t: DVec3) -> Self {
+        Self::new(t, DQuat::IDENTITY)
+    }
+
+    /// Maps a local point to the world.
+    pub fn transform_point(&self, p: DVec3) -> DVec3 {
+        self.rotation * p + self.translation
+    }
+
+    /// Maps a local direction to the world.
+    pub fn transform_vector(&self, v: DVec3) -> DVec3 {
+        self.rotation * v
+    }
+
+    /// The inverse pose.
+    pub fn inverse(&self) -> Pose {
+        let r = self.rotation.inverse();
+        Pose::new(-(r * self.translation), r)
+    }
+
+    /// `self * other` (apply `other` first).
+    pub fn mul(&self, other: &Pose) -> Pose {
+        Pose::new(
+            self.transform_point(other.translation),
+            (self.rotation * other.rotation).normalize(),
+        )
+    }
+
+    /// Interpolation: translations linearly, rotations by slerp.
+    pub fn lerp(&self, other: &Pose, t: f64) -> Pose {
+        Pose::new(
+            self.translation.lerp(other.translation, t),
+            self.rotation.slerp(other.rotation, t).normalize(),
+        )
+    }
+
+    /// Whether every component is finite and the rotation is a unit quaternion.
+    pub fn is_valid(&self) -> bool {
+        self.translation.is_finite()
+            && self.rotation.is_finite()
+            && (self.rotation.length() - 1.0).abs() < 1e-3
+    }
+
+    /// The 3x4 rows `[R | t]` of this pose in f32 (world from local).
+    pub(crate) fn rows(&self) -> [[f32; 4]; 3] {
+        let m = glam::DMat3::from_quat(self.rotation);
+        let mut out = [[0.0f32; 4]; 3];
+        for (k, row) in out.iter_mut().enumerate() {
+            let r = m.row(k);
+            *row = [
+                r.x as f32,
+                r.y as f32,
+                r.z as f32,
+                self.translation[k] as f32,
+            ];
+        }
+        out
+    }
+}
+
+/// A tool shape placed on a body.
+#[derive(Clone, Debug, PartialEq)]
+pub struct ToolShapeDesc {
+    /// Index of the body in [`ToolSetup::bodies`].
+    pub body: usize,
+    /// The geometry.
+    pub shape: ToolShape,
+    /// Pose of the shape in the body frame.
+    pub origin: Pose,
+    /// Static Coulomb friction coefficient against tissue.
+    pub static_friction: f64,
+    /// Kinetic Coulomb friction coefficient against tissue.
+    pub kinetic_friction: f64,
+}
+
+/// Tissue vertices held by a body (a grasp) or by the world, at their current positions.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Attachment {
+    /// The body, or `None` for the world (the force is then reported as body `"world"`).
+    pub body: Option<usize>,
+    /// Vertex indices.
+    pub vertices: Vec<u32>,
+}
+
+/// What the tissue is coupled to.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct ToolSetup {
+    /// Names of the rigid bodies whose poses the caller provides each frame.
+    pub bodies: Vec<String>,
+    /// Tool shapes on those bodies.
+    pub shapes: Vec<ToolShapeDesc>,
+    /// Attachments.
+    pub attachments: Vec<Attachment>,
+    /// The needle, if any.
+    pub needle: Option<NeedleSpec>,
+    /// Needle properties per tissue region id (regions not listed: no puncture threshold,
+    /// no cutting force, no friction).
+    pub needle_tissue: BTreeMap<i32, NeedleTissue>,
+}
+
+/// Errors of the tool setup and of a frame's inputs.
+#[derive(Debug, thiserror::Error)]
+pub enum ContactError {
+    /// The setup is inconsistent (names what).
+    #[error("tool setup: {0}")]
+    Setup(String),
+    /// A frame's poses are wrong (count, NaN).
+    #[error("tool poses: {0}")]
+    Poses(String),
+}
+
+/// The tissue's force and torque on one body over a frame (mean over the substeps).
+#[derive(Clone, Copy, Debug, Default, PartialEq)]
+pub struct BodyWrench {
+    /// Force (N, world axes).
+    pub force: DVec3,
+    /// Torque about the body origin at the end of the frame (N m, world axes).
+    pub torque: DVec3,
+}
+
+/// What came back from one frame with tools.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct ContactReport {
+    /// Per body of [`Contacts::body_names`], same order.
+    pub wrenches: Vec<BodyWrench>,
+    /// The needle's frame, if there is a needle.
+    pub needle: Option<NeedleReport>,
+}
+
+/// Static parameters of one shape as the kernels read them.
+#[repr(C)]
+#[derive(Clone, Copy, Debug, Default, bytemuck::Pod, bytemuck::Zeroable)]
+pub struct ShapeParams {
+    /// x kind ([`ToolShape::kind`]), y body, z first hull plane, w hull plane count.
+    pub kind: [u32; 4],
+    /// Dimensions: sphere (r), capsule / cylinder (r, half length), box (half extents).
+    pub dims: [f32; 4],
+    /// x static friction, y kinetic friction.
+    pub friction: [f32; 4],
+}
+
+/// Everything the kernels need for one substep, computed on the host before the frame.
+/// Laid out as `ToolSubstep` in `shaders/xpbd/contact.wgsl`.
+#[repr(C)]
+#[derive(Clone, Copy, bytemuck::Pod, bytemuck::Zeroable)]
+pub struct ToolSubstep {
+    /// x bodies, y shapes, z 1 if any vertex is attached, w substep index in the frame.
+    pub counts: [u32; 4],
+    /// Needle: tip (w 1 if there is a needle), axis, tip at the previous substep.
+    pub needle: [[f32; 4]; 3],
+    /// Body to world rows `[R | t]` at the end of this substep.
+    pub bodies: [[[f32; 4]; 3]; MAX_BODIES],
+    /// World to shape rows at the end of this substep.
+    pub shapes: [[[f32; 4]; 3]; MAX_SHAPES],
+    /// World to shape rows at the end of the previous substep (for friction).
+    pub shapes_prev: [[[f32; 4]; 3]; MAX_SHAPES],
+}
+const _: () =
+    assert!(std::mem::size_of::<ToolSubstep>() == 64 + 48 * (MAX_BODIES + 2 * MAX_SHAPES));
+
+impl Default for ToolSubstep {
+    fn default() -> Self {
+        bytemuck::Zeroable::zeroed()
+    }
+}
+
+/// Per-body sums of one frame as both backends produce them: impulse x dt on the body
+/// (kg m) and its moment about the body origin of the substep.
+pub type RawWrench = [f64; 6];
+
+/// The tools of a simulation, their per-frame kernel data and the needle's state.
+pub struct Contacts {
+    body_names: Vec<String>,
+    shape_bodies: Vec<usize>,
+    shape_origins: Vec<Pose>,
+    pub(crate) shapes: Vec<ShapeParams>,
+    pub(crate) hull_planes: Vec<[f32; 4]>,
+    /// Per vertex: local position on the attached body (xyz), body + 1 (w; 0: free). Empty
+    /// when nothing is attached.
+    pub(crate) attach: Vec<[f32; 4]>,
+    pub(crate) substeps: Vec<ToolSubstep>,
+    world_body: Option<usize>,
+    last_end: Vec<Pose>,
+    pub(crate) needle: Option<NeedleTracker>,
+    frame_start_time: f64,
+}
+
+impl Contacts {
+    /// Checks `setup` against `model` and records the attachments at the vertices' current
+    /// positions in `state`, with the bodies at `poses` (one per [`ToolSetup::bodies`]).
+    pub fn new(
+        model: &Model,
+        state: &State,
+        setup: &ToolSetup,
+        poses: &[Pose],
+    ) -> Result<Self, ContactError> {
+        let mut body_names = setup.bodies.clone();
+        if poses.len() != body_names.len() {
+            return Err(ContactError::Poses(format!(
+                "{} poses for {} bodies",
+                poses.len(),
+                body_names.len()
+            )));
+        }
+        check_poses(poses)?;
+        let world_body = if setup.attachments.iter().any(|a| a.body.is_none()) {
+            body_names.push("world".into());
+            Some(body_names.len() - 1)
+        } else {
+            None
+        };
+        if body_names.len() > MAX_BODIES {
+            return Err(ContactError::Setup(format!(
+                "{} tool bodies (at most {MAX_BODIES})",
+                body_names.len()
+            )));
+        }
+        if setup.shapes.len() > MAX_SHAPES {
+            return Err(ContactError::Setup(format!(
+                "{} tool shapes (at most {MAX_SHAPES})",
+                setup.shapes.len()
+            )));
+        }
+        let mut shapes = Vec::new();
+        let mut hull_planes = Vec::new();
+        for (k, s) in setup.shapes.iter().enumerate() {
+            if s.body >= setup.bodies.len() {
+                return Err(ContactError::Setup(format!(
+                    "shape {k} is on body {} but there are {} bodies",
+                    s.body,
+                    setup.bodies.len()
+                )));
+            }
+            if !(s.static_friction >= 0.0
+                && s.kinetic_friction >= 0.0
+                && s.static_friction.is_finite()
+                && s.kinetic_friction.is_finite())
+            {
+                return Err(ContactError::Setup(format!(
+                    "shape {k}: friction must be finite and >= 0"
+                )));
+            }
+            if !s.origin.is_valid() {
+                return Err(ContactError::Setup(format!(
+                    "shape {k}: invalid origin pose"
+                )));
+            }
+            s.shape.check().map_err(|e| {
+                ContactError::Setup(format!("shape {k} on {}: {e}", setup.bodies[s.body]))
+            })?;
+            let (kind, dims, planes) = s.shape.kernel_params();
+            shapes.push(ShapeParams {
+                kind: [
+                    kind,
+                    s.body as u32,
+                    hull_planes.len() as u32,
+                    planes.len() as u32,
+                ],
+                dims,
+                friction: [
+                    s.static_friction as f32,
+                    s.kinetic_friction as f32,
+                    0.0,
+                    0.0,
+                ],
+            });
+            hull_planes.extend(planes);
+        }
+        let nv = model.num_vertices();
+        let positions = state.positions(model);
+        let mut attach = Vec::new();
+        if !setup.attachments.is_empty() {
+            attach = vec![[0.0f32; 4]; nv];
+            for (k, a) in setup.attachments.iter().enumerate() {
+                let (body, pose) = match a.body {
+                    Some(b) if b < setup.bodies.len() => (b, poses[b]),
+                    Some(b) => {
+                        return Err(ContactError::Setup(format!(
+                            "attachment {k} is on body {b} but there are {} bodies",
+                            setup.bodies.len()
+                        )))
+                    }
+                    None => (world_body.expect("world body added above"), Pose::IDENTITY),
+                };
+                let inv = pose.inverse();
+                for &v in &a.vertices {
+                    let i = v as usize;
+                    if i >= nv {
+                        return Err(ContactError::Setup(format!(
+                            "attachment {k}: vertex {v} out of range ({nv} vertices)"
+                        )));
+                    }
+                    if model.inv_mass[i] == 0.0 {
+                        return Err(ContactError::Setup(format!(
+                            "attachment {k}: vertex {v} is pinned; attach it or pin it, not both"
+                        )));
+                    }
+                    if attach[i][3] != 0.0 {
+                        return Err(ContactError::Setup(format!(
+                            "attachment {k}: vertex {v} is already attached"
+                        )));
+                    }
+                    let p = positions[i];
+                    let l = inv.transform_point(DVec3::new(p[0] as f64, p[1] as f64, p[2] as f64));
+                    attach[i] = [l.x as f32, l.y as f32, l.z as f32, (body + 1) as f32];
+                }
+            }
+        }
+        let needle = match &setup.needle {
+            Some(spec) => {
+                if spec.body >= setup.bodies.len() {
+                    return Err(ContactError::Setup(format!(
+                        "the needle is on body {} but there are {} bodies",
+                        spec.body,
+                        setup.bodies.len()
+                    )));
+                }
+                Some(NeedleTracker::new(model, spec, &setup.needle_tissue)?)
+            }
+            None => None,
+        };
+        let mut last_end = poses.to_vec();
+        if world_body.is_some() {
+            last_end.push(Pose::IDENTITY);
+        }
+        Ok(Self {
+            body_names,
+            shape_bodies: setup.shapes.iter().map(|s| s.body).collect(),
+            shape_origins: setup.shapes.iter().map(|s| s.origin).collect(),
+            shapes,
+            hull_planes,
+            attach,
+            substeps: Vec::new(),
+            world_body,
+            last_end,
+            needle,
+            frame_start_time: state.time,
+        })
+    }
+
+    /// Names of the bodies whose wrenches [`ContactReport::wrenches`] lists (the setup's,
+    /// plus `"world"` when something is attached to the world).
+    pub fn body_names(&self) -> &[String] {
+        &self.body_names
+    }
+
+    /// Whether there is a needle (its state machine needs the positions every frame).
+    pub fn has_needle(&self) -> bool {
+        self.needle.is_some()
+    }
+
+    /// The needle's state machine, if any.
+    pub fn needle(&self) -> Option<&NeedleTracker> {
+        self.needle.as_ref()
+    }
+
+    /// Number of bodies including the world body.
+    pub(crate) fn num_bodies(&self) -> usize {
+        self.body_names.len()
+    }
+
+    /// Packs the substep records of the next frame: the bodies move from the poses they had at
+    /// the end of the last frame to `end` (one per setup body). `positions` (world, current)
+    /// are needed only with a needle.
+    pub(crate) fn plan_frame(
+        &mut self,
+        model: &Model,
+        positions: Option<&[[f32; 3]]>,
+        end: &[Pose],
+        substeps: u32,
+        time: f64,
+    ) -> Result<(), ContactError> {
+        let nb_user = self.body_names.len() - self.world_body.is_some() as usize;
+        if end.len() != nb_user {
+            return Err(ContactError::Poses(format!(
+                "{} poses for {nb_user} bodies",
+                end.len()
+            )));
+        }
+        check_poses(end)?;
+        let start = self.last_end.clone();
+        let mut end = end.to_vec();
+        if self.world_body.is_some() {
+            end.push(Pose::IDENTITY);
+        }
+        let n = substeps.max(1);
+        let pose_at = |b: usize, s: u32| start[b].lerp(&end[b], s as f64 / n as f64);
+        let shape_rows = |k: usize, s: u32| -> [[f32; 4]; 3] {
+            pose_at(self.shape_bodies[k], s)
+                .mul(&self.shape_origins[k])
+                .inverse()
+                .rows()
+        };
+        self.substeps.clear();
+        for s in 1..=n {
+            let mut rec = ToolSubstep {
+                counts: [
+                    self.num_bodies() as u32,
+                    self.shapes.len() as u32,
+                    (!self.attach.is_empty()) as u32,
+                    s - 1,
+                ],
+                ..Default::default()
+            };
+            for b in 0..self.num_bodies() {
+                rec.bodies[b] = pose_at(b, s).rows();
+            }
+            for k in 0..self.shapes.len() {
+                rec.shapes[k] = shape_rows(k, s);
+                rec.shapes_prev[k] = shape_rows(k, s - 1);
+            }
+            if let Some(nd) = &self.needle {
+                let b = nd.spec.body;
+                let (tip, axis) = nd.spec.world_tip_axis(&pose_at(b, s));
+                let (prev, _) = nd.spec.world_tip_axis(&pose_at(b, s - 1));
+                rec.needle = [
+                    [tip.x as f32, tip.y as f32, tip.z as f32, 1.0],
+                    [axis.x as f32, axis.y as f32, axis.z as f32, 0.0],
+                    [prev.x as f32, prev.y as f32, prev.z as f32, 0.0],
+                ];
+            }
+            self.substeps.push(rec);
+        }
+        self.frame_start_time = time;
+        if let Some(nd) = &mut self.needle {
+            let b = nd.spec.body;
+            let positions = positions.ok_or_else(|| {
+                ContactError::Setup("the needle needs the tissue positions each frame".into())
+            })?;
+            nd.prepare_frame(model, positions, &start[b], &end[b]);
+        }
+        self.last_end = end;
+        Ok(())
+    }
+
+    /// Turns one frame's raw sums into wrenches and runs the needle's end-of-frame logic.
+    pub(crate) fn finish_frame(
+        &mut self,
+        model: &Model,
+        raw: &[RawWrench],
+        needle_dev: Option<NeedleDevice>,
+        positions: Option<&[[f32; 3]]>,
+        dt: f64,
+    ) -> ContactReport {
+        let n = self.substeps.len().max(1) as f64;
+        let scale = 1.0 / (dt * dt * n);
+        let mut wrenches: Vec<BodyWrench> = raw
+            .iter()
+            .map(|r| BodyWrench {
+                force: DVec3::new(r[0], r[1], r[2]) * scale,
+                torque: DVec3::new(r[3], r[4], r[5]) * scale,
+            })
+            .collect();
+        wrenches.resize(self.num_bodies(), BodyWrench::default());
+        let mut report = ContactReport {
+            wrenches,
+            needle: None,
+        };
+        if let (Some(nd), Some(dev), Some(pos)) = (&mut self.needle, needle_dev, positions) {
+            let b = nd.spec.body;
+            let end = self.last_end[b];
+            let nr = nd.finish_frame(model, pos, dev, &end, self.frame_start_time, dt, n as u32);
+            // The needle's wrench on its body, moved from the tip to the body origin.
+            let w = &mut report.wrenches[b];
+            w.force += nr.force;
+            w.torque += nr.torque_about_tip + (nr.tip - end.translation).cross(nr.force);
+            report.needle = Some(nr);
+        }
+        report
+    }
+
+    /// The needle's device record for the next frame (header and any new shaft points).
+    pub(crate) fn needle_device(&self) -> Option<&NeedleDevice> {
+        self.needle.as_ref().map(|n| &n.dev)
+    }
+}
+
+fn check_poses(poses: &[Pose]) -> Result<(), ContactError> {
+    for (k, p) in poses.iter().enumerate() {
+        if !p.is_valid() {
+            return Err(ContactError::Poses(format!(
+                "pose {k} is not finite or its rotation is not a unit quaternion: {p:?}"
+            )));
+        }
+    }
+    Ok(())
+}

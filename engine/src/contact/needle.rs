@@ -1,0 +1,774 @@
+//! The needle: a straight shaft ending in a sharp tip, carried by a tool body.
+//!
+//! # Model
+//! * **Before a puncture** the tip pushes on the face of the surface (or of a region
+//!   interface) that lies ahead of it on its axis: the face point hit by the axis is held at
+//!   the tip (a point-on-triangle constraint with an infinitely heavy tip), so the surface
+//!   tents. When the force of one substep on the face exceeds the puncture force of the
+//!   region behind it, the face lets go: the tip is in.
+//! * **Inside** the tissue, material points along the needle's path (spawned every
+//!   `track_spacing` behind the tip, embedded in their tets by barycentric coordinates) are
+//!   held on the shaft line laterally, and axially by stick-slip Coulomb friction: a point
+//!   sticks to the shaft while the force holding it stays under the static limit of its
+//!   region (friction per metre x spacing), and slides with the kinetic limit otherwise. A
+//!   point the tip withdraws past is released.
+//! * While the tip advances inside a region, the region's cutting force pushes the tissue at
+//!   the tip forward (and the needle back).
+//!
+//! The per-substep work ([`needle_pass`] here, `needle` in `shaders/xpbd/needle.wgsl`) is
+//! one sequential loop: a needle touches a few dozen points. The host-side state machine
+//! ([`NeedleTracker`]) runs once per frame: it finds the face ahead of the tip, locates the
+//! tip, records events and spawns shaft points.
+
+// Index loops over xyz and the tet's vertices mirror the WGSL.
+#![allow(clippy::needless_range_loop)]
+
+use super::faces::{locate, FaceSet};
+use super::{ContactError, Pose, ToolSubstep};
+use crate::model::Model;
+use glam::DVec3;
+use serde::Serialize;
+use std::collections::{BTreeMap, BTreeSet};
+
+/// Most shaft points at a time.
+pub const MAX_TRACKS: usize = 512;
+
+/// Where the needle is on its body.
+#[derive(Clone, Debug, PartialEq)]
+pub struct NeedleSpec {
+    /// Index of the body in [`super::ToolSetup::bodies`].
+    pub body: usize,
+    /// Tip position in the body frame (m).
+    pub tip: DVec3,
+    /// Insertion direction (unit) in the body frame: from the hub to the tip.
+    pub axis: DVec3,
+    /// Shaft length from the tip back to the hub (m).
+    pub length: f64,
+    /// Shaft radius (m).
+    pub radius: f64,
+    /// Spacing of the shaft points that hold the tissue (m); `None`: half the mesh's mean
+    /// edge length.
+    pub track_spacing: Option<f64>,
+}
+
+impl NeedleSpec {
+    /// The tip and unit axis in the world for a body pose.
+    pub fn world_tip_axis(&self, body: &Pose) -> (DVec3, DVec3) {
+        (
+            body.transform_point(self.tip),
+            body.transform_vector(self.axis).normalize(),
+        )
+    }
+}
+
+/// How a tissue region resists a needle.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Serialize, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct NeedleTissue {
+    /// Force (N) at which the tip punctures the region's boundary (0: no membrane, the tip
+    /// enters freely).
+    #[serde(default)]
+    pub puncture_force: f64,
+    /// Force (N) resisting the tip while it cuts through the region.
+    #[serde(default)]
+    pub cutting_force: f64,
+    /// Static axial friction of the shaft, per metre of shaft inside the region (N/m).
+    #[serde(default)]
+    pub friction_static: f64,
+    /// Kinetic axial friction, per metre (N/m).
+    #[serde(default)]
+    pub friction_kinetic: f64,
+}
+
+impl NeedleTissue {
+    /// Checks the values (finite, >= 0, kinetic <= static).
+    pub fn check(&self) -> Result<(), String> {
+        for (n, v) in [
+            ("puncture_force", self.puncture_force),
+            ("cutting_force", self.cutting_force),
+            ("friction_static", self.friction_static),
+            ("friction_kinetic", self.friction_kinetic),
+        ] {
+            if !(v.is_finite() && v >= 0.0) {
+                return Err(format!("{n} must be finite and >= 0 (got {v})"));
+            }
+        }
+        if self.friction_kinetic > self.friction_static {
+            return Err(format!(
+                "friction_kinetic ({}) exceeds friction_static ({})",
+                self.friction_kinetic, self.friction_static
+            ));
+        }
+        Ok(())
+    }
+}
+
+/// One shaft point as the kernels see it (`NeedleTrack` in `needle.wgsl`).
+#[repr(C)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, bytemuck::Pod, bytemuck::Zeroable)]
+pub struct NeedleTrack {
+    /// The tet's vertices.
+    pub verts: [u32; 4],
+    /// Barycentric coordinates in the tet.
+    pub bary: [f32; 4],
+    /// x: stick coordinate along the axis from the tip (m, negative behind the tip),
+    /// y: static limit (N), z: kinetic limit (N), w: 1 active, 0 released.
+    pub state: [f32; 4],
+}
+
+/// The needle's kernel record (`NeedleHeader` in `needle.wgsl`).
+#[repr(C)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, bytemuck::Pod, bytemuck::Zeroable)]
+pub struct NeedleHeader {
+    /// x shaft points, y barrier active, z cutting active, w puncture substep + 1 (0: none).
+    pub counts: [u32; 4],
+    /// Barrier face vertices (xyz).
+    pub barrier_verts: [u32; 4],
+    /// Barrier: barycentric (xyz), puncture force (w, N).
+    pub barrier: [f32; 4],
+    /// The tet the tip is in (for the cutting force).
+    pub tip_verts: [u32; 4],
+    /// Barycentric coordinates of the tip in it.
+    pub tip_bary: [f32; 4],
+    /// x cutting force (N), y scratch (barrier axial impulse of pass 0).
+    pub cut: [f32; 4],
+    /// Impulse x dt on the needle over the frame (kg m, world).
+    pub acc_force: [f32; 4],
+    /// Its moment about the tip.
+    pub acc_torque: [f32; 4],
+    /// Axial parts (resisting insertion, kg m): x barrier, y shaft friction, z cutting;
+    /// w the largest barrier force of a substep (N).
+    pub acc_parts: [f32; 4],
+    /// Tip position at the puncture (xyz) and the force that punctured (w, N).
+    pub puncture: [f32; 4],
+}
+
+/// The needle's kernel data: header and shaft points.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct NeedleDevice {
+    /// Header.
+    pub header: NeedleHeader,
+    /// Shaft points (`header.counts[0]` of them).
+    pub tracks: Vec<NeedleTrack>,
+}
+
+/// One needle pass of a substep (pass 0 before the solve, 1 after it). `x` displacements
+/// (xyz) and inverse masses (w), as the GPU's `disp`; `x0` rest positions. Mirrors `needle`
+/// in `shaders/xpbd/needle.wgsl`.
+pub(crate) fn needle_pass(
+    dev: &mut NeedleDevice,
+    step: &ToolSubstep,
+    x: &mut [[f32; 4]],
+    x0: &[[f32; 3]],
+    dt: f32,
+    pass: u32,
+) {
+    let h = &mut dev.header;
+    let tip = [step.needle[0][0], step.needle[0][1], step.needle[0][2]];
+    let a = [step.needle[1][0], step.needle[1][1], step.needle[1][2]];
+    let world = |x: &[[f32; 4]], i: u32| {
+        let i = i as usize;
+        [x0[i][0] + x[i][0], x0[i][1] + x[i][1], x0[i][2] + x[i][2]]
+    };
+    let dot = |p: [f32; 3], q: [f32; 3]| p[0] * q[0] + p[1] * q[1] + p[2] * q[2];
+    // Barrier face.
+    if h.counts[1] != 0 {
+        let v = h.barrier_verts;
+        let b = h.barrier;
+        let mut p = [0.0f32; 3];
+        let mut wsum = 0.0f32;
+        for j in 0..3 {
+            let q = world(x, v[j]);
+            for k in 0..3 {
+                p[k] += b[j] * q[k];
+            }
+            wsum += x[v[j] as usize][3] * b[j] * b[j];
+        }
+        let c = dot([p[0] - tip[0], p[1] - tip[1], p[2] - tip[2]], a);
+        let mut axial = 0.0f32;
+        if c < 0.0 && wsum > 0.0 {
+            let dp = [tip[0] - p[0], tip[1] - p[1], tip[2] - p[2]];
+            for j in 0..3 {
+                let i = v[j] as usize;
+                let s = x[i][3] * b[j] / wsum;
+                for k in 0..3 {
+                    x[i][k] += s * dp[k];
+                }
+            }
+            let imp = [-dp[0] / wsum, -dp[1] / wsum, -dp[2] / wsum];
+            accumulate(h, imp, [p[0] - tip[0], p[1] - tip[1], p[2] - tip[2]]);
+            axial = -dot(imp, a);
+            h.acc_parts[0] += axial;
+        }
+        if pass == 0 {
+            h.cut[1] = axial;
+        } else {
+            let force = (h.cut[1] + axial) / (dt * dt);
+            h.acc_parts[3] = h.acc_parts[3].max(force);
+            if force >= b[3] {
+                h.counts[1] = 0;
+                h.counts[3] = step.counts[3] + 1;
+                h.puncture = [tip[0], tip[1], tip[2], force];
+            }
+        }
+    }
+    // Shaft points.
+    for t in dev.tracks.iter_mut().take(h.counts[0] as usize) {
+        if t.state[3] == 0.0 {
+            continue;
+        }
+        let mut p = [0.0f32; 3];
+        let mut wsum = 0.0f32;
+        for j in 0..4 {
+            let q = world(x, t.verts[j]);
+            for k in 0..3 {
+                p[k] += t.bary[j] * q[k];
+            }
+            wsum += x[t.verts[j] as usize][3] * t.bary[j] * t.bary[j];
+        }
+        let r = [p[0] - tip[0], p[1] - tip[1], p[2] - tip[2]];
+        let s = dot(r, a);
+        if s > 0.0 || wsum == 0.0 {
+            t.state[3] = 0.0;
+            continue;
+        }
+        let lat = [r[0] - s * a[0], r[1] - s * a[1], r[2] - s * a[2]];
+        let e = s - t.state[0];
+        let need = e.abs() / (wsum * dt * dt);
+        let mut ax = -e;
+        if need > t.state[1] {
+            let lim = t.state[2] * wsum * dt * dt;
+            ax = if e > 0.0 { -lim } else { lim };
+            t.state[0] = s + ax;
+        }
+        let dp = [
+            -lat[0] + ax * a[0],
+            -lat[1] + ax * a[1],
+            -lat[2] + ax * a[2],
+        ];
+        for j in 0..4 {
+            let i = t.verts[j] as usize;
+            let sc = x[i][3] * t.bary[j] / wsum;
+            for k in 0..3 {
+                x[i][k] += sc * dp[k];
+            }
+        }
+        let imp = [-dp[0] / wsum, -dp[1] / wsum, -dp[2] / wsum];
+        accumulate(h, imp, r);
+        h.acc_parts[1] += -dot(imp, a);
+    }
+    // Cutting force at the tip, once per substep, while the tip advances.
+    if pass == 0 && h.counts[2] != 0 {
+        let prev = [step.needle[2][0], step.needle[2][1], step.needle[2][2]];
+        let adv = dot([tip[0] - prev[0], tip[1] - prev[1], tip[2] - prev[2]], a);
+        if adv > 0.0 {
+            let f = h.cut[0] * dt * dt;
+            let mut p = [0.0f32; 3];
+            for j in 0..4 {
+                let i = h.tip_verts[j] as usize;
+                let sc = x[i][3] * h.tip_bary[j] * f;
+                for k in 0..3 {
+                    x[i][k] += sc * a[k];
+                }
+                let q = world(x, h.tip_verts[j]);
+                for k in 0..3 {
+                    p[k] += h.tip_bary[j] * q[k];
+                }
+            }
+            let imp = [-f * a[0], -f * a[1], -f * a[2]];
+            accumulate(h, imp, [p[0] - tip[0], p[1] - tip[1], p[2] - tip[2]]);
+            h.acc_parts[2] += f;
+        }
+    }
+}
+
+fn accumulate(h: &mut NeedleHeader, imp: [f32; 3], r: [f32; 3]) {
+    for k in 0..3 {
+        h.acc_force[k] += imp[k];
+    }
+    h.acc_torque[0] += r[1] * imp[2] - r[2] * imp[1];
+    h.acc_torque[1] += r[2] * imp[0] - r[0] * imp[2];
+    h.acc_torque[2] += r[0] * imp[1] - r[1] * imp[0];
+}
+
+/// What happened to the needle.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum NeedleEventKind {
+    /// The tip touched a surface it will have to puncture.
+    Contact,
+    /// The tip punctured into a region.
+    Puncture,
+    /// The tip moved into another region without a puncture.
+    Enter,
+    /// The tip left the tissue.
+    Exit,
+    /// The needle was pulled back out through its entry point.
+    Withdraw,
+}
+
+/// An event with when, where and how hard.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct NeedleEvent {
+    /// Simulated time (s).
+    pub time: f64,
+    /// What.
+    pub kind: NeedleEventKind,
+    /// Human-readable, e.g. "punctured skin", "tip in vein lumen".
+    pub description: String,
+    /// The region it concerns (the one entered or punctured).
+    pub region: Option<String>,
+    /// The region the tip came from.
+    pub from: Option<String>,
+    /// Tip position (m, world).
+    pub tip: [f64; 3],
+    /// Axial force on the needle at that moment (N; for punctures the substep force that
+    /// punctured).
+    pub force: f64,
+}
+
+/// The needle over one frame.
+#[derive(Clone, Debug, Default, PartialEq, Serialize)]
+pub struct NeedleReport {
+    /// Force of the tissue on the needle (N, world, mean over the frame).
+    #[serde(skip)]
+    pub force: DVec3,
+    /// Its moment about the tip (N m).
+    #[serde(skip)]
+    pub torque_about_tip: DVec3,
+    /// Tip position at the end of the frame.
+    #[serde(skip)]
+    pub tip: DVec3,
+    /// Axial force resisting insertion (N, positive when the tissue pushes the needle back).
+    pub axial_force: f64,
+    /// Its parts: the surface being pushed, shaft friction, cutting.
+    pub barrier_force: f64,
+    /// Shaft friction (N).
+    pub friction_force: f64,
+    /// Cutting force (N).
+    pub cutting_force: f64,
+    /// Region the tip is in (`None`: outside the tissue).
+    pub tip_region: Option<String>,
+    /// Tip depth along the axis from where it first touched the surface (m).
+    pub depth: f64,
+    /// Active shaft points.
+    pub shaft_points: usize,
+    /// Events of this frame.
+    pub events: Vec<NeedleEvent>,
+}
+
+/// The needle's host-side state machine.
+pub struct NeedleTracker {
+    pub(crate) spec: NeedleSpec,
+    tissue: BTreeMap<i32, NeedleTissue>,
+    region_names: BTreeMap<i32, String>,
+    faces: FaceSet,
+    punctured: BTreeSet<usize>,
+    pub(crate) dev: NeedleDevice,
+    /// First shaft point not uploaded to the GPU yet.
+    pub(crate) upload_from: usize,
+    barrier: Option<(usize, Option<i32>, i32)>,
+    tip_region: Option<i32>,
+    inside: bool,
+    entry: Option<DVec3>,
+    contact_origin: Option<DVec3>,
+    spacing: f64,
+    events: Vec<NeedleEvent>,
+}
+
+impl NeedleTracker {
+    pub(crate) fn new(
+        model: &Model,
+        spec: &NeedleSpec,
+        tissue: &BTreeMap<i32, NeedleTissue>,
+    ) -> Result<Self, ContactError> {
+        let bad = |m: String| Err(ContactError::Setup(format!("needle: {m}")));
+        if !(spec.tip.is_finite() && spec.axis.is_finite() && spec.axis.length() > 0.0) {
+            return bad("tip and axis must be finite, the axis non-zero".into());
+        }
+        if !(spec.length.is_finite()
+            && spec.length > 0.0
+            && spec.radius.is_finite()
+            && spec.radius > 0.0)
+        {
+            return bad("length and radius must be positive".into());
+        }
+        for (r, t) in tissue {
+            t.check().map_err(|e| {
+                ContactError::Setup(format!("needle properties of region {r}: {e}"))
+            })?;
+        }
+        let faces = FaceSet::new(model);
+        let spacing = match spec.track_spacing {
+            Some(s) if s.is_finite() && s > 0.0 => s,
+            Some(s) => return bad(format!("track_spacing must be positive (got {s})")),
+            None => 0.5 * faces.mean_edge,
+        };
+        let mut spec = spec.clone();
+        spec.axis = spec.axis.normalize();
+        Ok(Self {
+            spec,
+            tissue: tissue.clone(),
+            region_names: model.region_names.clone(),
+            faces,
+            punctured: BTreeSet::new(),
+            dev: NeedleDevice::default(),
+            upload_from: 0,
+            barrier: None,
+            tip_region: None,
+            inside: false,
+            entry: None,
+            contact_origin: None,
+            spacing,
+            events: Vec::new(),
+        })
+    }
+
+    /// Every event so far.
+    pub fn events(&self) -> &[NeedleEvent] {
+        &self.events
+    }
+
+    /// The region the tip was in at the end of the last frame.
+    pub fn tip_region(&self) -> Option<i32> {
+        self.tip_region
+    }
+
+    /// The spacing of the shaft points (m).
+    pub fn spacing(&self) -> f64 {
+        self.spacing
+    }
+
+    fn name(&self, r: Option<i32>) -> Option<String> {
+        r.map(|r| {
+            self.region_names
+                .get(&r)
+                .cloned()
+                .unwrap_or_else(|| format!("region {r}"))
+        })
+    }
+
+    fn props(&self, r: i32) -> NeedleTissue {
+        self.tissue.get(&r).copied().unwrap_or_default()
+    }
+
+    /// Before a frame: the face ahead of the tip and the tet the tip cuts through.
+    pub(crate) fn prepare_frame(
+        &mut self,
+        model: &Model,
+        pos: &[[f32; 3]],
+        start: &Pose,
+        end: &Pose,
+    ) {
+        let (tip0, a0) = self.spec.world_tip_axis(start);
+        let (tip1, _) = self.spec.world_tip_axis(end);
+        let h = &mut self.dev.header;
+        // A barrier that was not touched during the last frame is looked for again.
+        if h.counts[1] != 0 && h.acc_parts[0] == 0.0 {
+            h.counts[1] = 0;
+            self.barrier = None;
+        }
+        for v in [
+            &mut h.acc_force,
+            &mut h.acc_torque,
+            &mut h.acc_parts,
+            &mut h.puncture,
+        ] {
+            *v = [0.0; 4];
+        }
+        h.counts[3] = 0;
+        h.cut = [0.0; 4];
+        if h.counts[1] == 0 {
+            let margin = 2.0 * self.faces.mean_edge;
+            let reach = (tip1 - tip0).length() + margin;
+            let hits = self.faces.ray_hits(
+                pos,
+                tip0.to_array(),
+                a0.to_array(),
+                -1e-3 * self.faces.mean_edge,
+                reach,
+            );
+            for hit in hits {
+                let f = self.faces.faces[hit.face];
+                let (into, from) = if hit.leaving_inner {
+                    (f.outer.map(|o| o.1), Some(f.inner.1))
+                } else {
+                    (Some(f.inner.1), f.outer.map(|o| o.1))
+                };
+                let Some(r) = into else { continue };
+                if self.punctured.contains(&hit.face)
+                    || Some(r) == self.tip_region
+                    || self.props(r).puncture_force <= 0.0
+                {
+                    continue;
+                }
+                let threshold = self.props(r).puncture_force as f32;
+                let h = &mut self.dev.header;
+                h.counts[1] = 1;
+                h.barrier_verts = [f.verts[0], f.verts[1], f.verts[2], 0];
+                h.barrier = [
+                    hit.bary[0] as f32,
+                    hit.bary[1] as f32,
+                    hit.bary[2] as f32,
+                    threshold,
+                ];
+                self.barrier = Some((hit.face, from, r));
+                break;
+            }
+        }
+        // Cutting: the tet at the tip.
+        let h = &mut self.dev.header;
+        h.counts[2] = 0;
+        if self.inside {
+            if let Some(Some((t, b))) = locate(model, pos, &[tip0.to_array()]).first() {
+                let cut = self.props(model.tet_region[*t as usize]).cutting_force;
+                if cut > 0.0 {
+                    let tet = model.tets[*t as usize];
+                    let h = &mut self.dev.header;
+                    h.counts[2] = 1;
+                    h.tip_verts = tet;
+                    h.tip_bary = [b[0] as f32, b[1] as f32, b[2] as f32, b[3] as f32];
+                    h.cut[0] = cut as f32;
+                }
+            }
+        }
+    }
+
+    /// After a frame: events, tip region, new shaft points and the frame's forces.
+    #[allow(clippy::too_many_arguments)]
+    pub(crate) fn finish_frame(
+        &mut self,
+        model: &Model,
+        pos: &[[f32; 3]],
+        dev: NeedleDevice,
+        end: &Pose,
+        t_start: f64,
+        dt: f64,
+        substeps: u32,
+    ) -> NeedleReport {
+        self.dev = dev;
+        let (tip, a) = self.spec.world_tip_axis(end);
+        let h = self.dev.header;
+        let scale = 1.0 / (dt * dt * substeps.max(1) as f64);
+        let v3 = |v: [f32; 4]| DVec3::new(v[0] as f64, v[1] as f64, v[2] as f64);
+        let mut new_events = Vec::new();
+        let t_end = t_start + dt * substeps as f64;
+        if h.acc_parts[0] > 0.0 && self.contact_origin.is_none() {
+            if let Some((_, from, r)) = self.barrier {
+                self.contact_origin = Some(tip);
+                new_events.push(self.event(
+                    t_end,
+                    NeedleEventKind::Contact,
+                    Some(r),
+                    from,
+                    tip,
+                    h.acc_parts[0] as f64 * scale,
+                ));
+            }
+        }
+        let mut punctured_into = None;
+        if h.counts[3] > 0 {
+            let time = t_start + dt * h.counts[3] as f64;
+            let at = v3(h.puncture);
+            if let Some((face, from, r)) = self.barrier.take() {
+                self.mark_punctured(face);
+                new_events.push(self.event(
+                    time,
+                    NeedleEventKind::Puncture,
+                    Some(r),
+                    from,
+                    at,
+                    h.puncture[3] as f64,
+                ));
+                punctured_into = Some(r);
+                if !self.inside {
+                    self.inside = true;
+                    self.entry = Some(at);
+                }
+            }
+        }
+        // Where the tip is now. While it pushes a face it has not punctured, it is on the
+        // near side of that face (point location would flicker across the face it holds).
+        let pushing = self
+            .barrier
+            .filter(|_| h.counts[1] != 0 && h.acc_parts[0] > 0.0);
+        let here = match pushing {
+            Some((_, from, _)) => from,
+            None => {
+                locate(model, pos, &[tip.to_array()])[0].map(|(t, _)| model.tet_region[t as usize])
+            }
+        };
+        if here != self.tip_region {
+            if let Some(r) = here {
+                if punctured_into != Some(r) && self.inside {
+                    new_events.push(self.event(
+                        t_end,
+                        NeedleEventKind::Enter,
+                        Some(r),
+                        self.tip_region,
+                        tip,
+                        0.0,
+                    ));
+                }
+            } else if self.inside {
+                new_events.push(self.event(
+                    t_end,
+                    NeedleEventKind::Exit,
+                    None,
+                    self.tip_region,
+                    tip,
+                    0.0,
+                ));
+            }
+            self.tip_region = here;
+        }
+        // Pulled back out through the entry point: release everything.
+        if let Some(e) = self.entry {
+            if self.inside && (tip - e).dot(a) < 0.0 {
+                self.inside = false;
+                self.entry = None;
+                self.contact_origin = None;
+                for t in &mut self.dev.tracks {
+                    t.state[3] = 0.0;
+                }
+                self.upload_from = 0;
+                new_events.push(self.event(t_end, NeedleEventKind::Withdraw, None, None, tip, 0.0));
+            }
+        }
+        if self.inside {
+            self.spawn_tracks(model, pos, tip, a);
+        }
+        let shaft_points = self.dev.tracks.iter().filter(|t| t.state[3] != 0.0).count();
+        let report = NeedleReport {
+            force: v3(h.acc_force) * scale,
+            torque_about_tip: v3(h.acc_torque) * scale,
+            tip,
+            axial_force: -v3(h.acc_force).dot(a) * scale,
+            barrier_force: h.acc_parts[0] as f64 * scale,
+            friction_force: h.acc_parts[1] as f64 * scale,
+            cutting_force: h.acc_parts[2] as f64 * scale,
+            tip_region: self.name(self.tip_region),
+            depth: self.contact_origin.map_or(0.0, |o| (tip - o).dot(a)),
+            shaft_points,
+            events: new_events.clone(),
+        };
+        self.events.extend(new_events);
+        report
+    }
+
+    fn event(
+        &self,
+        time: f64,
+        kind: NeedleEventKind,
+        region: Option<i32>,
+        from: Option<i32>,
+        tip: DVec3,
+        force: f64,
+    ) -> NeedleEvent {
+        let region_name = self.name(region);
+        let from_name = self.name(from);
+        let pretty = |s: &Option<String>| s.clone().unwrap_or_default().replace('_', " ");
+        let lumen_of = |s: &Option<String>| {
+            s.as_ref().and_then(|n| {
+                let n = n.replace('_', " ");
+                n.strip_suffix(" lumen").map(str::to_string)
+            })
+        };
+        let description = match kind {
+            NeedleEventKind::Contact => format!("tip touched {}", pretty(&region_name)),
+            NeedleEventKind::Puncture => match lumen_of(&from_name) {
+                Some(v) => format!("exited {v} (back wall)"),
+                None => format!("punctured {}", pretty(&region_name)),
+            },
+            NeedleEventKind::Enter => match lumen_of(&region_name) {
+                Some(v) => format!("tip in {v} lumen"),
+                None => format!("entered {}", pretty(&region_name)),
+            },
+            NeedleEventKind::Exit => "tip left the tissue".into(),
+            NeedleEventKind::Withdraw => "needle withdrawn".into(),
+        };
+        NeedleEvent {
+            time,
+            kind,
+            description,
+            region: region_name,
+            from: from_name,
+            tip: tip.to_array(),
+            force,
+        }
+    }
+
+    /// The punctured face and its neighbours on the same interface stop being barriers.
+    fn mark_punctured(&mut self, face: usize) {
+        let f = self.faces.faces[face];
+        let key = (f.inner.1, f.outer.map(|o| o.1));
+        let verts: BTreeSet<u32> = f.verts.into_iter().collect();
+        for (k, g) in self.faces.faces.iter().enumerate() {
+            if (g.inner.1, g.outer.map(|o| o.1)) == key && g.verts.iter().any(|v| verts.contains(v))
+            {
+                self.punctured.insert(k);
+            }
+        }
+    }
+
+    /// New shaft points from the one nearest the tip (or the entry point) up to the tip.
+    fn spawn_tracks(&mut self, model: &Model, pos: &[[f32; 3]], tip: DVec3, a: DVec3) {
+        let world = |t: &NeedleTrack| {
+            let mut p = DVec3::ZERO;
+            for j in 0..4 {
+                let q = pos[t.verts[j] as usize];
+                p += DVec3::new(q[0] as f64, q[1] as f64, q[2] as f64) * t.bary[j] as f64;
+            }
+            p
+        };
+        let nearest = self
+            .dev
+            .tracks
+            .iter()
+            .filter(|t| t.state[3] != 0.0)
+            .map(|t| (world(t) - tip).dot(a))
+            .fold(f64::NEG_INFINITY, f64::max);
+        let mut s = if nearest.is_finite() {
+            nearest + self.spacing
+        } else {
+            match self.entry {
+                Some(e) => (e - tip).dot(a),
+                None => return,
+            }
+        };
+        s = s.max(-self.spec.length);
+        let mut points = Vec::new();
+        while s <= -0.25 * self.spacing {
+            points.push(s);
+            s += self.spacing;
+        }
+        if points.is_empty() {
+            return;
+        }
+        let queries: Vec<[f64; 3]> = points.iter().map(|&s| (tip + a * s).to_array()).collect();
+        let found = locate(model, pos, &queries);
+        if self.dev.tracks.len() + points.len() > MAX_TRACKS {
+            self.dev.tracks.retain(|t| t.state[3] != 0.0);
+            self.upload_from = 0;
+        }
+        for (s, f) in points.iter().zip(found) {
+            let Some((t, b)) = f else { continue };
+            if self.dev.tracks.len() >= MAX_TRACKS {
+                log::warn!("needle: more than {MAX_TRACKS} shaft points; the deepest are not held");
+                break;
+            }
+            let props = self.props(model.tet_region[t as usize]);
+            self.dev.tracks.push(NeedleTrack {
+                verts: model.tets[t as usize],
+                bary: [b[0] as f32, b[1] as f32, b[2] as f32, b[3] as f32],
+                state: [
+                    *s as f32,
+                    (props.friction_static * self.spacing) as f32,
+                    (props.friction_kinetic * self.spacing) as f32,
+                    1.0,
+                ],
+            });
+        }
+        self.dev.header.counts[0] = self.dev.tracks.len() as u32;
+    }
+}

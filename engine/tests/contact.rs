@@ -1,0 +1,306 @@
+//! Tools in the tissue: rigid shapes pressing, friction, attachments; both backends.
+
+mod common;
+
+use vesalius_engine::contact::{Pose, ToolSetup, ToolShape, ToolShapeDesc};
+use vesalius_engine::glam::DVec3;
+use vesalius_engine::model::Material;
+use vesalius_engine::sim::{BackendKind, Simulation};
+use vesalius_engine::solver::SolverConfig;
+
+fn sphere_setup(radius: f64, friction: f64) -> ToolSetup {
+    ToolSetup {
+        bodies: vec!["indenter".into()],
+        shapes: vec![ToolShapeDesc {
+            body: 0,
+            shape: ToolShape::Sphere { radius },
+            origin: Pose::IDENTITY,
+            static_friction: friction,
+            kinetic_friction: friction,
+        }],
+        ..Default::default()
+    }
+}
+
+fn soft() -> Material {
+    Material {
+        youngs_modulus: 1.0e4,
+        poisson_ratio: 0.45,
+        density: 1000.0,
+        damping: 0.0,
+    }
+}
+
+/// Presses a sphere into the top of a 0.1 x 0.1 x 0.05 block (bottom pinned, no gravity):
+/// down to `depth` over `ramp` frames, then holds `hold` frames. Returns the vertical force
+/// on the sphere per frame.
+fn press(
+    kind: BackendKind,
+    cells: usize,
+    radius: f64,
+    depth: f64,
+    ramp: u32,
+    hold: u32,
+) -> Vec<f64> {
+    let mut model = common::pinned_block([cells, cells, cells / 2], [0.1, 0.1, 0.05], soft());
+    model.gravity = [0.0; 3];
+    model.velocity_damping = 20.0;
+    let mut sim = match Simulation::new(model, &SolverConfig::default(), kind, None) {
+        Ok(s) => s,
+        Err(e) => panic!("{kind}: {e}"),
+    };
+    let centre = |d: f64| Pose::from_translation(DVec3::new(0.0, 0.0, 0.05 + radius - d));
+    sim.set_tools(&sphere_setup(radius, 0.0), &[centre(0.0)])
+        .unwrap();
+    let mut forces = Vec::new();
+    for f in 1..=ramp + hold {
+        let d = depth * (f.min(ramp) as f64 / ramp as f64);
+        let r = sim.step_tools(&[centre(d)]).unwrap();
+        forces.push(r.wrenches[0].force.z);
+    }
+    forces
+}
+
+#[test]
+fn a_pressed_sphere_feels_the_tissue_push_back() {
+    let f = press(BackendKind::Cpu, 12, 0.02, 0.003, 20, 20);
+    eprintln!("{f:?}");
+    // The tissue pushes the sphere up, more the deeper it goes, and settles.
+    assert!(f.iter().all(|v| v.is_finite()));
+    assert!(f[19] > 0.0 && f[19] > f[9] && f[9] > f[2], "{f:?}");
+    let last = f[f.len() - 1];
+    assert!(
+        (last - f[f.len() - 2]).abs() < 0.02 * last,
+        "not settled: {f:?}"
+    );
+}
+
+/// Skin (region 1, top `skin` m) over fat (2): a 30 x 30 x 20 mm block, top at z = 0,
+/// bottom pinned, 1 mm cells near the top.
+fn layered_block(cells: [usize; 3], skin: f64) -> vesalius_engine::model::Model {
+    use vesalius_engine::mesh::generate::box_grid;
+    use vesalius_engine::model::{ModelBuilder, PinSet};
+    let mut mesh = box_grid(cells, [0.03, 0.03, 0.02], [-0.015, -0.015, -0.02]);
+    for (t, tet) in mesh.tets.iter().enumerate() {
+        let z: f64 = tet
+            .iter()
+            .map(|&v| mesh.positions[v as usize][2])
+            .sum::<f64>()
+            / 4.0;
+        mesh.regions[t] = if z > -skin { 1 } else { 2 };
+    }
+    mesh.region_names = [(1, "skin".to_string()), (2, "fat".to_string())].into();
+    let mat = |e: f64| Material {
+        youngs_modulus: e,
+        poisson_ratio: 0.45,
+        density: 1000.0,
+        damping: 0.0,
+    };
+    let mut m = ModelBuilder::new(mesh)
+        .material(1, mat(5.0e4))
+        .material(2, mat(5.0e3))
+        .pin(PinSet::Plane {
+            normal: [0.0, 0.0, 1.0],
+            offset: -0.02,
+        })
+        .velocity_damping(10.0)
+        .build()
+        .unwrap();
+    m.gravity = [0.0; 3];
+    m
+}
+
+fn needle_setup(puncture: f64) -> ToolSetup {
+    use vesalius_engine::contact::{NeedleSpec, NeedleTissue};
+    ToolSetup {
+        bodies: vec!["needle".into()],
+        needle: Some(NeedleSpec {
+            body: 0,
+            tip: DVec3::ZERO,
+            axis: DVec3::new(0.0, 0.0, -1.0),
+            length: 0.03,
+            radius: 0.0004,
+            track_spacing: None,
+        }),
+        needle_tissue: [
+            (
+                1,
+                NeedleTissue {
+                    puncture_force: puncture,
+                    cutting_force: 0.05,
+                    friction_static: 20.0,
+                    friction_kinetic: 10.0,
+                },
+            ),
+            (
+                2,
+                NeedleTissue {
+                    puncture_force: 0.0,
+                    cutting_force: 0.02,
+                    friction_static: 10.0,
+                    friction_kinetic: 5.0,
+                },
+            ),
+        ]
+        .into(),
+        ..Default::default()
+    }
+}
+
+#[test]
+fn needle_punctures_skin_at_its_threshold_and_enters_fat() {
+    let model = layered_block([15, 15, 10], 0.002);
+    let mut sim = Simulation::new(model, &SolverConfig::default(), BackendKind::Cpu, None).unwrap();
+    // Slightly off the grid lines, so the tip meets a face, not an edge.
+    let at = |z: f64| Pose::from_translation(DVec3::new(0.0003, 0.0002, z));
+    let threshold = 0.3;
+    sim.set_tools(&needle_setup(threshold), &[at(0.002)])
+        .unwrap();
+    let speed = 0.01;
+    let mut log = Vec::new();
+    for f in 1..=90 {
+        let z = 0.002 - speed * f as f64 / 60.0;
+        let r = sim.step_tools(&[at(z)]).unwrap();
+        let n = r.needle.unwrap();
+        for e in &n.events {
+            eprintln!("{:.4} s {} force {:.3} N", e.time, e.description, e.force);
+        }
+        log.push((z, n.axial_force, n.tip_region.clone(), n.events.clone()));
+    }
+    for (z, f, r, _) in &log {
+        eprintln!("z {:.2} mm  F {:.3} N  {:?}", z * 1e3, f, r);
+    }
+    let events: Vec<_> = log.iter().flat_map(|l| l.3.clone()).collect();
+    let p = events
+        .iter()
+        .find(|e| e.description == "punctured skin")
+        .expect("skin punctured");
+    assert!(p.force >= threshold && p.force < 1.1 * threshold, "{p:?}");
+}
+
+#[cfg(feature = "gpu")]
+#[test]
+fn gpu_and_cpu_agree_on_a_pressed_sphere() {
+    if common::gpu().is_none() {
+        return;
+    }
+    let cpu = press(BackendKind::Cpu, 8, 0.02, 0.003, 10, 5);
+    let gpu = press(BackendKind::Gpu, 8, 0.02, 0.003, 10, 5);
+    for (c, g) in cpu.iter().zip(&gpu) {
+        assert!(
+            (c - g).abs() <= 1e-4 * c.abs().max(1e-3),
+            "cpu {cpu:?}\ngpu {gpu:?}"
+        );
+    }
+}
+
+#[cfg(feature = "gpu")]
+#[test]
+fn gpu_and_cpu_agree_on_a_needle_insertion() {
+    if common::gpu().is_none() {
+        return;
+    }
+    let run = |kind| {
+        let model = layered_block([8, 8, 6], 0.003);
+        let mut sim = Simulation::new(model, &SolverConfig::default(), kind, None).unwrap();
+        let at = |z: f64| Pose::from_translation(DVec3::new(0.0003, 0.0002, z));
+        sim.set_tools(&needle_setup(0.2), &[at(0.001)]).unwrap();
+        let mut out = Vec::new();
+        for f in 1..=45 {
+            let r = sim
+                .step_tools(&[at(0.001 - 0.02 * f as f64 / 60.0)])
+                .unwrap();
+            let n = r.needle.unwrap();
+            out.push((
+                n.axial_force,
+                n.events
+                    .iter()
+                    .map(|e| e.description.clone())
+                    .collect::<Vec<_>>(),
+            ));
+        }
+        out
+    };
+    let cpu = run(BackendKind::Cpu);
+    let gpu = run(BackendKind::Gpu);
+    let ev = |v: &Vec<(f64, Vec<String>)>| v.iter().flat_map(|x| x.1.clone()).collect::<Vec<_>>();
+    assert_eq!(ev(&cpu), ev(&gpu));
+    assert!(
+        ev(&cpu).contains(&"punctured skin".to_string()),
+        "{:?}",
+        ev(&cpu)
+    );
+    for ((c, _), (g, _)) in cpu.iter().zip(&gpu) {
+        assert!(
+            (c - g).abs() <= 2e-3 * c.abs().max(0.05),
+            "cpu {cpu:?}\ngpu {gpu:?}"
+        );
+    }
+}
+
+/// Hertz: a rigid frictionless sphere (R = 20 mm) pressed d = 2 mm (d / R = 0.1) into a
+/// 120 x 120 x 60 mm block (E = 10 kPa, nu = 0.45, bottom bonded) gives
+/// F = 4/3 E / (1 - nu^2) sqrt(R) d^(3/2). Resolution: 1 mm cells within 8 mm of the contact
+/// axis and of the top, growing by 1.3 outward (about 140k tets); auto substeps; a 0.5 s
+/// ramp, then 0.25 s of hold with velocity damping to settle.
+#[test]
+fn hertz_indentation_of_a_graded_block() {
+    use vesalius_engine::mesh::generate::{box_grid_graded, graded_coords};
+    use vesalius_engine::model::{ModelBuilder, PinSet};
+    let (half, depth) = (0.06, 0.06);
+    let xs = graded_coords(-half, half, 0.0, 0.001, 0.008, 1.3);
+    let zs = graded_coords(0.0, depth, depth, 0.001, 0.008, 1.3);
+    let mesh = box_grid_graded(&xs, &xs, &zs).unwrap();
+    let (e, nu) = (1.0e4, 0.45);
+    let mut model = ModelBuilder::new(mesh)
+        .default_material(Material {
+            youngs_modulus: e,
+            poisson_ratio: nu,
+            density: 1000.0,
+            damping: 0.0,
+        })
+        .pin(PinSet::Plane {
+            normal: [0.0, 0.0, 1.0],
+            offset: 0.0,
+        })
+        .velocity_damping(30.0)
+        .build()
+        .unwrap();
+    model.gravity = [0.0; 3];
+    eprintln!("Hertz block: {} tets", model.num_tets());
+    let r = 0.02;
+    let mut sim = Simulation::new(model, &SolverConfig::default(), BackendKind::Cpu, None).unwrap();
+    let centre = |d: f64| Pose::from_translation(DVec3::new(0.0, 0.0, depth + r - d));
+    sim.set_tools(&sphere_setup(r, 0.0), &[centre(0.0)])
+        .unwrap();
+    let dmax = 0.002;
+    let (ramp, hold) = (30, 15);
+    let mut forces = Vec::new();
+    for f in 1..=ramp + hold {
+        let d = dmax * (f.min(ramp) as f64 / ramp as f64);
+        forces.push((d, sim.step_tools(&[centre(d)]).unwrap().wrenches[0].force.z));
+    }
+    let hertz = |d: f64| 4.0 / 3.0 * e / (1.0 - nu * nu) * r.sqrt() * d.powf(1.5);
+    for (d, f) in forces.iter().step_by(5) {
+        eprintln!(
+            "d {:.2} mm  F {:.4} N  Hertz {:.4} N",
+            d * 1e3,
+            f,
+            hertz(*d)
+        );
+    }
+    // Rises monotonically with depth during the ramp (a 2 % allowance for the dynamics).
+    for w in forces[..ramp as usize].windows(2) {
+        assert!(w[1].1 >= 0.98 * w[0].1, "not monotonic: {forces:?}");
+    }
+    let settled = forces.last().unwrap().1;
+    let expected = hertz(dmax);
+    eprintln!(
+        "settled {settled:.4} N, Hertz {expected:.4} N, {:+.1} %",
+        100.0 * (settled / expected - 1.0)
+    );
+    assert!(
+        (settled / expected - 1.0).abs() < 0.15,
+        "{settled} vs {expected}"
+    );
+}

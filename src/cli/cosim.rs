@@ -1,0 +1,203 @@
+//! `vesalius run` for a scene with a robot: the coupled run, its tissue frames, robot link
+//! poses, forces, events, the report in `summary.json` and a PNG plot.
+
+use super::run::RunArgs;
+use anyhow::{Context, Result};
+use serde_json::json;
+use std::time::Instant;
+use vesalius::plot::{write_time_series_png, Marker, Series};
+use vesalius_cosim::{CoSim, CoSimScene, PredictOptions};
+use vesalius_engine::output::{FrameWriter, PVD_NAME};
+
+/// Runs a co-simulation scene whose text is `text`.
+pub fn run(args: &RunArgs, text: &str) -> Result<()> {
+    let scene = CoSimScene::parse(text, &args.scene)?;
+    let options = PredictOptions {
+        backend: args.backend,
+        adapter: args.adapter.clone(),
+        duration: args.duration,
+        coupling: None,
+    };
+    // Check the output directory before spending time simulating.
+    let mut writer = FrameWriter::create(&args.out, args.force)?;
+    let mut sim = CoSim::new(&scene, &options)?;
+    if let Some(n) = sim.notice() {
+        eprintln!("{n}");
+    }
+    let frames = sim.frames();
+    let plan = sim.tissue().plan().clone();
+    eprintln!(
+        "{} tets on {}; {} substeps/frame, robot {} ({} joints)",
+        sim.tissue().model().num_tets(),
+        sim.backend_name(),
+        plan.substeps,
+        sim.robot_model().name,
+        sim.robot_model().ndof(),
+    );
+    let every = scene.file.output.every.max(1) as u64;
+    let bar = super::run::progress_bar(frames, args.quiet);
+    let started = Instant::now();
+    {
+        let (m, s) = sim.tissue().model_and_state()?;
+        writer.write_frame(m, s)?;
+    }
+    let mut failure = None;
+    for f in 1..=frames {
+        match sim.step_frame() {
+            Ok(rec) => {
+                let msg = match &rec.needle {
+                    Some(n) => format!(
+                        "t = {:.3} s  needle {:.3} N  tip {}",
+                        rec.time,
+                        n.axial_force,
+                        n.tip_region.as_deref().unwrap_or("outside")
+                    ),
+                    None => format!("t = {:.3} s", rec.time),
+                };
+                bar.set_message(msg);
+            }
+            Err(e) => {
+                failure = Some(e);
+                break;
+            }
+        }
+        if f % every == 0 || f == frames {
+            let (m, s) = sim.tissue().model_and_state()?;
+            writer.write_frame(m, s)?;
+        }
+        bar.set_position(f);
+    }
+    bar.finish_and_clear();
+    let wall = started.elapsed().as_secs_f64();
+    let link_names: Vec<String> = sim
+        .robot_model()
+        .links()
+        .iter()
+        .map(|l| l.name.clone())
+        .collect();
+    let report = sim.finish(&scene);
+    let out = &args.out;
+    report
+        .write_forces_csv(&out.join("forces.csv"))
+        .context("writing forces.csv")?;
+    report
+        .write_link_poses_csv(&out.join("link_poses.csv"), &link_names)
+        .context("writing link_poses.csv")?;
+    report
+        .write_events_json(&out.join("events.json"))
+        .context("writing events.json")?;
+    // Plot: tool force magnitude per body, needle axial force and tip depth.
+    let times: Vec<f64> = report.records.iter().map(|r| r.time).collect();
+    let mut columns: Vec<(String, &str, Vec<f64>)> = Vec::new();
+    for (b, name) in report.bodies.iter().enumerate() {
+        columns.push((
+            format!("|F| on {name}"),
+            "N",
+            report
+                .records
+                .iter()
+                .map(|r| {
+                    r.forces.get(b).map_or(f64::NAN, |f| {
+                        (f[0] * f[0] + f[1] * f[1] + f[2] * f[2]).sqrt()
+                    })
+                })
+                .collect(),
+        ));
+    }
+    if report.records.iter().any(|r| r.needle.is_some()) {
+        columns.push((
+            "needle axial force".into(),
+            "N",
+            report
+                .records
+                .iter()
+                .map(|r| r.needle.as_ref().map_or(f64::NAN, |n| n.axial_force))
+                .collect(),
+        ));
+        columns.push((
+            "tip depth".into(),
+            "mm",
+            report
+                .records
+                .iter()
+                .map(|r| r.needle.as_ref().map_or(f64::NAN, |n| n.depth * 1e3))
+                .collect(),
+        ));
+    }
+    let series: Vec<Series> = columns
+        .iter()
+        .map(|(l, u, v)| Series {
+            label: l,
+            unit: u,
+            values: v,
+        })
+        .collect();
+    let markers: Vec<Marker> = report
+        .events
+        .iter()
+        .filter(|e| e.kind != vesalius_engine::contact::NeedleEventKind::Contact)
+        .map(|e| Marker {
+            time: e.time,
+            label: &e.description,
+        })
+        .collect();
+    let png = out.join("forces.png");
+    if !times.is_empty() && !series.is_empty() {
+        let height = 220 * series.len() as u32 + 120;
+        write_time_series_png(
+            &png,
+            &format!("{}: tool forces", args.scene.display()),
+            &times,
+            &series,
+            &markers,
+            (1100, height),
+        )
+        .with_context(|| format!("writing {}", png.display()))?;
+    }
+    let summary = json!({
+        "vesalius_version": env!("CARGO_PKG_VERSION"),
+        "scene": args.scene.display().to_string(),
+        "status": match &failure { None => "ok".to_string(), Some(e) => format!("failed: {e}") },
+        "wall_time_s": wall,
+        "substeps_per_frame": plan.substeps,
+        "frames_written": writer.frames_written(),
+        "pvd": PVD_NAME,
+        "files": ["forces.csv", "link_poses.csv", "events.json", "forces.png"],
+        "report": report,
+    });
+    let path = out.join("summary.json");
+    std::fs::write(&path, serde_json::to_string_pretty(&summary)? + "\n")
+        .with_context(|| format!("writing {}", path.display()))?;
+    for e in &report.events {
+        eprintln!(
+            "{:8.4} s  {:<32} force {:.3} N",
+            e.time, e.description, e.force
+        );
+    }
+    for c in &report.verdict.checks {
+        eprintln!(
+            "[{}] {} ({})",
+            if c.passed { "pass" } else { "FAIL" },
+            c.name,
+            c.detail
+        );
+    }
+    eprintln!(
+        "verdict: {}; simulated {:.3} s in {:.1} s ({:.1} s per simulated s: rigid {:.2}, tissue {:.2}, recording {:.2}); results in {}",
+        if report.verdict.passed { "success" } else { "failure" },
+        report.simulated_time,
+        wall,
+        report.wall_per_simulated_second,
+        report.wall_time[0],
+        report.wall_time[1],
+        report.wall_time[2],
+        out.display()
+    );
+    if let Some(e) = failure {
+        return Err(anyhow::Error::new(e).context(format!(
+            "frames up to the failure and summary.json are in {}",
+            out.display()
+        )));
+    }
+    Ok(())
+}
