@@ -3,7 +3,12 @@
 
 mod common;
 
+use vesalius_engine::contact::{
+    Attachment, NeedleSpec, NeedleTissue, Pose, ToolSetup, ToolShape, ToolShapeDesc,
+};
+use vesalius_engine::glam::DVec3;
 use vesalius_engine::model::{Model, Plane, State};
+use vesalius_engine::sim::{BackendKind, Simulation};
 use vesalius_engine::solver::{CpuXpbd, SolverConfig};
 
 /// Runs `frames` frames of `model` on a rayon pool of `threads` threads (the team size).
@@ -60,4 +65,153 @@ fn two_and_three_threads_give_the_bits_of_one() {
             "{threads} threads differ from one"
         );
     }
+}
+
+/// Runs `poses` (one list per frame) with tools `setup` on a team of `threads`: the state's
+/// bits; per frame the bits of every body's force and torque and of the needle's axial
+/// force; the needle's events.
+fn run_tools(
+    model: &Model,
+    threads: usize,
+    setup: &ToolSetup,
+    poses: &[Vec<Pose>],
+) -> (Vec<u32>, Vec<u64>, Vec<String>) {
+    let pool = rayon::ThreadPoolBuilder::new()
+        .num_threads(threads)
+        .build()
+        .unwrap();
+    pool.install(|| {
+        let cpu = CpuXpbd::new(model, &SolverConfig::default()).unwrap();
+        assert_eq!(cpu.threads(model), threads, "team size");
+        let mut sim = Simulation::new(
+            model.clone(),
+            &SolverConfig::default(),
+            BackendKind::Cpu,
+            None,
+        )
+        .unwrap();
+        sim.set_tools(setup, &poses[0]).unwrap();
+        let (mut forces, mut events) = (Vec::new(), Vec::new());
+        for p in &poses[1..] {
+            let r = sim.step_tools(p).unwrap();
+            for w in &r.wrenches {
+                forces.extend(w.force.to_array().map(f64::to_bits));
+                forces.extend(w.torque.to_array().map(f64::to_bits));
+            }
+            if let Some(n) = r.needle {
+                forces.push(n.axial_force.to_bits());
+                events.extend(n.events.into_iter().map(|e| e.description));
+            }
+        }
+        (bits(sim.state().unwrap()), forces, events)
+    })
+}
+
+#[test]
+fn tool_forces_on_two_threads_are_the_bits_of_one() {
+    // A sphere with friction pressed into the top of the block and dragged sideways, with
+    // a row of top vertices held by the world: two bodies, shapes and attachments.
+    let mut model =
+        common::pinned_block([24, 24, 12], [0.08, 0.08, 0.04], common::tissue(2e4, 0.45));
+    model.gravity = [0.0; 3];
+    assert!(model.num_tets() > 40_000);
+    let held: Vec<u32> = (0..model.num_vertices() as u32)
+        .filter(|&i| {
+            let p = model.rest_positions[i as usize];
+            p[2] > 0.0399 && p[0] < -0.0399
+        })
+        .collect();
+    assert!(!held.is_empty());
+    let r = 0.015;
+    let setup = ToolSetup {
+        bodies: vec!["indenter".into()],
+        shapes: vec![ToolShapeDesc {
+            body: 0,
+            shape: ToolShape::Sphere { radius: r },
+            origin: Pose::IDENTITY,
+            static_friction: 0.6,
+            kinetic_friction: 0.4,
+        }],
+        attachments: vec![Attachment {
+            body: None,
+            vertices: held,
+        }],
+        ..Default::default()
+    };
+    let at = |f: u32| {
+        let d = 0.004 * (f.min(4) as f64 / 4.0);
+        let x = 0.002 * f.saturating_sub(4) as f64;
+        vec![Pose::from_translation(DVec3::new(x, 0.0, 0.04 + r - d))]
+    };
+    let poses: Vec<_> = (0..=8).map(at).collect();
+    let (state, forces, _) = run_tools(&model, 1, &setup, &poses);
+    let fz: Vec<f64> = forces.chunks(12).map(|w| f64::from_bits(w[2])).collect();
+    assert!(fz[7] > 0.0, "the tissue should push the sphere up: {fz:?}");
+    let (state2, forces2, _) = run_tools(&model, 2, &setup, &poses);
+    assert!(forces2 == forces, "2 threads: other forces than one");
+    assert!(state2 == state, "2 threads: another state than one");
+}
+
+#[test]
+fn a_needle_on_two_threads_gives_the_bits_of_one() {
+    use vesalius_engine::mesh::generate::box_grid;
+    use vesalius_engine::model::{ModelBuilder, PinSet};
+    // Skin (region 1, top 2 mm) over fat (2), 30 x 30 x 20 mm, bottom pinned.
+    let mut mesh = box_grid([18, 18, 10], [0.03, 0.03, 0.02], [-0.015, -0.015, -0.02]);
+    for (t, tet) in mesh.tets.iter().enumerate() {
+        let z: f64 = tet
+            .iter()
+            .map(|&v| mesh.positions[v as usize][2])
+            .sum::<f64>()
+            / 4.0;
+        mesh.regions[t] = if z > -0.002 { 1 } else { 2 };
+    }
+    mesh.region_names = [(1, "skin".to_string()), (2, "fat".to_string())].into();
+    let mut model = ModelBuilder::new(mesh)
+        .default_material(common::tissue(2e4, 0.45))
+        .pin(PinSet::Plane {
+            normal: [0.0, 0.0, 1.0],
+            offset: -0.02,
+        })
+        .velocity_damping(10.0)
+        .build()
+        .unwrap();
+    model.gravity = [0.0; 3];
+    assert!(model.num_tets() > 16_384, "too small for a team of two");
+    let tissue = |puncture_force| NeedleTissue {
+        puncture_force,
+        cutting_force: 0.05,
+        friction_static: 20.0,
+        friction_kinetic: 10.0,
+    };
+    let setup = ToolSetup {
+        bodies: vec!["needle".into()],
+        needle: Some(NeedleSpec {
+            body: 0,
+            tip: DVec3::ZERO,
+            axis: DVec3::new(0.0, 0.0, -1.0),
+            length: 0.03,
+            radius: 0.0004,
+            track_spacing: None,
+        }),
+        needle_tissue: [(1, tissue(0.1)), (2, tissue(0.0))].into(),
+        ..Default::default()
+    };
+    // Slightly off the grid lines, so the tip meets a face; in by 8 mm at 3 cm/s.
+    let poses: Vec<_> = (0..=16)
+        .map(|f| {
+            let z = 0.0005 - 0.0005 * f as f64;
+            vec![Pose::from_translation(DVec3::new(0.0003, 0.0002, z))]
+        })
+        .collect();
+    let (state, forces, events) = run_tools(&model, 1, &setup, &poses);
+    eprintln!("{events:?}");
+    assert!(
+        events.contains(&"punctured skin".to_string()),
+        "the needle should puncture: {events:?}"
+    );
+    let (state2, forces2, events2) = run_tools(&model, 2, &setup, &poses);
+    assert_eq!(events2, events);
+    assert!(forces2 == forces, "2 threads: other needle forces than one");
+    assert!(state2 == state, "2 threads: another state than one");
 }
