@@ -364,6 +364,14 @@ impl CoSim {
         }
         // Trajectory.
         let trajectory = build_trajectory(&model, &f.trajectory, &q0, &bad)?;
+        // A trajectory that starts at t = 0 also gives the starting configuration (its
+        // first waypoint, e.g. an approach pose found by IK): the robot does not swing there
+        // from `initial` during the first frames, dragging attached tissue with it.
+        if let Some(tr) = &trajectory {
+            if tr.start_time() <= 0.0 {
+                world.set_configuration(robot, &tr.waypoints()[0])?;
+            }
+        }
         let frames = built.frames;
         let frame_dt = built.solver.frame_dt;
         let mut tissue = Simulation::new(

@@ -105,7 +105,8 @@ pub struct RobotSpec {
     /// Fixed base pose.
     #[serde(default)]
     pub base: PoseSpec,
-    /// Initial joint positions by joint name (others: neutral).
+    /// Initial joint positions by joint name (others: neutral); the seed of the first IK
+    /// waypoint. A trajectory starting at t = 0 overrides it with its first waypoint.
     #[serde(default)]
     pub initial: BTreeMap<String, f64>,
     /// Joint PD stiffness (N/m or N m/rad).

@@ -368,6 +368,11 @@ pub struct NeedleTracker {
     /// First shaft point not uploaded to the GPU yet.
     pub(crate) upload_from: usize,
     barrier: Option<(usize, Option<i32>, i32)>,
+    /// Where the ray from the tip met the barrier face (at the start of the frame that
+    /// found it), and the tip at the start of the current frame: the contact event's time
+    /// and position come from them, not from the end of the frame.
+    barrier_point: Option<DVec3>,
+    frame_tip0: DVec3,
     tip_region: Option<i32>,
     inside: bool,
     entry: Option<DVec3>,
@@ -415,6 +420,8 @@ impl NeedleTracker {
             dev: NeedleDevice::default(),
             upload_from: 0,
             barrier: None,
+            barrier_point: None,
+            frame_tip0: DVec3::ZERO,
             tip_region: None,
             inside: false,
             entry: None,
@@ -462,6 +469,7 @@ impl NeedleTracker {
     ) {
         let (tip0, a0) = self.spec.world_tip_axis(start);
         let (tip1, _) = self.spec.world_tip_axis(end);
+        self.frame_tip0 = tip0;
         let h = &mut self.dev.header;
         // A barrier that was not touched during the last frame is looked for again.
         if h.counts[1] != 0 && h.acc_parts[0] == 0.0 {
@@ -513,6 +521,7 @@ impl NeedleTracker {
                     threshold,
                 ];
                 self.barrier = Some((hit.face, from, r));
+                self.barrier_point = Some(tip0 + a0 * hit.t);
                 break;
             }
         }
@@ -555,13 +564,22 @@ impl NeedleTracker {
         let t_end = t_start + dt * substeps as f64;
         if h.acc_parts[0] > 0.0 && self.contact_origin.is_none() {
             if let Some((_, from, r)) = self.barrier {
-                self.contact_origin = Some(tip);
+                // The tip reached the face where the ray met it: the fraction of this
+                // frame's travel at which it got there (the pose moves linearly).
+                let travel = (tip - self.frame_tip0).dot(a);
+                let reach = self
+                    .barrier_point
+                    .map_or(travel, |p| (p - self.frame_tip0).dot(a))
+                    .clamp(0.0, travel.max(0.0));
+                let frac = if travel > 0.0 { reach / travel } else { 1.0 };
+                let touch = self.frame_tip0 + a * reach;
+                self.contact_origin = Some(touch);
                 new_events.push(self.event(
-                    t_end,
+                    t_start + frac * (t_end - t_start),
                     NeedleEventKind::Contact,
                     Some(r),
                     from,
-                    tip,
+                    touch,
                     h.acc_parts[0] as f64 * scale,
                 ));
             }

@@ -34,6 +34,7 @@ pub mod generate;
 mod info;
 mod msh;
 pub(crate) mod quality;
+mod refine;
 mod surface;
 mod tetgen;
 mod validate;
@@ -47,6 +48,7 @@ pub use quality::{
     bounding_box, likely_units, quality, region_stats, signed_volume, tet_quality, LikelyUnits,
     QualitySummary, RegionStats, TetQuality,
 };
+pub use refine::refine;
 pub use surface::boundary_triangles;
 pub use tetgen::{parse_tetgen, write_tetgen};
 pub use validate::{validate, Issue, IssueKind, ValidateOptions, ValidationReport};

@@ -6,7 +6,8 @@
 //! [mesh]
 //! file = "../anatomy/limb_segment.msh"   # relative to this file; or:
 //! # generator = { kind = "box", cells = [12, 12, 6], size = [0.1, 0.1, 0.05] }
-//! scale = 1.0
+//! scale = 1.0                             # coordinate scale (0.001 for millimetres)
+//! refine = 0                              # uniform 1:8 refinements (0..=3)
 //!
 //! [materials]
 //! default = { youngs_modulus = 1e4, poisson_ratio = 0.45, density = 1000 }
@@ -101,6 +102,10 @@ pub struct MeshSpec {
     /// Coordinate scale applied on load (0.001 for millimetres).
     #[serde(default = "one")]
     pub scale: f64,
+    /// Uniform 1:8 refinements applied after loading and validation (0..=3; each one halves
+    /// every edge and multiplies the tet count by 8, keeping regions and the surface).
+    #[serde(default)]
+    pub refine: u32,
 }
 
 fn one() -> f64 {
@@ -344,6 +349,23 @@ impl Scene {
             return Err(self.invalid(format!("mesh cannot be simulated: {}", errors.join("; "))));
         }
         let warnings = report.warnings.iter().map(|i| i.message.clone()).collect();
+        if spec.refine > 3
+            || mesh
+                .tets
+                .len()
+                .saturating_mul(1 << (3 * spec.refine.min(7)))
+                > 20_000_000
+        {
+            return Err(self.invalid(format!(
+                "mesh.refine = {} would make {} x 8^{} tets (at most 3 levels and 20 million tets)",
+                spec.refine,
+                mesh.tets.len(),
+                spec.refine
+            )));
+        }
+        for _ in 0..spec.refine {
+            mesh = crate::mesh::refine(&mesh);
+        }
         Ok((mesh, warnings))
     }
 
