@@ -494,6 +494,39 @@ fn trajectory_is_c2_and_validates_input() {
     assert!(err.contains("insertion"), "{err}");
 }
 
+/// A coordinate with the same value at two consecutive waypoints holds exactly still between
+/// them (no dip before the next move), and the move after the hold starts from rest without
+/// overshoot; a coordinate that keeps moving is unaffected by another one's hold.
+#[test]
+fn trajectory_holds_are_exact() {
+    let traj = JointTrajectory::new(
+        vec![0.0, 0.5, 1.5, 2.5],
+        vec![
+            vec![0.2, 0.0],
+            vec![0.2, 1.0],
+            vec![1.0, 2.0],
+            vec![1.0, 3.0],
+        ],
+    )
+    .unwrap();
+    for k in 0..50 {
+        let t = 0.5 * k as f64 / 50.0;
+        let s = traj.sample(t);
+        assert_eq!(s.q[0], 0.2, "t {t}");
+        assert_eq!(s.qd[0], 0.0);
+        let t = 0.5 + k as f64 / 50.0;
+        let q = traj.sample(t).q[0];
+        assert!(
+            (0.2 - 1e-12..=1.0 + 1e-12).contains(&q),
+            "overshoot {q} at {t}"
+        );
+        assert_eq!(traj.sample(1.52 + k as f64 / 50.0).q[0], 1.0);
+    }
+    // Joint 1 moves through 1.0 and 2.0 without stopping there.
+    let (v1, v2) = (traj.sample(0.5).qd[1], traj.sample(1.5).qd[1]);
+    assert!(v1 > 0.0 && v2 > 0.0, "{v1} {v2}");
+}
+
 #[test]
 fn urdf_floating_joint_with_capsule_falls() {
     let text = r#"<robot name="f">

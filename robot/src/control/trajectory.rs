@@ -21,14 +21,16 @@ pub struct TrajectorySample {
 ///
 /// Each coordinate is a clamped cubic spline: it passes through every waypoint, starts and
 /// ends at rest (zero velocity), and its position, velocity and acceleration are continuous
-/// (C²) over the whole duration. Before the first time it holds the first waypoint, after
+/// (C²). Where a coordinate has the same value at two consecutive waypoints it holds still
+/// between them, exactly: the spline is split there into splines from rest to rest (C¹ at
+/// those waypoints). Before the first time it holds the first waypoint, after
 /// the last it holds the last one.
 #[derive(Clone, Debug, PartialEq)]
 pub struct JointTrajectory {
     times: Vec<f64>,
     points: Vec<Vec<f64>>,
-    /// Second derivatives at the knots, `[waypoint][coordinate]`.
-    second: Vec<Vec<f64>>,
+    /// Second derivatives at the start and end of each segment, `[segment][coordinate]`.
+    second: Vec<Vec<[f64; 2]>>,
 }
 
 impl JointTrajectory {
@@ -72,39 +74,28 @@ impl JointTrajectory {
         }
         let k = times.len();
         let h: Vec<f64> = times.windows(2).map(|w| w[1] - w[0]).collect();
-        let mut second = vec![vec![0.0; n]; k];
+        // Per segment and coordinate: the second derivatives at its start and end.
+        let mut second = vec![vec![[0.0; 2]; n]; k - 1];
         for d in 0..n {
             let y: Vec<f64> = points.iter().map(|p| p[d]).collect();
-            // Tridiagonal system for the knot second derivatives, clamped ends (v = 0).
-            let mut a = vec![0.0; k];
-            let mut b = vec![0.0; k];
-            let mut c = vec![0.0; k];
-            let mut r = vec![0.0; k];
-            b[0] = 2.0 * h[0];
-            c[0] = h[0];
-            r[0] = 6.0 * ((y[1] - y[0]) / h[0]);
-            for i in 1..k - 1 {
-                a[i] = h[i - 1];
-                b[i] = 2.0 * (h[i - 1] + h[i]);
-                c[i] = h[i];
-                r[i] = 6.0 * ((y[i + 1] - y[i]) / h[i] - (y[i] - y[i - 1]) / h[i - 1]);
-            }
-            a[k - 1] = h[k - 2];
-            b[k - 1] = 2.0 * h[k - 2];
-            r[k - 1] = 6.0 * (-(y[k - 1] - y[k - 2]) / h[k - 2]);
-            // Thomas algorithm.
-            for i in 1..k {
-                let m = a[i] / b[i - 1];
-                b[i] -= m * c[i - 1];
-                r[i] -= m * r[i - 1];
-            }
-            let mut x = vec![0.0; k];
-            x[k - 1] = r[k - 1] / b[k - 1];
-            for i in (0..k - 1).rev() {
-                x[i] = (r[i] - c[i] * x[i + 1]) / b[i];
-            }
-            for i in 0..k {
-                second[i][d] = x[i];
+            // A coordinate that does not move between two waypoints holds still there (a
+            // single spline through a hold would dip or overshoot in it): the waypoints
+            // split into runs at such segments, each run a clamped spline from rest to rest.
+            let mut start = 0;
+            while start < k - 1 {
+                if y[start + 1] == y[start] {
+                    start += 1; // a hold: zero second derivatives, constant
+                    continue;
+                }
+                let mut end = start + 1;
+                while end < k - 1 && y[end + 1] != y[end] {
+                    end += 1;
+                }
+                let m = clamped_spline(&h[start..end], &y[start..=end]);
+                for i in start..end {
+                    second[i][d] = [m[i - start], m[i - start + 1]];
+                }
+                start = end;
             }
         }
         Ok(JointTrajectory {
@@ -168,7 +159,11 @@ impl JointTrajectory {
         };
         for d in 0..n {
             let (y0, y1) = (self.points[i][d], self.points[i + 1][d]);
-            let (m0, m1) = (self.second[i][d], self.second[i + 1][d]);
+            let [m0, m1] = self.second[i][d];
+            if y0 == y1 && m0 == 0.0 && m1 == 0.0 {
+                out.q[d] = y0; // a hold, exactly (the formula below rounds)
+                continue;
+            }
             let c0 = y0 / h - m0 * h / 6.0;
             let c1 = y1 / h - m1 * h / 6.0;
             out.q[d] = m0 * a * a * a / (6.0 * h) + m1 * b * b * b / (6.0 * h) + c0 * a + c1 * b;
@@ -340,4 +335,37 @@ impl CartesianPath {
         }
         JointTrajectory::new(times, points)
     }
+}
+
+/// Knot second derivatives of the cubic spline through `y` (segment lengths `h`) with zero
+/// velocity at both ends (tridiagonal system, Thomas algorithm).
+fn clamped_spline(h: &[f64], y: &[f64]) -> Vec<f64> {
+    let k = y.len();
+    let mut a = vec![0.0; k];
+    let mut b = vec![0.0; k];
+    let mut c = vec![0.0; k];
+    let mut r = vec![0.0; k];
+    b[0] = 2.0 * h[0];
+    c[0] = h[0];
+    r[0] = 6.0 * ((y[1] - y[0]) / h[0]);
+    for i in 1..k - 1 {
+        a[i] = h[i - 1];
+        b[i] = 2.0 * (h[i - 1] + h[i]);
+        c[i] = h[i];
+        r[i] = 6.0 * ((y[i + 1] - y[i]) / h[i] - (y[i] - y[i - 1]) / h[i - 1]);
+    }
+    a[k - 1] = h[k - 2];
+    b[k - 1] = 2.0 * h[k - 2];
+    r[k - 1] = 6.0 * (-(y[k - 1] - y[k - 2]) / h[k - 2]);
+    for i in 1..k {
+        let m = a[i] / b[i - 1];
+        b[i] -= m * c[i - 1];
+        r[i] -= m * r[i - 1];
+    }
+    let mut x = vec![0.0; k];
+    x[k - 1] = r[k - 1] / b[k - 1];
+    for i in (0..k - 1).rev() {
+        x[i] = (r[i] - c[i] * x[i + 1]) / b[i];
+    }
+    x
 }
