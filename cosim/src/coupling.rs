@@ -630,7 +630,11 @@ fn build_trajectory(
     let mut times = Vec::new();
     let mut points = Vec::new();
     let mut q = q0.to_vec();
+    let mut last_cartesian: Option<(LinkId, f64, Isometry3<f64>, bool)> = None;
     for (k, w) in waypoints.iter().enumerate() {
+        if w.link.is_none() {
+            last_cartesian = None;
+        }
         for (name, v) in &w.joints {
             let i = names.iter().position(|n| n == name).ok_or_else(|| {
                 bad(format!(
@@ -654,17 +658,47 @@ fn build_trajectory(
                 let l = model
                     .link_id(link)
                     .map_err(|_| bad(format!("trajectory[{k}].link: no link {link:?}")))?;
-                let p = Vector3::new(xyz[0], xyz[1], xyz[2]);
-                let target = match w.rpy {
-                    Some(rpy) => IkTarget::Pose(vesalius_robot::math::urdf_pose(*xyz, rpy)),
-                    None => IkTarget::Position(p),
+                let pose = vesalius_robot::math::urdf_pose(*xyz, w.rpy.unwrap_or([0.0; 3]));
+                let target_of = |p: &Isometry3<f64>, oriented: bool| {
+                    if oriented {
+                        IkTarget::Pose(*p)
+                    } else {
+                        IkTarget::Position(p.translation.vector)
+                    }
                 };
-                let sol = solve_ik(model, l, &target, &q, &IkOptions::default()).map_err(|e| {
-                    bad(format!(
-                        "trajectory[{k}]: the target of {link} is not reachable: {e}"
-                    ))
-                })?;
-                q = sol.q;
+                let ik = |target: &IkTarget, seed: &[f64]| {
+                    solve_ik(model, l, target, seed, &IkOptions::default()).map_err(|e| {
+                        bad(format!(
+                            "trajectory[{k}]: the target of {link} is not reachable: {e}"
+                        ))
+                    })
+                };
+                // From the previous Cartesian waypoint of the same link (with no joint
+                // motion in between), the link moves on a straight line (slerp for the
+                // orientation): intermediate IK points every 2 mm / 2 degrees. A spline
+                // through only the two end configurations of a redundant arm can sag far
+                // off the line (9 mm over a 40 mm slide of the 7-DOF arm).
+                if let Some((pl, pt, ppose, poriented)) = &last_cartesian {
+                    if *pl == l && w.joints.is_empty() && w.joints_delta.is_empty() {
+                        let oriented = *poriented && w.rpy.is_some();
+                        let dist = (pose.translation.vector - ppose.translation.vector).norm();
+                        let angle = ppose.rotation.angle_to(&pose.rotation);
+                        let n = ((dist / 0.002).max(angle / 2f64.to_radians()).ceil() as usize)
+                            .clamp(1, 500);
+                        for j in 1..n {
+                            let s = j as f64 / n as f64;
+                            let mid = Isometry3::from_parts(
+                                (ppose.translation.vector.lerp(&pose.translation.vector, s)).into(),
+                                ppose.rotation.slerp(&pose.rotation, s),
+                            );
+                            q = ik(&target_of(&mid, oriented), &q)?.q;
+                            times.push(pt + (w.t - pt) * s);
+                            points.push(q.clone());
+                        }
+                    }
+                }
+                q = ik(&target_of(&pose, w.rpy.is_some()), &q)?.q;
+                last_cartesian = Some((l, w.t, pose, w.rpy.is_some()));
             }
             (None, None) => {}
             _ => {
