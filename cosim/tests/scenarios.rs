@@ -80,8 +80,9 @@ fn phlebotomy_reaches_the_lumen_and_a_miss_does_not() {
     eprintln!("hit: {names:?}");
     assert!(hit.verdict.passed, "{:#?}", hit.verdict);
     assert_eq!(hit.final_tip_region.as_deref(), Some("vein_lumen"));
-    // Punctures at the scene's thresholds (skin 0.25 N, vein wall 0.08 N), the needle force
-    // rising over the 0.2 s before each and dropping after it.
+    // Punctures at the scene's thresholds (skin 0.25 N, vein wall 0.08 N: the force on the
+    // tip), the needle's axial force (tip, cutting and shaft friction) rising over the 0.2 s
+    // before each and dropping after it.
     for (what, threshold) in [("punctured skin", 0.25), ("punctured vein wall", 0.08)] {
         let e = hit
             .events
@@ -107,7 +108,7 @@ fn phlebotomy_reaches_the_lumen_and_a_miss_does_not() {
             axial(e.time + 0.05),
         );
         eprintln!("{what}: {before:.3} -> {just_before:.3} N, then {after:.3} N");
-        assert!(just_before > before && after < 0.8 * e.force, "{what}");
+        assert!(just_before > before && after < 0.8 * just_before, "{what}");
     }
     // Anatomical order.
     let pos = |d: &str| names.iter().position(|n| *n == d).unwrap();
@@ -156,7 +157,7 @@ fn palpation_presses_drags_and_lets_go() {
     eprintln!("press {press:.3} N, slide: drag {drag:.3} N normal {normal:.3} N, after lift-off {after:.4} N");
     assert!(press > 0.02, "press {press}");
     assert!(
-        normal > 0.05 && drag < -0.01 * normal,
+        normal > 0.02 && drag < -0.05 * normal,
         "drag {drag}, normal {normal}"
     );
     assert!(after < 0.01 * press, "after lift-off {after}");

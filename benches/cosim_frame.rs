@@ -1,0 +1,98 @@
+//! Criterion benches of the coupled frame: each shipped co-simulation scene (robot step, tool
+//! poses to the tissue, substeps with contact and needle, wrench back, recording), on the CPU
+//! and GPU backends, next to the same tissue stepped without tools. The difference is the
+//! cost of coupling. Throughput is in tet-substeps/s.
+//!
+//! `cargo bench --bench cosim_frame`. `VESALIUS_BENCH_SCENES=phlebotomy,retraction` picks
+//! scenes; `VESALIUS_BENCH_BACKENDS=cpu` picks backends (GPU cases are skipped when no adapter
+//! is found). Each scene is first run to `VESALIUS_BENCH_WARM` of its duration (default 0.6,
+//! when the tools are in the tissue: the needle past the skin, the probe sliding, the flap
+//! lifted) and then timed frame by frame from there.
+
+use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion, Throughput};
+use std::time::Duration;
+use vesalius::cosim::{CoSim, CoSimScene, PredictOptions};
+use vesalius::engine::sim::{BackendKind, Simulation};
+
+fn list(var: &str, default: &[&str]) -> Vec<String> {
+    std::env::var(var)
+        .ok()
+        .map(|s| s.split(',').map(|x| x.trim().to_string()).collect())
+        .unwrap_or_else(|| default.iter().map(|s| s.to_string()).collect())
+}
+
+fn frame(c: &mut Criterion) {
+    let mut group = c.benchmark_group("cosim_frame");
+    group
+        .sample_size(10)
+        .measurement_time(Duration::from_secs(10))
+        .warm_up_time(Duration::from_secs(1));
+    let warm: f64 = std::env::var("VESALIUS_BENCH_WARM")
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(0.6);
+    for name in list(
+        "VESALIUS_BENCH_SCENES",
+        &["phlebotomy", "palpation", "retraction"],
+    ) {
+        let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("scenes")
+            .join(format!("{name}.toml"));
+        let scene = match CoSimScene::load(&path) {
+            Ok(s) => s,
+            Err(e) => {
+                eprintln!("skipping {name}: {e}");
+                continue;
+            }
+        };
+        for b in list("VESALIUS_BENCH_BACKENDS", &["cpu", "gpu"]) {
+            let backend = if b == "gpu" {
+                BackendKind::Gpu
+            } else {
+                BackendKind::Cpu
+            };
+            let opts = PredictOptions {
+                backend: Some(backend),
+                ..Default::default()
+            };
+            let mut sim = match CoSim::new(&scene, &opts) {
+                Ok(s) => s,
+                Err(e) => {
+                    eprintln!("skipping {name} on {backend}: {e}");
+                    continue;
+                }
+            };
+            let (tets, substeps) = {
+                let t = sim.tissue();
+                (t.model().num_tets() as u64, t.plan().substeps as u64)
+            };
+            let warm_frames = (warm * scene.file.simulation.duration * 60.0) as u64;
+            for _ in 0..warm_frames {
+                sim.step_frame().expect("scene runs");
+            }
+            group.throughput(Throughput::Elements(tets * substeps));
+            let label = format!("{tets}tets_{substeps}substeps");
+            group.bench_function(
+                BenchmarkId::new(format!("{name}/{backend}/coupled"), &label),
+                |bch| bch.iter(|| sim.step_frame().expect("scene runs").time),
+            );
+            // The same tissue (model, state, backend) stepped without tools.
+            let (model, state) = {
+                let t = sim.tissue();
+                let (m, s) = t.model_and_state().expect("state");
+                (m.clone(), s.clone())
+            };
+            let solver = scene.tissue().build().expect("scene builds").solver;
+            let mut plain =
+                Simulation::with_state(model, state, &solver, backend, None).expect("tissue alone");
+            group.bench_function(
+                BenchmarkId::new(format!("{name}/{backend}/tissue_only"), &label),
+                |bch| bch.iter(|| plain.step(1).expect("stable")),
+            );
+        }
+    }
+    group.finish();
+}
+
+criterion_group!(benches, frame);
+criterion_main!(benches);
