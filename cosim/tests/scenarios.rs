@@ -3,7 +3,7 @@
 //!
 //! * `phlebotomy.toml`: skin, then vein wall punctured at their thresholds, with the needle
 //!   force rising before each puncture and dropping after it; the tip ends (and stays for
-//!   7 s) in the lumen. The same insertion aimed 4 mm beside the vein never enters it.
+//!   7 s) in the lumen. The same insertion aimed too shallow (10 degrees) never enters it.
 //! * `palpation.toml`: the tissue pushes the pressing tool up, drags against the slide, and
 //!   lets go when the tool lifts off.
 //! * `retraction.toml`: the flap pulls the grasper back toward its base once lifted taut.
@@ -116,11 +116,12 @@ fn phlebotomy_reaches_the_lumen_and_a_miss_does_not() {
     assert!(pos("entered fat") < pos("punctured vein wall"));
     assert!(pos("punctured vein wall") < pos("tip in vein lumen"));
 
-    // The same stroke aimed 4 mm to the side of the vein (twice its radius).
+    // The same stroke from the same approach point, aimed at 10 degrees instead of 23: the
+    // line passes 1.7 mm over the vein's top (the vein runs along y, across the needle).
     let mut miss = sc.file.trajectory.clone();
     for w in &mut miss {
-        if let Some(xyz) = &mut w.xyz {
-            xyz[1] += 0.004;
+        if let Some(rpy) = &mut w.rpy {
+            rpy[1] = 10f64.to_radians();
         }
     }
     let m = run(&sc, Some(&miss), sc.file.simulation.duration);
