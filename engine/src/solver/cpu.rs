@@ -9,8 +9,8 @@
 //!
 //! During a step the solver works on its own copy of the displacements, padded to four
 //! floats with the inverse mass in `w` (as the GPU's `disp` buffer), so a tet kernel loads
-//! and stores each vertex with one 16-byte access. `state.displacements` is written back
-//! after every frame.
+//! and stores each vertex with one 16-byte access; likewise the velocities (for the damping
+//! kernel). `state.displacements` and `state.velocities` are written back after every frame.
 //!
 //! A frame with tools ([`CpuXpbd::step_contacts`]) adds the tool contacts to the collide
 //! phases (after the static planes, per vertex) and, with a needle, a one-unit needle phase
@@ -40,6 +40,8 @@ pub struct CpuXpbd {
     xw: Vec<[f32; 4]>,
     /// Displacements at the start of the substep (xyz; w unused).
     prev: Vec<[f32; 4]>,
+    /// Velocities during a step (xyz; w unused).
+    vel: Vec<[f32; 4]>,
     /// Whether the eight-lane kernels can run (AVX2 on x86-64; always elsewhere).
     simd: bool,
     /// The tets of every colour in blocks of eight, with their rest data.
@@ -56,16 +58,14 @@ impl CpuXpbd {
     /// Plans the substeps for `model` and allocates scratch.
     pub fn new(model: &Model, config: &SolverConfig) -> Result<Self, SimError> {
         let plan = plan_substeps(model, config)?;
-        #[cfg(target_arch = "x86_64")]
-        let simd = std::arch::is_x86_feature_detected!("avx2");
-        #[cfg(not(target_arch = "x86_64"))]
-        let simd = true;
+        let simd = simd_available();
         let (blocks, colour_blocks) = lanes::rest_blocks(model, plan.dt as f32);
         Ok(Self {
             plan,
             max_speed: config.max_speed as f32,
             xw: vec![[0.0; 4]; model.num_vertices()],
             prev: vec![[0.0; 4]; model.num_vertices()],
+            vel: vec![[0.0; 4]; model.num_vertices()],
             simd,
             lambdas: vec![[[0.0; LANES]; 2]; blocks.len()],
             blocks,
@@ -191,6 +191,9 @@ impl CpuXpbd {
         for (i, (xw, d)) in self.xw.iter_mut().zip(&state.displacements).enumerate() {
             *xw = [d[0], d[1], d[2], model.inv_mass[i]];
         }
+        for (vel, v) in self.vel.iter_mut().zip(&state.velocities) {
+            *vel = [v[0], v[1], v[2], 0.0];
+        }
         for (lam, rb) in self.lambdas.iter_mut().zip(&self.blocks) {
             for l in 0..LANES {
                 let [d, h] = state.lambdas[rb.tet[l] as usize];
@@ -203,7 +206,7 @@ impl CpuXpbd {
             control,
             xw: self.xw.as_mut_ptr(),
             prev: self.prev.as_mut_ptr(),
-            vel: state.velocities.as_mut_ptr(),
+            vel: self.vel.as_mut_ptr(),
             blocks: &self.blocks,
             colour_blocks: &self.colour_blocks,
             lambdas: self.lambdas.as_mut_ptr(),
@@ -239,6 +242,11 @@ impl CpuXpbd {
             let xw = unsafe { std::slice::from_raw_parts(frame.xw, nv) };
             for (d, xw) in state.displacements.iter_mut().zip(xw) {
                 *d = [xw[0], xw[1], xw[2]];
+            }
+            // SAFETY: as for `xw`.
+            let vel = unsafe { std::slice::from_raw_parts(frame.vel, nv) };
+            for (v, vel) in state.velocities.iter_mut().zip(vel) {
+                *v = [vel[0], vel[1], vel[2]];
             }
             // SAFETY: as for `xw`.
             let lambdas = unsafe { std::slice::from_raw_parts(frame.lambdas, self.blocks.len()) };
@@ -565,7 +573,7 @@ struct Frame<'a> {
     control: &'a Control,
     xw: *mut [f32; 4],
     prev: *mut [f32; 4],
-    vel: *mut [f32; 3],
+    vel: *mut [f32; 4],
     blocks: &'a [RestBlock],
     colour_blocks: &'a [usize],
     /// Per block.
@@ -756,38 +764,7 @@ impl Frame<'_> {
 
     /// 5. Implicit Rayleigh damping of the velocities of the tets of colour `c` in `units`.
     fn damp(&self, c: usize, units: std::ops::Range<usize>) {
-        let model = self.model;
-        for t in self.colour_tets(c, units) {
-            let beta = model.material_params[model.tet_material[t] as usize].beta;
-            if beta > 0.0 {
-                let tet = model.tets[t];
-                // SAFETY: as in `tet_kernel`. x holds velocities here, prev displacements.
-                unsafe {
-                    let mut v = TetVerts::default();
-                    for k in 0..4 {
-                        let i = tet[k] as usize;
-                        let xw = *self.xw.add(i);
-                        v.x[k] = *self.vel.add(i);
-                        v.prev[k] = [xw[0], xw[1], xw[2]];
-                        v.w[k] = xw[3];
-                    }
-                    damp_tet(&mut v, &model.rest[t], beta, self.dt);
-                    for k in 0..4 {
-                        *self.vel.add(tet[k] as usize) = v.x[k];
-                    }
-                }
-            }
-        }
-    }
-
-    /// The tets of colour `c` in its units (blocks) `units`.
-    #[inline]
-    fn colour_tets(&self, c: usize, units: std::ops::Range<usize>) -> std::ops::Range<usize> {
-        let (a, b) = (
-            self.model.colour_offsets[c] as usize,
-            self.model.colour_offsets[c + 1] as usize,
-        );
-        (a + units.start * LANES).min(b)..(a + units.end * LANES).min(b)
+        self.tet_kernel(Kernel::Damp, c, units);
     }
 
     /// A tet kernel on blocks `units` of colour `c`: through the SIMD path, or one tet at a
@@ -818,6 +795,9 @@ impl Frame<'_> {
         let model = self.model;
         let t = self.blocks[k].tet[l] as usize;
         let tet = model.tets[t];
+        if let Kernel::Damp = kernel {
+            return self.single_damp(t);
+        }
         let gamma = model.material_params[model.tet_material[t] as usize].gamma;
         let mut v = TetVerts::default();
         for i in 0..4 {
@@ -836,11 +816,38 @@ impl Frame<'_> {
                 warm_start_tet(&mut v, &model.rest[t], &mut lambda, gamma, self.dt)
             }
             Kernel::Solve => project_tet(&mut v, &model.rest[t], gamma, 1.0 / self.dt, &mut lambda),
+            Kernel::Damp => unreachable!("single_damp"),
         }
         (lam[0][l], lam[1][l]) = (lambda[0], lambda[1]);
         for i in 0..4 {
             let xw = &mut *self.xw.add(tet[i] as usize);
             xw[..3].copy_from_slice(&v.x[i]);
+        }
+    }
+
+    /// `damp_tet` on tet `t`, if its material has damping.
+    ///
+    /// # Safety
+    /// As `lanes::damp_block`, for one tet.
+    unsafe fn single_damp(&self, t: usize) {
+        let model = self.model;
+        let beta = model.material_params[model.tet_material[t] as usize].beta;
+        if beta > 0.0 {
+            let tet = model.tets[t];
+            // x holds velocities here, prev displacements.
+            let mut v = TetVerts::default();
+            for k in 0..4 {
+                let i = tet[k] as usize;
+                let (xw, vel) = (*self.xw.add(i), *self.vel.add(i));
+                v.x[k] = [vel[0], vel[1], vel[2]];
+                v.prev[k] = [xw[0], xw[1], xw[2]];
+                v.w[k] = xw[3];
+            }
+            damp_tet(&mut v, &model.rest[t], beta, self.dt);
+            for k in 0..4 {
+                let vel = &mut *self.vel.add(tet[k] as usize);
+                vel[..3].copy_from_slice(&v.x[k]);
+            }
         }
     }
 
@@ -861,14 +868,17 @@ impl Frame<'_> {
 #[inline(always)]
 unsafe fn blocks_generic(f: &Frame, kernel: Kernel, blocks: std::ops::Range<usize>) {
     for k in blocks {
-        lanes::run_block(
-            &f.blocks[k],
-            &mut *f.lambdas.add(k),
-            f.xw,
-            f.prev,
-            kernel,
-            f.dt,
-        );
+        match kernel {
+            Kernel::Damp => lanes::damp_block(&f.blocks[k], f.xw, f.vel, f.dt),
+            _ => lanes::run_block(
+                &f.blocks[k],
+                &mut *f.lambdas.add(k),
+                f.xw,
+                f.prev,
+                kernel,
+                f.dt,
+            ),
+        }
     }
 }
 
@@ -880,6 +890,14 @@ unsafe fn blocks_generic(f: &Frame, kernel: Kernel, blocks: std::ops::Range<usiz
 #[target_feature(enable = "avx2")]
 unsafe fn blocks_avx2(f: &Frame, kernel: Kernel, blocks: std::ops::Range<usize>) {
     blocks_generic(f, kernel, blocks)
+}
+
+/// Whether the eight-lane kernels can run here (AVX2 on x86-64; always elsewhere).
+fn simd_available() -> bool {
+    #[cfg(target_arch = "x86_64")]
+    return std::arch::is_x86_feature_detected!("avx2");
+    #[cfg(not(target_arch = "x86_64"))]
+    true
 }
 
 /// Rescales warm-start multipliers for substep `dt` (they scale with dt^2), or sets the rest

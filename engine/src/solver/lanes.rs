@@ -495,6 +495,55 @@ pub(crate) fn warm_start_tets(k: &mut Block, prev: &[V; 4]) {
     k.lambda[1] = F::select(sane, k.lambda[1], k.rest_lambda[1]);
 }
 
+/// One constraint's implicit viscous impulse (the loop body of `damp_tet`).
+#[inline(always)]
+fn damp_constraint(v: &mut [V; 4], w: &[F; 4], g: &[V; 4], k: F) {
+    let mut wsum = F::splat(0.0);
+    let mut rate = F::splat(0.0);
+    for i in 0..4 {
+        wsum = wsum + w[i] * vdot(g[i], g[i]);
+        rate = rate + vdot(g[i], v[i]);
+    }
+    let s = (-k * rate).div(F::splat(1.0) + k * wsum);
+    for i in 0..4 {
+        v[i] = axpy(w[i] * s, g[i], v[i]);
+    }
+}
+
+/// `damp_tet` of constraints.rs on eight tets: velocities `v`, displacements `u`, inverse
+/// masses `w`, Dm^-1 `b`, compliances `alpha` (deviatoric, hydrostatic), damping `beta`.
+/// Lanes where `on` is false keep their velocities bit for bit (`damp_tet` is not called
+/// for a tet whose material has no damping).
+#[inline(always)]
+#[allow(clippy::too_many_arguments)]
+pub(crate) fn damp_tets(
+    v: &mut [V; 4],
+    u: &[V; 4],
+    w: &[F; 4],
+    b: &[[F; 3]; 3],
+    alpha: [F; 2],
+    beta: F,
+    dt: F,
+    on: M,
+) {
+    let f = deformation(u, b);
+    let c = frob(&f);
+    let inv_c = F::select(c.gt(F::splat(1e-6)), F::splat(1.0).div(c), F::splat(0.0));
+    let gd = gradients(
+        &[scale(inv_c, f[0]), scale(inv_c, f[1]), scale(inv_c, f[2])],
+        b,
+    );
+    let gh = gradients(&cofactor(&f), b);
+    let mut x = *v;
+    damp_constraint(&mut x, w, &gd, (dt * beta).div(alpha[0]));
+    damp_constraint(&mut x, w, &gh, (dt * beta).div(alpha[1]));
+    for i in 0..4 {
+        for a in 0..3 {
+            v[i].0[a] = F::select(on, x[i].0[a], v[i].0[a]);
+        }
+    }
+}
+
 use crate::model::Model;
 
 /// Which tet kernel a block runs.
@@ -504,6 +553,8 @@ pub(crate) enum Kernel {
     WarmStart,
     /// `project_tets`.
     Solve,
+    /// `damp_tets` ([`damp_block`]).
+    Damp,
 }
 
 /// Eight tets of one colour and their rest data, lane-major, prepared once per solver
@@ -529,6 +580,8 @@ pub(crate) struct RestBlock {
     pub gamma: [f32; LANES],
     pub h2: [f32; LANES],
     pub rest_lambda: [[f32; LANES]; 2],
+    /// Rayleigh damping of the tet's material (`MaterialParams::beta`).
+    pub beta: [f32; LANES],
 }
 
 /// The tets of every colour in blocks of eight, and where each colour's blocks start
@@ -553,11 +606,14 @@ pub(crate) fn rest_blocks(model: &Model, dt: f32) -> (Vec<RestBlock>, Vec<usize>
                 gamma: [0.0; LANES],
                 h2: [0.0; LANES],
                 rest_lambda: [[0.0; LANES]; 2],
+                beta: [0.0; LANES],
             };
             for l in 0..LANES {
                 let t = t0 + l.min(len - 1);
                 let r = &model.rest[t];
-                let gamma = model.material_params[model.tet_material[t] as usize].gamma;
+                let material = &model.material_params[model.tet_material[t] as usize];
+                let gamma = material.gamma;
+                k.beta[l] = material.beta;
                 for i in 0..4 {
                     k.verts[i][l] = model.tets[t][i];
                 }
@@ -629,6 +685,7 @@ pub(crate) unsafe fn run_block(
             warm_start_tets(&mut k, &p)
         }
         Kernel::Solve => project_tets(&mut k, 1.0 / dt),
+        Kernel::Damp => unreachable!("the damping runs in damp_block"),
     }
     for i in 0..4 {
         let mut p = [std::ptr::null_mut(); LANES];
@@ -639,6 +696,51 @@ pub(crate) unsafe fn run_block(
     }
     k.lambda[0].store(&mut lambda[0]);
     k.lambda[1].store(&mut lambda[1]);
+}
+
+/// Implicit Rayleigh damping of block `rb` (`damp_tets`): gathers the displacements and
+/// inverse masses from `xw` and the velocities from `vel` (xyz, the fourth float kept as it
+/// is), scatters the velocities back. A block with no damped tet is left alone.
+///
+/// # Safety
+/// As [`run_block`], with `vel` in place of `prev`.
+#[inline(always)]
+pub(crate) unsafe fn damp_block(rb: &RestBlock, xw: *mut [f32; 4], vel: *mut [f32; 4], dt: f32) {
+    let beta = F::load(&rb.beta);
+    let on = beta.gt(F::splat(0.0));
+    if !on.any() {
+        return;
+    }
+    let x = [
+        vertex(xw, rb, 0),
+        vertex(xw, rb, 1),
+        vertex(xw, rb, 2),
+        vertex(xw, rb, 3),
+    ];
+    let v = [
+        vertex(vel, rb, 0),
+        vertex(vel, rb, 1),
+        vertex(vel, rb, 2),
+        vertex(vel, rb, 3),
+    ];
+    let mut vv = [xyz(v[0]), xyz(v[1]), xyz(v[2]), xyz(v[3])];
+    damp_tets(
+        &mut vv,
+        &[xyz(x[0]), xyz(x[1]), xyz(x[2]), xyz(x[3])],
+        &[x[0][3], x[1][3], x[2][3], x[3][3]],
+        &[column(rb, 0), column(rb, 1), column(rb, 2)],
+        [F::load(&rb.alpha_d), F::load(&rb.alpha_h)],
+        beta,
+        F::splat(dt),
+        on,
+    );
+    for i in 0..4 {
+        let mut p = [std::ptr::null_mut(); LANES];
+        for l in 0..LANES {
+            p[l] = vel.add(rb.verts[i][l] as usize) as *mut f32;
+        }
+        store_rows(p, [vv[i].0[0], vv[i].0[1], vv[i].0[2], v[i][3]]);
+    }
 }
 
 /// Vertex `i` of the block's eight tets: xyz and w.
@@ -664,4 +766,144 @@ fn column(rb: &RestBlock, j: usize) -> [F; 3] {
 #[inline(always)]
 fn xyz(v: [F; 4]) -> V {
     V([v[0], v[1], v[2]])
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::model::TetRest;
+    use crate::solver::constraints::{damp_tet, TetVerts};
+
+    /// xorshift64*: uniform in [-1, 1).
+    struct Rng(u64);
+    impl Rng {
+        fn next(&mut self) -> f32 {
+            self.0 ^= self.0 >> 12;
+            self.0 ^= self.0 << 25;
+            self.0 ^= self.0 >> 27;
+            let r = self.0.wrapping_mul(0x2545_f491_4f6c_dd1d) >> 40;
+            r as f32 / (1u32 << 23) as f32 - 1.0
+        }
+    }
+
+    /// A tet with its velocities (in `x`), displacements (in `prev`), rest data and beta.
+    fn random_tet(rng: &mut Rng, n: usize) -> (TetVerts, TetRest, f32) {
+        let mut v = TetVerts::default();
+        let mut r = TetRest::default();
+        for i in 0..4 {
+            for a in 0..3 {
+                // Some -0 (which adding +0 would turn into +0).
+                let r = rng.next();
+                v.x[i][a] = if r < -0.8 { -0.0 } else { 0.1 * r };
+            }
+            // Some pinned vertices.
+            v.w[i] = if rng.next() < -0.6 {
+                0.0
+            } else {
+                10f32.powf(3.0 * rng.next())
+            };
+        }
+        for j in 0..2 {
+            r.col[j][3] = 10f32.powf(3.0 * rng.next() - 4.0);
+        }
+        if n % 5 == 4 {
+            // Collapsed to F = t I (Dm^-1 = 64 I, edges of 1/64 m): both sides of the
+            // `c > 1e-6` branch, F = 0 exactly for t = 0.
+            let t = [0.0, 1e-7, 5e-7, 1e-6, 2e-6, 1e-3][n / 5 % 6];
+            for j in 0..3 {
+                r.col[j][j] = 64.0;
+                v.prev[j + 1][j] = (t - 1.0) / 64.0;
+            }
+        } else {
+            // Random shapes about 1 cm across, displaced by up to a fifth of that (some
+            // inverted).
+            for j in 0..3 {
+                for i in 0..3 {
+                    r.col[j][i] = 100.0 * rng.next();
+                }
+            }
+            for i in 0..4 {
+                for a in 0..3 {
+                    v.prev[i][a] = 2e-3 * rng.next();
+                }
+            }
+        }
+        // Some materials without damping.
+        let beta = if rng.next() < -0.4 {
+            0.0
+        } else {
+            2e-3 * (1.0 + rng.next())
+        };
+        (v, r, beta)
+    }
+
+    /// `damp_tets` on eight tets: their velocities.
+    #[cfg_attr(target_arch = "x86_64", target_feature(enable = "avx2"))]
+    unsafe fn damp_lanes(tets: &[(TetVerts, TetRest, f32)], dt: f32) -> Vec<[[f32; 3]; 4]> {
+        let lanes = |f: &dyn Fn(usize) -> f32| {
+            let mut a = [0.0; LANES];
+            for l in 0..LANES {
+                a[l] = f(l);
+            }
+            F::load(&a)
+        };
+        let vec3 = |f: &dyn Fn(usize, usize) -> f32| {
+            V([
+                lanes(&|l| f(l, 0)),
+                lanes(&|l| f(l, 1)),
+                lanes(&|l| f(l, 2)),
+            ])
+        };
+        let mut v = [0, 1, 2, 3].map(|i| vec3(&|l, a| tets[l].0.x[i][a]));
+        let u = [0, 1, 2, 3].map(|i| vec3(&|l, a| tets[l].0.prev[i][a]));
+        let w = [0, 1, 2, 3].map(|i| lanes(&|l| tets[l].0.w[i]));
+        let b = [0, 1, 2].map(|j| [0, 1, 2].map(|i| lanes(&|l| tets[l].1.col[j][i])));
+        let alpha = [0, 1].map(|j| lanes(&|l| tets[l].1.col[j][3]));
+        let beta = lanes(&|l| tets[l].2);
+        let on = beta.gt(F::splat(0.0));
+        damp_tets(&mut v, &u, &w, &b, alpha, beta, F::splat(dt), on);
+        let mut out = vec![[[0.0; 3]; 4]; LANES];
+        for i in 0..4 {
+            for a in 0..3 {
+                let mut x = [0.0; LANES];
+                v[i].0[a].store(&mut x);
+                for l in 0..LANES {
+                    out[l][i][a] = x[l];
+                }
+            }
+        }
+        out
+    }
+
+    #[test]
+    fn damp_tets_gives_the_bits_of_damp_tet() {
+        #[cfg(target_arch = "x86_64")]
+        if !std::arch::is_x86_feature_detected!("avx2") {
+            eprintln!("SKIPPING: no AVX2");
+            return;
+        }
+        let mut rng = Rng(0x9e37_79b9_7f4a_7c15);
+        let dt = 1.0 / 3000.0;
+        let tets: Vec<_> = (0..8 * 60).map(|n| random_tet(&mut rng, n)).collect();
+        let mut changed = 0;
+        for block in tets.chunks_exact(LANES) {
+            // SAFETY: AVX2 checked above.
+            let lanes = unsafe { damp_lanes(block, dt) };
+            for (l, (v, r, beta)) in block.iter().enumerate() {
+                let mut scalar = *v;
+                if *beta > 0.0 {
+                    damp_tet(&mut scalar, r, *beta, dt);
+                }
+                let bits = |x: &[[f32; 3]; 4]| x.map(|p| p.map(f32::to_bits));
+                assert_eq!(bits(&lanes[l]), bits(&scalar.x), "lane {l}: {v:?} {r:?}");
+                changed += (bits(&scalar.x) != bits(&v.x)) as usize;
+            }
+        }
+        // Most damped tets' velocities change (not a test of nothing).
+        assert!(
+            changed > tets.len() / 2,
+            "{changed} of {} changed",
+            tets.len()
+        );
+    }
 }
