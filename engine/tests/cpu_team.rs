@@ -7,7 +7,7 @@ use vesalius_engine::contact::{
     Attachment, NeedleSpec, NeedleTissue, Pose, ToolSetup, ToolShape, ToolShapeDesc,
 };
 use vesalius_engine::glam::DVec3;
-use vesalius_engine::model::{Model, Plane, State};
+use vesalius_engine::model::{Material, Model, Plane, State};
 use vesalius_engine::sim::{BackendKind, Simulation};
 use vesalius_engine::solver::{CpuXpbd, SolverConfig};
 
@@ -214,4 +214,64 @@ fn a_needle_on_two_threads_gives_the_bits_of_one() {
     assert_eq!(events2, events);
     assert!(forces2 == forces, "2 threads: other needle forces than one");
     assert!(state2 == state, "2 threads: another state than one");
+}
+
+#[test]
+fn the_lanes_give_the_bits_of_the_scalar_kernels() {
+    use vesalius_engine::mesh::generate::box_grid;
+    use vesalius_engine::model::{ModelBuilder, PinSet};
+    // Warm start, solve and Rayleigh damping on eight SIMD lanes against the scalar kernels
+    // one tet at a time, with colours that mix a damped material, a more damped one and
+    // one without damping (whose tets the damping must leave alone).
+    let mut mesh = box_grid([8, 8, 4], [0.08, 0.08, 0.04], [-0.04, -0.04, 0.0]);
+    for (t, region) in mesh.regions.iter_mut().enumerate() {
+        *region = [1, 2, 1, 3, 2][t % 5];
+    }
+    let damped = |damping| Material {
+        damping,
+        ..common::tissue(2e4, 0.45)
+    };
+    let model = |betas: [f64; 3]| {
+        let mut model = ModelBuilder::new(mesh.clone())
+            .material(1, damped(betas[0]))
+            .material(2, damped(betas[1]))
+            .material(3, damped(betas[2]))
+            .pin(PinSet::Plane {
+                normal: [0.0, 0.0, 1.0],
+                offset: 0.0,
+            })
+            .build()
+            .unwrap();
+        model.gravity = [3.0, 0.0, -9.81];
+        model.planes.push(Plane {
+            normal: [-1.0, 0.0, 0.0],
+            offset: -0.0402,
+            static_friction: 0.5,
+            kinetic_friction: 0.3,
+        });
+        model
+    };
+    let run = |model: &Model, simd: bool| {
+        let mut cpu = CpuXpbd::new(model, &SolverConfig::default()).unwrap();
+        if cpu.set_simd(simd) != simd {
+            return None;
+        }
+        let mut state = model.state();
+        cpu.step(model, &mut state, &model.control(), 20).unwrap();
+        Some(bits(&state))
+    };
+    let mixed = model([2e-3, 0.0, 5e-3]);
+    let Some(lanes) = run(&mixed, true) else {
+        eprintln!("SKIPPING: no SIMD lanes on this CPU");
+        return;
+    };
+    assert!(
+        run(&mixed, false) == Some(lanes.clone()),
+        "lanes differ from scalar"
+    );
+    // The damping took part.
+    assert!(
+        run(&model([0.0; 3]), true) != Some(lanes),
+        "damping had no effect"
+    );
 }

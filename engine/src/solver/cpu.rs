@@ -92,6 +92,15 @@ impl CpuXpbd {
         self.simd
     }
 
+    /// Runs the tet kernels one tet at a time (the scalar kernels of `constraints.rs`) when
+    /// `on` is false, on eight lanes again when it is true and the CPU can (see
+    /// [`simd`](Self::simd)). The two give the same bits; this is for checking that they do.
+    /// Returns whether the lanes are in use.
+    pub fn set_simd(&mut self, on: bool) -> bool {
+        self.simd = on && simd_available();
+        self.simd
+    }
+
     /// Advances `state` by `frames` frames.
     pub fn step(
         &mut self,
