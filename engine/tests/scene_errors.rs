@@ -91,6 +91,28 @@ fn pin_selecting_nothing_and_bad_values() {
 }
 
 #[test]
+fn too_much_refinement_is_refused_and_refinement_keeps_the_mesh() {
+    let e = build_err(&format!("{BOX}refine = 4\n{MAT}"));
+    assert!(e.contains("refine") && e.contains("at most 3"), "{e}");
+    let e = build_err(&format!(
+        "[mesh]\ngenerator = {{ kind = \"box\", cells = [24, 24, 24], size = [0.1, 0.1, 0.1] }}\nrefine = 3\n{MAT}"
+    ));
+    assert!(e.contains("20 million"), "{e}");
+    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("../scenes/test.toml");
+    let built = |refine: u32| {
+        Scene::parse(&format!("{BOX}refine = {refine}\n{MAT}"), &path)
+            .and_then(|s| s.build())
+            .unwrap()
+            .model
+    };
+    let (coarse, fine) = (built(0), built(1));
+    assert_eq!(fine.num_tets(), 8 * coarse.num_tets());
+    let volume =
+        |m: &vesalius_engine::model::Model| m.rest_volume.iter().map(|&v| v as f64).sum::<f64>();
+    assert!((volume(&fine) - volume(&coarse)).abs() < 1e-6 * volume(&coarse));
+}
+
+#[test]
 fn every_shipped_scene_builds() {
     let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../scenes");
     let mut n = 0;

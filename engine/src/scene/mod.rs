@@ -349,13 +349,7 @@ impl Scene {
             return Err(self.invalid(format!("mesh cannot be simulated: {}", errors.join("; "))));
         }
         let warnings = report.warnings.iter().map(|i| i.message.clone()).collect();
-        if spec.refine > 3
-            || mesh
-                .tets
-                .len()
-                .saturating_mul(1 << (3 * spec.refine.min(7)))
-                > 20_000_000
-        {
+        if spec.refine > 3 || mesh.tets.len() * 8usize.pow(spec.refine) > 20_000_000 {
             return Err(self.invalid(format!(
                 "mesh.refine = {} would make {} x 8^{} tets (at most 3 levels and 20 million tets)",
                 spec.refine,
