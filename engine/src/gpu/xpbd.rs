@@ -502,32 +502,7 @@ impl GpuXpbd {
                     label: Some("xpbd frame"),
                     timestamp_writes: None,
                 });
-                pass.set_bind_group(0, &self.bind_group, &[]);
-                pass.set_bind_group(1, &self.colour_bind_group, &[0]);
-                pass.set_bind_group(2, &self.idle_tools.bind_group, &[0]);
-                let vg = groups(self.num_vertices);
-                for _ in 0..self.plan.substeps {
-                    pass.set_pipeline(&self.predict);
-                    pass.dispatch_workgroups(vg, 1, 1);
-                    if self.plan.warm_start {
-                        self.dispatch_colours(&mut pass, &self.warm_start);
-                    } else {
-                        pass.set_pipeline(&self.reset_lambdas);
-                        pass.dispatch_workgroups(groups(self.num_tets), 1, 1);
-                    }
-                    if self.num_planes > 0 {
-                        pass.set_pipeline(&self.collide);
-                        pass.dispatch_workgroups(vg, 1, 1);
-                    }
-                    for _ in 0..self.plan.iterations {
-                        self.dispatch_colours(&mut pass, &self.solve);
-                    }
-                    pass.set_pipeline(&self.finalize);
-                    pass.dispatch_workgroups(vg, 1, 1);
-                    if self.damped {
-                        self.dispatch_colours(&mut pass, &self.damp);
-                    }
-                }
+                self.encode_substeps(&mut pass, None);
                 pass.set_pipeline(&self.end_frame);
                 pass.dispatch_workgroups(1, 1, 1);
             }
@@ -696,38 +671,7 @@ impl GpuXpbd {
                 label: Some("xpbd frame with tools"),
                 timestamp_writes: None,
             });
-            pass.set_bind_group(0, &self.bind_group, &[]);
-            pass.set_bind_group(1, &self.colour_bind_group, &[0]);
-            let vg = groups(self.num_vertices);
-            for s in 0..self.plan.substeps {
-                pass.set_bind_group(2, &tools.bind_group, &[s * self.tool_stride]);
-                pass.set_pipeline(&self.predict);
-                pass.dispatch_workgroups(vg, 1, 1);
-                if self.plan.warm_start {
-                    self.dispatch_colours(&mut pass, &self.warm_start);
-                } else {
-                    pass.set_pipeline(&self.reset_lambdas);
-                    pass.dispatch_workgroups(groups(self.num_tets), 1, 1);
-                }
-                pass.set_pipeline(&self.collide);
-                pass.dispatch_workgroups(vg, 1, 1);
-                if tools.has_needle {
-                    pass.set_pipeline(&self.needle_before_solve);
-                    pass.dispatch_workgroups(1, 1, 1);
-                }
-                for _ in 0..self.plan.iterations {
-                    self.dispatch_colours(&mut pass, &self.solve);
-                }
-                if tools.has_needle {
-                    pass.set_pipeline(&self.needle_after_solve);
-                    pass.dispatch_workgroups(1, 1, 1);
-                }
-                pass.set_pipeline(&self.finalize);
-                pass.dispatch_workgroups(vg, 1, 1);
-                if self.damped {
-                    self.dispatch_colours(&mut pass, &self.damp);
-                }
-            }
+            self.encode_substeps(&mut pass, Some(tools));
             pass.set_bind_group(2, &tools.bind_group, &[0]);
             pass.set_pipeline(&self.reduce_contacts);
             pass.dispatch_workgroups(REDUCE_GROUPS, 1, 1);
@@ -771,6 +715,55 @@ impl GpuXpbd {
             None => None,
         };
         Ok((raw, needle))
+    }
+
+    /// One frame's substeps, in the order the CPU backend runs them: predict, warm start,
+    /// collide (planes, then tools), needle before the solve, solve, needle after it,
+    /// finalize, damp. With `tools`, substep `s` reads its tool poses at dynamic offset
+    /// `s * tool_stride`; without, the idle tool group is bound and collide runs only for
+    /// planes.
+    fn encode_substeps(&self, pass: &mut wgpu::ComputePass<'_>, tools: Option<&GpuTools>) {
+        pass.set_bind_group(0, &self.bind_group, &[]);
+        pass.set_bind_group(1, &self.colour_bind_group, &[0]);
+        if tools.is_none() {
+            pass.set_bind_group(2, &self.idle_tools.bind_group, &[0]);
+        }
+        let needle = tools.is_some_and(|t| t.has_needle);
+        let collide = tools.is_some() || self.num_planes > 0;
+        let vg = groups(self.num_vertices);
+        for s in 0..self.plan.substeps {
+            if let Some(t) = tools {
+                pass.set_bind_group(2, &t.bind_group, &[s * self.tool_stride]);
+            }
+            pass.set_pipeline(&self.predict);
+            pass.dispatch_workgroups(vg, 1, 1);
+            if self.plan.warm_start {
+                self.dispatch_colours(pass, &self.warm_start);
+            } else {
+                pass.set_pipeline(&self.reset_lambdas);
+                pass.dispatch_workgroups(groups(self.num_tets), 1, 1);
+            }
+            if collide {
+                pass.set_pipeline(&self.collide);
+                pass.dispatch_workgroups(vg, 1, 1);
+            }
+            if needle {
+                pass.set_pipeline(&self.needle_before_solve);
+                pass.dispatch_workgroups(1, 1, 1);
+            }
+            for _ in 0..self.plan.iterations {
+                self.dispatch_colours(pass, &self.solve);
+            }
+            if needle {
+                pass.set_pipeline(&self.needle_after_solve);
+                pass.dispatch_workgroups(1, 1, 1);
+            }
+            pass.set_pipeline(&self.finalize);
+            pass.dispatch_workgroups(vg, 1, 1);
+            if self.damped {
+                self.dispatch_colours(pass, &self.damp);
+            }
+        }
     }
 
     fn dispatch_colours(&self, pass: &mut wgpu::ComputePass<'_>, pipeline: &wgpu::ComputePipeline) {
