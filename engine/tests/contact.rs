@@ -75,86 +75,14 @@ fn a_pressed_sphere_feels_the_tissue_push_back() {
     );
 }
 
-/// Skin (region 1, top `skin` m) over fat (2): a 30 x 30 x 20 mm block, top at z = 0,
-/// bottom pinned, 1 mm cells near the top.
-fn layered_block(cells: [usize; 3], skin: f64) -> vesalius_engine::model::Model {
-    use vesalius_engine::mesh::generate::box_grid;
-    use vesalius_engine::model::{ModelBuilder, PinSet};
-    let mut mesh = box_grid(cells, [0.03, 0.03, 0.02], [-0.015, -0.015, -0.02]);
-    for (t, tet) in mesh.tets.iter().enumerate() {
-        let z: f64 = tet
-            .iter()
-            .map(|&v| mesh.positions[v as usize][2])
-            .sum::<f64>()
-            / 4.0;
-        mesh.regions[t] = if z > -skin { 1 } else { 2 };
-    }
-    mesh.region_names = [(1, "skin".to_string()), (2, "fat".to_string())].into();
-    let mat = |e: f64| Material {
-        youngs_modulus: e,
-        poisson_ratio: 0.45,
-        density: 1000.0,
-        damping: 0.0,
-    };
-    let mut m = ModelBuilder::new(mesh)
-        .material(1, mat(5.0e4))
-        .material(2, mat(5.0e3))
-        .pin(PinSet::Plane {
-            normal: [0.0, 0.0, 1.0],
-            offset: -0.02,
-        })
-        .velocity_damping(10.0)
-        .build()
-        .unwrap();
-    m.gravity = [0.0; 3];
-    m
-}
-
-fn needle_setup(puncture: f64) -> ToolSetup {
-    use vesalius_engine::contact::{NeedleSpec, NeedleTissue};
-    ToolSetup {
-        bodies: vec!["needle".into()],
-        needle: Some(NeedleSpec {
-            body: 0,
-            tip: DVec3::ZERO,
-            axis: DVec3::new(0.0, 0.0, -1.0),
-            length: 0.03,
-            radius: 0.0004,
-            track_spacing: None,
-        }),
-        needle_tissue: [
-            (
-                1,
-                NeedleTissue {
-                    puncture_force: puncture,
-                    cutting_force: 0.05,
-                    friction_static: 20.0,
-                    friction_kinetic: 10.0,
-                },
-            ),
-            (
-                2,
-                NeedleTissue {
-                    puncture_force: 0.0,
-                    cutting_force: 0.02,
-                    friction_static: 10.0,
-                    friction_kinetic: 5.0,
-                },
-            ),
-        ]
-        .into(),
-        ..Default::default()
-    }
-}
-
 #[test]
 fn needle_punctures_skin_at_its_threshold_and_enters_fat() {
-    let model = layered_block([15, 15, 10], 0.002);
+    let model = common::layered_block([15, 15, 10], 0.002);
     let mut sim = Simulation::new(model, &SolverConfig::default(), BackendKind::Cpu, None).unwrap();
     // Slightly off the grid lines, so the tip meets a face, not an edge.
     let at = |z: f64| Pose::from_translation(DVec3::new(0.0003, 0.0002, z));
     let threshold = 0.3;
-    sim.set_tools(&needle_setup(threshold), &[at(0.002)])
+    sim.set_tools(&common::needle_setup(threshold), &[at(0.002)])
         .unwrap();
     let speed = 0.01;
     let mut log = Vec::new();
@@ -184,12 +112,12 @@ fn needle_punctures_skin_at_its_threshold_and_enters_fat() {
 /// punctured it, and the puncture still happens at the skin's threshold.
 #[test]
 fn a_needle_at_half_a_metre_per_second_does_not_tunnel() {
-    let model = layered_block([15, 15, 10], 0.002);
+    let model = common::layered_block([15, 15, 10], 0.002);
     let rest = model.rest_positions.clone();
     let mut sim = Simulation::new(model, &SolverConfig::default(), BackendKind::Cpu, None).unwrap();
     let at = |z: f64| Pose::from_translation(DVec3::new(0.0003, 0.0002, z));
     let threshold = 0.3;
-    sim.set_tools(&needle_setup(threshold), &[at(0.002)])
+    sim.set_tools(&common::needle_setup(threshold), &[at(0.002)])
         .unwrap();
     let speed = 0.5;
     let mut punctured = None;
@@ -269,10 +197,11 @@ fn gpu_and_cpu_agree_on_a_needle_insertion() {
         return;
     }
     let run = |kind| {
-        let model = layered_block([8, 8, 6], 0.003);
+        let model = common::layered_block([8, 8, 6], 0.003);
         let mut sim = Simulation::new(model, &SolverConfig::default(), kind, None).unwrap();
         let at = |z: f64| Pose::from_translation(DVec3::new(0.0003, 0.0002, z));
-        sim.set_tools(&needle_setup(0.2), &[at(0.001)]).unwrap();
+        sim.set_tools(&common::needle_setup(0.2), &[at(0.001)])
+            .unwrap();
         let mut out = Vec::new();
         for f in 1..=45 {
             let r = sim

@@ -3,9 +3,7 @@
 
 mod common;
 
-use vesalius_engine::contact::{
-    Attachment, NeedleSpec, NeedleTissue, Pose, ToolSetup, ToolShape, ToolShapeDesc,
-};
+use vesalius_engine::contact::{Attachment, Pose, ToolSetup, ToolShape, ToolShapeDesc};
 use vesalius_engine::glam::DVec3;
 use vesalius_engine::model::{Material, Model, Plane, State};
 use vesalius_engine::sim::{BackendKind, Simulation};
@@ -154,49 +152,10 @@ fn tool_forces_on_two_threads_are_the_bits_of_one() {
 
 #[test]
 fn a_needle_on_two_threads_gives_the_bits_of_one() {
-    use vesalius_engine::mesh::generate::box_grid;
-    use vesalius_engine::model::{ModelBuilder, PinSet};
     // Skin (region 1, top 2 mm) over fat (2), 30 x 30 x 20 mm, bottom pinned.
-    let mut mesh = box_grid([18, 18, 10], [0.03, 0.03, 0.02], [-0.015, -0.015, -0.02]);
-    for (t, tet) in mesh.tets.iter().enumerate() {
-        let z: f64 = tet
-            .iter()
-            .map(|&v| mesh.positions[v as usize][2])
-            .sum::<f64>()
-            / 4.0;
-        mesh.regions[t] = if z > -0.002 { 1 } else { 2 };
-    }
-    mesh.region_names = [(1, "skin".to_string()), (2, "fat".to_string())].into();
-    let mut model = ModelBuilder::new(mesh)
-        .default_material(common::tissue(2e4, 0.45))
-        .pin(PinSet::Plane {
-            normal: [0.0, 0.0, 1.0],
-            offset: -0.02,
-        })
-        .velocity_damping(10.0)
-        .build()
-        .unwrap();
-    model.gravity = [0.0; 3];
+    let model = common::layered_block([18, 18, 10], 0.002);
     assert!(model.num_tets() > 16_384, "too small for a team of two");
-    let tissue = |puncture_force| NeedleTissue {
-        puncture_force,
-        cutting_force: 0.05,
-        friction_static: 20.0,
-        friction_kinetic: 10.0,
-    };
-    let setup = ToolSetup {
-        bodies: vec!["needle".into()],
-        needle: Some(NeedleSpec {
-            body: 0,
-            tip: DVec3::ZERO,
-            axis: DVec3::new(0.0, 0.0, -1.0),
-            length: 0.03,
-            radius: 0.0004,
-            track_spacing: None,
-        }),
-        needle_tissue: [(1, tissue(0.1)), (2, tissue(0.0))].into(),
-        ..Default::default()
-    };
+    let setup = common::needle_setup(0.1);
     // Slightly off the grid lines, so the tip meets a face; in by 8 mm at 3 cm/s.
     let poses: Vec<_> = (0..=16)
         .map(|f| {

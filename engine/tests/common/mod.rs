@@ -1,6 +1,8 @@
 //! Helpers shared by the engine's integration tests.
 #![allow(dead_code)]
 
+use vesalius_engine::contact::{NeedleSpec, NeedleTissue, ToolSetup};
+use vesalius_engine::glam::DVec3;
 use vesalius_engine::mesh::generate::box_grid;
 use vesalius_engine::model::{Material, Model, ModelBuilder, PinSet};
 
@@ -44,4 +46,73 @@ pub fn pinned_block(cells: [usize; 3], size: [f64; 3], m: Material) -> Model {
         })
         .build()
         .unwrap()
+}
+
+/// Skin (region 1, top `skin` m) over fat (2): a 30 x 30 x 20 mm block, top at z = 0,
+/// bottom pinned, 1 mm cells near the top.
+pub fn layered_block(cells: [usize; 3], skin: f64) -> Model {
+    let mut mesh = box_grid(cells, [0.03, 0.03, 0.02], [-0.015, -0.015, -0.02]);
+    for (t, tet) in mesh.tets.iter().enumerate() {
+        let z: f64 = tet
+            .iter()
+            .map(|&v| mesh.positions[v as usize][2])
+            .sum::<f64>()
+            / 4.0;
+        mesh.regions[t] = if z > -skin { 1 } else { 2 };
+    }
+    mesh.region_names = [(1, "skin".to_string()), (2, "fat".to_string())].into();
+    let mat = |e: f64| Material {
+        youngs_modulus: e,
+        poisson_ratio: 0.45,
+        density: 1000.0,
+        damping: 0.0,
+    };
+    let mut m = ModelBuilder::new(mesh)
+        .material(1, mat(5.0e4))
+        .material(2, mat(5.0e3))
+        .pin(PinSet::Plane {
+            normal: [0.0, 0.0, 1.0],
+            offset: -0.02,
+        })
+        .velocity_damping(10.0)
+        .build()
+        .unwrap();
+    m.gravity = [0.0; 3];
+    m
+}
+
+pub fn needle_setup(puncture: f64) -> ToolSetup {
+    ToolSetup {
+        bodies: vec!["needle".into()],
+        needle: Some(NeedleSpec {
+            body: 0,
+            tip: DVec3::ZERO,
+            axis: DVec3::new(0.0, 0.0, -1.0),
+            length: 0.03,
+            radius: 0.0004,
+            track_spacing: None,
+        }),
+        needle_tissue: [
+            (
+                1,
+                NeedleTissue {
+                    puncture_force: puncture,
+                    cutting_force: 0.05,
+                    friction_static: 20.0,
+                    friction_kinetic: 10.0,
+                },
+            ),
+            (
+                2,
+                NeedleTissue {
+                    puncture_force: 0.0,
+                    cutting_force: 0.02,
+                    friction_static: 10.0,
+                    friction_kinetic: 5.0,
+                },
+            ),
+        ]
+        .into(),
+        ..Default::default()
+    }
 }
