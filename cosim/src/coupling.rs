@@ -616,7 +616,8 @@ fn target_displacements(
 }
 
 /// Waypoints to a joint-space cubic spline; Cartesian waypoints through IK, each seeded with
-/// the previous waypoint's configuration.
+/// the previous waypoint's configuration, and straight lines between consecutive Cartesian
+/// waypoints of one link.
 fn build_trajectory(
     model: &RobotModel,
     waypoints: &[WaypointSpec],

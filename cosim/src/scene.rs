@@ -37,6 +37,9 @@
 //! link = "tool_tip"                              # or a Cartesian target (IK)
 //! xyz = [0.1, 0.0, 0.05]
 //! rpy = [0.0, 1.57, 0.0]                          # optional: position-only IK without it
+//! # A trajectory starting at t = 0 also sets the robot's starting configuration; a joint
+//! # that repeats its value holds still; consecutive Cartesian waypoints of one link are
+//! # joined by a straight line (IK every 2 mm / 2 degrees).
 //!
 //! [[attach]]                                     # grasp or hold tissue vertices
 //! link = "jaw"                                    # a robot link, or "world"
