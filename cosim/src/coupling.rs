@@ -450,6 +450,11 @@ impl CoSim {
         &self.model
     }
 
+    /// The joint trajectory the controller follows (from the scene's waypoints), if any.
+    pub fn trajectory(&self) -> Option<&JointTrajectory> {
+        self.trajectory.as_ref()
+    }
+
     /// A notice about the tissue backend choice, if any.
     pub fn notice(&self) -> Option<&str> {
         self.notice.as_deref()
