@@ -4,4 +4,6 @@ mod motors;
 mod trajectory;
 
 pub use motors::{Gains, MotorCommand, RobotControl};
-pub use trajectory::{CartesianPath, CartesianWaypoint, JointTrajectory, TrajectorySample};
+pub use trajectory::{
+    CartesianPath, CartesianWaypoint, JointTrajectory, LimitKind, LimitViolation, TrajectorySample,
+};

@@ -176,6 +176,20 @@ impl JointTrajectory {
     /// Checks position and velocity limits of `model` on `samples` evenly spaced instants;
     /// returns an error naming the first violated joint and the time.
     pub fn check_limits(&self, model: &RobotModel, samples: usize) -> Result<()> {
+        match self.limit_violation(model, samples)? {
+            None => Ok(()),
+            Some(v) => Err(RobotError::InvalidArgument(v.to_string())),
+        }
+    }
+
+    /// The first place where the trajectory leaves a joint's position limits or exceeds its
+    /// velocity limit, sampled at `samples` evenly spaced times and at every waypoint
+    /// (`None`: within the limits). Errors only when the trajectory does not fit `model`.
+    pub fn limit_violation(
+        &self,
+        model: &RobotModel,
+        samples: usize,
+    ) -> Result<Option<LimitViolation>> {
         if self.ndof() != model.ndof() {
             return Err(RobotError::DimensionMismatch {
                 what: format!("trajectory for robot '{}'", model.name),
@@ -186,28 +200,85 @@ impl JointTrajectory {
         let limits = model.dof_limits();
         let names = model.dof_names();
         let samples = samples.max(2);
-        for s in 0..samples {
-            let t = self.start_time()
-                + (self.end_time() - self.start_time()) * s as f64 / (samples - 1) as f64;
+        let (t0, t1) = (self.start_time(), self.end_time());
+        let mut times: Vec<f64> = (0..samples)
+            .map(|s| t0 + (t1 - t0) * s as f64 / (samples - 1) as f64)
+            .chain(self.times.iter().copied())
+            .collect();
+        times.sort_by(f64::total_cmp);
+        for t in times {
             let smp = self.sample(t);
             for i in 0..self.ndof() {
                 let (lo, hi) = limits[i];
                 let vmax = model.joints()[model.dofs()[i].0].limits.velocity;
+                let joint = names[i].clone();
                 if smp.q[i] < lo - 1e-9 || smp.q[i] > hi + 1e-9 {
-                    return Err(RobotError::InvalidArgument(format!(
-                        "trajectory leaves the position limits of '{}' at t = {t:.4} s ({:.5} not in [{lo}, {hi}])",
-                        names[i], smp.q[i]
-                    )));
+                    return Ok(Some(LimitViolation {
+                        joint,
+                        dof: i,
+                        time: t,
+                        kind: LimitKind::Position,
+                        value: smp.q[i],
+                        bounds: (lo, hi),
+                    }));
                 }
                 if smp.qd[i].abs() > vmax + 1e-9 {
-                    return Err(RobotError::InvalidArgument(format!(
-                        "trajectory exceeds the velocity limit of '{}' at t = {t:.4} s (|{:.5}| > {vmax})",
-                        names[i], smp.qd[i]
-                    )));
+                    return Ok(Some(LimitViolation {
+                        joint,
+                        dof: i,
+                        time: t,
+                        kind: LimitKind::Velocity,
+                        value: smp.qd[i],
+                        bounds: (-vmax, vmax),
+                    }));
                 }
             }
         }
-        Ok(())
+        Ok(None)
+    }
+}
+
+/// Which limit a trajectory breaks.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum LimitKind {
+    /// The joint position leaves `[lower, upper]`.
+    Position,
+    /// The joint speed exceeds the URDF's velocity limit.
+    Velocity,
+}
+
+/// Where and how a trajectory breaks a joint limit.
+#[derive(Clone, Debug, PartialEq)]
+pub struct LimitViolation {
+    /// The joint (movable degree of freedom) by name.
+    pub joint: String,
+    /// Its index among the movable degrees of freedom.
+    pub dof: usize,
+    /// Time of the violation (s).
+    pub time: f64,
+    /// Position or velocity.
+    pub kind: LimitKind,
+    /// The position (m or rad) or velocity (m/s or rad/s) there.
+    pub value: f64,
+    /// The allowed range.
+    pub bounds: (f64, f64),
+}
+
+impl std::fmt::Display for LimitViolation {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let (lo, hi) = self.bounds;
+        match self.kind {
+            LimitKind::Position => write!(
+                f,
+                "trajectory leaves the position limits of '{}' at t = {:.4} s ({:.5} not in [{lo}, {hi}])",
+                self.joint, self.time, self.value
+            ),
+            LimitKind::Velocity => write!(
+                f,
+                "trajectory exceeds the velocity limit of '{}' at t = {:.4} s (|{:.5}| > {hi})",
+                self.joint, self.time, self.value
+            ),
+        }
     }
 }
 
