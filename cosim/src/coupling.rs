@@ -18,8 +18,11 @@
 // Index loops over xyz and tet vertices read like the math.
 #![allow(clippy::needless_range_loop)]
 
+use crate::margins::MarginProbe;
 use crate::report::{FrameRecord, Recorder, Report};
-use crate::scene::{CoSimError, CoSimScene, Coupling, WaypointSpec};
+use crate::scene::{CoSimError, CoSimScene, Coupling, CriteriaSpec};
+use crate::trajectory::{SceneRobot, Trajectory, TrajectoryError};
+use std::ops::ControlFlow;
 use glam::{DQuat, DVec3};
 use std::sync::Arc;
 use std::time::Instant;
@@ -51,6 +54,39 @@ pub(crate) struct Embedded {
     pub bary: [f64; 4],
 }
 
+impl Embedded {
+    /// Where the point is in world positions `pos`.
+    fn position(&self, model: &Model, pos: &[[f32; 3]]) -> DVec3 {
+        let tet = model.tets[self.tet as usize];
+        (0..4)
+            .map(|j| {
+                let p = pos[tet[j] as usize];
+                DVec3::new(p[0] as f64, p[1] as f64, p[2] as f64) * self.bary[j]
+            })
+            .sum()
+    }
+}
+
+/// Rest positions plus displacements.
+fn world_positions(model: &Model, state: &vesalius_engine::model::State) -> Vec<[f32; 3]> {
+    model
+        .rest_positions
+        .iter()
+        .zip(&state.displacements)
+        .map(|(x, u)| [x[0] + u[0], x[1] + u[1], x[2] + u[2]])
+        .collect()
+}
+
+/// "id = name" for every region of a model.
+fn region_list(model: &Model) -> String {
+    model
+        .region_names
+        .iter()
+        .map(|(i, n)| format!("{i} = {n}"))
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
 /// A robot and a tissue coupled through tools.
 pub struct CoSim {
     tissue: Simulation,
@@ -71,6 +107,25 @@ pub struct CoSim {
     targets: Vec<(String, Vec<Embedded>)>,
     backend_name: String,
     notice: Option<String>,
+    criteria: CriteriaSpec,
+    margin_probe: MarginProbe,
+    /// The needle's body and its tip and axis in the body frame.
+    needle: Option<(usize, DVec3, DVec3)>,
+}
+
+/// A trajectory error as an error of the scene file that holds the waypoints.
+fn scene_trajectory_error(scene: &CoSimScene, e: TrajectoryError) -> CoSimError {
+    scene.invalid(match e {
+        TrajectoryError::Waypoint {
+            index,
+            time,
+            message,
+        } => format!("trajectory[{index}] (t = {time} s): {message}"),
+        TrajectoryError::Limit { from, to, message } => {
+            format!("trajectory[{from}] to trajectory[{to}]: {message}")
+        }
+        e => format!("trajectory: {e}"),
+    })
 }
 
 fn pose_of(p: &crate::scene::PoseSpec) -> Isometry3<f64> {
@@ -203,8 +258,33 @@ fn hull_planes(points: &[Point3<f32>]) -> Result<(Vec<[f64; 4]>, DVec3), String>
 }
 
 impl CoSim {
-    /// Builds the tissue, the robot and the coupling of `scene`.
+    /// Builds the tissue, the robot and the coupling of `scene`, with the scene's
+    /// `[[trajectory]]`.
     pub fn new(scene: &CoSimScene, options: &PredictOptions) -> Result<Self, CoSimError> {
+        let robot = SceneRobot::load(scene)?;
+        let trajectory = robot
+            .trajectory_from_specs(&scene.file.trajectory)
+            .map_err(|e| scene_trajectory_error(scene, e))?;
+        Self::build(scene, robot, trajectory, options)
+    }
+
+    /// The same with `trajectory` instead of the scene's waypoints (built with
+    /// [`SceneRobot::trajectory`] for the scene's robot).
+    pub fn with_trajectory(
+        scene: &CoSimScene,
+        trajectory: &Trajectory,
+        options: &PredictOptions,
+    ) -> Result<Self, CoSimError> {
+        let robot = SceneRobot::load(scene)?;
+        Self::build(scene, robot, Some(trajectory.clone()), options)
+    }
+
+    fn build(
+        scene: &CoSimScene,
+        robot_setup: SceneRobot,
+        trajectory: Option<Trajectory>,
+        options: &PredictOptions,
+    ) -> Result<Self, CoSimError> {
         let mut tissue_scene = scene.tissue();
         if let Some(d) = options.duration {
             tissue_scene.file.simulation.duration = d;
@@ -218,9 +298,7 @@ impl CoSim {
         let built = tissue_scene.build()?;
         let f = &scene.file;
         let bad = |m: String| scene.invalid(m);
-        // Robot.
         let urdf = scene.resolve(&f.robot.urdf);
-        let model = load_file(&urdf, &LoadOptions::default())?;
         let mut world = RobotWorld::new();
         let g = f.simulation.gravity;
         world.set_gravity(Vector3::new(g[0], g[1], g[2]));
@@ -228,39 +306,21 @@ impl CoSim {
             return Err(bad("robot.rigid_steps must be >= 1".into()));
         }
         world.set_timestep(f.simulation.frame_dt / f.robot.rigid_steps as f64)?;
+        // The same base pose as the scene robot's model (add_robot sets it again).
         let robot = world.add_robot(
-            &model,
+            robot_setup.model(),
             BasePlacement::Fixed(pose_of(&f.robot.base)),
             &SimOptions::default(),
         )?;
         let model = Arc::new(world.model(robot)?.clone());
         let names = model.dof_names();
-        let dof_of = |name: &str, what: &str| {
-            names.iter().position(|n| n == name).ok_or_else(|| {
-                bad(format!(
-                    "{what}: no joint {name:?} (movable joints: {})",
-                    names.join(", ")
-                ))
-            })
-        };
-        let mut q0 = model.neutral_configuration();
-        for (name, v) in &f.robot.initial {
-            q0[dof_of(name, "robot.initial")?] = *v;
-        }
+        let q0 = robot_setup.initial_configuration().to_vec();
         world.set_configuration(robot, &q0)?;
         let link_of = |name: &str, what: &str| {
-            model.link_id(name).map_err(|_| {
-                bad(format!(
-                    "{what}: no link {name:?} in {} (links: {})",
-                    urdf.display(),
-                    model
-                        .links()
-                        .iter()
-                        .map(|l| l.name.as_str())
-                        .collect::<Vec<_>>()
-                        .join(", ")
-                ))
-            })
+            robot_setup
+                .link(name)
+                .map(|h| h.id())
+                .map_err(|e| bad(format!("{what}: {e} ({})", urdf.display())))
         };
         // Bodies: tool links, the needle's link, attachment links.
         let mut body_links: Vec<LinkId> = Vec::new();
@@ -362,16 +422,25 @@ impl CoSim {
             }
             targets.push((t.name.clone(), emb));
         }
-        // Trajectory.
-        let trajectory = build_trajectory(&model, &f.trajectory, &q0, &bad)?;
         // A trajectory that starts at t = 0 also gives the starting configuration (its
         // first waypoint, e.g. an approach pose found by IK): the robot does not swing there
         // from `initial` during the first frames, dragging attached tissue with it.
+        let trajectory: Option<JointTrajectory> = trajectory.map(|t| t.spline().clone());
         if let Some(tr) = &trajectory {
             if tr.start_time() <= 0.0 {
                 world.set_configuration(robot, &tr.waypoints()[0])?;
             }
         }
+        // The goal region of the tip's margins.
+        let goal = match &f.criteria.final_tip_region {
+            Some(name) => Some(region_id(name).map_err(|_| {
+                bad(format!(
+                    "criteria.final_tip_region: no region {name:?} (regions: {})",
+                    region_list(mtissue)
+                ))
+            })?),
+            None => None,
+        };
         let frames = built.frames;
         let frame_dt = built.solver.frame_dt;
         let mut tissue = Simulation::new(
@@ -394,6 +463,11 @@ impl CoSim {
             .map(|c| c.body_names().to_vec())
             .unwrap_or_default();
         let damage = f.criteria.damage_strain.unwrap_or(0.5);
+        let margin_probe = MarginProbe::new(tissue.model(), goal);
+        let needle = setup
+            .needle
+            .as_ref()
+            .map(|n| (n.body, n.tip, n.axis.normalize()));
         let recorder = Recorder::new(
             tissue.model(),
             body_names,
@@ -422,6 +496,9 @@ impl CoSim {
             targets,
             backend_name,
             notice,
+            criteria: f.criteria.clone(),
+            margin_probe,
+            needle,
         })
     }
 
@@ -516,12 +593,26 @@ impl CoSim {
         let clock = Instant::now();
         let (model, state) = self.tissue.model_and_state()?;
         let targets = target_displacements(model, state, &self.targets);
+        let pos = world_positions(model, state);
+        let tip = self.needle.map(|(b, tip, axis)| {
+            (
+                poses[b].transform_point(tip),
+                poses[b].transform_vector(axis).normalize(),
+            )
+        });
+        let target_points: Vec<Vec<DVec3>> = self
+            .targets
+            .iter()
+            .map(|(_, pts)| pts.iter().map(|e| e.position(model, &pos)).collect())
+            .collect();
+        let margins = self.margin_probe.measure(model, &pos, tip, &target_points);
         let rec = self.recorder.record(
             model,
             state,
             &report,
             &rs,
             targets,
+            margins,
             [rigid_s, tissue_s, 0.0],
         );
         rec.timing[2] = clock.elapsed().as_secs_f64();
@@ -529,26 +620,41 @@ impl CoSim {
     }
 
     /// Runs the remaining frames and returns the report.
-    pub fn run(mut self, scene: &CoSimScene) -> Result<Report, CoSimError> {
+    pub fn run(self) -> Result<Report, CoSimError> {
+        self.run_observed(|_| ControlFlow::Continue(()))
+    }
+
+    /// Runs the remaining frames, showing each frame's record to `observe` as soon as it is
+    /// made; `ControlFlow::Break` stops the run there (e.g. once a candidate has failed)
+    /// and the report covers the frames run so far ([`Report::stopped_early`]).
+    pub fn run_observed(
+        mut self,
+        mut observe: impl FnMut(&FrameRecord) -> ControlFlow<()>,
+    ) -> Result<Report, CoSimError> {
+        let mut stopped = None;
         for _ in 0..self.frames {
-            self.step_frame()?;
+            let rec = self.step_frame()?;
+            if observe(rec).is_break() {
+                stopped = Some(rec.time);
+                break;
+            }
         }
-        Ok(self.finish(scene))
+        let mut report = self.finish();
+        report.stopped_early = stopped;
+        Ok(report)
     }
 
     /// The report of the frames run so far, with the scene's verdict.
-    pub fn finish(self, scene: &CoSimScene) -> Report {
+    pub fn finish(self) -> Report {
         self.recorder
-            .finish(&scene.file.criteria, self.backend_name, self.coupling)
+            .finish(&self.criteria, self.backend_name, self.coupling)
     }
 
     /// The report so far (without consuming the run).
-    pub fn report(&self, scene: &CoSimScene) -> Report {
-        self.recorder.clone().finish(
-            &scene.file.criteria,
-            self.backend_name.clone(),
-            self.coupling,
-        )
+    pub fn report(&self) -> Report {
+        self.recorder
+            .clone()
+            .finish(&self.criteria, self.backend_name.clone(), self.coupling)
     }
 }
 
@@ -618,110 +724,4 @@ fn target_displacements(
                 .fold(0.0, f64::max)
         })
         .collect()
-}
-
-/// Waypoints to a joint-space cubic spline; Cartesian waypoints through IK, each seeded with
-/// the previous waypoint's configuration, and straight lines between consecutive Cartesian
-/// waypoints of one link.
-fn build_trajectory(
-    model: &RobotModel,
-    waypoints: &[WaypointSpec],
-    q0: &[f64],
-    bad: &dyn Fn(String) -> CoSimError,
-) -> Result<Option<JointTrajectory>, CoSimError> {
-    if waypoints.is_empty() {
-        return Ok(None);
-    }
-    let names = model.dof_names();
-    let mut times = Vec::new();
-    let mut points = Vec::new();
-    let mut q = q0.to_vec();
-    let mut last_cartesian: Option<(LinkId, f64, Isometry3<f64>, bool)> = None;
-    for (k, w) in waypoints.iter().enumerate() {
-        if w.link.is_none() {
-            last_cartesian = None;
-        }
-        for (name, v) in &w.joints {
-            let i = names.iter().position(|n| n == name).ok_or_else(|| {
-                bad(format!(
-                    "trajectory[{k}].joints: no joint {name:?} (movable joints: {})",
-                    names.join(", ")
-                ))
-            })?;
-            q[i] = *v;
-        }
-        for (name, v) in &w.joints_delta {
-            let i = names.iter().position(|n| n == name).ok_or_else(|| {
-                bad(format!(
-                    "trajectory[{k}].joints_delta: no joint {name:?} (movable joints: {})",
-                    names.join(", ")
-                ))
-            })?;
-            q[i] += *v;
-        }
-        match (&w.link, &w.xyz) {
-            (Some(link), Some(xyz)) => {
-                let l = model
-                    .link_id(link)
-                    .map_err(|_| bad(format!("trajectory[{k}].link: no link {link:?}")))?;
-                let pose = vesalius_robot::math::urdf_pose(*xyz, w.rpy.unwrap_or([0.0; 3]));
-                let target_of = |p: &Isometry3<f64>, oriented: bool| {
-                    if oriented {
-                        IkTarget::Pose(*p)
-                    } else {
-                        IkTarget::Position(p.translation.vector)
-                    }
-                };
-                let ik = |target: &IkTarget, seed: &[f64]| {
-                    solve_ik(model, l, target, seed, &IkOptions::default()).map_err(|e| {
-                        bad(format!(
-                            "trajectory[{k}]: the target of {link} is not reachable: {e}"
-                        ))
-                    })
-                };
-                // From the previous Cartesian waypoint of the same link (with no joint
-                // motion in between), the link moves on a straight line (slerp for the
-                // orientation): intermediate IK points every 2 mm / 2 degrees. A spline
-                // through only the two end configurations of a redundant arm can sag far
-                // off the line (9 mm over a 40 mm slide of the 7-DOF arm).
-                if let Some((pl, pt, ppose, poriented)) = &last_cartesian {
-                    if *pl == l && w.joints.is_empty() && w.joints_delta.is_empty() {
-                        let oriented = *poriented && w.rpy.is_some();
-                        let dist = (pose.translation.vector - ppose.translation.vector).norm();
-                        let angle = ppose.rotation.angle_to(&pose.rotation);
-                        let n = ((dist / 0.002).max(angle / 2f64.to_radians()).ceil() as usize)
-                            .clamp(1, 500);
-                        for j in 1..n {
-                            let s = j as f64 / n as f64;
-                            let mid = Isometry3::from_parts(
-                                (ppose.translation.vector.lerp(&pose.translation.vector, s)).into(),
-                                ppose.rotation.slerp(&pose.rotation, s),
-                            );
-                            q = ik(&target_of(&mid, oriented), &q)?.q;
-                            times.push(pt + (w.t - pt) * s);
-                            points.push(q.clone());
-                        }
-                    }
-                }
-                q = ik(&target_of(&pose, w.rpy.is_some()), &q)?.q;
-                last_cartesian = Some((l, w.t, pose, w.rpy.is_some()));
-            }
-            (None, None) => {}
-            _ => {
-                return Err(bad(format!(
-                    "trajectory[{k}]: a Cartesian waypoint needs both `link` and `xyz`"
-                )))
-            }
-        }
-        times.push(w.t);
-        points.push(q.clone());
-    }
-    if times.len() == 1 {
-        times.push(times[0] + 1.0);
-        points.push(q);
-    }
-    let tr = JointTrajectory::new(times, points).map_err(|e| bad(format!("trajectory: {e}")))?;
-    tr.check_limits(model, 200)
-        .map_err(|e| bad(format!("trajectory: {e}")))?;
-    Ok(Some(tr))
 }

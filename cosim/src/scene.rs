@@ -309,6 +309,9 @@ pub enum CoSimError {
     /// The tissue simulation.
     #[error(transparent)]
     Sim(#[from] vesalius_engine::solver::SimError),
+    /// A trajectory built in code.
+    #[error("trajectory: {0}")]
+    Trajectory(#[from] crate::trajectory::TrajectoryError),
 }
 
 /// A loaded co-simulation scene.
