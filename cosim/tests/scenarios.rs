@@ -8,7 +8,7 @@
 //!   lets go when the tool lifts off.
 //! * `retraction.toml`: the flap pulls the grasper back toward its base once lifted taut.
 
-use vesalius_cosim::{predict, CoSimScene, PredictOptions, Report};
+use vesalius_cosim::{predict, CoSimScene, PredictOptions, Report, SceneRobot, Trajectory};
 use vesalius_engine::sim::BackendKind;
 
 fn scene(name: &str) -> CoSimScene {
@@ -18,11 +18,7 @@ fn scene(name: &str) -> CoSimScene {
     CoSimScene::load(&p).unwrap_or_else(|e| panic!("{name}: {e}"))
 }
 
-fn run(
-    scene: &CoSimScene,
-    trajectory: Option<&[vesalius_cosim::WaypointSpec]>,
-    seconds: f64,
-) -> Report {
+fn run(scene: &CoSimScene, trajectory: Option<&Trajectory>, seconds: f64) -> Report {
     let opts = PredictOptions {
         backend: Some(BackendKind::Cpu),
         duration: Some(seconds),
@@ -42,6 +38,14 @@ fn run(
             f.time
         );
     }
+    // Every check's margin says what its verdict says.
+    for c in &r.verdict.checks {
+        assert_eq!(c.passed, c.margin >= 0.0, "{c:#?}");
+    }
+    assert_eq!(
+        r.verdict.passed,
+        r.verdict.checks.iter().all(|c| c.passed)
+    );
     assert!(
         (r.simulated_time - seconds).abs() < 0.02,
         "{}",
@@ -116,14 +120,38 @@ fn phlebotomy_reaches_the_lumen_and_a_miss_does_not() {
     assert!(pos("entered fat") < pos("punctured vein wall"));
     assert!(pos("punctured vein wall") < pos("tip in vein lumen"));
 
+    // Margins. The shipped stroke passes, but with no room: the tip ends on the lumen's
+    // back wall, tenting it (the needle holds the face ahead of it at the tip until it
+    // punctures), so both its distance to the lumen's boundary and to the back wall are
+    // zero to f32 rounding. It was inside the lumen on the way (the stretch of its line
+    // in the lumen is a few mm long) and passed near the vein's centreline.
+    let mg = &hit.margins;
+    eprintln!("hit margins: {mg:#?}");
+    let inside = mg.final_region_distance.unwrap();
+    let back = mg.final_back_wall.unwrap();
+    let chord = mg.final_chord.unwrap();
+    assert!(inside.abs() < 1e-5 && back.abs() < 1e-5, "{inside} {back}");
+    assert!(mg.max_region_distance.unwrap() > 0.0);
+    assert!(chord > 1e-3 && chord < 5e-3, "{chord}");
+    assert!(mg.targets[0].min_distance.unwrap() < 1e-3);
+    assert_eq!(hit.punctures.get("skin"), Some(&1));
+    assert_eq!(hit.punctures.get("vein_wall"), Some(&1));
+
     // The same stroke from the same approach point, aimed at 10 degrees instead of 23: the
     // line passes 1.7 mm over the vein's top (the vein runs along y, across the needle).
-    let mut miss = sc.file.trajectory.clone();
-    for w in &mut miss {
-        if let Some(rpy) = &mut w.rpy {
-            rpy[1] = 10f64.to_radians();
-        }
-    }
+    // Built in code with the typed builder.
+    let robot = SceneRobot::load(&sc).unwrap();
+    let tip = robot.link("needle_tip").unwrap();
+    let insertion = robot.joint("insertion").unwrap();
+    let approach = [0.01016, 0.0, 0.00078];
+    let aim = Some([0.0, 10f64.to_radians(), 0.0]);
+    let miss = robot
+        .trajectory()
+        .pose(0.0, tip, approach, aim)
+        .hold(0.3)
+        .move_by(2.9, &[(insertion, 0.0194)])
+        .build()
+        .unwrap();
     let m = run(&sc, Some(&miss), sc.file.simulation.duration);
     let names: Vec<&str> = m.events.iter().map(|e| e.description.as_str()).collect();
     eprintln!("miss: {names:?}");
@@ -131,6 +159,20 @@ fn phlebotomy_reaches_the_lumen_and_a_miss_does_not() {
     assert!(!names.iter().any(|n| n.contains("vein")), "{names:?}");
     assert_ne!(m.final_tip_region.as_deref(), Some("vein_lumen"));
     assert!(!m.verdict.passed);
+    // Never inside the lumen: the closest the tip came to it is about the 1.7 mm the line
+    // passes over the vein plus its 0.5 mm wall (less what the tissue moves), and it ends
+    // no closer; the failed check says so with its sign.
+    let closest = m.margins.max_region_distance.unwrap();
+    let out = m.margins.final_region_distance.unwrap();
+    eprintln!("miss: closest {closest:.5} m, final {out:.5} m");
+    assert!(closest < -0.5e-3 && closest > -4e-3, "{closest}");
+    assert!(out <= closest);
+    let tip_check = m
+        .verdict
+        .failed()
+        .find(|c| matches!(c.criterion, vesalius_cosim::Criterion::FinalTipRegion { .. }))
+        .expect("the tip check fails");
+    assert_eq!(tip_check.margin, out);
 }
 
 #[test]

@@ -6,7 +6,7 @@ use anyhow::{Context, Result};
 use serde_json::json;
 use std::time::Instant;
 use vesalius::plot::{write_time_series_png, Marker, Series};
-use vesalius_cosim::{CoSim, CoSimScene, PredictOptions};
+use vesalius_cosim::{CoSim, CoSimScene, MarginUnit, PredictOptions};
 use vesalius_engine::output::{FrameWriter, PVD_NAME};
 
 /// Runs a co-simulation scene whose text is `text`.
@@ -75,7 +75,7 @@ pub fn run(args: &RunArgs, text: &str) -> Result<()> {
         .iter()
         .map(|l| l.name.clone())
         .collect();
-    let report = sim.finish(&scene);
+    let report = sim.finish();
     let out = &args.out;
     report
         .write_forces_csv(&out.join("forces.csv"))
@@ -175,11 +175,28 @@ pub fn run(args: &RunArgs, text: &str) -> Result<()> {
         );
     }
     for c in &report.verdict.checks {
+        let margin = match c.unit {
+            MarginUnit::Newton => format!("{:+.3} N", c.margin),
+            MarginUnit::Metre => format!("{:+.2} mm", c.margin * 1e3),
+            MarginUnit::Fraction => format!("{:+.4}", c.margin),
+            MarginUnit::Events => format!("{:+} events", c.margin),
+        };
         eprintln!(
-            "[{}] {} ({})",
+            "[{}] {} ({}; margin {margin})",
             if c.passed { "pass" } else { "FAIL" },
             c.name,
             c.detail
+        );
+    }
+    let m = &report.margins;
+    if let (Some(region), Some(d)) = (&m.region, m.final_region_distance) {
+        let mm = |v: Option<f64>| v.map_or("-".into(), |v| format!("{:.2} mm", v * 1e3));
+        eprintln!(
+            "tip: {} from the boundary of {region} ({}), back wall {}, chord {}",
+            mm(Some(d.abs())),
+            if d >= 0.0 { "inside" } else { "outside" },
+            mm(m.final_back_wall),
+            mm(m.final_chord)
         );
     }
     eprintln!(
