@@ -79,12 +79,12 @@ fn frame(c: &mut Criterion) {
             // The same tissue (model, state, backend) stepped without tools.
             let (model, state) = {
                 let t = sim.tissue();
-                let (m, s) = t.model_and_state().expect("state");
+                let (m, s) = t.sync_model_and_state().expect("state");
                 (m.clone(), s.clone())
             };
             let solver = scene.tissue().build().expect("scene builds").solver;
-            let mut plain =
-                Simulation::with_state(model, state, &solver, backend, None).expect("tissue alone");
+            let mut plain = Simulation::with_state(model, state, &solver, backend.into())
+                .expect("tissue alone");
             group.bench_function(
                 BenchmarkId::new(format!("{name}/{backend}/tissue_only"), &label),
                 |bch| bch.iter(|| plain.step(1).expect("stable")),

@@ -28,7 +28,7 @@ fn frame(c: &mut Criterion) {
         let model = reference_block(reference_block_cells(size), 0.0);
         for backend in [BackendKind::Cpu, BackendKind::Gpu] {
             let mut sim =
-                match Simulation::new(model.clone(), &SolverConfig::default(), backend, None) {
+                match Simulation::new(model.clone(), &SolverConfig::default(), backend.into()) {
                     Ok(s) => s,
                     Err(e) => {
                         eprintln!("skipping {backend} at {size} tets: {e}");

@@ -107,6 +107,38 @@ fn run_on_the_gpu_gives_the_cpu_answer() {
 }
 
 #[test]
+fn threads_flag_sets_the_team_and_refuses_nonsense() {
+    let dir = tmp("threads");
+    std::fs::create_dir_all(&dir).unwrap();
+    let scene = dir.join("scene.toml");
+    std::fs::write(&scene, SCENE).unwrap();
+    let run = |threads: &str, out: &str| {
+        vesalius()
+            .args(["run"])
+            .arg(&scene)
+            .arg("--out")
+            .arg(dir.join(out))
+            .args(["--backend", "cpu", "--threads", threads, "-q"])
+            .output()
+            .unwrap()
+    };
+    let o = run("3", "three");
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let summary: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(dir.join("three/summary.json")).unwrap())
+            .unwrap();
+    let device = summary["device"].as_str().unwrap();
+    assert!(device.starts_with("cpu (3 threads"), "{device}");
+    let o = run("0", "none");
+    assert!(!o.status.success());
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(
+        err.contains("--threads") && err.contains("threads must be"),
+        "{err}"
+    );
+}
+
+#[test]
 fn bad_scene_reports_file_and_line() {
     let dir = tmp("bad");
     std::fs::create_dir_all(&dir).unwrap();

@@ -32,6 +32,7 @@ use vesalius_engine::contact::{
 };
 use vesalius_engine::model::Model;
 use vesalius_engine::sim::{BackendKind, Simulation};
+use vesalius_engine::solver::Threads;
 use vesalius_robot::prelude::*;
 
 /// Overrides for a run.
@@ -41,6 +42,8 @@ pub struct PredictOptions {
     pub backend: Option<BackendKind>,
     /// GPU adapter filter.
     pub adapter: Option<String>,
+    /// CPU backend threads (default: the scene's).
+    pub threads: Option<Threads>,
     /// Simulated duration (s; default: the scene's).
     pub duration: Option<f64>,
     /// Coupling (default: the scene's).
@@ -295,6 +298,9 @@ impl CoSim {
         if options.adapter.is_some() {
             tissue_scene.file.simulation.adapter = options.adapter.clone();
         }
+        if let Some(t) = options.threads {
+            tissue_scene.file.simulation.threads = t;
+        }
         let built = tissue_scene.build()?;
         let f = &scene.file;
         let bad = |m: String| scene.invalid(m);
@@ -446,8 +452,7 @@ impl CoSim {
         let mut tissue = Simulation::new(
             built.model,
             &built.solver,
-            tissue_scene.file.simulation.backend,
-            tissue_scene.file.simulation.adapter.as_deref(),
+            tissue_scene.file.simulation.backend(),
         )?;
         let notice = tissue.notice().map(str::to_string);
         let rs = world.state(robot)?;
@@ -591,7 +596,7 @@ impl CoSim {
             k.update(poses[b].translation, self.wrenches[b].force);
         }
         let clock = Instant::now();
-        let (model, state) = self.tissue.model_and_state()?;
+        let (model, state) = self.tissue.sync_model_and_state()?;
         let targets = target_displacements(model, state, &self.targets);
         let pos = world_positions(model, state);
         let tip = self.needle.map(|(b, tip, axis)| {

@@ -1,5 +1,10 @@
 //! [`Simulation`]: a model, its state and a backend in one value, for callers that do not
 //! want to drive the backends' borrow-everything `step` functions themselves.
+//!
+//! The backend is one value, [`Backend`]: `Backend::Cpu`, or the GPU (or `Auto`) with an
+//! optional adapter filter. On the GPU the state stays on the device between steps; the
+//! accessors that need it on the host say so in their name ([`Simulation::sync_state`]) or
+//! their docs, and read it back only when it changed.
 
 use crate::contact::{ContactReport, Contacts, Pose, ToolSetup};
 use crate::model::{Control, Model, State};
@@ -13,7 +18,7 @@ pub enum BackendKind {
     /// A hardware GPU when there is one, else the CPU backend (with a notice).
     #[default]
     Auto,
-    /// The rayon CPU backend.
+    /// The CPU backend (a thread team, see [`crate::solver::Threads`]).
     Cpu,
     /// The wgpu backend on the best adapter (software adapters as a last resort).
     Gpu,
@@ -41,11 +46,75 @@ impl std::fmt::Display for BackendKind {
     }
 }
 
+/// Where a [`Simulation`] runs: a backend and, for the GPU, which adapter.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Backend {
+    /// A hardware GPU when there is one (or when `adapter` or `VESALIUS_ADAPTER` asks for
+    /// one), else the CPU backend, with a [`Simulation::notice`].
+    Auto {
+        /// GPU adapter filter: a case-insensitive substring of the adapter name or backend
+        /// (see [`crate::gpu`]); `None` picks the best adapter.
+        adapter: Option<String>,
+    },
+    /// The CPU backend (threads: [`SolverConfig::threads`]).
+    Cpu,
+    /// The wgpu backend on the best adapter (software adapters as a last resort).
+    Gpu {
+        /// GPU adapter filter, as for `Auto`.
+        adapter: Option<String>,
+    },
+}
+
+impl Default for Backend {
+    /// `Auto` on the best adapter.
+    fn default() -> Self {
+        Self::Auto { adapter: None }
+    }
+}
+
+impl Backend {
+    /// The backend `kind` with adapter filter `adapter` (which the CPU backend ignores), as
+    /// a scene's `backend` and `adapter` keys or the CLI's `--backend` and `--adapter` give
+    /// them.
+    pub fn new(kind: BackendKind, adapter: Option<String>) -> Self {
+        match kind {
+            BackendKind::Auto => Self::Auto { adapter },
+            BackendKind::Cpu => Self::Cpu,
+            BackendKind::Gpu => Self::Gpu { adapter },
+        }
+    }
+
+    /// The kind, without the adapter.
+    pub fn kind(&self) -> BackendKind {
+        match self {
+            Self::Auto { .. } => BackendKind::Auto,
+            Self::Cpu => BackendKind::Cpu,
+            Self::Gpu { .. } => BackendKind::Gpu,
+        }
+    }
+
+    /// The adapter filter, if any.
+    pub fn adapter(&self) -> Option<&str> {
+        match self {
+            Self::Auto { adapter } | Self::Gpu { adapter } => adapter.as_deref(),
+            Self::Cpu => None,
+        }
+    }
+}
+
+impl From<BackendKind> for Backend {
+    /// The kind on the best adapter.
+    fn from(kind: BackendKind) -> Self {
+        Self::new(kind, None)
+    }
+}
+
 /// Environment variable that makes "no GPU adapter" an error for `auto` (used by CI so that
 /// GPU tests run on lavapipe instead of skipping).
 pub const REQUIRE_GPU_ENV: &str = "VESALIUS_REQUIRE_GPU";
 
-enum Backend {
+/// The solver a [`Simulation`] steps.
+enum Solver {
     Cpu(Box<CpuXpbd>),
     #[cfg(feature = "gpu")]
     Gpu(Box<crate::gpu::GpuXpbd>),
@@ -56,39 +125,34 @@ pub struct Simulation {
     model: Model,
     state: State,
     control: Control,
-    backend: Backend,
+    solver: Solver,
     /// Whether `state` mirrors the device (GPU backend).
     synced: bool,
     notice: Option<String>,
     contacts: Option<Contacts>,
+    /// Positions for the needle's state machine, kept between frames.
+    positions: Vec<[f32; 3]>,
 }
 
 impl Simulation {
-    /// Starts a simulation of `model` from rest.
-    ///
-    /// `adapter` filters GPU adapters by name or backend substring (see [`crate::gpu`]).
-    pub fn new(
-        model: Model,
-        config: &SolverConfig,
-        kind: BackendKind,
-        adapter: Option<&str>,
-    ) -> Result<Self, SimError> {
+    /// Starts a simulation of `model` from rest on `backend`.
+    pub fn new(model: Model, config: &SolverConfig, backend: Backend) -> Result<Self, SimError> {
         let state = model.state();
-        Self::with_state(model, state, config, kind, adapter)
+        Self::with_state(model, state, config, backend)
     }
 
-    /// Starts a simulation of `model` from `state`.
+    /// Starts a simulation of `model` from `state` on `backend`.
     pub fn with_state(
         model: Model,
         state: State,
         config: &SolverConfig,
-        kind: BackendKind,
-        adapter: Option<&str>,
+        backend: Backend,
     ) -> Result<Self, SimError> {
         let mut notice = None;
-        let backend = match kind {
-            BackendKind::Cpu => Backend::Cpu(Box::new(CpuXpbd::new(&model, config)?)),
-            BackendKind::Gpu => Self::gpu_backend(&model, &state, config, adapter)?,
+        let adapter = backend.adapter();
+        let solver = match backend.kind() {
+            BackendKind::Cpu => Solver::Cpu(Box::new(CpuXpbd::new(&model, config)?)),
+            BackendKind::Gpu => Self::gpu_solver(&model, &state, config, adapter)?,
             BackendKind::Auto => {
                 let require = std::env::var(REQUIRE_GPU_ENV).is_ok_and(|v| v == "1");
                 match Self::auto_gpu(&model, &state, config, adapter, require) {
@@ -98,13 +162,13 @@ impl Simulation {
                             "notice: no hardware GPU found, using the CPU backend (`--backend gpu` runs on a software adapter if one is installed)"
                                 .to_string(),
                         );
-                        Backend::Cpu(Box::new(CpuXpbd::new(&model, config)?))
+                        Solver::Cpu(Box::new(CpuXpbd::new(&model, config)?))
                     }
                     Err(e) if !require => {
                         notice = Some(format!(
                             "notice: GPU unavailable ({e}); using the CPU backend"
                         ));
-                        Backend::Cpu(Box::new(CpuXpbd::new(&model, config)?))
+                        Solver::Cpu(Box::new(CpuXpbd::new(&model, config)?))
                     }
                     Err(e) => return Err(e),
                 }
@@ -114,33 +178,34 @@ impl Simulation {
             model,
             state,
             control: Control::default(),
-            backend,
+            solver,
             synced: true,
             notice,
             contacts: None,
+            positions: Vec::new(),
         })
     }
 
     #[cfg(feature = "gpu")]
-    fn gpu_backend(
+    fn gpu_solver(
         model: &Model,
         state: &State,
         config: &SolverConfig,
         adapter: Option<&str>,
-    ) -> Result<Backend, SimError> {
+    ) -> Result<Solver, SimError> {
         let ctx = crate::gpu::GpuContext::new(adapter).map_err(|e| SimError::Gpu(e.to_string()))?;
-        Ok(Backend::Gpu(Box::new(crate::gpu::GpuXpbd::new(
+        Ok(Solver::Gpu(Box::new(crate::gpu::GpuXpbd::new(
             &ctx, model, state, config,
         )?)))
     }
 
     #[cfg(not(feature = "gpu"))]
-    fn gpu_backend(
+    fn gpu_solver(
         _: &Model,
         _: &State,
         _: &SolverConfig,
         _: Option<&str>,
-    ) -> Result<Backend, SimError> {
+    ) -> Result<Solver, SimError> {
         Err(SimError::Gpu(
             "this build has no GPU backend (feature `gpu` is off)".into(),
         ))
@@ -153,7 +218,7 @@ impl Simulation {
         config: &SolverConfig,
         adapter: Option<&str>,
         require: bool,
-    ) -> Result<Option<Backend>, SimError> {
+    ) -> Result<Option<Solver>, SimError> {
         #[cfg(feature = "gpu")]
         {
             let explicit = adapter.is_some() || std::env::var(crate::gpu::ADAPTER_ENV).is_ok();
@@ -161,7 +226,7 @@ impl Simulation {
                 .iter()
                 .any(|a| a.device_type != "Cpu");
             if explicit || hardware || require {
-                return Self::gpu_backend(model, state, config, adapter).map(Some);
+                return Self::gpu_solver(model, state, config, adapter).map(Some);
             }
             Ok(None)
         }
@@ -182,34 +247,39 @@ impl Simulation {
         self.notice.as_deref()
     }
 
-    /// "cpu" or "gpu".
+    /// The backend in use: `Cpu` or `Gpu` (never `Auto`).
     pub fn backend_kind(&self) -> BackendKind {
-        match &self.backend {
-            Backend::Cpu(_) => BackendKind::Cpu,
+        match &self.solver {
+            Solver::Cpu(_) => BackendKind::Cpu,
             #[cfg(feature = "gpu")]
-            Backend::Gpu(_) => BackendKind::Gpu,
+            Solver::Gpu(_) => BackendKind::Gpu,
         }
     }
 
-    /// Human-readable backend and device.
+    /// Human-readable backend and device: "cpu (1 thread, 8 lanes)", "cpu (4 threads)",
+    /// "gpu: NAME (BACKEND, TYPE)". The CPU's thread count is the team the next frame would
+    /// run on (see [`crate::solver::Threads`]).
     pub fn backend_name(&self) -> String {
-        match &self.backend {
-            Backend::Cpu(c) => format!(
-                "cpu ({} threads{})",
-                c.threads(&self.model),
-                if c.simd() { ", 8 lanes" } else { "" }
-            ),
+        match &self.solver {
+            Solver::Cpu(c) => {
+                let threads = c.threads(&self.model);
+                format!(
+                    "cpu ({threads} thread{}{})",
+                    if threads == 1 { "" } else { "s" },
+                    if c.simd() { ", 8 lanes" } else { "" }
+                )
+            }
             #[cfg(feature = "gpu")]
-            Backend::Gpu(g) => format!("gpu: {}", g.context().adapter),
+            Solver::Gpu(g) => format!("gpu: {}", g.context().adapter),
         }
     }
 
     /// The substep plan.
     pub fn plan(&self) -> &StepPlan {
-        match &self.backend {
-            Backend::Cpu(c) => c.plan(),
+        match &self.solver {
+            Solver::Cpu(c) => c.plan(),
             #[cfg(feature = "gpu")]
-            Backend::Gpu(g) => g.plan(),
+            Solver::Gpu(g) => g.plan(),
         }
     }
 
@@ -226,10 +296,10 @@ impl Simulation {
     /// Advances `frames` frames. On the GPU this records and submits the frames, then reads
     /// back only the 32-byte failure flag to report NaN or blow-up with its step.
     pub fn step(&mut self, frames: u32) -> Result<(), SimError> {
-        match &mut self.backend {
-            Backend::Cpu(c) => c.step(&self.model, &mut self.state, &self.control, frames),
+        match &mut self.solver {
+            Solver::Cpu(c) => c.step(&self.model, &mut self.state, &self.control, frames),
             #[cfg(feature = "gpu")]
-            Backend::Gpu(g) => {
+            Solver::Gpu(g) => {
                 self.synced = false;
                 g.step(&self.control, frames)?;
                 g.check()
@@ -237,10 +307,11 @@ impl Simulation {
         }
     }
 
-    /// The current state (read back from the GPU if needed).
-    pub fn state(&mut self) -> Result<&State, SimError> {
+    /// The current state, read back from the GPU first if it has stepped since the last read
+    /// (one copy of the whole state; the CPU backend has it at hand).
+    pub fn sync_state(&mut self) -> Result<&State, SimError> {
         #[cfg(feature = "gpu")]
-        if let Backend::Gpu(g) = &self.backend {
+        if let Solver::Gpu(g) = &self.solver {
             if !self.synced {
                 g.read_state(&mut self.state)?;
                 self.synced = true;
@@ -249,16 +320,23 @@ impl Simulation {
         Ok(&self.state)
     }
 
-    /// The model and the current state together (read back from the GPU if needed).
-    pub fn model_and_state(&mut self) -> Result<(&Model, &State), SimError> {
-        self.state()?;
+    /// The model and the current state together, syncing as [`Simulation::sync_state`].
+    pub fn sync_model_and_state(&mut self) -> Result<(&Model, &State), SimError> {
+        self.sync_state()?;
         Ok((&self.model, &self.state))
+    }
+
+    /// The current vertex positions (m), syncing as [`Simulation::sync_state`], without
+    /// allocating: rest positions plus displacements, one vertex at a time.
+    pub fn positions(&mut self) -> Result<impl ExactSizeIterator<Item = [f32; 3]> + '_, SimError> {
+        self.sync_state()?;
+        Ok(self.state.positions_iter(&self.model))
     }
 
     /// Replaces the state.
     pub fn set_state(&mut self, state: State) -> Result<(), SimError> {
         #[cfg(feature = "gpu")]
-        if let Backend::Gpu(g) = &mut self.backend {
+        if let Solver::Gpu(g) = &mut self.solver {
             g.write_state(&self.model, &state)?;
         }
         self.state = state;
@@ -269,10 +347,10 @@ impl Simulation {
     /// Couples tools (rigid shapes, attachments, a needle) to the tissue; the bodies are at
     /// `poses` now, and attachments hold the vertices where they are now.
     pub fn set_tools(&mut self, setup: &ToolSetup, poses: &[Pose]) -> Result<(), SimError> {
-        self.state()?;
+        self.sync_state()?;
         let contacts = Contacts::new(&self.model, &self.state, setup, poses)?;
         #[cfg(feature = "gpu")]
-        if let Backend::Gpu(g) = &mut self.backend {
+        if let Solver::Gpu(g) = &mut self.solver {
             g.set_contacts(&contacts)?;
         }
         self.contacts = Some(contacts);
@@ -307,47 +385,52 @@ impl Simulation {
         let (substeps, dt) = (self.plan().substeps, self.plan().dt);
         // Only the needle's state machine needs the positions: without one the GPU keeps the
         // state and nothing but the force sums comes back.
-        let positions = if needle {
-            self.state()?;
-            Some(self.state.positions(&self.model))
-        } else {
-            None
-        };
+        if needle {
+            self.refresh_positions()?;
+        }
         let time = self.time();
-        contacts.plan_frame(&self.model, positions.as_deref(), poses, substeps, time)?;
-        let (raw, dev) = match &mut self.backend {
-            Backend::Cpu(c) => {
+        let positions = needle.then_some(self.positions.as_slice());
+        contacts.plan_frame(&self.model, positions, poses, substeps, time)?;
+        let (raw, dev) = match &mut self.solver {
+            Solver::Cpu(c) => {
                 c.step_contacts(&self.model, &mut self.state, &self.control, contacts)?
             }
             #[cfg(feature = "gpu")]
-            Backend::Gpu(g) => {
+            Solver::Gpu(g) => {
                 self.synced = false;
                 let out = g.step_contacts(&self.control, contacts)?;
                 g.check()?;
                 out
             }
         };
-        let positions = if needle {
-            self.state()?;
-            Some(self.state.positions(&self.model))
-        } else {
-            None
-        };
-        Ok(contacts.finish_frame(&self.model, &raw, dev, positions.as_deref(), dt))
+        if needle {
+            self.refresh_positions()?;
+        }
+        let positions = needle.then_some(self.positions.as_slice());
+        Ok(contacts.finish_frame(&self.model, &raw, dev, positions, dt))
+    }
+
+    /// Syncs the state and refills `self.positions` from it.
+    fn refresh_positions(&mut self) -> Result<(), SimError> {
+        self.sync_state()?;
+        self.positions.clear();
+        self.positions
+            .extend(self.state.positions_iter(&self.model));
+        Ok(())
     }
 
     /// Simulated time (s), without reading the state back from the GPU.
     pub fn time(&self) -> f64 {
-        match &self.backend {
-            Backend::Cpu(_) => self.state.time,
+        match &self.solver {
+            Solver::Cpu(_) => self.state.time,
             #[cfg(feature = "gpu")]
-            Backend::Gpu(g) => g.time(),
+            Solver::Gpu(g) => g.time(),
         }
     }
 
     /// Diagnostics of the current state.
     pub fn diagnostics(&mut self) -> Result<Diagnostics, SimError> {
-        self.state()?;
+        self.sync_state()?;
         Ok(diagnostics(&self.model, &self.state))
     }
 }

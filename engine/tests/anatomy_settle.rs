@@ -5,12 +5,12 @@ mod common;
 
 use std::path::Path;
 use vesalius_engine::scene::Scene;
-use vesalius_engine::sim::{BackendKind, Simulation};
+use vesalius_engine::sim::{Backend, BackendKind, Simulation};
 
 fn settle(scene: &str, frames: u32, backend: BackendKind) -> vesalius_engine::solver::Diagnostics {
     let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("..").join(scene);
     let built = Scene::load(&path).unwrap().build().unwrap();
-    let mut sim = Simulation::new(built.model, &built.solver, backend, None).unwrap();
+    let mut sim = Simulation::new(built.model, &built.solver, backend.into()).unwrap();
     sim.step(frames).unwrap();
     sim.diagnostics().unwrap()
 }
@@ -60,7 +60,7 @@ fn shared_forearm_mesh_from_gmsh_settles_without_nan() {
     let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("../scenes/inline.toml");
     let built = Scene::parse(text, &path).unwrap().build().unwrap();
     assert_eq!(built.model.num_tets(), 17097);
-    let mut sim = Simulation::new(built.model, &built.solver, BackendKind::Cpu, None).unwrap();
+    let mut sim = Simulation::new(built.model, &built.solver, Backend::Cpu).unwrap();
     eprintln!("gmsh forearm: {} substeps/frame", sim.plan().substeps);
     sim.step(4).unwrap();
     let d = sim.diagnostics().unwrap();

@@ -5,7 +5,7 @@ mod common;
 use vesalius_engine::contact::{Pose, ToolSetup, ToolShape, ToolShapeDesc};
 use vesalius_engine::glam::DVec3;
 use vesalius_engine::model::Material;
-use vesalius_engine::sim::{BackendKind, Simulation};
+use vesalius_engine::sim::{Backend, BackendKind, Simulation};
 use vesalius_engine::solver::SolverConfig;
 
 fn sphere_setup(radius: f64, friction: f64) -> ToolSetup {
@@ -45,7 +45,7 @@ fn press(
     let mut model = common::pinned_block([cells, cells, cells / 2], [0.1, 0.1, 0.05], soft());
     model.gravity = [0.0; 3];
     model.velocity_damping = 20.0;
-    let mut sim = match Simulation::new(model, &SolverConfig::default(), kind, None) {
+    let mut sim = match Simulation::new(model, &SolverConfig::default(), kind.into()) {
         Ok(s) => s,
         Err(e) => panic!("{kind}: {e}"),
     };
@@ -78,7 +78,7 @@ fn a_pressed_sphere_feels_the_tissue_push_back() {
 #[test]
 fn needle_punctures_skin_at_its_threshold_and_enters_fat() {
     let model = common::layered_block([15, 15, 10], 0.002);
-    let mut sim = Simulation::new(model, &SolverConfig::default(), BackendKind::Cpu, None).unwrap();
+    let mut sim = Simulation::new(model, &SolverConfig::default(), Backend::Cpu).unwrap();
     // Slightly off the grid lines, so the tip meets a face, not an edge.
     let at = |z: f64| Pose::from_translation(DVec3::new(0.0003, 0.0002, z));
     let threshold = 0.3;
@@ -114,7 +114,7 @@ fn needle_punctures_skin_at_its_threshold_and_enters_fat() {
 fn a_needle_at_half_a_metre_per_second_does_not_tunnel() {
     let model = common::layered_block([15, 15, 10], 0.002);
     let rest = model.rest_positions.clone();
-    let mut sim = Simulation::new(model, &SolverConfig::default(), BackendKind::Cpu, None).unwrap();
+    let mut sim = Simulation::new(model, &SolverConfig::default(), Backend::Cpu).unwrap();
     let at = |z: f64| Pose::from_translation(DVec3::new(0.0003, 0.0002, z));
     let threshold = 0.3;
     sim.set_tools(&common::needle_setup(threshold), &[at(0.002)])
@@ -139,7 +139,7 @@ fn a_needle_at_half_a_metre_per_second_does_not_tunnel() {
         }
         // The tissue surface right under the tip: the lowest top-surface vertex within
         // 1.5 mm (in x, y) of the needle line.
-        let (model, state) = sim.model_and_state().unwrap();
+        let (model, state) = sim.sync_model_and_state().unwrap();
         let pos = state.positions(model);
         let surface_z = rest
             .iter()
@@ -196,9 +196,9 @@ fn gpu_and_cpu_agree_on_a_needle_insertion() {
     if common::gpu().is_none() {
         return;
     }
-    let run = |kind| {
+    let run = |backend| {
         let model = common::layered_block([8, 8, 6], 0.003);
-        let mut sim = Simulation::new(model, &SolverConfig::default(), kind, None).unwrap();
+        let mut sim = Simulation::new(model, &SolverConfig::default(), backend).unwrap();
         let at = |z: f64| Pose::from_translation(DVec3::new(0.0003, 0.0002, z));
         sim.set_tools(&common::needle_setup(0.2), &[at(0.001)])
             .unwrap();
@@ -218,8 +218,8 @@ fn gpu_and_cpu_agree_on_a_needle_insertion() {
         }
         out
     };
-    let cpu = run(BackendKind::Cpu);
-    let gpu = run(BackendKind::Gpu);
+    let cpu = run(Backend::Cpu);
+    let gpu = run(Backend::Gpu { adapter: None });
     let ev = |v: &Vec<(f64, Vec<String>)>| v.iter().flat_map(|x| x.1.clone()).collect::<Vec<_>>();
     assert_eq!(ev(&cpu), ev(&gpu));
     assert!(
@@ -266,7 +266,7 @@ fn hertz_indentation_of_a_graded_block() {
     model.gravity = [0.0; 3];
     eprintln!("Hertz block: {} tets", model.num_tets());
     let r = 0.02;
-    let mut sim = Simulation::new(model, &SolverConfig::default(), BackendKind::Cpu, None).unwrap();
+    let mut sim = Simulation::new(model, &SolverConfig::default(), Backend::Cpu).unwrap();
     let centre = |d: f64| Pose::from_translation(DVec3::new(0.0, 0.0, depth + r - d));
     sim.set_tools(&sphere_setup(r, 0.0), &[centre(0.0)])
         .unwrap();
@@ -325,7 +325,7 @@ fn lift(kind: BackendKind) -> Vec<f64> {
         }],
         ..Default::default()
     };
-    let mut sim = Simulation::new(model, &SolverConfig::default(), kind, None).unwrap();
+    let mut sim = Simulation::new(model, &SolverConfig::default(), kind.into()).unwrap();
     let at = |z: f64| Pose::from_translation(DVec3::new(0.0, 0.0, 0.05 + z));
     sim.set_tools(&setup, &[at(0.0)]).unwrap();
     (1..=15)

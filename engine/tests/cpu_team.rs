@@ -6,22 +6,29 @@ mod common;
 use vesalius_engine::contact::{Attachment, Pose, ToolSetup, ToolShape, ToolShapeDesc};
 use vesalius_engine::glam::DVec3;
 use vesalius_engine::model::{Material, Model, Plane, State};
-use vesalius_engine::sim::{BackendKind, Simulation};
-use vesalius_engine::solver::{CpuXpbd, SolverConfig};
+use vesalius_engine::sim::{Backend, Simulation};
+use vesalius_engine::solver::{CpuXpbd, SolverConfig, Threads};
 
-/// Runs `frames` frames of `model` on a rayon pool of `threads` threads (the team size).
-fn run(model: &Model, threads: usize, frames: u32) -> State {
-    let pool = rayon::ThreadPoolBuilder::new()
-        .num_threads(threads)
-        .build()
-        .unwrap();
-    pool.install(|| {
-        let mut cpu = CpuXpbd::new(model, &SolverConfig::default()).unwrap();
-        let mut state = model.state();
-        cpu.step(model, &mut state, &model.control(), frames)
-            .unwrap();
-        state
-    })
+/// A CPU simulation of `model` on `threads`, checking that it says so.
+fn simulation(model: &Model, threads: Threads) -> Simulation {
+    let config = SolverConfig {
+        threads,
+        ..Default::default()
+    };
+    let sim = Simulation::new(model.clone(), &config, Backend::Cpu).unwrap();
+    if let Threads::Fixed(n) = threads {
+        let name = sim.backend_name();
+        let says = format!("cpu ({n} thread{}", if n == 1 { "" } else { "s" });
+        assert!(name.starts_with(&says), "{name}: not {says}");
+    }
+    sim
+}
+
+/// Runs `frames` frames of `model` on a team of `threads`.
+fn run(model: &Model, threads: Threads, frames: u32) -> State {
+    let mut sim = simulation(model, threads);
+    sim.step(frames).unwrap();
+    sim.sync_state().unwrap().clone()
 }
 
 fn bits(s: &State) -> Vec<u32> {
@@ -47,7 +54,7 @@ fn two_and_three_threads_give_the_bits_of_one() {
         static_friction: 0.5,
         kinetic_friction: 0.3,
     });
-    let one = run(&model, 1, 6);
+    let one = run(&model, Threads::Fixed(1), 6);
     let moved = one
         .displacements
         .iter()
@@ -57,11 +64,24 @@ fn two_and_three_threads_give_the_bits_of_one() {
         moved > 1e-4,
         "the block should lean into the plane, moved {moved}"
     );
-    for threads in [2, 3] {
+    for threads in [Threads::Fixed(2), Threads::Fixed(3), Threads::Auto] {
         assert!(
             bits(&run(&model, threads, 6)) == bits(&one),
             "{threads} threads differ from one"
         );
+    }
+    // Side by side in one process (each Auto run takes its share of the cores): the bits
+    // each gives alone.
+    let model = &model;
+    let side_by_side: Vec<State> = std::thread::scope(|s| {
+        let runs: Vec<_> = [Threads::Auto, Threads::Auto, Threads::Fixed(2)]
+            .map(|t| s.spawn(move || run(model, t, 6)))
+            .into_iter()
+            .collect();
+        runs.into_iter().map(|r| r.join().unwrap()).collect()
+    });
+    for (k, state) in side_by_side.iter().enumerate() {
+        assert!(bits(state) == bits(&one), "run {k} side by side differs");
     }
 }
 
@@ -74,35 +94,21 @@ fn run_tools(
     setup: &ToolSetup,
     poses: &[Vec<Pose>],
 ) -> (Vec<u32>, Vec<u64>, Vec<String>) {
-    let pool = rayon::ThreadPoolBuilder::new()
-        .num_threads(threads)
-        .build()
-        .unwrap();
-    pool.install(|| {
-        let cpu = CpuXpbd::new(model, &SolverConfig::default()).unwrap();
-        assert_eq!(cpu.threads(model), threads, "team size");
-        let mut sim = Simulation::new(
-            model.clone(),
-            &SolverConfig::default(),
-            BackendKind::Cpu,
-            None,
-        )
-        .unwrap();
-        sim.set_tools(setup, &poses[0]).unwrap();
-        let (mut forces, mut events) = (Vec::new(), Vec::new());
-        for p in &poses[1..] {
-            let r = sim.step_tools(p).unwrap();
-            for w in &r.wrenches {
-                forces.extend(w.force.to_array().map(f64::to_bits));
-                forces.extend(w.torque.to_array().map(f64::to_bits));
-            }
-            if let Some(n) = r.needle {
-                forces.push(n.axial_force.to_bits());
-                events.extend(n.events.into_iter().map(|e| e.description));
-            }
+    let mut sim = simulation(model, Threads::Fixed(threads));
+    sim.set_tools(setup, &poses[0]).unwrap();
+    let (mut forces, mut events) = (Vec::new(), Vec::new());
+    for p in &poses[1..] {
+        let r = sim.step_tools(p).unwrap();
+        for w in &r.wrenches {
+            forces.extend(w.force.to_array().map(f64::to_bits));
+            forces.extend(w.torque.to_array().map(f64::to_bits));
         }
-        (bits(sim.state().unwrap()), forces, events)
-    })
+        if let Some(n) = r.needle {
+            forces.push(n.axial_force.to_bits());
+            events.extend(n.events.into_iter().map(|e| e.description));
+        }
+    }
+    (bits(sim.sync_state().unwrap()), forces, events)
 }
 
 #[test]

@@ -2,6 +2,7 @@
 
 use std::path::Path;
 use vesalius_engine::scene::Scene;
+use vesalius_engine::solver::Threads;
 
 fn build_err(text: &str) -> String {
     let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("../scenes/test.toml");
@@ -88,6 +89,29 @@ fn pin_selecting_nothing_and_bad_values() {
     assert!(e.contains("substeps"), "{e}");
     let e = build_err("[mesh]\n");
     assert!(e.contains("file") && e.contains("generator"), "{e}");
+}
+
+#[test]
+fn threads_are_auto_or_a_count_and_nonsense_names_the_key_and_line() {
+    for bad in ["0", "-2", "5000", "1.5", "\"many\"", "\"\""] {
+        let e = build_err(&format!("{BOX}{MAT}[simulation]\nthreads = {bad}\n"));
+        assert!(
+            e.contains("threads must be \"auto\" or a count from 1 to 1024")
+                && e.contains("line 6"),
+            "threads = {bad}: {e}"
+        );
+    }
+    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("../scenes/test.toml");
+    let threads = |line: &str| {
+        Scene::parse(&format!("{BOX}{MAT}[simulation]\n{line}\n"), &path)
+            .and_then(|s| s.build())
+            .unwrap()
+            .solver
+            .threads
+    };
+    assert_eq!(threads("threads = 2"), Threads::Fixed(2));
+    assert_eq!(threads("threads = \"auto\""), Threads::Auto);
+    assert_eq!(threads(""), Threads::Auto);
 }
 
 #[test]

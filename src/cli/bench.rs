@@ -5,7 +5,7 @@ use anyhow::Result;
 use clap::Args;
 use std::time::Instant;
 use vesalius_engine::scenes::{reference_block, reference_block_cells};
-use vesalius_engine::sim::{BackendKind, Simulation};
+use vesalius_engine::sim::{Backend, BackendKind, Simulation};
 use vesalius_engine::solver::SolverConfig;
 
 /// Arguments of `vesalius bench`.
@@ -40,14 +40,14 @@ pub fn run(args: BenchArgs) -> Result<()> {
         let model = reference_block(reference_block_cells(size), 0.0);
         for &backend in &args.backends {
             let config = SolverConfig::default();
-            let mut sim =
-                match Simulation::new(model.clone(), &config, backend, args.adapter.as_deref()) {
-                    Ok(s) => s,
-                    Err(e) => {
-                        eprintln!("{backend:?} backend unavailable: {e}");
-                        continue;
-                    }
-                };
+            let on = Backend::new(backend, args.adapter.clone());
+            let mut sim = match Simulation::new(model.clone(), &config, on) {
+                Ok(s) => s,
+                Err(e) => {
+                    eprintln!("{backend:?} backend unavailable: {e}");
+                    continue;
+                }
+            };
             sim.step(3)?;
             let t = Instant::now();
             sim.step(args.frames)?;

@@ -15,6 +15,7 @@ pub fn run(args: &RunArgs, text: &str) -> Result<()> {
     let options = PredictOptions {
         backend: args.backend,
         adapter: args.adapter.clone(),
+        threads: args.threads,
         duration: args.duration,
         coupling: None,
     };
@@ -38,7 +39,7 @@ pub fn run(args: &RunArgs, text: &str) -> Result<()> {
     let bar = super::run::progress_bar(frames, args.quiet);
     let started = Instant::now();
     {
-        let (m, s) = sim.tissue().model_and_state()?;
+        let (m, s) = sim.tissue().sync_model_and_state()?;
         writer.write_frame(m, s)?;
     }
     let mut failure = None;
@@ -62,7 +63,7 @@ pub fn run(args: &RunArgs, text: &str) -> Result<()> {
             }
         }
         if f % every == 0 || f == frames {
-            let (m, s) = sim.tissue().model_and_state()?;
+            let (m, s) = sim.tissue().sync_model_and_state()?;
             writer.write_frame(m, s)?;
         }
         bar.set_position(f);

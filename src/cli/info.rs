@@ -13,7 +13,7 @@ pub struct InfoArgs {
 
 /// Prints the machine's backends.
 pub fn run(args: InfoArgs) -> Result<()> {
-    let threads = rayon::current_num_threads();
+    let threads = std::thread::available_parallelism().map_or(1, |n| n.get());
     #[cfg(feature = "gpu")]
     let adapters = vesalius_engine::gpu::list_adapters();
     #[cfg(not(feature = "gpu"))]
@@ -37,7 +37,7 @@ pub fn run(args: InfoArgs) -> Result<()> {
         return Ok(());
     }
     println!("vesalius {}", env!("CARGO_PKG_VERSION"));
-    println!("cpu backend: up to {threads} threads (RAYON_NUM_THREADS)");
+    println!("cpu backend: up to {threads} threads (`threads` in [simulation], or --threads)");
     if !cfg!(feature = "gpu") {
         println!("gpu backend: not built (feature `gpu` off)");
     } else if adapters.is_empty() {

@@ -10,6 +10,7 @@ use std::time::{Duration, Instant};
 use vesalius_engine::output::{FrameWriter, PVD_NAME};
 use vesalius_engine::scene::Scene;
 use vesalius_engine::sim::{BackendKind, Simulation};
+use vesalius_engine::solver::Threads;
 
 /// Arguments of `vesalius run`.
 #[derive(Args, Debug)]
@@ -25,6 +26,10 @@ pub struct RunArgs {
     /// GPU adapter filter (name or backend substring). Overrides the scene and VESALIUS_ADAPTER.
     #[arg(long)]
     pub adapter: Option<String>,
+    /// CPU backend threads: a count, or auto (this run's share of the cores, fewer for
+    /// small models). Overrides the scene.
+    #[arg(long)]
+    pub threads: Option<Threads>,
     /// Simulated duration in seconds. Overrides the scene.
     #[arg(long)]
     pub duration: Option<f64>,
@@ -69,6 +74,9 @@ pub fn run(args: RunArgs) -> Result<()> {
     if args.adapter.is_some() {
         scene.file.simulation.adapter = args.adapter.clone();
     }
+    if let Some(t) = args.threads {
+        scene.file.simulation.threads = t;
+    }
     let built = scene.build()?;
     for w in &built.warnings {
         eprintln!("warning: {w}");
@@ -88,12 +96,7 @@ pub fn run(args: RunArgs) -> Result<()> {
     });
     let tets = built.model.num_tets();
     let frames = built.frames;
-    let mut sim = Simulation::new(
-        built.model,
-        &built.solver,
-        sim_spec.backend,
-        sim_spec.adapter.as_deref(),
-    )?;
+    let mut sim = Simulation::new(built.model, &built.solver, sim_spec.backend())?;
     if let Some(n) = sim.notice() {
         eprintln!("{n}");
     }
@@ -112,7 +115,7 @@ pub fn run(args: RunArgs) -> Result<()> {
     let mut solve_time = Duration::ZERO;
     let mut write_time = Duration::ZERO;
     let t = Instant::now();
-    let (model, state) = sim.model_and_state()?;
+    let (model, state) = sim.sync_model_and_state()?;
     writer.write_frame(model, state)?;
     write_time += t.elapsed();
     let mut done = 0u64;
@@ -127,7 +130,7 @@ pub fn run(args: RunArgs) -> Result<()> {
         solve_time += t.elapsed();
         done += n as u64;
         let t = Instant::now();
-        let (model, state) = sim.model_and_state()?;
+        let (model, state) = sim.sync_model_and_state()?;
         writer.write_frame(model, state)?;
         write_time += t.elapsed();
         bar.set_position(done);

@@ -658,14 +658,23 @@ pub struct State {
 }
 
 impl State {
-    /// Current vertex positions: rest position + displacement.
+    /// Current vertex positions: rest position + displacement (a new vector; see
+    /// [`State::positions_iter`] to read them without one).
     pub fn positions(&self, model: &Model) -> Vec<[f32; 3]> {
+        self.positions_iter(model).collect()
+    }
+
+    /// Current vertex positions, one at a time, allocating nothing (e.g. `buffer.clear();
+    /// buffer.extend(state.positions_iter(model))` refills a buffer kept between frames).
+    pub fn positions_iter<'a>(
+        &'a self,
+        model: &'a Model,
+    ) -> impl ExactSizeIterator<Item = [f32; 3]> + 'a {
         model
             .rest_positions
             .iter()
             .zip(&self.displacements)
             .map(|(x, u)| [x[0] + u[0], x[1] + u[1], x[2] + u[2]])
-            .collect()
     }
 }
 

@@ -30,6 +30,7 @@
 //! frame_dt = 0.0166667    # s
 //! substeps = "auto"       # or a number
 //! backend = "auto"        # auto | cpu | gpu
+//! threads = "auto"        # CPU backend: or a number (1..=1024)
 //!
 //! [output]
 //! every = 2               # write every 2nd frame
@@ -38,8 +39,8 @@
 use crate::mesh::generate::{box_grid, layered_limb, LimbParams};
 use crate::mesh::{LoadOptions, MeshError, TetMesh, ValidateOptions};
 use crate::model::{Material, Model, ModelBuilder, ModelError, PinSet, Plane};
-use crate::sim::BackendKind;
-use crate::solver::{SolverConfig, SubstepPolicy, DEFAULT_COURANT};
+use crate::sim::{Backend, BackendKind};
+use crate::solver::{SolverConfig, SubstepPolicy, Threads, DEFAULT_COURANT};
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -196,6 +197,15 @@ pub struct SimulationSpec {
     pub backend: BackendKind,
     /// GPU adapter filter (name or backend substring).
     pub adapter: Option<String>,
+    /// Threads of the CPU backend: `"auto"` (this run's share of the cores) or a count.
+    pub threads: Threads,
+}
+
+impl SimulationSpec {
+    /// The backend and adapter together, as [`crate::sim::Simulation::new`] takes them.
+    pub fn backend(&self) -> Backend {
+        Backend::new(self.backend, self.adapter.clone())
+    }
 }
 
 impl Default for SimulationSpec {
@@ -213,6 +223,7 @@ impl Default for SimulationSpec {
             max_speed: s.max_speed,
             backend: BackendKind::Auto,
             adapter: None,
+            threads: s.threads,
         }
     }
 }
@@ -531,6 +542,7 @@ impl Scene {
             iterations: sim.iterations,
             warm_start: sim.warm_start,
             max_speed: sim.max_speed,
+            threads: sim.threads,
         };
         let frames = (sim.duration / sim.frame_dt).round().max(1.0) as u64;
         Ok(BuiltScene {

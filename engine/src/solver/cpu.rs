@@ -1,7 +1,7 @@
 //! CPU backend: the same substep as the GPU kernels, in plain Rust.
 //!
-//! A frame runs on a small team of threads (one per rayon thread, fewer for small models)
-//! that stays together for all its substeps, instead of a fork-join per colour: the phases
+//! A frame runs on a small team of threads (its size set by [`Threads`], by default this
+//! run's share of the machine's cores, fewer for small models) that stays together for all its substeps, instead of a fork-join per colour: the phases
 //! of every substep (predict, warm start, collide, solve, finalize, damp; tet phases once per
 //! colour) are cut into small units of work that the threads claim in order, a phase
 //! starting once the one before it is done (`Schedule`). Colours run one after another; the
@@ -22,20 +22,57 @@
 
 use super::constraints::{damp_tet, project_tet, rest_lambda, warm_start_tet, TetVerts};
 use super::lanes::{self, Kernel, RestBlock, LANES};
-use super::{plan_substeps, SimError, SolverConfig, StepPlan};
+use super::{plan_substeps, SimError, SolverConfig, StepPlan, Threads};
 use crate::contact::needle::{needle_pass, NeedleDevice};
 use crate::contact::shapes::{contact_vertex, ContactInputs};
 use crate::contact::{Contacts, RawWrench};
 use crate::model::{Control, Model, State};
 use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 
-/// Tets per thread below which an extra thread costs more (barriers) than it saves.
-const MIN_TETS_PER_THREAD: usize = 8192;
+/// Tets per thread below which an extra thread costs more (barriers) than it saves: the
+/// cap of [`Threads::Auto`].
+pub const MIN_TETS_PER_THREAD: usize = 8192;
+
+/// CPU solvers of this process inside [`CpuXpbd::step`] (or a frame with tools) right now:
+/// [`Threads::Auto`] divides the cores between them.
+static STEPPING: AtomicUsize = AtomicUsize::new(0);
+
+/// Counts its solver in [`STEPPING`] while it lives (for the length of one step call).
+struct Stepping;
+
+impl Stepping {
+    fn start() -> Self {
+        STEPPING.fetch_add(1, Ordering::Relaxed);
+        Self
+    }
+}
+
+impl Drop for Stepping {
+    fn drop(&mut self) {
+        STEPPING.fetch_sub(1, Ordering::Relaxed);
+    }
+}
+
+/// The cores of this machine (1 when the OS does not say).
+fn available_cores() -> usize {
+    std::thread::available_parallelism().map_or(1, |n| n.get())
+}
+
+/// The team [`Threads::Auto`] gives a frame of `tets` tets on `cores` cores while `stepping`
+/// CPU solvers of the process (this one included) step: an equal share of the cores
+/// (`cores / stepping`, rounded down), at most one thread per [`MIN_TETS_PER_THREAD`] tets,
+/// at least one.
+pub fn auto_team_size(cores: usize, stepping: usize, tets: usize) -> usize {
+    (cores / stepping.max(1))
+        .min(tets / MIN_TETS_PER_THREAD)
+        .max(1)
+}
 
 /// The CPU XPBD solver. Owns only scratch memory; the model and state are borrowed per step.
 pub struct CpuXpbd {
     plan: StepPlan,
     max_speed: f32,
+    threads: Threads,
     /// Displacements (xyz) and inverse masses (w) during a step.
     xw: Vec<[f32; 4]>,
     /// Displacements at the start of the substep (xyz; w unused).
@@ -63,6 +100,7 @@ impl CpuXpbd {
         Ok(Self {
             plan,
             max_speed: config.max_speed as f32,
+            threads: config.threads,
             xw: vec![[0.0; 4]; model.num_vertices()],
             prev: vec![[0.0; 4]; model.num_vertices()],
             vel: vec![[0.0; 4]; model.num_vertices()],
@@ -79,12 +117,18 @@ impl CpuXpbd {
         &self.plan
     }
 
-    /// Threads a frame of `model` runs on: one per rayon thread (`RAYON_NUM_THREADS`), fewer
-    /// for small models.
+    /// Threads a frame of `model` would run on if it started now, beside the CPU solvers that
+    /// are stepping now (see [`Threads`]).
     pub fn threads(&self, model: &Model) -> usize {
-        rayon::current_num_threads()
-            .min(model.num_tets() / MIN_TETS_PER_THREAD)
-            .max(1)
+        self.team_size(model, STEPPING.load(Ordering::Relaxed) + 1)
+    }
+
+    /// Team size for a frame of `model` while `stepping` solvers (this one included) step.
+    fn team_size(&self, model: &Model, stepping: usize) -> usize {
+        match self.threads {
+            Threads::Fixed(n) => n,
+            Threads::Auto => auto_team_size(available_cores(), stepping, model.num_tets()),
+        }
     }
 
     /// Whether the tet kernels run on eight SIMD lanes (AVX2 on x86-64).
@@ -209,7 +253,7 @@ impl CpuXpbd {
                 (lam[0][l], lam[1][l]) = (d, h);
             }
         }
-        let threads = self.threads(model);
+        let _stepping = Stepping::start();
         let frame = Frame {
             model,
             control,
@@ -224,7 +268,7 @@ impl CpuXpbd {
             simd: self.simd,
             tools,
         };
-        let schedule = Schedule::new(
+        let mut schedule = Schedule::new(
             substep_phases(
                 model,
                 &self.plan,
@@ -232,10 +276,9 @@ impl CpuXpbd {
                 frame.tools.as_ref().map(|t| t.contacts),
             ),
             self.plan.substeps as usize,
-            threads,
         );
         for _ in 0..frames {
-            schedule.reset();
+            schedule.reset(self.team_size(model, STEPPING.load(Ordering::Relaxed)));
             let run = |id: usize| schedule.run(&frame, id);
             if schedule.threads == 1 {
                 run(0);
@@ -397,6 +440,9 @@ struct Schedule {
     units_per_substep: usize,
     /// Phases in the frame.
     total: usize,
+    /// Whether every phase fits the claim word (else the frame runs on one thread).
+    fits: bool,
+    /// The team size of the current frame.
     threads: usize,
     /// The phase being claimed (its frame-wide number plus one, modulo 2^24, 0 before the
     /// first) and its unclaimed units front..back, packed (`pack`).
@@ -433,7 +479,7 @@ fn unpack(w: u64) -> (u64, usize, usize) {
 }
 
 impl Schedule {
-    fn new(phases: Vec<(Phase, usize)>, substeps: usize, threads: usize) -> Self {
+    fn new(phases: Vec<(Phase, usize)>, substeps: usize) -> Self {
         let mut start = 0;
         let phases: Vec<_> = phases
             .into_iter()
@@ -442,20 +488,21 @@ impl Schedule {
                 (p, start - n, n)
             })
             .collect();
-        // A frame that does not fit the claim word runs on one thread.
-        let fits = phases.iter().all(|&(_, _, n)| n <= MAX_PHASE_UNITS);
         Self {
             total: phases.len() * substeps,
+            fits: phases.iter().all(|&(_, _, n)| n <= MAX_PHASE_UNITS),
             phases,
             units_per_substep: start,
-            threads: if fits { threads } else { 1 },
+            threads: 1,
             claim: Padded(AtomicU64::new(0)),
             done: Padded(AtomicUsize::new(0)),
             poisoned: AtomicBool::new(false),
         }
     }
 
-    fn reset(&self) {
+    /// Prepares a frame on a team of `threads` (one if a phase does not fit the claim word).
+    fn reset(&mut self, threads: usize) {
+        self.threads = if self.fits { threads.max(1) } else { 1 };
         self.claim.0.store(0, Ordering::Relaxed);
         self.done.0.store(0, Ordering::Relaxed);
     }
@@ -964,5 +1011,24 @@ pub(crate) fn collide_plane(
     };
     for k in 0..3 {
         x[k] -= f * t[k];
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn auto_shares_the_cores_and_keeps_small_models_on_few_threads() {
+        let big = 100 * MIN_TETS_PER_THREAD;
+        assert_eq!(auto_team_size(16, 1, big), 16);
+        assert_eq!(auto_team_size(16, 4, big), 4);
+        assert_eq!(auto_team_size(16, 3, big), 5);
+        // More runs than cores: one thread each, never none.
+        assert_eq!(auto_team_size(16, 40, big), 1);
+        assert_eq!(auto_team_size(16, 0, big), 16);
+        // The model-size cap.
+        assert_eq!(auto_team_size(16, 1, 3 * MIN_TETS_PER_THREAD + 1), 3);
+        assert_eq!(auto_team_size(16, 1, 100), 1);
     }
 }

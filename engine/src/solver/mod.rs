@@ -76,6 +76,119 @@ impl Default for SubstepPolicy {
 /// Default scale of [`SubstepPolicy::Auto`]'s stability bounds.
 pub const DEFAULT_COURANT: f64 = 1.0;
 
+/// How many threads the CPU backend runs a frame on (the GPU backend ignores it).
+///
+/// In a scene file, `threads = "auto"` or `threads = 2` in `[simulation]`; on the command
+/// line, `--threads auto` or `--threads 2`. Whatever the count, a frame gives the same bits.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum Threads {
+    /// This run's share of the machine, fewer for small models
+    /// ([`cpu::auto_team_size`]): [`std::thread::available_parallelism`] divided by the
+    /// number of CPU solvers of this process that are stepping at that moment (each counted
+    /// while inside a step call, so N candidates run side by side in one process do not
+    /// oversubscribe the cores), rounded down; then at most one thread per
+    /// [`cpu::MIN_TETS_PER_THREAD`] tets, where an extra thread costs more in
+    /// synchronisation than it saves; at least one. Re-evaluated at the start of every
+    /// frame. Runs in other processes are not counted: give those `Fixed` counts.
+    #[default]
+    Auto,
+    /// Exactly this many (1..=[`MAX_THREADS`]), whatever the model size and whatever else
+    /// is running.
+    Fixed(usize),
+}
+
+/// Most threads [`Threads::Fixed`] accepts.
+pub const MAX_THREADS: usize = 1024;
+
+/// A thread setting that is neither `"auto"` nor a count in 1..=[`MAX_THREADS`].
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+#[error("threads must be \"auto\" or a count from 1 to {MAX_THREADS}, got {0}")]
+pub struct ThreadsError(String);
+
+impl Threads {
+    /// `Fixed(n)`, if `n` is in 1..=[`MAX_THREADS`].
+    pub fn fixed(n: u64) -> Result<Self, ThreadsError> {
+        match usize::try_from(n) {
+            Ok(n) if (1..=MAX_THREADS).contains(&n) => Ok(Self::Fixed(n)),
+            _ => Err(ThreadsError(n.to_string())),
+        }
+    }
+
+    /// The setting itself, if it is valid (a `Fixed` count built directly may not be).
+    pub fn check(self) -> Result<Self, ThreadsError> {
+        match self {
+            Self::Auto => Ok(self),
+            Self::Fixed(n) => Self::fixed(n as u64),
+        }
+    }
+}
+
+impl std::str::FromStr for Threads {
+    type Err = ThreadsError;
+    /// `"auto"` or a count.
+    fn from_str(s: &str) -> Result<Self, ThreadsError> {
+        match s.trim() {
+            "auto" => Ok(Self::Auto),
+            t => match t.parse::<u64>() {
+                Ok(n) => Self::fixed(n),
+                Err(_) => Err(ThreadsError(format!("{s:?}"))),
+            },
+        }
+    }
+}
+
+impl std::fmt::Display for Threads {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Self::Auto => f.write_str("auto"),
+            Self::Fixed(n) => write!(f, "{n}"),
+        }
+    }
+}
+
+/// `"auto"` or a number, as in the scene file.
+impl Serialize for Threads {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        match self {
+            Self::Auto => s.serialize_str("auto"),
+            Self::Fixed(n) => s.serialize_u64(*n as u64),
+        }
+    }
+}
+
+/// `"auto"` or a count in 1..=[`MAX_THREADS`]; anything else is an error that says so.
+impl<'de> Deserialize<'de> for Threads {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct Visitor;
+        impl serde::de::Visitor<'_> for Visitor {
+            type Value = Threads;
+            fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+                f.write_str("\"auto\" or a thread count")
+            }
+            fn visit_u64<E: serde::de::Error>(self, n: u64) -> Result<Threads, E> {
+                Threads::fixed(n).map_err(E::custom)
+            }
+            fn visit_i64<E: serde::de::Error>(self, n: i64) -> Result<Threads, E> {
+                match u64::try_from(n) {
+                    Ok(n) => self.visit_u64(n),
+                    Err(_) => Err(E::custom(ThreadsError(n.to_string()))),
+                }
+            }
+            fn visit_f64<E: serde::de::Error>(self, x: f64) -> Result<Threads, E> {
+                Err(E::custom(ThreadsError(x.to_string())))
+            }
+            fn visit_str<E: serde::de::Error>(self, s: &str) -> Result<Threads, E> {
+                if s == "auto" {
+                    Ok(Threads::Auto)
+                } else {
+                    Err(E::custom(ThreadsError(format!("{s:?}"))))
+                }
+            }
+        }
+        d.deserialize_any(Visitor)
+    }
+}
+
 /// Solver settings.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
@@ -90,6 +203,8 @@ pub struct SolverConfig {
     pub warm_start: bool,
     /// A vertex faster than this (m/s) is reported as a blow-up.
     pub max_speed: f64,
+    /// Threads of the CPU backend (see [`Threads`]; the GPU backend ignores it).
+    pub threads: Threads,
 }
 
 impl Default for SolverConfig {
@@ -100,6 +215,7 @@ impl Default for SolverConfig {
             iterations: 1,
             warm_start: true,
             max_speed: 500.0,
+            threads: Threads::Auto,
         }
     }
 }
@@ -200,6 +316,10 @@ pub fn plan_substeps(model: &Model, config: &SolverConfig) -> Result<StepPlan, S
             config.max_speed
         )));
     }
+    config
+        .threads
+        .check()
+        .map_err(|e| SimError::Config(e.to_string()))?;
     // Worst tet: the largest wave speed / element size over all tets, the size being
     // h_t = sqrt(3) / |Dm^-1|_F (an altitude-like length: slivers count as small).
     let mut worst = (0.0f64, 0i32, 0.0f64, 0.0f64); // (c/h, region, c, h)
