@@ -624,14 +624,10 @@ impl NeedleTracker {
             }
         }
         match via {
-            Via::Puncture { from: face_from, force } => out.push(self.event(
-                time,
-                NeedleEventKind::Puncture,
-                to,
-                face_from,
-                at,
+            Via::Puncture {
+                from: face_from,
                 force,
-            )),
+            } => out.push(self.event(time, NeedleEventKind::Puncture, to, face_from, at, force)),
             Via::Located if self.inside => {
                 let kind = if to.is_some() {
                     NeedleEventKind::Enter
