@@ -136,7 +136,11 @@ pub fn run(args: &RunArgs, text: &str) -> Result<()> {
     let markers: Vec<Marker> = report
         .events
         .iter()
-        .filter(|e| e.kind != vesalius_engine::contact::NeedleEventKind::Contact)
+        // Touches and leaves sit next to the punctures and entries that follow them.
+        .filter(|e| {
+            use vesalius_engine::contact::NeedleEventKind as K;
+            !matches!(e.kind, K::Contact | K::Leave)
+        })
         .map(|e| Marker {
             time: e.time,
             label: &e.description,

@@ -19,6 +19,48 @@
 //! one sequential loop: a needle touches a few dozen points. The host-side state machine
 //! ([`NeedleTracker`]) runs once per frame: it finds the face ahead of the tip, locates the
 //! tip, records events and spawns shaft points.
+//!
+//! # Events
+//! [`NeedleEventKind`] with the descriptions scene criteria match (`required_events`,
+//! `forbidden_events`); `<region>` is the region's name with `_` as spaces:
+//! * `Contact` "tip touched `<region>`": the tip first pushes a surface it must puncture.
+//! * `Puncture` "punctured `<region>`" (region: the one punctured into), or "exited
+//!   `<structure>` (back wall)" when the tip punctures out of a lumen (a region whose part is
+//!   `lumen`, below) into its wall.
+//! * `Enter` "entered `<region>`", or "tip in `<structure>` lumen": the tip moved into a
+//!   region without puncturing it.
+//! * `Leave` "left `<region>`": the tip left a region (before the entry into the next one,
+//!   or the exit from the tissue).
+//! * `Transfix` "transfixed `<structure>`": the tip left a structure further along the
+//!   needle's axis than it entered it (see below).
+//! * `Exit` "tip left the tissue"; `Withdraw` "needle withdrawn": pulled back out through its
+//!   entry point (everything released).
+//!
+//! Enter, Leave, Exit and Transfix are recorded only while the tip is inside (from its first
+//! puncture until it is withdrawn); each Leave of a region follows an entry into it.
+//!
+//! **Hysteresis.** The tip's region is found by point location at the end of each frame.
+//! A tip sitting at an interface (pushing it, or riding it while the tissue jiggles) would be
+//! located on alternating sides from frame to frame, and every flip would be an event. A
+//! located change therefore counts only once it holds: when the tip is located outside its
+//! current region at the end of [`REGION_HOLD_FRAMES`] consecutive frames in the same new
+//! region (the regions passed through on the way, each seen at the end of one frame or
+//! more, count too; a return to the current region first cancels them all as flicker). The
+//! events get the time and tip position of the frame where each change was first seen. A
+//! puncture needs no hysteresis: the face has let go (and does not act as a barrier again),
+//! so it counts at once, at the substep it happened.
+//!
+//! **Structures.** Regions form anatomical structures by name: a region named
+//! `<structure>_<part>` (split at its last `_`) belongs to `<structure>` (`vein_wall` and
+//! `vein_lumen` form `vein`); a region without `_` is a structure of its own (`skin`). The
+//! tip transfixes a structure when, after entering it, it leaves it (into a region of
+//! another structure, or out of the tissue) at a point further along the needle's current
+//! axis than where it entered it: in through the wall, across the lumen and out through the
+//! back wall, or in and out through the wall only (grazing). A needle pulled back out the way
+//! it came leaves behind its entry point: no transfixion. Only structures with a membrane
+//! (one of their regions has a puncture force) can be transfixed: a structure the tip enters
+//! freely (fat) is a bed that other structures lie in, and the tip leaving fat into a vein
+//! is still within the fat layer.
 
 // Index loops over xyz and the tet's vertices mirror the WGSL.
 #![allow(clippy::needless_range_loop)]
@@ -32,6 +74,29 @@ use std::collections::{BTreeMap, BTreeSet};
 
 /// Most shaft points at a time.
 pub const MAX_TRACKS: usize = 512;
+
+/// Consecutive frames at whose end the tip must be located in a new region before the
+/// change counts (see the module docs, Hysteresis).
+pub const REGION_HOLD_FRAMES: u32 = 2;
+
+/// The anatomical structure a region named `name` belongs to: the part before the last `_`
+/// (`"vein_wall"` and `"vein_lumen"` give `"vein"`), or the whole name if it has no `_`
+/// (or nothing on one side of it).
+pub fn structure_of(name: &str) -> &str {
+    match name.rsplit_once('_') {
+        Some((s, p)) if !s.is_empty() && !p.is_empty() => s,
+        _ => name,
+    }
+}
+
+/// The part of its structure a region named `name` is (`"lumen"` for `"vein_lumen"`), if
+/// its name has one (see [`structure_of`]).
+fn part_of(name: &str) -> Option<&str> {
+    match name.rsplit_once('_') {
+        Some((s, p)) if !s.is_empty() && !p.is_empty() => Some(p),
+        _ => None,
+    }
+}
 
 /// Where the needle is on its body.
 #[derive(Clone, Debug, PartialEq)]
@@ -301,6 +366,11 @@ pub enum NeedleEventKind {
     Puncture,
     /// The tip moved into another region without a puncture.
     Enter,
+    /// The tip left a region (`region` and `from`: the region left).
+    Leave,
+    /// The tip left a structure further along its axis than it entered it (`region` and
+    /// `from`: the structure's region it left; see the module docs).
+    Transfix,
     /// The tip left the tissue.
     Exit,
     /// The needle was pulled back out through its entry point.
@@ -316,7 +386,8 @@ pub struct NeedleEvent {
     pub kind: NeedleEventKind,
     /// Human-readable, e.g. "punctured skin", "tip in vein lumen".
     pub description: String,
-    /// The region it concerns (the one entered or punctured).
+    /// The region it concerns: the one touched, punctured or entered; for Leave and
+    /// Transfix the one left.
     pub region: Option<String>,
     /// The region the tip came from.
     pub from: Option<String>,
@@ -347,7 +418,8 @@ pub struct NeedleReport {
     pub friction_force: f64,
     /// Cutting force (N).
     pub cutting_force: f64,
-    /// Region the tip is in (`None`: outside the tissue).
+    /// Region the tip is in (`None`: outside the tissue), as the events have it: a change
+    /// counts once it has held [`REGION_HOLD_FRAMES`] frames.
     pub tip_region: Option<String>,
     /// Tip depth along the axis from where it first touched the surface (m).
     pub depth: f64,
@@ -355,6 +427,27 @@ pub struct NeedleReport {
     pub shaft_points: usize,
     /// Events of this frame.
     pub events: Vec<NeedleEvent>,
+}
+
+/// A region change the tip was located in at the end of a frame, not yet held long enough
+/// to count (see the module docs, Hysteresis).
+#[derive(Clone, Copy, Debug)]
+struct Crossing {
+    /// The region (`None`: outside the tissue).
+    region: Option<i32>,
+    /// End of the frame where it was first seen (s).
+    time: f64,
+    /// The tip then.
+    tip: DVec3,
+}
+
+/// How the tip got into a region.
+#[derive(Clone, Copy, Debug)]
+enum Via {
+    /// Point location, held for [`REGION_HOLD_FRAMES`] frames.
+    Located,
+    /// A puncture of the face from region `from`, with the substep force that did it (N).
+    Puncture { from: Option<i32>, force: f64 },
 }
 
 /// The needle's host-side state machine.
@@ -373,7 +466,17 @@ pub struct NeedleTracker {
     /// and position come from them, not from the end of the frame.
     barrier_point: Option<DVec3>,
     frame_tip0: DVec3,
+    /// The region located at the tip at the end of the last frame (what the barrier search
+    /// uses; may flicker at an interface).
+    located: Option<i32>,
+    /// The region the tip is in as the events have it (changes after the hysteresis).
     tip_region: Option<i32>,
+    /// Located changes not held long enough yet, in order, and how many consecutive frames
+    /// the last one has been seen.
+    pending: Vec<Crossing>,
+    held: u32,
+    /// Where the tip entered the structure it is in.
+    structure_entry: Option<DVec3>,
     inside: bool,
     entry: Option<DVec3>,
     contact_origin: Option<DVec3>,
@@ -422,7 +525,11 @@ impl NeedleTracker {
             barrier: None,
             barrier_point: None,
             frame_tip0: DVec3::ZERO,
+            located: None,
             tip_region: None,
+            pending: Vec::new(),
+            held: 0,
+            structure_entry: None,
             inside: false,
             entry: None,
             contact_origin: None,
@@ -436,9 +543,22 @@ impl NeedleTracker {
         &self.events
     }
 
-    /// The region the tip was in at the end of the last frame.
+    /// The region the tip is in as the events have it: a located change counts once it has
+    /// held [`REGION_HOLD_FRAMES`] frames (a puncture at once).
     pub fn tip_region(&self) -> Option<i32> {
         self.tip_region
+    }
+
+    /// Punctures so far per region name (the region punctured into; a back wall punctured
+    /// from the lumen counts for the wall).
+    pub fn punctures(&self) -> BTreeMap<String, usize> {
+        let mut n = BTreeMap::new();
+        for e in &self.events {
+            if let (NeedleEventKind::Puncture, Some(r)) = (e.kind, &e.region) {
+                *n.entry(r.clone()).or_insert(0) += 1;
+            }
+        }
+        n
     }
 
     /// The spacing of the shaft points (m).
@@ -457,6 +577,115 @@ impl NeedleTracker {
 
     fn props(&self, r: i32) -> NeedleTissue {
         self.tissue.get(&r).copied().unwrap_or_default()
+    }
+
+    /// The structure of region `r` (`None` outside the tissue).
+    fn structure(&self, r: Option<i32>) -> Option<String> {
+        self.name(r).map(|n| structure_of(&n).to_string())
+    }
+
+    /// Whether a structure has a membrane: one of its regions has a puncture force.
+    fn has_membrane(&self, structure: &str) -> bool {
+        self.tissue.iter().any(|(&r, t)| {
+            t.puncture_force > 0.0 && self.structure(Some(r)).as_deref() == Some(structure)
+        })
+    }
+
+    /// The tip counts as having moved from its region into `to` at `time`, `at`: Leave of
+    /// the old region, Transfix if that leaves a structure further along the axis `a` than
+    /// the tip entered it, then the entry (Puncture, Enter or Exit).
+    fn cross(
+        &mut self,
+        to: Option<i32>,
+        time: f64,
+        at: DVec3,
+        a: DVec3,
+        via: Via,
+        out: &mut Vec<NeedleEvent>,
+    ) {
+        let from = self.tip_region;
+        let (s_from, s_to) = (self.structure(from), self.structure(to));
+        if self.inside {
+            if let Some(f) = from {
+                out.push(self.event(time, NeedleEventKind::Leave, Some(f), Some(f), at, 0.0));
+                if let (Some(s), Some(entry)) = (&s_from, self.structure_entry) {
+                    if s_to.as_ref() != Some(s) && self.has_membrane(s) && (at - entry).dot(a) > 0.0
+                    {
+                        out.push(self.event(
+                            time,
+                            NeedleEventKind::Transfix,
+                            Some(f),
+                            Some(f),
+                            at,
+                            0.0,
+                        ));
+                    }
+                }
+            }
+        }
+        match via {
+            Via::Puncture {
+                from: face_from,
+                force,
+            } => out.push(self.event(time, NeedleEventKind::Puncture, to, face_from, at, force)),
+            Via::Located if self.inside => {
+                let kind = if to.is_some() {
+                    NeedleEventKind::Enter
+                } else {
+                    NeedleEventKind::Exit
+                };
+                out.push(self.event(time, kind, to, from, at, 0.0));
+            }
+            Via::Located => {}
+        }
+        if s_from != s_to {
+            self.structure_entry = to.map(|_| at);
+        }
+        self.tip_region = to;
+    }
+
+    /// Every pending change counts now, in order.
+    fn accept_pending(&mut self, a: DVec3, out: &mut Vec<NeedleEvent>) {
+        for c in std::mem::take(&mut self.pending) {
+            self.cross(c.region, c.time, c.tip, a, Via::Located, out);
+        }
+        self.held = 0;
+    }
+
+    /// The tip was located in `here` at the end of a frame (ending at `time`, tip at `tip`):
+    /// the hysteresis of the module docs.
+    fn observe(
+        &mut self,
+        here: Option<i32>,
+        time: f64,
+        tip: DVec3,
+        a: DVec3,
+        out: &mut Vec<NeedleEvent>,
+    ) {
+        if here == self.tip_region {
+            self.pending.clear();
+            self.held = 0;
+            return;
+        }
+        match self.pending.iter().position(|c| c.region == here) {
+            Some(i) if i + 1 == self.pending.len() => self.held += 1,
+            Some(i) => {
+                // Back in a region seen earlier on the way: the detour was flicker.
+                self.pending.truncate(i + 1);
+                self.held = 1;
+            }
+            None => {
+                self.pending.push(Crossing {
+                    region: here,
+                    time,
+                    tip,
+                });
+                self.held = 1;
+            }
+        }
+        if self.held >= REGION_HOLD_FRAMES {
+            self.accept_pending(a, out);
+        }
     }
 
     /// Before a frame: the face ahead of the tip and the tet the tip cuts through.
@@ -505,7 +734,7 @@ impl NeedleTracker {
                 };
                 let Some(r) = into else { continue };
                 if self.punctured.contains(&hit.face)
-                    || Some(r) == self.tip_region
+                    || Some(r) == self.located
                     || self.props(r).puncture_force <= 0.0
                 {
                     continue;
@@ -584,25 +813,27 @@ impl NeedleTracker {
                 ));
             }
         }
-        let mut punctured_into = None;
         if h.counts[3] > 0 {
             let time = t_start + dt * h.counts[3] as f64;
             let at = v3(h.puncture);
             if let Some((face, from, r)) = self.barrier.take() {
                 self.mark_punctured(face);
-                new_events.push(self.event(
-                    time,
-                    NeedleEventKind::Puncture,
-                    Some(r),
-                    from,
-                    at,
-                    h.puncture[3] as f64,
-                ));
-                punctured_into = Some(r);
+                // The tip was in `from` when it punctured: a pending change into it holds.
+                if let Some(i) = self.pending.iter().position(|c| c.region == from) {
+                    self.pending.truncate(i + 1);
+                    self.accept_pending(a, &mut new_events);
+                }
+                self.pending.clear();
+                self.held = 0;
                 if !self.inside {
                     self.inside = true;
                     self.entry = Some(at);
                 }
+                let via = Via::Puncture {
+                    from,
+                    force: h.puncture[3] as f64,
+                };
+                self.cross(Some(r), time, at, a, via, &mut new_events);
             }
         }
         // Where the tip is now. While it pushes a face it has not punctured, it is on the
@@ -616,33 +847,20 @@ impl NeedleTracker {
                 locate(model, pos, &[tip.to_array()])[0].map(|(t, _)| model.tet_region[t as usize])
             }
         };
-        if here != self.tip_region {
-            if let Some(r) = here {
-                if punctured_into != Some(r) && self.inside {
-                    new_events.push(self.event(
-                        t_end,
-                        NeedleEventKind::Enter,
-                        Some(r),
-                        self.tip_region,
-                        tip,
-                        0.0,
-                    ));
-                }
-            } else if self.inside {
-                new_events.push(self.event(
-                    t_end,
-                    NeedleEventKind::Exit,
-                    None,
-                    self.tip_region,
-                    tip,
-                    0.0,
-                ));
-            }
-            self.tip_region = here;
-        }
-        // Pulled back out through the entry point: release everything.
+        self.located = here;
+        self.observe(here, t_end, tip, a, &mut new_events);
+        // Pulled back out through the entry point: out of the tissue (the pending way out
+        // counts at once), and everything released.
         if let Some(e) = self.entry {
             if self.inside && (tip - e).dot(a) < 0.0 {
+                if self.pending.last().is_some_and(|c| c.region.is_none()) {
+                    self.accept_pending(a, &mut new_events);
+                }
+                self.pending.clear();
+                self.held = 0;
+                if self.tip_region.is_some() {
+                    self.cross(None, t_end, tip, a, Via::Located, &mut new_events);
+                }
                 self.inside = false;
                 self.entry = None;
                 self.contact_origin = None;
@@ -687,10 +905,9 @@ impl NeedleTracker {
         let from_name = self.name(from);
         let pretty = |s: &Option<String>| s.clone().unwrap_or_default().replace('_', " ");
         let lumen_of = |s: &Option<String>| {
-            s.as_ref().and_then(|n| {
-                let n = n.replace('_', " ");
-                n.strip_suffix(" lumen").map(str::to_string)
-            })
+            s.as_deref()
+                .filter(|n| part_of(n) == Some("lumen"))
+                .map(|n| structure_of(n).replace('_', " "))
         };
         let description = match kind {
             NeedleEventKind::Contact => format!("tip touched {}", pretty(&region_name)),
@@ -702,6 +919,11 @@ impl NeedleTracker {
                 Some(v) => format!("tip in {v} lumen"),
                 None => format!("entered {}", pretty(&region_name)),
             },
+            NeedleEventKind::Leave => format!("left {}", pretty(&region_name)),
+            NeedleEventKind::Transfix => format!(
+                "transfixed {}",
+                structure_of(region_name.as_deref().unwrap_or_default()).replace('_', " ")
+            ),
             NeedleEventKind::Exit => "tip left the tissue".into(),
             NeedleEventKind::Withdraw => "needle withdrawn".into(),
         };
@@ -788,5 +1010,22 @@ impl NeedleTracker {
             });
         }
         self.dev.header.counts[0] = self.dev.tracks.len() as u32;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn structures_and_parts_come_from_the_last_underscore() {
+        assert_eq!(structure_of("vein_wall"), "vein");
+        assert_eq!(structure_of("vein_lumen"), "vein");
+        assert_eq!(part_of("vein_lumen"), Some("lumen"));
+        assert_eq!(structure_of("basilic_vein_wall"), "basilic_vein");
+        assert_eq!(structure_of("skin"), "skin");
+        assert_eq!(part_of("skin"), None);
+        assert_eq!(structure_of("_x"), "_x");
+        assert_eq!(structure_of("x_"), "x_");
     }
 }
