@@ -112,7 +112,7 @@ struct Frame {
 
 /// Drives the needle through `tips` (one per frame, along `dir`) on `kind`.
 fn drive(kind: BackendKind, e: f64, puncture: f64, dir: DVec3, tips: &[DVec3]) -> Vec<Frame> {
-    let mut sim = Simulation::new(model(e), &SolverConfig::default(), kind, None).unwrap();
+    let mut sim = Simulation::new(model(e), &SolverConfig::default(), kind.into()).unwrap();
     let plan = sim.plan();
     eprintln!(
         "{kind}: {} tets, {} substeps (region {}, h {:.2} mm)",
@@ -423,7 +423,7 @@ fn a_tip_held_at_an_interface_does_not_flicker() {
     let z_rest = zs[k];
     eprintln!("wall/lumen interface at z {:.2} mm (rest)", z_rest * 1e3);
     let mut sim =
-        Simulation::new(rest_model, &SolverConfig::default(), BackendKind::Cpu, None).unwrap();
+        Simulation::new(rest_model, &SolverConfig::default(), BackendKind::Cpu.into()).unwrap();
     let dir = DVec3::NEG_Z;
     let mut frames = Vec::new();
     let step = |sim: &mut Simulation, tip: DVec3, frames: &mut Vec<Frame>| {
@@ -446,7 +446,7 @@ fn a_tip_held_at_an_interface_does_not_flicker() {
     }
     // The interface above the tip where the tissue is now (pushed along by the needle).
     let z_now = {
-        let (model, state) = sim.model_and_state().unwrap();
+        let (model, state) = sim.sync_model_and_state().unwrap();
         let pos = state.positions(model);
         (0..100)
             .map(|i| z + 2e-5 * i as f64)
@@ -467,7 +467,7 @@ fn a_tip_held_at_an_interface_does_not_flicker() {
         };
         let tip = at(z_now + jitter);
         step(&mut sim, tip, &mut frames);
-        let (model, state) = sim.model_and_state().unwrap();
+        let (model, state) = sim.sync_model_and_state().unwrap();
         let here = region_at(model, &state.positions(model), tip);
         flips += usize::from(last.is_some() && last != Some(here));
         last = Some(here);
