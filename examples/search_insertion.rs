@@ -24,7 +24,11 @@ fn parse_list(arg: Option<String>, default: &[f64]) -> anyhow::Result<Vec<f64>> 
         None => Ok(default.to_vec()),
         Some(s) => s
             .split(',')
-            .map(|v| v.trim().parse::<f64>().map_err(|e| anyhow::anyhow!("{v:?}: {e}")))
+            .map(|v| {
+                v.trim()
+                    .parse::<f64>()
+                    .map_err(|e| anyhow::anyhow!("{v:?}: {e}"))
+            })
             .collect(),
     }
 }
@@ -72,9 +76,10 @@ fn main() -> anyhow::Result<()> {
                     .forces
                     .iter()
                     .any(|f| (f[0] * f[0] + f[1] * f[1] + f[2] * f[2]).sqrt() > limit);
-                let forbidden_event = frame.needle.as_ref().is_some_and(|n| {
-                    n.events.iter().any(|e| forbidden.contains(&e.description))
-                });
+                let forbidden_event = frame
+                    .needle
+                    .as_ref()
+                    .is_some_and(|n| n.events.iter().any(|e| forbidden.contains(&e.description)));
                 if too_hard || forbidden_event {
                     ControlFlow::Break(())
                 } else {
@@ -91,7 +96,11 @@ fn main() -> anyhow::Result<()> {
                 .map_or(f64::NAN, |c| c.margin);
             println!(
                 "{stroke:>9.1} {pitch:>7.1} {:>7} {:>11} {:>11} {:>10} {:>10.3} {:>8}",
-                if report.verdict.passed { "pass" } else { "fail" },
+                if report.verdict.passed {
+                    "pass"
+                } else {
+                    "fail"
+                },
                 report.final_tip_region.as_deref().unwrap_or("outside"),
                 mm(m.final_region_distance),
                 mm(m.final_back_wall),

@@ -22,8 +22,8 @@ use crate::margins::MarginProbe;
 use crate::report::{FrameRecord, Recorder, Report};
 use crate::scene::{CoSimError, CoSimScene, Coupling, CriteriaSpec};
 use crate::trajectory::{SceneRobot, Trajectory, TrajectoryError};
-use std::ops::ControlFlow;
 use glam::{DQuat, DVec3};
+use std::ops::ControlFlow;
 use std::sync::Arc;
 use std::time::Instant;
 use vesalius_engine::contact::faces::locate;
@@ -616,8 +616,7 @@ impl CoSim {
             state,
             &report,
             &rs,
-            targets,
-            margins,
+            (targets, margins),
             [rigid_s, tissue_s, 0.0],
         );
         rec.timing[2] = clock.elapsed().as_secs_f64();

@@ -26,8 +26,7 @@ pub mod trajectory;
 pub use coupling::{CoSim, PredictOptions};
 pub use margins::FrameMargins;
 pub use report::{
-    Check, Criterion, FrameRecord, MarginUnit, Measured, Report, RunMargins, TargetMargin,
-    Verdict,
+    Check, Criterion, FrameRecord, MarginUnit, Measured, Report, RunMargins, TargetMargin, Verdict,
 };
 pub use scene::{CoSimError, CoSimScene, Coupling, CriteriaSpec, WaypointSpec};
 pub use trajectory::{

@@ -129,7 +129,13 @@ impl MarginProbe {
 
     /// The stretch `[s_in, s_out]` (m along the axis from the tip) of the needle's line
     /// inside the region: the one holding the tip, else the next ahead, else the last behind.
-    fn stretch(&self, pos: &[[f32; 3]], tip: DVec3, axis: DVec3, region: i32) -> Option<(f64, f64)> {
+    fn stretch(
+        &self,
+        pos: &[[f32; 3]],
+        tip: DVec3,
+        axis: DVec3,
+        region: i32,
+    ) -> Option<(f64, f64)> {
         let origin = tip - axis * LINE_HALF_LENGTH_M;
         let hits = self.faces.ray_hits(
             pos,
@@ -243,7 +249,11 @@ mod test {
     fn layered() -> Model {
         let mut mesh = box_grid([10, 10, 10], [0.01, 0.01, 0.01], [-0.005, -0.005, -0.01]);
         for (t, tet) in mesh.tets.iter().enumerate() {
-            let z: f64 = tet.iter().map(|&v| mesh.positions[v as usize][2]).sum::<f64>() / 4.0;
+            let z: f64 = tet
+                .iter()
+                .map(|&v| mesh.positions[v as usize][2])
+                .sum::<f64>()
+                / 4.0;
             mesh.regions[t] = if z > -0.006 && z < -0.004 { 2 } else { 1 };
         }
         ModelBuilder::new(mesh)
@@ -268,8 +278,14 @@ mod test {
             let th = tilt_deg.to_radians();
             let tip = DVec3::new(0.0003, 0.0002, z_mm * 1e-3);
             let axis = DVec3::new(th.cos(), 0.0, -th.sin());
-            let target = vec![DVec3::new(-0.004, -0.004, -0.005), DVec3::new(0.004, 0.004, -0.005)];
-            (probe.measure(&model, &pos, Some((tip, axis)), &[target]), th.sin())
+            let target = vec![
+                DVec3::new(-0.004, -0.004, -0.005),
+                DVec3::new(0.004, 0.004, -0.005),
+            ];
+            (
+                probe.measure(&model, &pos, Some((tip, axis)), &[target]),
+                th.sin(),
+            )
         };
         let close = |a: Option<f64>, b: f64| {
             let a = a.expect("measured");

@@ -4,8 +4,8 @@
 // Index loops over xyz and tet vertices read like the math.
 #![allow(clippy::needless_range_loop)]
 
-use crate::scene::{Coupling, CriteriaSpec};
 use crate::margins::FrameMargins;
+use crate::scene::{Coupling, CriteriaSpec};
 use serde::Serialize;
 use std::collections::BTreeMap;
 use std::path::Path;
@@ -329,8 +329,8 @@ impl Recorder {
         state: &State,
         report: &ContactReport,
         robot: &RobotState,
-        targets: Vec<f64>,
-        margins: FrameMargins,
+        // Per target its largest displacement (m), and the tip's margins.
+        (targets, margins): (Vec<f64>, FrameMargins),
         timing: [f64; 3],
     ) -> &mut FrameRecord {
         let strain = tet_strain(model, state);
@@ -453,13 +453,15 @@ impl Recorder {
         let r = &self.records;
         let last = r.last().map(|x| &x.margins);
         let extreme = |f: &dyn Fn(&FrameMargins) -> Option<f64>, max: bool| {
-            r.iter().filter_map(|x| f(&x.margins)).reduce(|a, b| {
-                if max {
-                    a.max(b)
-                } else {
-                    a.min(b)
-                }
-            })
+            r.iter().filter_map(|x| f(&x.margins)).reduce(
+                |a, b| {
+                    if max {
+                        a.max(b)
+                    } else {
+                        a.min(b)
+                    }
+                },
+            )
         };
         let targets = self
             .targets

@@ -313,7 +313,8 @@ impl TrajectoryBuilder<'_> {
     /// `None`: position only). From a previous pose of the same link the link moves on a
     /// straight line (slerp for the orientation).
     pub fn pose(mut self, t: f64, link: LinkHandle, xyz: [f64; 3], rpy: Option<[f64; 3]>) -> Self {
-        self.waypoints.push(Waypoint::Cartesian { t, link, xyz, rpy });
+        self.waypoints
+            .push(Waypoint::Cartesian { t, link, xyz, rpy });
         self
     }
 
@@ -367,7 +368,11 @@ impl TrajectoryBuilder<'_> {
                     }
                 }
                 Waypoint::Cartesian { link, xyz, rpy, .. } => {
-                    if !xyz.iter().chain(rpy.iter().flatten()).all(|v| v.is_finite()) {
+                    if !xyz
+                        .iter()
+                        .chain(rpy.iter().flatten())
+                        .all(|v| v.is_finite())
+                    {
                         return Err(bad("the pose is not finite".into()));
                     }
                     let l = link.0;
@@ -425,25 +430,31 @@ impl TrajectoryBuilder<'_> {
             points.push(q);
             owner.push(0);
         }
-        let spline = JointTrajectory::new(times.clone(), points).map_err(|e| {
+        let spline =
+            JointTrajectory::new(times.clone(), points).map_err(|e| TrajectoryError::Waypoint {
+                index: 0,
+                time: times[0],
+                message: e.to_string(),
+            })?;
+        let violation = spline.limit_violation(model, LIMIT_SAMPLES).map_err(|e| {
             TrajectoryError::Waypoint {
                 index: 0,
                 time: times[0],
                 message: e.to_string(),
             }
         })?;
-        let violation = spline
-            .limit_violation(model, LIMIT_SAMPLES)
-            .map_err(|e| TrajectoryError::Waypoint {
-                index: 0,
-                time: times[0],
-                message: e.to_string(),
-            })?;
         if let Some(v) = violation {
             // The waypoints on either side of the violation.
-            let after = times.iter().position(|&t| t >= v.time).unwrap_or(times.len() - 1);
+            let after = times
+                .iter()
+                .position(|&t| t >= v.time)
+                .unwrap_or(times.len() - 1);
             let to = owner[after];
-            let from = if after == 0 { 0 } else { owner[after - 1].min(to) };
+            let from = if after == 0 {
+                0
+            } else {
+                owner[after - 1].min(to)
+            };
             let what = match v.kind {
                 LimitKind::Position => "position",
                 LimitKind::Velocity => "velocity",
@@ -473,7 +484,10 @@ impl TrajectoryBuilder<'_> {
                 Waypoint::Joints { t, set, delta } => WaypointSpec {
                     t: *t,
                     joints: set.iter().map(|(j, v)| (names[j.0].clone(), *v)).collect(),
-                    joints_delta: delta.iter().map(|(j, v)| (names[j.0].clone(), *v)).collect(),
+                    joints_delta: delta
+                        .iter()
+                        .map(|(j, v)| (names[j.0].clone(), *v))
+                        .collect(),
                     link: None,
                     xyz: None,
                     rpy: None,

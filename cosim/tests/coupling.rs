@@ -1,49 +1,26 @@
 //! Two-way coupling: a stage whose effort limit is below the tissue's resistance is stopped
 //! by the tissue (force balance); with the coupling off it is not.
 
-use std::path::Path;
 use vesalius_cosim::{CoSim, CoSimScene, Coupling, PredictOptions};
 use vesalius_engine::sim::BackendKind;
 
-/// The probe's lowest point starts 1 mm above a 0.1 x 0.1 x 0.05 m block (top at z = 0.05)
-/// and is driven 15 mm into it.
+mod common;
+
+/// The probe's lowest point starts 1 mm above the block and is driven 15 mm into it.
 fn scene() -> CoSimScene {
-    let urdf = concat!(
-        env!("CARGO_MANIFEST_DIR"),
-        "/../robots/indenter/indenter.urdf"
-    );
-    let text = format!(
+    common::indenter_scene(
+        "two_way.toml",
+        [12, 12, 6],
+        1.5,
         r#"
-[mesh]
-generator = {{ kind = "box", cells = [12, 12, 6], size = [0.1, 0.1, 0.05], origin = [-0.05, -0.05, 0.0] }}
-[materials]
-default = {{ youngs_modulus = 1.0e4, poisson_ratio = 0.45, density = 1000.0 }}
-[[pin]]
-kind = "plane"
-normal = [0.0, 0.0, 1.0]
-offset = 0.0
-[simulation]
-duration = 1.5
-gravity = [0.0, 0.0, 0.0]
-velocity_damping = 20.0
-[robot]
-urdf = "{urdf}"
-base = {{ xyz = [0.0, 0.0, 0.091] }}
-stiffness = 5000.0
-damping = 200.0
-[[tool]]
-link = "probe"
-static_friction = 0.0
-kinetic_friction = 0.0
 [[trajectory]]
 t = 0.0
-joints = {{ plunge = 0.0 }}
+joints = { plunge = 0.0 }
 [[trajectory]]
 t = 0.8
-joints = {{ plunge = 0.016 }}
-"#
-    );
-    CoSimScene::parse(&text, Path::new("two_way.toml")).unwrap()
+joints = { plunge = 0.016 }
+"#,
+    )
 }
 
 fn run(coupling: Coupling) -> (f64, f64, f64) {

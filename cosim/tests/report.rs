@@ -3,42 +3,18 @@
 //! so, and `forces.csv` quotes names that need it.
 
 use std::ops::ControlFlow;
-use std::path::Path;
 use vesalius_cosim::{
     predict, predict_observed, CoSimScene, Criterion, MarginUnit, Measured, PredictOptions, Report,
 };
 use vesalius_engine::sim::BackendKind;
 
-/// The indenter's probe (1 mm above a soft block) driven 8 mm into it over 0.5 s, with a
+mod common;
+
+/// The indenter's probe (1 mm above the block) driven 8 mm into it over 0.5 s, with a
 /// target whose name holds a comma and criteria with a force and a damage limit.
 fn scene(max_force: f64) -> CoSimScene {
-    let urdf = concat!(
-        env!("CARGO_MANIFEST_DIR"),
-        "/../robots/indenter/indenter.urdf"
-    );
-    let text = format!(
+    let extra = format!(
         r#"
-[mesh]
-generator = {{ kind = "box", cells = [8, 8, 4], size = [0.1, 0.1, 0.05], origin = [-0.05, -0.05, 0.0] }}
-[materials]
-default = {{ youngs_modulus = 1.0e4, poisson_ratio = 0.45, density = 1000.0 }}
-[[pin]]
-kind = "plane"
-normal = [0.0, 0.0, 1.0]
-offset = 0.0
-[simulation]
-duration = 0.6
-gravity = [0.0, 0.0, 0.0]
-velocity_damping = 20.0
-[robot]
-urdf = "{urdf}"
-base = {{ xyz = [0.0, 0.0, 0.091] }}
-stiffness = 5000.0
-damping = 200.0
-[[tool]]
-link = "probe"
-static_friction = 0.0
-kinetic_friction = 0.0
 [[trajectory]]
 t = 0.0
 joints = {{ plunge = 0.0 }}
@@ -53,7 +29,7 @@ max_tool_force = {max_force}
 max_damaged_fraction = 0.5
 "#
     );
-    CoSimScene::parse(&text, Path::new("report.toml")).unwrap()
+    common::indenter_scene("report.toml", [8, 8, 4], 0.6, &extra)
 }
 
 fn cpu() -> PredictOptions {
@@ -106,7 +82,11 @@ fn margins_agree_with_the_records_and_the_verdict() {
         .iter()
         .find(|c| c.unit == MarginUnit::Fraction)
         .unwrap();
-    let worst = pass.peak_damaged_fraction.iter().copied().fold(0.0, f64::max);
+    let worst = pass
+        .peak_damaged_fraction
+        .iter()
+        .copied()
+        .fold(0.0, f64::max);
     assert_eq!(damage.margin, 0.5 - worst);
     // Without a needle there are no tip margins.
     assert_eq!(pass.margins.final_region_distance, None);
@@ -118,7 +98,10 @@ fn margins_agree_with_the_records_and_the_verdict() {
     assert!(!c.passed && !fail.verdict.passed);
     assert_eq!(c.margin, limit - peak, "same run, same bits");
     assert_eq!(fail.verdict.failed().count(), 1);
-    assert_eq!(fail.verdict.worst_margin(MarginUnit::Newton), Some(limit - peak));
+    assert_eq!(
+        fail.verdict.worst_margin(MarginUnit::Newton),
+        Some(limit - peak)
+    );
     // The structured check is in summary.json as data.
     let json = serde_json::to_value(&fail.verdict).unwrap();
     assert_eq!(json["checks"][0]["criterion"]["kind"], "max_tool_force");
@@ -143,7 +126,11 @@ fn an_observer_stops_a_failed_candidate() {
     })
     .unwrap();
     assert_eq!(stopped.records.len(), seen);
-    assert!(seen < full.records.len(), "{seen} of {}", full.records.len());
+    assert!(
+        seen < full.records.len(),
+        "{seen} of {}",
+        full.records.len()
+    );
     let last = stopped.records.last().unwrap();
     assert_eq!(stopped.stopped_early, Some(last.time));
     assert_eq!(full.stopped_early, None);

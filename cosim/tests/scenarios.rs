@@ -42,10 +42,7 @@ fn run(scene: &CoSimScene, trajectory: Option<&Trajectory>, seconds: f64) -> Rep
     for c in &r.verdict.checks {
         assert_eq!(c.passed, c.margin >= 0.0, "{c:#?}");
     }
-    assert_eq!(
-        r.verdict.passed,
-        r.verdict.checks.iter().all(|c| c.passed)
-    );
+    assert_eq!(r.verdict.passed, r.verdict.checks.iter().all(|c| c.passed));
     assert!(
         (r.simulated_time - seconds).abs() < 0.02,
         "{}",
@@ -170,7 +167,12 @@ fn phlebotomy_reaches_the_lumen_and_a_miss_does_not() {
     let tip_check = m
         .verdict
         .failed()
-        .find(|c| matches!(c.criterion, vesalius_cosim::Criterion::FinalTipRegion { .. }))
+        .find(|c| {
+            matches!(
+                c.criterion,
+                vesalius_cosim::Criterion::FinalTipRegion { .. }
+            )
+        })
         .expect("the tip check fails");
     assert_eq!(tip_check.margin, out);
 }

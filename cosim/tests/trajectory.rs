@@ -130,7 +130,10 @@ fn bad_waypoints_are_named_at_build_time() {
     match &e {
         TrajectoryError::Limit { from, to, message } => {
             assert_eq!((*from, *to), (1, 2), "{e}");
-            assert!(message.contains("velocity") && message.contains("insertion"), "{e}");
+            assert!(
+                message.contains("velocity") && message.contains("insertion"),
+                "{e}"
+            );
         }
         other => panic!("{other:?}"),
     }
@@ -141,7 +144,8 @@ fn bad_waypoints_are_named_at_build_time() {
         .build()
         .unwrap_err();
     assert!(
-        matches!(e, TrajectoryError::Waypoint { index: 0, .. }) && e.to_string().contains("reachable"),
+        matches!(e, TrajectoryError::Waypoint { index: 0, .. })
+            && e.to_string().contains("reachable"),
         "{e}"
     );
     // Not finite.

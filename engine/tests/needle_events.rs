@@ -422,8 +422,12 @@ fn a_tip_held_at_an_interface_does_not_flicker() {
         .unwrap();
     let z_rest = zs[k];
     eprintln!("wall/lumen interface at z {:.2} mm (rest)", z_rest * 1e3);
-    let mut sim =
-        Simulation::new(rest_model, &SolverConfig::default(), BackendKind::Cpu.into()).unwrap();
+    let mut sim = Simulation::new(
+        rest_model,
+        &SolverConfig::default(),
+        BackendKind::Cpu.into(),
+    )
+    .unwrap();
     let dir = DVec3::NEG_Z;
     let mut frames = Vec::new();
     let step = |sim: &mut Simulation, tip: DVec3, frames: &mut Vec<Frame>| {

@@ -57,10 +57,11 @@
 //! another structure, or out of the tissue) at a point further along the needle's current
 //! axis than where it entered it: in through the wall, across the lumen and out through the
 //! back wall, or in and out through the wall only (grazing). A needle pulled back out the way
-//! it came leaves behind its entry point: no transfixion. Only structures with a membrane
-//! (one of their regions has a puncture force) can be transfixed: a structure the tip enters
-//! freely (fat) is a bed that other structures lie in, and the tip leaving fat into a vein
-//! is still within the fat layer.
+//! it came leaves behind its entry point: no transfixion. Only compound structures with a
+//! membrane can be transfixed (two or more regions, e.g. a vessel's wall and lumen, one of
+//! them with a puncture force): a structure the tip enters freely (fat) is a bed that other
+//! structures lie in, and the tip leaving fat into a vein is still within the fat layer; a
+//! single layer (skin) is what every insertion passes through on its way in.
 
 // Index loops over xyz and the tet's vertices mirror the WGSL.
 #![allow(clippy::needless_range_loop)]
@@ -584,11 +585,18 @@ impl NeedleTracker {
         self.name(r).map(|n| structure_of(&n).to_string())
     }
 
-    /// Whether a structure has a membrane: one of its regions has a puncture force.
-    fn has_membrane(&self, structure: &str) -> bool {
-        self.tissue.iter().any(|(&r, t)| {
-            t.puncture_force > 0.0 && self.structure(Some(r)).as_deref() == Some(structure)
-        })
+    /// Whether a structure can be transfixed: it has two or more regions and a membrane
+    /// (one of its regions has a puncture force).
+    fn transfixable(&self, structure: &str) -> bool {
+        let parts = self
+            .region_names
+            .keys()
+            .filter(|&&r| self.structure(Some(r)).as_deref() == Some(structure))
+            .count();
+        parts >= 2
+            && self.tissue.iter().any(|(&r, t)| {
+                t.puncture_force > 0.0 && self.structure(Some(r)).as_deref() == Some(structure)
+            })
     }
 
     /// The tip counts as having moved from its region into `to` at `time`, `at`: Leave of
@@ -609,7 +617,7 @@ impl NeedleTracker {
             if let Some(f) = from {
                 out.push(self.event(time, NeedleEventKind::Leave, Some(f), Some(f), at, 0.0));
                 if let (Some(s), Some(entry)) = (&s_from, self.structure_entry) {
-                    if s_to.as_ref() != Some(s) && self.has_membrane(s) && (at - entry).dot(a) > 0.0
+                    if s_to.as_ref() != Some(s) && self.transfixable(s) && (at - entry).dot(a) > 0.0
                     {
                         out.push(self.event(
                             time,
