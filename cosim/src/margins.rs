@@ -95,12 +95,12 @@ impl MarginProbe {
             .iter()
             .map(|pts| polyline_distance(tip, pts))
             .collect();
-        let Some(region) = self.region.filter(|_| !self.faces.faces.is_empty()) else {
+        if self.region.is_none() || self.faces.faces.is_empty() {
             return FrameMargins {
                 target_distance,
                 ..Default::default()
             };
-        };
+        }
         let p = |i: u32| {
             let q = pos[i as usize];
             DVec3::new(q[0] as f64, q[1] as f64, q[2] as f64)
@@ -111,11 +111,8 @@ impl MarginProbe {
             .iter()
             .map(|f| point_triangle_distance(tip, p(f.verts[0]), p(f.verts[1]), p(f.verts[2])))
             .fold(f64::INFINITY, f64::min);
-        let inside = self.tets.iter().any(|&t| {
-            tet_barycentric(pos, model.tets[t as usize], tip.to_array())
-                .is_some_and(|b| b.iter().all(|&c| c >= -1e-9))
-        });
-        let (back_wall, chord) = match self.stretch(pos, tip, axis, region) {
+        let inside = self.contains(model, pos, tip);
+        let (back_wall, chord) = match self.stretch(model, pos, tip, axis) {
             Some((s_in, s_out)) => (Some(s_out), Some(s_out - s_in)),
             None => (None, None),
         };
@@ -129,12 +126,19 @@ impl MarginProbe {
 
     /// The stretch `[s_in, s_out]` (m along the axis from the tip) of the needle's line
     /// inside the region: the one holding the tip, else the next ahead, else the last behind.
+    ///
+    /// The line's crossings of the region's boundary cut it into pieces, and each piece is
+    /// inside or outside by point location of its middle in the region's tets, not by the
+    /// crossings' directions: around a tented wall or along a needle's own track faces are
+    /// dragged onto the line, tets invert, and a crossing can be missed (the tip resting
+    /// exactly on a face) or counted twice (through an edge). A wrong direction there would
+    /// close or open a stretch at the wrong place.
     fn stretch(
         &self,
+        model: &Model,
         pos: &[[f32; 3]],
         tip: DVec3,
         axis: DVec3,
-        region: i32,
     ) -> Option<(f64, f64)> {
         let origin = tip - axis * LINE_HALF_LENGTH_M;
         let hits = self.faces.ray_hits(
@@ -144,22 +148,20 @@ impl MarginProbe {
             0.0,
             2.0 * LINE_HALF_LENGTH_M,
         );
-        // Walk along the line: entering and leaving by the crossings' directions. A line
-        // through an edge or a vertex crosses two faces at once; a second entry while inside
-        // (or exit while outside) changes nothing.
-        let mut stretches = Vec::new();
-        let mut entered: Option<f64> = None;
-        for h in hits {
-            let f = self.faces.faces[h.face];
-            let enters = (f.inner.1 == region) != h.leaving_inner;
-            let s = h.t - LINE_HALF_LENGTH_M;
-            match (enters, entered) {
-                (true, None) => entered = Some(s),
-                (false, Some(s_in)) => {
-                    stretches.push((s_in, s));
-                    entered = None;
+        let mut cuts: Vec<f64> = hits.iter().map(|h| h.t - LINE_HALF_LENGTH_M).collect();
+        // The tip itself is a cut: a stretch is split there, so it is found whichever side
+        // of a face the tip rests on.
+        cuts.push(0.0);
+        cuts.sort_by(f64::total_cmp);
+        cuts.dedup_by(|a, b| (*a - *b).abs() < 1e-12);
+        let mut stretches: Vec<(f64, f64)> = Vec::new();
+        for w in cuts.windows(2) {
+            let (a, b) = (w[0], w[1]);
+            if self.contains(model, pos, tip + axis * (0.5 * (a + b))) {
+                match stretches.last_mut() {
+                    Some(last) if last.1 == a => last.1 = b,
+                    _ => stretches.push((a, b)),
                 }
-                _ => {}
             }
         }
         stretches
@@ -168,6 +170,14 @@ impl MarginProbe {
             .or_else(|| stretches.iter().find(|(a, _)| *a > 0.0))
             .or_else(|| stretches.last())
             .copied()
+    }
+
+    /// Whether `p` lies in one of the region's tets (deformed).
+    fn contains(&self, model: &Model, pos: &[[f32; 3]], p: DVec3) -> bool {
+        self.tets.iter().any(|&t| {
+            tet_barycentric(pos, model.tets[t as usize], p.to_array())
+                .is_some_and(|b| b.iter().all(|&c| c >= -1e-9))
+        })
     }
 }
 
@@ -300,6 +310,10 @@ mod test {
         let (m, s) = at(-2.0, 60.0);
         close(m.region_distance, -2e-3);
         close(m.back_wall, 4e-3 / s);
+        close(m.chord, 2e-3 / s);
+        // Resting exactly on the back wall (a face of the mesh).
+        let (m, s) = at(-6.0, 60.0);
+        close(m.back_wall, 0.0);
         close(m.chord, 2e-3 / s);
         // Through it: 1 mm past the back wall.
         let (m, s) = at(-7.0, 60.0);

@@ -202,7 +202,8 @@ pub struct RunMargins {
     /// Distance from the tip to the back wall along the axis at the end (m; negative:
     /// through it).
     pub final_back_wall: Option<f64>,
-    /// The closest the tip came to the back wall (m; negative: it went through).
+    /// The closest the tip came to the back wall from the frame the needle first reported
+    /// it in the region (m; negative: it went through; `None`: it never was there).
     pub min_back_wall: Option<f64>,
     /// The chord of the goal region on the needle's line at the end (m).
     pub final_chord: Option<f64>,
@@ -486,7 +487,23 @@ impl Recorder {
             final_region_distance: last.and_then(|m| m.region_distance),
             max_region_distance: extreme(&|m| m.region_distance, true),
             final_back_wall: last.and_then(|m| m.back_wall),
-            min_back_wall: extreme(&|m| m.back_wall, false),
+            min_back_wall: {
+                // From the first frame the needle reports the tip in the region: before
+                // it, while a wall tents ahead of the tip, the crushed tets around it can
+                // put the region's stretch behind the tip (and the tip inside the
+                // region's deformed tets), though it has not gone through.
+                let goal = criteria.final_tip_region.as_deref();
+                let first_inside = r.iter().position(|x| {
+                    goal.is_some()
+                        && x.needle.as_ref().and_then(|n| n.tip_region.as_deref()) == goal
+                });
+                first_inside.and_then(|i| {
+                    r[i..]
+                        .iter()
+                        .filter_map(|x| x.margins.back_wall)
+                        .reduce(f64::min)
+                })
+            },
             final_chord: last.and_then(|m| m.chord),
             targets,
         }
