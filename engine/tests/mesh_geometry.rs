@@ -531,6 +531,63 @@ fn box_grid_graded_is_conforming_positive_and_fills_the_box() {
     assert!(min >= 0.99 * h_fine, "{min} vs {h_fine}");
 }
 
+/// A vein turned in the skin plane: its volume is that of a cylinder along the turned
+/// axis between where it leaves the patch (an oblique cylinder cut by two parallel planes
+/// has the volume of its cross-section times the axis length between them), the lumen's
+/// tets lie on the turned axis, and the layers are untouched.
+#[test]
+fn vein_slab_turned_vein_follows_its_axis() {
+    use generate::slab_region as sr;
+    let pi = std::f64::consts::PI;
+    for (angle, axis_length) in [
+        // Crossing the y = ±width/2 faces.
+        (30.0f64, 0.03 / 30.0f64.to_radians().cos()),
+        // In line with the needle, crossing the x = 0 and x = length faces.
+        (90.0, 0.04),
+    ] {
+        let p = generate::VeinSlabParams {
+            vein_angle_deg: angle,
+            ..Default::default()
+        };
+        p.check().unwrap();
+        let mut m = generate::vein_slab(&p);
+        let r = validate(&mut m, &ValidateOptions::default()).unwrap();
+        assert!(r.errors.is_empty() && r.flipped == 0, "{:?}", r.errors);
+        let stats = mesh::region_stats(&m);
+        let r_in = p.vein_radius - p.wall_thickness;
+        let vein = pi * p.vein_radius.powi(2) * axis_length;
+        let got = stats[&sr::VEIN_WALL].volume + stats[&sr::VEIN_LUMEN].volume;
+        eprintln!(
+            "vein at {angle} deg: {} tets, vein {got:.4e} m^3 (analytic {vein:.4e}), lumen {:.4e} ({:.4e})",
+            m.tets.len(),
+            stats[&sr::VEIN_LUMEN].volume,
+            pi * r_in * r_in * axis_length
+        );
+        assert!((got / vein - 1.0).abs() < 0.03, "{angle}: {got} vs {vein}");
+        let lumen = stats[&sr::VEIN_LUMEN].volume / (pi * r_in * r_in * axis_length);
+        assert!((lumen - 1.0).abs() < 0.1, "{angle}: lumen ratio {lumen}");
+        let skin = stats[&sr::SKIN].volume / (p.length * p.width * p.skin_thickness);
+        assert!((skin - 1.0).abs() < 1e-9, "{skin}");
+        // Every lumen tet's centroid is within the inner radius of the turned axis.
+        let d = p.vein_direction();
+        for (t, &reg) in m.tets.iter().zip(&m.regions) {
+            if reg != sr::VEIN_LUMEN {
+                continue;
+            }
+            let mut c = [0.0; 3];
+            for &v in t {
+                for (ck, pk) in c.iter_mut().zip(m.positions[v as usize]) {
+                    *ck += 0.25 * pk;
+                }
+            }
+            let q = [c[0] - p.vein_x, c[1], c[2] - p.vein_z];
+            let along = q[0] * d[0] + q[1] * d[1];
+            let dist = (q.iter().map(|x| x * x).sum::<f64>() - along * along).sqrt();
+            assert!(dist < r_in, "{angle}: lumen tet {dist} from the axis");
+        }
+    }
+}
+
 #[test]
 fn vein_slab_regions_volumes_and_quality() {
     use generate::slab_region as sr;

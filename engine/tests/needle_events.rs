@@ -27,6 +27,7 @@ fn params() -> VeinSlabParams {
         muscle_depth: 0.012,
         vein_x: 0.022,
         vein_z: -0.007,
+        vein_angle_deg: 0.0,
         vein_radius: 0.0035,
         wall_thickness: 0.0012,
         fine_size: 0.001,

@@ -136,6 +136,51 @@ fn too_much_refinement_is_refused_and_refinement_keeps_the_mesh() {
     assert!((volume(&fine) - volume(&coarse)).abs() < 1e-6 * volume(&coarse));
 }
 
+/// The vein_slab generator's anatomy as scene keys: they change the mesh, and impossible
+/// combinations are refused naming the keys.
+#[test]
+fn vein_slab_anatomy_keys_and_impossible_combinations() {
+    let scene = |keys: &str| {
+        format!(
+            "[mesh]\ngenerator = {{ kind = \"vein_slab\", fine_size = 0.001, path_size = 0.0015, max_cell = 0.004{keys} }}\n\
+             [materials]\ndefault = {{ youngs_modulus = 1e4, poisson_ratio = 0.45, density = 1000 }}\n"
+        )
+    };
+    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("../scenes/test.toml");
+    let mesh = |keys: &str| {
+        let (m, _) = Scene::parse(&scene(keys), &path).unwrap().mesh().unwrap();
+        m
+    };
+    let deflt = mesh("");
+    let deeper = mesh(", vein_z = -0.008, vein_radius = 0.0025, vein_angle_deg = 60.0");
+    assert_ne!(deflt.positions, deeper.positions);
+    let lowest = |m: &vesalius_engine::mesh::TetMesh| {
+        m.tets
+            .iter()
+            .zip(&m.regions)
+            .filter(|(_, &r)| r == vesalius_engine::mesh::generate::slab_region::VEIN_WALL)
+            .flat_map(|(t, _)| t.iter().map(|&v| m.positions[v as usize][2]))
+            .fold(f64::INFINITY, f64::min)
+    };
+    // The default vein reaches down to about -7.5 mm, the deeper one to -10.5 mm.
+    assert!(lowest(&deflt) > -0.0085 && lowest(&deeper) < -0.0095);
+    for (keys, want) in [
+        (", vein_z = -0.001", "vein_z + vein_radius"),
+        (
+            ", wall_thickness = 0.003",
+            "wall_thickness (0.003) must be less than vein_radius",
+        ),
+        (", vein_x = 0.039", "vein_x"),
+        (", muscle_depth = 0.001", "muscle_depth"),
+        (", vein_angle_deg = 120.0", "vein_angle_deg"),
+        (", vein_radius = nan", "vein_radius"),
+        (", vein_depth = 0.01", "vein_depth"),
+    ] {
+        let e = build_err(&scene(keys));
+        assert!(e.contains(want), "{keys}: {e}");
+    }
+}
+
 #[test]
 fn every_shipped_scene_builds() {
     let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../scenes");

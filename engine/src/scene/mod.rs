@@ -6,6 +6,7 @@
 //! [mesh]
 //! file = "../anatomy/limb_segment.msh"   # relative to this file; or:
 //! # generator = { kind = "box", cells = [12, 12, 6], size = [0.1, 0.1, 0.05] }
+//! # generator = { kind = "vein_slab", vein_z = -0.006, vein_angle_deg = 90 }  # VeinSlabParams
 //! scale = 1.0                             # coordinate scale (0.001 for millimetres)
 //! refine = 0                              # uniform 1:8 refinements (0..=3)
 //!
@@ -28,7 +29,8 @@
 //! [simulation]
 //! duration = 2.0          # s
 //! frame_dt = 0.0166667    # s
-//! substeps = "auto"       # or a number
+//! substeps = "auto"       # or a number; past the stable bound refused unless
+//! allow_unstable = false  # is true
 //! backend = "auto"        # auto | cpu | gpu
 //! threads = "auto"        # CPU backend: or a number (1..=1024)
 //!
@@ -149,16 +151,11 @@ pub enum Generator {
         n_z: Option<usize>,
     },
     /// A patch of forearm for venipuncture (skin 1, fat 2, muscle 3, vein wall 4, vein
-    /// lumen 5; see `mesh::generate::vein_slab`); the cell sizes may be set, the rest are the
-    /// defaults.
-    VeinSlab {
-        /// Cell size across the vein (m, default 0.0005).
-        fine_size: Option<f64>,
-        /// Cell size along the needle path and in the skin (m, default 0.001).
-        path_size: Option<f64>,
-        /// Largest cell (m, default 0.003).
-        max_cell: Option<f64>,
-    },
+    /// lumen 5; see `mesh::generate::vein_slab`): its anatomy and cell sizes are the keys,
+    /// named as the fields of `VeinSlabParams` (`vein_x`, `vein_z`, `vein_radius`,
+    /// `wall_thickness`, `skin_thickness`, `muscle_depth`, `vein_angle_deg`, `fine_size`,
+    /// ...), each optional with the generator's default.
+    VeinSlab(crate::mesh::generate::VeinSlabParams),
 }
 
 /// Substeps: `"auto"` or a count.
@@ -199,6 +196,8 @@ pub struct SimulationSpec {
     pub adapter: Option<String>,
     /// Threads of the CPU backend: `"auto"` (this run's share of the cores) or a count.
     pub threads: Threads,
+    /// Run even where the substeps are past the stable bound (refused otherwise).
+    pub allow_unstable: bool,
 }
 
 impl SimulationSpec {
@@ -224,6 +223,7 @@ impl Default for SimulationSpec {
             backend: BackendKind::Auto,
             adapter: None,
             threads: s.threads,
+            allow_unstable: s.allow_unstable,
         }
     }
 }
@@ -434,32 +434,21 @@ impl Scene {
                 }
                 Ok(layered_limb(&p))
             }
-            Generator::VeinSlab {
-                fine_size,
-                path_size,
-                max_cell,
-            } => {
-                let d = crate::mesh::generate::VeinSlabParams::default();
-                let p = crate::mesh::generate::VeinSlabParams {
-                    fine_size: fine_size.unwrap_or(d.fine_size),
-                    path_size: path_size.unwrap_or(d.path_size),
-                    max_cell: max_cell.unwrap_or(d.max_cell),
-                    ..d
-                };
-                let ok = [p.fine_size, p.path_size, p.max_cell]
-                    .iter()
-                    .all(|v| v.is_finite() && *v >= 1e-4)
+            Generator::VeinSlab(p) => {
+                p.check()
+                    .map_err(|e| self.invalid(format!("vein_slab generator: {e}")))?;
+                let ok = p.fine_size >= 1e-4
                     && p.fine_size <= p.path_size
                     && p.path_size <= p.max_cell
                     && p.max_cell <= 0.01
                     && p.fine_size <= p.wall_thickness * 2.5;
                 if !ok {
                     return Err(self.invalid(format!(
-                        "vein_slab generator: need 1e-4 <= fine_size ({}) <= path_size ({}) <= max_cell ({}) <= 0.01 m and fine_size <= 2.5 x the wall thickness",
-                        p.fine_size, p.path_size, p.max_cell
+                        "vein_slab generator: need 1e-4 <= fine_size ({}) <= path_size ({}) <= max_cell ({}) <= 0.01 m and fine_size <= 2.5 x wall_thickness ({})",
+                        p.fine_size, p.path_size, p.max_cell, p.wall_thickness
                     )));
                 }
-                Ok(crate::mesh::generate::vein_slab(&p))
+                Ok(crate::mesh::generate::vein_slab(p))
             }
         }
     }
@@ -543,6 +532,7 @@ impl Scene {
             warm_start: sim.warm_start,
             max_speed: sim.max_speed,
             threads: sim.threads,
+            allow_unstable: sim.allow_unstable,
         };
         let frames = (sim.duration / sim.frame_dt).round().max(1.0) as u64;
         Ok(BuiltScene {

@@ -205,6 +205,10 @@ pub struct SolverConfig {
     pub max_speed: f64,
     /// Threads of the CPU backend (see [`Threads`]; the GPU backend ignores it).
     pub threads: Threads,
+    /// Run even where the substeps are past the stable bound ([`STABLE_COURANT`]: a fixed
+    /// count too small, or the automatic count capped at [`MAX_AUTO_SUBSTEPS`]), which is
+    /// otherwise refused before the first step ([`SimError::Unstable`]).
+    pub allow_unstable: bool,
 }
 
 impl Default for SolverConfig {
@@ -216,6 +220,7 @@ impl Default for SolverConfig {
             warm_start: true,
             max_speed: 500.0,
             threads: Threads::Auto,
+            allow_unstable: false,
         }
     }
 }
@@ -257,12 +262,37 @@ pub const P_COURANT: f64 = 1.45;
 /// Upper bound on automatically chosen substeps per frame.
 pub const MAX_AUTO_SUBSTEPS: u32 = 2000;
 
+/// Largest effective Courant number (see [`StepPlan::courant`]; 1 is the automatic plan's
+/// bound at `courant = 1`) a simulation starts with unless
+/// [`SolverConfig::allow_unstable`]: blocks of nu = 0.45 blew up at 1.26 (shear Courant
+/// 0.55, module docs), so past this a run is expected to invert tets or blow up.
+pub const STABLE_COURANT: f64 = 1.25;
+
 /// Errors of a running simulation.
 #[derive(Debug, thiserror::Error)]
 pub enum SimError {
     /// Solver settings are invalid.
     #[error("solver configuration: {0}")]
     Config(String),
+    /// The substeps are past the stable bound (refused unless
+    /// [`SolverConfig::allow_unstable`]).
+    #[error("{policy} substeps {substeps} are {ratio:.1}x past the stable bound for region {region} (effective Courant {courant:.2} > {STABLE_COURANT} at a {element_mm:.2} mm tet): {advice}, or set allow_unstable = true to run anyway")]
+    Unstable {
+        /// `"fixed"` or `"capped automatic"`.
+        policy: &'static str,
+        /// The substeps per frame.
+        substeps: u32,
+        /// Effective Courant number over [`STABLE_COURANT`].
+        ratio: f64,
+        /// The effective Courant number of the worst tet.
+        courant: f64,
+        /// The worst tet's region (its name where the model has one, else its id).
+        region: String,
+        /// Size of the worst tet (mm).
+        element_mm: f64,
+        /// What to change.
+        advice: String,
+    },
     /// The state became NaN/inf.
     #[error(
         "simulation blew up at step {step}: non-finite position or velocity (vertex {vertex})"
@@ -378,12 +408,38 @@ pub fn plan_substeps(model: &Model, config: &SolverConfig) -> Result<StepPlan, S
         }
     };
     let dt = config.frame_dt / substeps as f64;
+    let courant = worst.0 * dt;
+    if courant > STABLE_COURANT && !config.allow_unstable {
+        let fixed = matches!(config.substeps, SubstepPolicy::Fixed(_));
+        // The fewest substeps at the automatic bound (effective Courant 1).
+        let needed = (config.frame_dt * worst.0).ceil();
+        let advice = if fixed && needed <= MAX_AUTO_SUBSTEPS as f64 {
+            format!("use substeps = \"auto\" or at least {needed}")
+        } else {
+            format!(
+                "it needs {needed} substeps per frame, more than {MAX_AUTO_SUBSTEPS}: use a shorter frame_dt, larger elements or a softer material in that region"
+            )
+        };
+        return Err(SimError::Unstable {
+            policy: if fixed { "fixed" } else { "capped automatic" },
+            substeps,
+            ratio: courant / STABLE_COURANT,
+            courant,
+            region: model
+                .region_names
+                .get(&worst.1)
+                .cloned()
+                .unwrap_or_else(|| worst.1.to_string()),
+            element_mm: worst.3 * 1e3,
+            advice,
+        });
+    }
     Ok(StepPlan {
         substeps,
         iterations: config.iterations,
         dt,
         frame_dt: config.frame_dt,
-        courant: worst.0 * dt,
+        courant,
         critical_region: worst.1,
         wave_speed: worst.2,
         element_size: worst.3,

@@ -252,8 +252,11 @@ pub mod slab_region {
     pub const VEIN_LUMEN: i32 = 5;
 }
 
-/// Parameters of [`vein_slab`]. Lengths in metres.
-#[derive(Clone, Debug, PartialEq)]
+/// Parameters of [`vein_slab`]. Lengths in metres. In a scene file they are the keys of
+/// `generator = { kind = "vein_slab", ... }` (each optional, defaulting as below), checked
+/// by [`VeinSlabParams::check`].
+#[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
+#[serde(default, deny_unknown_fields)]
 pub struct VeinSlabParams {
     /// Extent in x (the needle's insertion direction), from x = 0. Default 0.04.
     pub length: f64,
@@ -269,6 +272,11 @@ pub struct VeinSlabParams {
     pub vein_x: f64,
     /// z of the vein's axis. Default -0.0055.
     pub vein_z: f64,
+    /// Direction of the vein in the skin plane: the angle of its axis from the y axis
+    /// towards +x, in degrees, within (-90, 90]. Default 0 (the vein runs along y, across
+    /// the needle's path); 90 runs it along x, in line with a needle inserted along +x.
+    /// `vein_x` is where its axis crosses the needle plane y = 0.
+    pub vein_angle_deg: f64,
     /// Outer radius of the vein. Default 0.002.
     pub vein_radius: f64,
     /// Thickness of the vein wall. Default 0.0005.
@@ -304,6 +312,7 @@ impl Default for VeinSlabParams {
             muscle_depth: 0.012,
             vein_x: 0.025,
             vein_z: -0.0055,
+            vein_angle_deg: 0.0,
             vein_radius: 0.002,
             wall_thickness: 0.0005,
             fine_size: 0.0005,
@@ -316,6 +325,124 @@ impl Default for VeinSlabParams {
     }
 }
 
+impl VeinSlabParams {
+    /// Largest number of tets [`vein_slab`] is asked to make (a bound checked before
+    /// anything is allocated; the default patch has 58 368).
+    pub const MAX_TETS: usize = 4_000_000;
+
+    /// Checks that the parameters describe a patch that can be built: lengths positive and
+    /// finite, `0 < skin_thickness < muscle_depth < depth`, the wall thinner than the
+    /// vein's radius, the vein below the skin, above the patch's floor and crossing the
+    /// needle plane inside it, and at most [`Self::MAX_TETS`] tets. The error names the
+    /// keys (the fields) at fault and their values.
+    pub fn check(&self) -> Result<(), String> {
+        let named = [
+            ("length", self.length),
+            ("width", self.width),
+            ("depth", self.depth),
+            ("skin_thickness", self.skin_thickness),
+            ("muscle_depth", self.muscle_depth),
+            ("vein_radius", self.vein_radius),
+            ("wall_thickness", self.wall_thickness),
+            ("fine_size", self.fine_size),
+            ("path_size", self.path_size),
+            ("path_half_width", self.path_half_width),
+            ("max_cell", self.max_cell),
+        ];
+        for (k, v) in named {
+            if !(v.is_finite() && v > 0.0) {
+                return Err(format!("{k} must be positive and finite, got {v}"));
+            }
+        }
+        for (k, v) in [
+            ("vein_x", self.vein_x),
+            ("vein_z", self.vein_z),
+            ("path_start_x", self.path_start_x),
+            ("vein_angle_deg", self.vein_angle_deg),
+        ] {
+            if !v.is_finite() {
+                return Err(format!("{k} must be finite, got {v}"));
+            }
+        }
+        if !(self.growth.is_finite() && self.growth >= 1.0) {
+            return Err(format!("growth must be at least 1, got {}", self.growth));
+        }
+        if !(self.vein_angle_deg > -90.0 && self.vein_angle_deg <= 90.0) {
+            return Err(format!(
+                "vein_angle_deg must be in (-90, 90], got {}",
+                self.vein_angle_deg
+            ));
+        }
+        if !(self.skin_thickness < self.muscle_depth && self.muscle_depth < self.depth) {
+            return Err(format!(
+                "need skin_thickness ({}) < muscle_depth ({}) < depth ({})",
+                self.skin_thickness, self.muscle_depth, self.depth
+            ));
+        }
+        let r = self.vein_radius;
+        if self.wall_thickness >= r {
+            return Err(format!(
+                "wall_thickness ({}) must be less than vein_radius ({r})",
+                self.wall_thickness
+            ));
+        }
+        if self.vein_z + r >= 0.0 {
+            return Err(format!(
+                "the vein must lie below the skin: vein_z + vein_radius = {} + {r} must be < 0",
+                self.vein_z
+            ));
+        }
+        if self.vein_z - r <= -self.depth {
+            return Err(format!(
+                "the vein must lie above the patch's floor: vein_z - vein_radius = {} - {r} must be > -depth = {}",
+                self.vein_z, -self.depth
+            ));
+        }
+        if !(self.vein_x - r > 0.0 && self.vein_x + r < self.length) {
+            return Err(format!(
+                "the vein must cross the needle plane inside the patch: need vein_radius ({r}) < vein_x ({}) < length - vein_radius ({})",
+                self.vein_x,
+                self.length - r
+            ));
+        }
+        if 2.0 * r >= self.width {
+            return Err(format!(
+                "the vein (2 x vein_radius = {}) must be narrower than width ({})",
+                2.0 * r,
+                self.width
+            ));
+        }
+        let (xs, ys, zs) = slab_coords(self);
+        let tets = 6 * (xs.len() - 1) * (ys.len() - 1) * (zs.len() - 1);
+        if tets > Self::MAX_TETS {
+            return Err(format!(
+                "fine_size {}, path_size {} and max_cell {} make {tets} tets, more than {}: use larger cells",
+                self.fine_size,
+                self.path_size,
+                self.max_cell,
+                Self::MAX_TETS
+            ));
+        }
+        Ok(())
+    }
+
+    /// Unit direction of the vein's axis (in the skin plane z = const).
+    pub fn vein_direction(&self) -> [f64; 3] {
+        let a = self.vein_angle_deg.to_radians();
+        [a.sin(), a.cos(), 0.0]
+    }
+
+    /// Distance of `c` from the vein's axis.
+    fn vein_axis_distance(&self, c: [f64; 3]) -> f64 {
+        let d = self.vein_direction();
+        let q = [c[0] - self.vein_x, c[1], c[2] - self.vein_z];
+        let along = q[0] * d[0] + q[1] * d[1];
+        (q[0] * q[0] + q[1] * q[1] + q[2] * q[2] - along * along)
+            .max(0.0)
+            .sqrt()
+    }
+}
+
 /// Sorted, deduplicated (within `tol`) copies of `v`.
 fn sorted_unique(mut v: Vec<f64>, tol: f64) -> Vec<f64> {
     v.sort_by(f64::total_cmp);
@@ -323,86 +450,46 @@ fn sorted_unique(mut v: Vec<f64>, tol: f64) -> Vec<f64> {
     v
 }
 
-/// A rectangular patch of forearm for needle insertion (venipuncture): a box
-/// `0 <= x <= length`, `|y| <= width / 2`, `-depth <= z <= 0` with the skin surface at
-/// z = 0, layered by depth into skin ([`slab_region::SKIN`]), subcutaneous fat
-/// ([`slab_region::FAT`]) and muscle ([`slab_region::MUSCLE`]), with a vein along y
-/// (perpendicular to the needle travelling in +x and downward) at `(vein_x, vein_z)`: its
-/// wall ([`slab_region::VEIN_WALL`]) and lumen ([`slab_region::VEIN_LUMEN`]).
-///
-/// The mesh is a [`box_grid_graded`] grid (conforming, positively oriented Kuhn tets).
-/// Grid lines lie exactly on the box faces, the skin/fat and fat/muscle interfaces, the
-/// vein's axis (x and z) and the needle plane y = 0. Cells are `fine_size` in x and z
-/// around the vein, `path_size` along the needle's path, in the skin (which gets at least
-/// 2 cell layers) and in the y band `|y| < path_half_width`, and grow by at most about
-/// `growth` per cell away from them, up to `max_cell`.
-///
-/// Regions are decided by tet centroid: within the vein's inner radius lumen, within its
-/// outer radius wall, else by depth. Lumen tets that share a face with a tet outside the
-/// vein then become wall, so the wall encloses the lumen everywhere (at the default
-/// sizes the wall is about one cell thick).
-///
-/// With the defaults: 32 x 16 x 19 cells (x, y, z), 11 220 nodes and 58 368 tets; skin
-/// and muscle volumes exact, lumen (π r_in² width) and the whole vein within 1.5 % of the
-/// analytic volumes, the wall (π (r² - r_in²) width) within 4 %; explicit-step element
-/// size h = √3 / ‖Dm⁻¹‖_F min 0.42 mm, median 0.64 mm; dihedral angles 9.1°–90°.
-///
-/// # Panics
-/// If a length is not positive and finite, `growth < 1`, the layers are not
-/// `0 < skin_thickness < muscle_depth < depth`, the wall is not thinner than the vein's
-/// radius, or the vein does not lie inside the box.
-pub fn vein_slab(p: &VeinSlabParams) -> TetMesh {
-    let positive = [
-        p.length,
-        p.width,
-        p.depth,
-        p.skin_thickness,
-        p.muscle_depth,
-        p.vein_radius,
-        p.wall_thickness,
-        p.fine_size,
-        p.path_size,
-        p.path_half_width,
-        p.max_cell,
-    ];
-    assert!(
-        positive.iter().all(|v| v.is_finite() && *v > 0.0)
-            && p.growth.is_finite()
-            && p.growth >= 1.0
-            && p.path_start_x.is_finite(),
-        "vein_slab: lengths must be positive and finite, growth >= 1"
-    );
-    assert!(
-        p.skin_thickness < p.muscle_depth && p.muscle_depth < p.depth,
-        "vein_slab: need 0 < skin_thickness < muscle_depth < depth"
-    );
-    let r = p.vein_radius;
-    let r_in = r - p.wall_thickness;
-    assert!(
-        r_in > 0.0,
-        "vein_slab: wall_thickness must be < vein_radius"
-    );
-    assert!(
-        p.vein_x - r > 0.0
-            && p.vein_x + r < p.length
-            && p.vein_z + r < 0.0
-            && p.vein_z - r > -p.depth
-            && 2.0 * r < p.width,
-        "vein_slab: the vein must lie inside the box"
-    );
+/// The grid coordinates (x, y, z) of [`vein_slab`] for parameters that passed
+/// [`VeinSlabParams::check`].
+fn slab_coords(p: &VeinSlabParams) -> (Vec<f64>, Vec<f64>, Vec<f64>) {
     let (fine, path, g, max) = (p.fine_size, p.path_size, p.growth, p.max_cell);
+    let r = p.vein_radius;
     let tol = 1e-9 * fine.min(path);
-    let vein = |c: f64| Zone {
-        a: c - r,
-        b: c + r,
-        h: fine,
+    let hw = 0.5 * p.width;
+    let [dx, dy, _] = p.vein_direction();
+    // The vein's footprint on the skin plane, clipped to the patch: in x the band it
+    // covers over |y| <= hw (just vein_x ± r when it runs along y), in y the band it
+    // covers over 0 <= x <= length (none, i.e. all of y, when it runs along y).
+    let x_zone = if dy.abs() > 1e-12 {
+        let half = hw * (dx / dy).abs() + r / dy.abs();
+        Zone {
+            a: (p.vein_x - half).max(0.0),
+            b: (p.vein_x + half).min(p.length),
+            h: fine,
+        }
+    } else {
+        Zone {
+            a: 0.0,
+            b: p.length,
+            h: fine,
+        }
     };
+    let y_zone = (dx.abs() > 1e-12).then(|| {
+        let (y0, y1) = (-p.vein_x * dy / dx, (p.length - p.vein_x) * dy / dx);
+        let half = r / dx.abs();
+        Zone {
+            a: (y0.min(y1) - half).max(-hw),
+            b: (y0.max(y1) + half).min(hw),
+            h: fine,
+        }
+    });
     // x: the vein, and the needle's path from its start to the vein.
     let xs = sized_coords(
         &sorted_unique(vec![0.0, p.vein_x, p.length], tol),
         &[],
         &[
-            vein(p.vein_x),
+            x_zone,
             Zone {
                 a: p.path_start_x.min(p.vein_x),
                 b: p.vein_x,
@@ -412,19 +499,14 @@ pub fn vein_slab(p: &VeinSlabParams) -> TetMesh {
         g,
         max,
     );
-    // y: the band around the needle plane.
-    let hw = 0.5 * p.width;
-    let ys = sized_coords(
-        &[-hw, 0.0, hw],
-        &[],
-        &[Zone {
-            a: -p.path_half_width,
-            b: p.path_half_width,
-            h: path,
-        }],
-        g,
-        max,
-    );
+    // y: the band around the needle plane (and the vein where it runs across y).
+    let mut y_zones = vec![Zone {
+        a: -p.path_half_width,
+        b: p.path_half_width,
+        h: path,
+    }];
+    y_zones.extend(y_zone);
+    let ys = sized_coords(&[-hw, 0.0, hw], &[], &y_zones, g, max);
     // z: the vein, the needle's path from the skin down to the vein, the skin; lines on
     // the interfaces and the vein's axis, at least 2 cells in the skin.
     let z_fixed = sorted_unique(
@@ -445,7 +527,11 @@ pub fn vein_slab(p: &VeinSlabParams) -> TetMesh {
         &z_fixed,
         &z_min,
         &[
-            vein(p.vein_z),
+            Zone {
+                a: p.vein_z - r,
+                b: p.vein_z + r,
+                h: fine,
+            },
             Zone {
                 a: p.vein_z.min(-p.skin_thickness),
                 b: 0.0,
@@ -455,6 +541,48 @@ pub fn vein_slab(p: &VeinSlabParams) -> TetMesh {
         g,
         max,
     );
+    (xs, ys, zs)
+}
+
+/// A rectangular patch of forearm for needle insertion (venipuncture): a box
+/// `0 <= x <= length`, `|y| <= width / 2`, `-depth <= z <= 0` with the skin surface at
+/// z = 0, layered by depth into skin ([`slab_region::SKIN`]), subcutaneous fat
+/// ([`slab_region::FAT`]) and muscle ([`slab_region::MUSCLE`]), with a vein in the skin
+/// plane at depth `vein_z`, crossing the needle plane y = 0 at `vein_x`: along y
+/// (perpendicular to the needle travelling in +x and downward) by default, turned by
+/// `vein_angle_deg` towards +x. Its wall ([`slab_region::VEIN_WALL`]) and lumen ([`slab_region::VEIN_LUMEN`]).
+///
+/// The mesh is a [`box_grid_graded`] grid (conforming, positively oriented Kuhn tets).
+/// Grid lines lie exactly on the box faces, the skin/fat and fat/muscle interfaces, the
+/// vein's axis where it crosses y = 0 (x and z) and the needle plane y = 0. Cells are
+/// `fine_size` in x and z
+/// around the vein, `path_size` along the needle's path, in the skin (which gets at least
+/// 2 cell layers) and in the y band `|y| < path_half_width`, and grow by at most about
+/// `growth` per cell away from them, up to `max_cell`.
+///
+/// Regions are decided by tet centroid: within the vein's inner radius lumen, within its
+/// outer radius wall, else by depth. Lumen tets that share a face with a tet outside the
+/// vein then become wall, so the wall encloses the lumen everywhere (at the default
+/// sizes the wall is about one cell thick).
+///
+/// With the defaults: 32 x 16 x 19 cells (x, y, z), 11 220 nodes and 58 368 tets; skin
+/// and muscle volumes exact, lumen (π r_in² width) and the whole vein within 1.5 % of the
+/// analytic volumes, the wall (π (r² - r_in²) width) within 4 %; explicit-step element
+/// size h = √3 / ‖Dm⁻¹‖_F min 0.42 mm, median 0.64 mm; dihedral angles 9.1°–90°.
+///
+/// A turned vein gets `fine_size` cells over its footprint in both x and y (more tets);
+/// the grid lines then follow the axes, not the vein, so its boundary is staircased by
+/// the cells.
+///
+/// # Panics
+/// If the parameters fail [`VeinSlabParams::check`] (check first to get the message as
+/// an error).
+pub fn vein_slab(p: &VeinSlabParams) -> TetMesh {
+    if let Err(e) = p.check() {
+        panic!("vein_slab: {e}");
+    }
+    let (xs, ys, zs) = slab_coords(p);
+    let (r, r_in) = (p.vein_radius, p.vein_radius - p.wall_thickness);
     let nodes = xs.len() * ys.len() * zs.len();
     let mut mesh = grid_mesh(&xs, &ys, &zs, nodes);
     let centroid = |t: &[u32; 4]| {
@@ -471,7 +599,7 @@ pub fn vein_slab(p: &VeinSlabParams) -> TetMesh {
         .iter()
         .map(|t| {
             let c = centroid(t);
-            let d = (c[0] - p.vein_x).hypot(c[2] - p.vein_z);
+            let d = p.vein_axis_distance(c);
             if d < r_in {
                 slab_region::VEIN_LUMEN
             } else if d < r {
