@@ -32,8 +32,9 @@ fn gpu_matches_cpu_after_many_steps() {
     });
     model.planes[0].normal = [-1.0, 0.0, 0.0];
     model.planes[0].offset = -0.0405;
+    // 13 substeps: the fewest within the stable bound (10 are 1.04x past it).
     let config = SolverConfig {
-        substeps: SubstepPolicy::Fixed(10),
+        substeps: SubstepPolicy::Fixed(13),
         ..Default::default()
     };
     let mut cpu = CpuXpbd::new(&model, &config).unwrap();
@@ -55,7 +56,7 @@ fn gpu_matches_cpu_after_many_steps() {
     assert!(moved > 1e-4, "the block should sag, moved {moved}");
     let diff = max_diff(&cpu_state, &gpu_state);
     eprintln!("max abs CPU/GPU difference {diff:e} m, max sag {moved:e} m");
-    // 120 frames x 10 substeps: f32 rounding differences (FMA contraction on the GPU) stay
+    // 120 frames x 13 substeps: f32 rounding differences (FMA contraction on the GPU) stay
     // well below a thousandth of the block size.
     assert!(
         diff < 1e-3 * 0.04 && diff < 0.02 * moved,
@@ -74,8 +75,10 @@ fn gpu_matches_cpu_after_many_steps() {
 fn gpu_reports_nan_with_its_step() {
     let Some(ctx) = common::gpu() else { return };
     let model = common::pinned_block([3, 3, 3], [0.03, 0.03, 0.03], common::tissue(1e4, 0.4));
+    // Past the stable bound (1.9x): this checks the detection, not the physics.
     let config = SolverConfig {
         substeps: SubstepPolicy::Fixed(4),
+        allow_unstable: true,
         ..Default::default()
     };
     let mut state = model.state();
@@ -99,6 +102,7 @@ fn gpu_reports_blow_up_speed() {
     let config = SolverConfig {
         substeps: SubstepPolicy::Fixed(4),
         max_speed: 5.0,
+        allow_unstable: true,
         ..Default::default()
     };
     let mut state = model.state();

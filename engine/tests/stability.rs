@@ -74,7 +74,10 @@ fn fixed_substeps_past_the_bound_are_refused_with_advice_that_works() {
     assert!(n > 1);
     let (model, config) = block(1e4, &format!("substeps = {n}"));
     let (inverted, volume) = run(model, &config, 30).unwrap();
-    assert!(inverted == 0.0 && (volume - 1.0).abs() < 0.05, "{inverted} {volume}");
+    assert!(
+        inverted == 0.0 && (volume - 1.0).abs() < 0.05,
+        "{inverted} {volume}"
+    );
 
     // The bound is real: let past it, the same block goes wrong.
     let (model, config) = block(1e4, "substeps = 1\nallow_unstable = true");
