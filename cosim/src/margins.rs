@@ -258,12 +258,8 @@ mod test {
     /// (the goal), the rest region 1.
     fn layered() -> Model {
         let mut mesh = box_grid([10, 10, 10], [0.01, 0.01, 0.01], [-0.005, -0.005, -0.01]);
-        for (t, tet) in mesh.tets.iter().enumerate() {
-            let z: f64 = tet
-                .iter()
-                .map(|&v| mesh.positions[v as usize][2])
-                .sum::<f64>()
-                / 4.0;
+        for t in 0..mesh.tets.len() {
+            let z = mesh.tet_centroid(t).unwrap()[2];
             mesh.regions[t] = if z > -0.006 && z < -0.004 { 2 } else { 1 };
         }
         ModelBuilder::new(mesh)

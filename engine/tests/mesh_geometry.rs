@@ -570,16 +570,11 @@ fn vein_slab_turned_vein_follows_its_axis() {
         assert!((skin - 1.0).abs() < 1e-9, "{skin}");
         // Every lumen tet's centroid is within the inner radius of the turned axis.
         let d = p.vein_direction();
-        for (t, &reg) in m.tets.iter().zip(&m.regions) {
+        for (t, &reg) in m.regions.iter().enumerate() {
             if reg != sr::VEIN_LUMEN {
                 continue;
             }
-            let mut c = [0.0; 3];
-            for &v in t {
-                for (ck, pk) in c.iter_mut().zip(m.positions[v as usize]) {
-                    *ck += 0.25 * pk;
-                }
-            }
+            let c = m.tet_centroid(t).unwrap();
             let q = [c[0] - p.vein_x, c[1], c[2] - p.vein_z];
             let along = q[0] * d[0] + q[1] * d[1];
             let dist = (q.iter().map(|x| x * x).sum::<f64>() - along * along).sqrt();

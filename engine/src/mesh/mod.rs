@@ -80,6 +80,18 @@ impl TetMesh {
         Some(signed_volume(p(0)?, p(1)?, p(2)?, p(3)?))
     }
 
+    /// Centroid of tet `i`; `None` if `i` or one of its indices is out of range.
+    pub fn tet_centroid(&self, i: usize) -> Option<[f64; 3]> {
+        let t = self.tets.get(i)?;
+        let mut c = [0.0; 3];
+        for &v in t {
+            for (ck, pk) in c.iter_mut().zip(self.positions.get(v as usize)?) {
+                *ck += 0.25 * pk;
+            }
+        }
+        Some(c)
+    }
+
     /// Sum of the signed volumes of all tets (tets with bad indices count 0).
     pub fn total_volume(&self) -> f64 {
         (0..self.tets.len())

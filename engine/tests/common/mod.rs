@@ -52,12 +52,8 @@ pub fn pinned_block(cells: [usize; 3], size: [f64; 3], m: Material) -> Model {
 /// bottom pinned, 1 mm cells near the top.
 pub fn layered_block(cells: [usize; 3], skin: f64) -> Model {
     let mut mesh = box_grid(cells, [0.03, 0.03, 0.02], [-0.015, -0.015, -0.02]);
-    for (t, tet) in mesh.tets.iter().enumerate() {
-        let z: f64 = tet
-            .iter()
-            .map(|&v| mesh.positions[v as usize][2])
-            .sum::<f64>()
-            / 4.0;
+    for t in 0..mesh.tets.len() {
+        let z = mesh.tet_centroid(t).unwrap()[2];
         mesh.regions[t] = if z > -skin { 1 } else { 2 };
     }
     mesh.region_names = [(1, "skin".to_string()), (2, "fat".to_string())].into();

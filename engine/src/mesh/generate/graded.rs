@@ -585,20 +585,9 @@ pub fn vein_slab(p: &VeinSlabParams) -> TetMesh {
     let (r, r_in) = (p.vein_radius, p.vein_radius - p.wall_thickness);
     let nodes = xs.len() * ys.len() * zs.len();
     let mut mesh = grid_mesh(&xs, &ys, &zs, nodes);
-    let centroid = |t: &[u32; 4]| {
-        let mut c = [0.0; 3];
-        for &v in t {
-            for (ck, pk) in c.iter_mut().zip(mesh.positions[v as usize]) {
-                *ck += 0.25 * pk;
-            }
-        }
-        c
-    };
-    let regions: Vec<i32> = mesh
-        .tets
-        .iter()
+    let regions: Vec<i32> = (0..mesh.tets.len())
         .map(|t| {
-            let c = centroid(t);
+            let c = mesh.tet_centroid(t).expect("grid indices are in range");
             let d = p.vein_axis_distance(c);
             if d < r_in {
                 slab_region::VEIN_LUMEN
