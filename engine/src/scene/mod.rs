@@ -50,6 +50,7 @@ use std::path::{Path, PathBuf};
 /// Most tets a scene may simulate, generated or refined: checked before a generator or
 /// a refinement allocates anything.
 pub const MAX_TETS: usize = 20_000_000;
+const MAX_TETS_MILLIONS: usize = MAX_TETS / 1_000_000;
 
 /// Most uniform refinements (`mesh.refine`).
 pub const MAX_REFINE: u32 = 3;
@@ -382,7 +383,7 @@ impl SceneFile {
         let mesh = &self.mesh;
         if mesh.refine > MAX_REFINE {
             return Err(format!(
-                "mesh.refine must be in 0..={MAX_REFINE}, got {}",
+                "mesh.refine must be in 0..={MAX_REFINE} (at most {MAX_REFINE} levels), got {}",
                 mesh.refine
             ));
         }
@@ -420,7 +421,7 @@ impl SceneFile {
                 let tets = p.estimated_tets();
                 if tets > MAX_TETS {
                     return Err(format!(
-                        "limb generator: n_theta = {}, n_z = {} and radial_size = {} m (radius {} m) make about {tets} tets; at most {MAX_TETS}",
+                        "limb generator: n_theta = {}, n_z = {} and radial_size = {} m (radius {} m) make about {tets} tets; at most {MAX_TETS_MILLIONS} million tets",
                         p.n_theta, p.n_z, p.radial_size, p.radius
                     ));
                 }
@@ -470,7 +471,7 @@ fn check_box(cells: &[usize; 3], size: &[f64; 3], origin: &[f64; 3]) -> Result<u
         .filter(|&n| n <= MAX_TETS);
     let Some(tets) = tets else {
         return Err(format!(
-            "mesh.generator.cells = {cells:?} makes {:.3e} tets (6 per cell); at most {MAX_TETS}",
+            "mesh.generator.cells = {cells:?} makes {:.3e} tets (6 per cell); at most {MAX_TETS_MILLIONS} million tets",
             6.0 * cells.iter().map(|&c| c as f64).product::<f64>()
         ));
     };
@@ -492,13 +493,13 @@ fn check_box(cells: &[usize; 3], size: &[f64; 3], origin: &[f64; 3]) -> Result<u
 fn check_refined_size(refine: u32, tets: usize, what: &str) -> Result<(), String> {
     if refine > MAX_REFINE {
         return Err(format!(
-            "mesh.refine must be in 0..={MAX_REFINE}, got {refine}"
+            "mesh.refine must be in 0..={MAX_REFINE} (at most {MAX_REFINE} levels), got {refine}"
         ));
     }
     let refined = tets.saturating_mul(8usize.pow(refine));
     if refined > MAX_TETS {
         return Err(format!(
-            "mesh.refine = {refine} would make {tets} x 8^{refine} = {refined} tets from {what}; at most {MAX_TETS}"
+            "mesh.refine = {refine} would make {tets} x 8^{refine} = {refined} tets from {what}; at most {MAX_TETS_MILLIONS} million tets"
         ));
     }
     Ok(())
