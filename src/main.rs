@@ -28,7 +28,28 @@ enum Command {
     Robot(cli::robot::RobotCommand),
 }
 
+/// Restores the default action of SIGPIPE (end the process, silently).
+///
+/// The Rust runtime ignores SIGPIPE before `main`, so writing to a closed pipe
+/// (`vesalius mesh info X --json | head -1`) returns `EPIPE` instead, and `println!` panics
+/// on it with a backtrace and exit code 101. Handling `BrokenPipe` at every print would
+/// be easy to miss in one place; a command-line filter should do what `cat` and `ls` do:
+/// stop quietly when its reader has gone. Only stdout and stderr are pipes here, and no
+/// file or socket write relies on getting `EPIPE`.
+#[cfg(unix)]
+fn reset_sigpipe() {
+    // SAFETY: called first thing in `main`, before any other thread exists; SIG_DFL is a
+    // valid disposition for SIGPIPE, and `signal` has no other effect.
+    unsafe {
+        libc::signal(libc::SIGPIPE, libc::SIG_DFL);
+    }
+}
+
+#[cfg(not(unix))]
+fn reset_sigpipe() {}
+
 fn main() -> std::process::ExitCode {
+    reset_sigpipe();
     env_logger::Builder::from_env(env_logger::Env::default().default_filter_or("warn")).init();
     let cli = Cli::parse();
     let result = match cli.command {

@@ -96,13 +96,13 @@ pub enum PlotError {
     #[error("rendering the plot failed: {0}")]
     Render(String),
     /// The PNG file could not be created or written.
-    #[error("cannot write PNG file {}: {source}", path.display())]
+    #[error("cannot write PNG file {}: {error}", path.display())]
     Io {
         /// The output path.
         path: PathBuf,
-        /// The underlying I/O error.
-        #[source]
-        source: std::io::Error,
+        /// The underlying I/O error (in the message, so not a `source`: one message per
+        /// error, see `vesalius_engine::scene::SceneError`).
+        error: std::io::Error,
     },
     /// The PNG encoder failed for a reason other than I/O.
     #[error("cannot encode PNG file {}: {message}", path.display())]
@@ -189,12 +189,12 @@ fn ensure_font() -> Result<(), PlotError> {
 }
 
 fn write_png(path: &Path, rgb: &[u8], (w, h): (u32, u32)) -> Result<(), PlotError> {
-    let io_err = |source: std::io::Error| PlotError::Io {
+    let io_err = |error: std::io::Error| PlotError::Io {
         path: path.to_path_buf(),
-        source,
+        error,
     };
     let enc_err = |e: png::EncodingError| match e {
-        png::EncodingError::IoError(source) => io_err(source),
+        png::EncodingError::IoError(error) => io_err(error),
         other => PlotError::Encode {
             path: path.to_path_buf(),
             message: other.to_string(),

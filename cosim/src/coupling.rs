@@ -28,7 +28,8 @@ use std::sync::Arc;
 use std::time::Instant;
 use vesalius_engine::contact::faces::locate;
 use vesalius_engine::contact::{
-    Attachment, BodyWrench, NeedleSpec, Pose, ToolSetup, ToolShape, ToolShapeDesc,
+    event_descriptions, Attachment, BodyWrench, NeedleSpec, Pose, ToolSetup, ToolShape,
+    ToolShapeDesc,
 };
 use vesalius_engine::model::Model;
 use vesalius_engine::sim::{BackendKind, Simulation};
@@ -81,6 +82,50 @@ fn world_positions(model: &Model, state: &vesalius_engine::model::State) -> Vec<
 }
 
 /// "id = name" for every region of a model.
+/// The names the needle gives the regions of `model` (its tip region, event regions):
+/// the mesh's name, or `region <id>`.
+fn tip_region_names(model: &Model) -> Vec<String> {
+    let mut ids: Vec<i32> = model.materials.iter().map(|(r, _)| *r).collect();
+    ids.sort_unstable();
+    ids.dedup();
+    ids.iter()
+        .map(|r| {
+            model
+                .region_names
+                .get(r)
+                .cloned()
+                .unwrap_or_else(|| format!("region {r}"))
+        })
+        .collect()
+}
+
+/// Checks the criteria's event descriptions and final tip region against what the needle
+/// can report in `model` (the error names the key): an unknown one could never be met.
+fn check_criteria(criteria: &CriteriaSpec, model: &Model) -> Result<(), String> {
+    let regions = tip_region_names(model);
+    let known = event_descriptions(&regions);
+    for (key, events) in [
+        ("required_events", &criteria.required_events),
+        ("forbidden_events", &criteria.forbidden_events),
+    ] {
+        if let Some(e) = events.iter().find(|e| !known.contains(e.as_str())) {
+            return Err(format!(
+                "criteria.{key}: no event {e:?} can happen in this tissue; the needle's events here are: {}",
+                known.iter().map(|k| format!("{k:?}")).collect::<Vec<_>>().join(", ")
+            ));
+        }
+    }
+    if let Some(r) = &criteria.final_tip_region {
+        if !regions.contains(r) {
+            return Err(format!(
+                "criteria.final_tip_region: no region {r:?} (regions, by the names the needle reports: {})",
+                regions.iter().map(|k| format!("{k:?}")).collect::<Vec<_>>().join(", ")
+            ));
+        }
+    }
+    Ok(())
+}
+
 fn region_list(model: &Model) -> String {
     model
         .region_names
@@ -110,6 +155,7 @@ pub struct CoSim {
     targets: Vec<(String, Vec<Embedded>)>,
     backend_name: String,
     notice: Option<String>,
+    warnings: Vec<String>,
     criteria: CriteriaSpec,
     margin_probe: MarginProbe,
     /// The needle's body and its tip and axis in the body frame.
@@ -288,6 +334,8 @@ impl CoSim {
         trajectory: Option<Trajectory>,
         options: &PredictOptions,
     ) -> Result<Self, CoSimError> {
+        // Again: the scene's fields are public and may have changed since it was parsed.
+        scene.check()?;
         let mut tissue_scene = scene.tissue();
         if let Some(d) = options.duration {
             tissue_scene.file.simulation.duration = d;
@@ -304,13 +352,24 @@ impl CoSim {
         let built = tissue_scene.build()?;
         let f = &scene.file;
         let bad = |m: String| scene.invalid(m);
+        check_criteria(&f.criteria, &built.model).map_err(bad)?;
+        let mut warnings = Vec::new();
+        for w in built.warnings.iter().cloned().chain(
+            robot_setup
+                .model()
+                .warnings
+                .iter()
+                .map(|w| format!("robot: {w}")),
+        ) {
+            if !warnings.contains(&w) {
+                warnings.push(w);
+            }
+        }
         let urdf = scene.resolve(&f.robot.urdf);
         let mut world = RobotWorld::new();
         let g = f.simulation.gravity;
         world.set_gravity(Vector3::new(g[0], g[1], g[2]));
-        if f.robot.rigid_steps == 0 {
-            return Err(bad("robot.rigid_steps must be >= 1".into()));
-        }
+        // rigid_steps and the other values: checked when the scene was parsed.
         world.set_timestep(f.simulation.frame_dt / f.robot.rigid_steps as f64)?;
         // The same base pose as the scene robot's model (add_robot sets it again).
         let robot = world.add_robot(
@@ -501,6 +560,7 @@ impl CoSim {
             targets,
             backend_name,
             notice,
+            warnings,
             criteria: f.criteria.clone(),
             margin_probe,
             needle,
@@ -540,6 +600,12 @@ impl CoSim {
     /// A notice about the tissue backend choice, if any.
     pub fn notice(&self) -> Option<&str> {
         self.notice.as_deref()
+    }
+
+    /// Warnings found while loading the scene, each once: the tissue mesh's (units,
+    /// unreferenced vertices, reoriented tets) and the robot's (prefixed `robot: `).
+    pub fn warnings(&self) -> &[String] {
+        &self.warnings
     }
 
     /// Human-readable tissue backend.

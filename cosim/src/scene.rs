@@ -133,6 +133,10 @@ fn default_rigid_steps() -> u32 {
     8
 }
 
+/// Most rigid-body steps per tissue frame (`robot.rigid_steps`): 1000 at 60 frames/s is a
+/// 60 kHz robot step.
+pub const MAX_RIGID_STEPS: u32 = 1000;
+
 /// `[[tool]]`: a link whose URDF collision shapes touch the tissue.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -288,7 +292,115 @@ pub struct CoSimFile {
     pub criteria: CriteriaSpec,
 }
 
+fn finite_at_least(key: &str, v: f64, min: f64, unit: &str) -> Result<(), String> {
+    if v.is_finite() && v >= min {
+        Ok(())
+    } else {
+        Err(format!("{key} must be finite and >= {min}{unit}, got {v}"))
+    }
+}
+
+fn finite_positive(key: &str, v: f64, unit: &str) -> Result<(), String> {
+    if v.is_finite() && v > 0.0 {
+        Ok(())
+    } else {
+        Err(format!("{key} must be finite and > 0{unit}, got {v}"))
+    }
+}
+
+fn finite_all(key: &str, v: &[f64]) -> Result<(), String> {
+    if v.iter().all(|x| x.is_finite()) {
+        Ok(())
+    } else {
+        Err(format!("{key} must be finite, got {v:?}"))
+    }
+}
+
+impl CoSimFile {
+    /// Checks the robot, tool, needle, attachment, target and criteria values that need
+    /// neither the mesh nor the robot model (the error names the key).
+    fn check_values(&self) -> Result<(), String> {
+        let r = &self.robot;
+        finite_all("robot.base.xyz", &r.base.xyz)?;
+        finite_all("robot.base.rpy", &r.base.rpy)?;
+        for (joint, q) in &r.initial {
+            finite_all(&format!("robot.initial.{joint}"), &[*q])?;
+        }
+        finite_at_least("robot.stiffness", r.stiffness, 0.0, " (N/m or N m/rad)")?;
+        finite_at_least("robot.damping", r.damping, 0.0, " (N s/m or N m s/rad)")?;
+        if !(1..=MAX_RIGID_STEPS).contains(&r.rigid_steps) {
+            return Err(format!(
+                "robot.rigid_steps must be in 1..={MAX_RIGID_STEPS}, got {}",
+                r.rigid_steps
+            ));
+        }
+        for (k, t) in self.tool.iter().enumerate() {
+            finite_at_least(
+                &format!("tool[{k}].static_friction"),
+                t.static_friction,
+                0.0,
+                "",
+            )?;
+            finite_at_least(
+                &format!("tool[{k}].kinetic_friction"),
+                t.kinetic_friction,
+                0.0,
+                "",
+            )?;
+        }
+        if let Some(n) = &self.needle {
+            finite_all("needle.tip", &n.tip)?;
+            finite_all("needle.axis", &n.axis)?;
+            if n.axis.iter().all(|&a| a == 0.0) {
+                return Err("needle.axis must be non-zero".into());
+            }
+            finite_positive("needle.length", n.length, " m")?;
+            finite_positive("needle.radius", n.radius, " m")?;
+            if let Some(s) = n.track_spacing {
+                finite_positive("needle.track_spacing", s, " m")?;
+            }
+        }
+        for (k, a) in self.attach.iter().enumerate() {
+            finite_all(&format!("attach[{k}].near"), &a.near)?;
+            finite_positive(&format!("attach[{k}].radius"), a.radius, " m")?;
+        }
+        for t in &self.target {
+            for p in &t.points {
+                finite_all(&format!("target {:?}: points", t.name), p)?;
+            }
+        }
+        let c = &self.criteria;
+        if let Some(f) = c.max_tool_force {
+            finite_at_least("criteria.max_tool_force", f, 0.0, " N")?;
+        }
+        if let Some(s) = c.damage_strain {
+            finite_positive("criteria.damage_strain", s, "")?;
+        }
+        if let Some(f) = c.max_damaged_fraction {
+            if !(f.is_finite() && (0.0..=1.0).contains(&f)) {
+                return Err(format!(
+                    "criteria.max_damaged_fraction must be in 0..=1, got {f}"
+                ));
+            }
+        }
+        let has_events = !(c.required_events.is_empty() && c.forbidden_events.is_empty());
+        if self.needle.is_none() && (has_events || c.final_tip_region.is_some()) {
+            return Err(
+                "criteria: required_events, forbidden_events and final_tip_region are about the needle, and the scene has no [needle]"
+                    .into(),
+            );
+        }
+        Ok(())
+    }
+}
+
 /// Errors of co-simulation scenes and runs.
+///
+/// One message per error, as for the engine's
+/// [`SceneError`](vesalius_engine::scene::SceneError): a variant that wraps another error
+/// prints its message and does not expose it as a `source` (so `Robot` and `Trajectory`
+/// convert with the `From` impls below, not thiserror's `#[from]`, which would); the
+/// transparent ones add nothing of their own.
 #[derive(Debug, thiserror::Error)]
 pub enum CoSimError {
     /// The scene file could not be read or parsed, or a value is wrong (names file, line
@@ -305,13 +417,25 @@ pub enum CoSimError {
     Tissue(#[from] vesalius_engine::scene::SceneError),
     /// The robot.
     #[error("robot: {0}")]
-    Robot(#[from] vesalius_robot::RobotError),
+    Robot(vesalius_robot::RobotError),
     /// The tissue simulation.
     #[error(transparent)]
     Sim(#[from] vesalius_engine::solver::SimError),
     /// A trajectory built in code.
     #[error("trajectory: {0}")]
-    Trajectory(#[from] crate::trajectory::TrajectoryError),
+    Trajectory(crate::trajectory::TrajectoryError),
+}
+
+impl From<vesalius_robot::RobotError> for CoSimError {
+    fn from(e: vesalius_robot::RobotError) -> Self {
+        CoSimError::Robot(e)
+    }
+}
+
+impl From<crate::trajectory::TrajectoryError> for CoSimError {
+    fn from(e: crate::trajectory::TrajectoryError) -> Self {
+        CoSimError::Trajectory(e)
+    }
 }
 
 /// A loaded co-simulation scene.
@@ -338,16 +462,27 @@ impl CoSimScene {
         Self::parse(&text, path)
     }
 
-    /// Parses scene text; `path` is used for messages and relative paths.
+    /// Parses scene text and checks its values ([`CoSimScene::check`]); `path` is used for
+    /// messages and relative paths.
     pub fn parse(text: &str, path: &Path) -> Result<Self, CoSimError> {
         let file: CoSimFile = toml::from_str(text).map_err(|e| CoSimError::Scene {
             path: path.display().to_string(),
             message: e.to_string(),
         })?;
-        Ok(Self {
+        let scene = Self {
             path: path.to_path_buf(),
             file,
-        })
+        };
+        scene.check()?;
+        Ok(scene)
+    }
+
+    /// Checks every value that needs neither the mesh nor the robot (the tissue's with
+    /// [`Scene::check`]), naming the key. What needs them (link, region and event names)
+    /// is checked when the co-simulation is built, before it runs.
+    pub fn check(&self) -> Result<(), CoSimError> {
+        self.tissue().check()?;
+        self.file.check_values().map_err(|m| self.invalid(m))
     }
 
     /// An error about this scene.

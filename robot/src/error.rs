@@ -5,16 +5,18 @@ use std::path::PathBuf;
 /// Everything that can go wrong while loading, querying or simulating a robot.
 ///
 /// Every variant names the file, link or joint involved so that a message printed to a user
-/// is enough to find the culprit in the URDF.
+/// is enough to find the culprit in the URDF. One message per error: a variant that wraps
+/// another error prints its message and does not expose it as a `source` (the rule of
+/// `vesalius_engine::scene::SceneError`), so a printed chain says it once.
 #[derive(Debug, thiserror::Error)]
 pub enum RobotError {
     /// The URDF file could not be read.
-    #[error("cannot read URDF file {path}: {source}")]
+    #[error("cannot read URDF file {path}: {error}")]
     Io {
         /// The file.
         path: PathBuf,
-        /// The underlying I/O error.
-        source: std::io::Error,
+        /// The underlying I/O error (in the message, so not a `source`).
+        error: std::io::Error,
     },
     /// The URDF is not well-formed XML or does not follow the URDF schema.
     #[error("cannot parse URDF {source_name}: {message}")]

@@ -25,6 +25,9 @@ pub fn run(args: &RunArgs, text: &str) -> Result<()> {
     if let Some(n) = sim.notice() {
         eprintln!("{n}");
     }
+    for w in sim.warnings() {
+        eprintln!("warning: {w}");
+    }
     let frames = sim.frames();
     let plan = sim.tissue().plan().clone();
     eprintln!(
@@ -42,7 +45,9 @@ pub fn run(args: &RunArgs, text: &str) -> Result<()> {
         let (m, s) = sim.tissue().sync_model_and_state()?;
         writer.write_frame(m, s)?;
     }
-    let mut failure = None;
+    // Whatever stops the run early (the solver, reading the state back, writing a frame)
+    // still leaves a summary.json that says so.
+    let mut failure: Option<anyhow::Error> = None;
     for f in 1..=frames {
         match sim.step_frame() {
             Ok(rec) => {
@@ -58,13 +63,20 @@ pub fn run(args: &RunArgs, text: &str) -> Result<()> {
                 bar.set_message(msg);
             }
             Err(e) => {
-                failure = Some(e);
+                failure = Some(e.into());
                 break;
             }
         }
         if f % every == 0 || f == frames {
-            let (m, s) = sim.tissue().sync_model_and_state()?;
-            writer.write_frame(m, s)?;
+            let written = sim
+                .tissue()
+                .sync_model_and_state()
+                .map_err(anyhow::Error::from)
+                .and_then(|(m, s)| Ok(writer.write_frame(m, s)?));
+            if let Err(e) = written {
+                failure = Some(e);
+                break;
+            }
         }
         bar.set_position(f);
     }
@@ -76,17 +88,26 @@ pub fn run(args: &RunArgs, text: &str) -> Result<()> {
         .iter()
         .map(|l| l.name.clone())
         .collect();
+    let warnings = sim.warnings().to_vec();
     let report = sim.finish();
     let out = &args.out;
-    report
+    // A file that cannot be written stops the run, after summary.json says so.
+    let files = report
         .write_forces_csv(&out.join("forces.csv"))
-        .context("writing forces.csv")?;
-    report
-        .write_link_poses_csv(&out.join("link_poses.csv"), &link_names)
-        .context("writing link_poses.csv")?;
-    report
-        .write_events_json(&out.join("events.json"))
-        .context("writing events.json")?;
+        .context("writing forces.csv")
+        .and_then(|()| {
+            report
+                .write_link_poses_csv(&out.join("link_poses.csv"), &link_names)
+                .context("writing link_poses.csv")
+        })
+        .and_then(|()| {
+            report
+                .write_events_json(&out.join("events.json"))
+                .context("writing events.json")
+        });
+    if let Err(e) = files {
+        failure = failure.or(Some(e));
+    }
     // Plot: tool force magnitude per body, needle axial force and tip depth.
     let times: Vec<f64> = report.records.iter().map(|r| r.time).collect();
     let mut columns: Vec<(String, &str, Vec<f64>)> = Vec::new();
@@ -147,22 +168,24 @@ pub fn run(args: &RunArgs, text: &str) -> Result<()> {
         })
         .collect();
     let png = out.join("forces.png");
-    if !times.is_empty() && !series.is_empty() {
+    if failure.is_none() && !times.is_empty() && !series.is_empty() {
         let height = 220 * series.len() as u32 + 120;
-        write_time_series_png(
+        if let Err(e) = write_time_series_png(
             &png,
             &format!("{}: tool forces", args.scene.display()),
             &times,
             &series,
             &markers,
             (1100, height),
-        )
-        .with_context(|| format!("writing {}", png.display()))?;
+        ) {
+            failure = Some(e.into());
+        }
     }
     let summary = json!({
         "vesalius_version": env!("CARGO_PKG_VERSION"),
         "scene": args.scene.display().to_string(),
-        "status": match &failure { None => "ok".to_string(), Some(e) => format!("failed: {e}") },
+        "status": match &failure { None => "ok".to_string(), Some(e) => format!("failed: {e:#}") },
+        "warnings": warnings,
         "wall_time_s": wall,
         "substeps_per_frame": plan.substeps,
         "frames_written": writer.frames_written(),
@@ -216,7 +239,7 @@ pub fn run(args: &RunArgs, text: &str) -> Result<()> {
         out.display()
     );
     if let Some(e) = failure {
-        return Err(anyhow::Error::new(e).context(format!(
+        return Err(e.context(format!(
             "frames up to the failure and summary.json are in {}",
             out.display()
         )));

@@ -102,6 +102,30 @@ fn convert(
     msh_version: Option<&str>,
 ) -> anyhow::Result<()> {
     let outputs = mesh::output_files(output);
+    // A directory is not an output file, whether it exists or is written as one (`out/`).
+    let dir_like = output.as_os_str().to_string_lossy().ends_with(['/', '\\']);
+    let dir = outputs.iter().map(PathBuf::as_path).find(|p| p.is_dir());
+    if let Some(dir) = dir.or(dir_like.then_some(output)) {
+        bail!(
+            "{} is a directory; give the output file, e.g. {}",
+            dir.display(),
+            dir.join(
+                input
+                    .file_name()
+                    .unwrap_or(std::ffi::OsStr::new("mesh.msh"))
+            )
+            .display()
+        );
+    }
+    if let Some(parent) = output.parent().filter(|p| !p.as_os_str().is_empty()) {
+        if !parent.is_dir() {
+            bail!(
+                "{}: the directory {} does not exist",
+                output.display(),
+                parent.display()
+            );
+        }
+    }
     if !force {
         if let Some(existing) = outputs.iter().find(|p| p.exists()) {
             bail!(
@@ -142,18 +166,36 @@ fn convert(
     };
     // Write to temporary files beside the outputs, then rename: an existing output is
     // only replaced once the new file is complete.
+    // The temporary files are ours: errors name the user's output instead.
     let tmp = temp_name(output)?;
     let tmp_files = mesh::output_files(&tmp);
-    let result = mesh::save_with(&tmp, &m, &save);
-    if let Err(e) = result {
+    let remove_tmp = || {
         for t in &tmp_files {
             let _ = std::fs::remove_file(t);
         }
-        return Err(e.into());
+    };
+    if let Err(e) = mesh::save_with(&tmp, &m, &save) {
+        remove_tmp();
+        return Err(match e {
+            MeshError::Io { path, error } => {
+                let user = tmp_files
+                    .iter()
+                    .position(|t| *t == path)
+                    .map_or(output, |i| &outputs[i]);
+                MeshError::Io {
+                    path: user.to_path_buf(),
+                    error,
+                }
+            }
+            other => other.with_file(&output.display().to_string()),
+        }
+        .into());
     }
     for (t, o) in tmp_files.iter().zip(&outputs) {
-        std::fs::rename(t, o)
-            .with_context(|| format!("cannot move {} to {}", t.display(), o.display()))?;
+        if let Err(e) = std::fs::rename(t, o) {
+            remove_tmp();
+            bail!("{}: {e}", o.display());
+        }
     }
     eprintln!(
         "wrote {}",

@@ -119,19 +119,27 @@ pub fn run(args: RunArgs) -> Result<()> {
     writer.write_frame(model, state)?;
     write_time += t.elapsed();
     let mut done = 0u64;
-    let mut failure = None;
+    // Whatever stops the run early (the solver, reading the state back, writing a frame)
+    // still leaves a summary.json that says so.
+    let mut failure: Option<anyhow::Error> = None;
     while done < frames {
         let n = (every as u64).min(frames - done) as u32;
         let t = Instant::now();
         if let Err(e) = sim.step(n) {
-            failure = Some(e);
+            failure = Some(e.into());
             break;
         }
         solve_time += t.elapsed();
         done += n as u64;
         let t = Instant::now();
-        let (model, state) = sim.sync_model_and_state()?;
-        writer.write_frame(model, state)?;
+        let written = sim
+            .sync_model_and_state()
+            .map_err(anyhow::Error::from)
+            .and_then(|(model, state)| Ok(writer.write_frame(model, state)?));
+        if let Err(e) = written {
+            failure = Some(e);
+            break;
+        }
         write_time += t.elapsed();
         bar.set_position(done);
         bar.set_message(format!("t = {:.3} s", done as f64 * plan.frame_dt));
@@ -144,7 +152,7 @@ pub fn run(args: RunArgs) -> Result<()> {
     let summary = json!({
         "vesalius_version": env!("CARGO_PKG_VERSION"),
         "scene": args.scene.display().to_string(),
-        "status": match &failure { None => "ok".to_string(), Some(e) => format!("failed: {e}") },
+        "status": match &failure { None => "ok".to_string(), Some(e) => format!("failed: {e:#}") },
         "backend": format!("{:?}", sim.backend_kind()).to_lowercase(),
         "device": sim.backend_name(),
         "notice": sim.notice(),
@@ -166,7 +174,7 @@ pub fn run(args: RunArgs) -> Result<()> {
     std::fs::write(&path, serde_json::to_string_pretty(&summary)? + "\n")
         .with_context(|| format!("writing {}", path.display()))?;
     if let Some(e) = failure {
-        return Err(anyhow::Error::new(e).context(format!(
+        return Err(e.context(format!(
             "frames up to the failure and summary.json are in {}",
             args.out.display()
         )));

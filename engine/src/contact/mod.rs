@@ -27,7 +27,9 @@ pub mod faces;
 pub mod needle;
 pub mod shapes;
 
-pub use needle::{NeedleEvent, NeedleEventKind, NeedleReport, NeedleSpec, NeedleTissue};
+pub use needle::{
+    event_descriptions, NeedleEvent, NeedleEventKind, NeedleReport, NeedleSpec, NeedleTissue,
+};
 pub use shapes::ToolShape;
 
 use crate::model::{Model, State};

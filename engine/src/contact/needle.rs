@@ -378,6 +378,72 @@ pub enum NeedleEventKind {
     Withdraw,
 }
 
+/// The description of an event of `kind` concerning `region` and coming `from` (region
+/// names as the tracker gives them: the mesh's name, or `region <id>`), as in the module
+/// docs.
+fn describe(kind: NeedleEventKind, region: Option<&str>, from: Option<&str>) -> String {
+    let pretty = |s: Option<&str>| s.unwrap_or_default().replace('_', " ");
+    let lumen_of = |s: Option<&str>| {
+        s.filter(|n| part_of(n) == Some("lumen"))
+            .map(|n| structure_of(n).replace('_', " "))
+    };
+    match kind {
+        NeedleEventKind::Contact => format!("tip touched {}", pretty(region)),
+        NeedleEventKind::Puncture => match lumen_of(from) {
+            Some(v) => format!("exited {v} (back wall)"),
+            None => format!("punctured {}", pretty(region)),
+        },
+        NeedleEventKind::Enter => match lumen_of(region) {
+            Some(v) => format!("tip in {v} lumen"),
+            None => format!("entered {}", pretty(region)),
+        },
+        NeedleEventKind::Leave => format!("left {}", pretty(region)),
+        NeedleEventKind::Transfix => format!(
+            "transfixed {}",
+            structure_of(region.unwrap_or_default()).replace('_', " ")
+        ),
+        NeedleEventKind::Exit => "tip left the tissue".into(),
+        NeedleEventKind::Withdraw => "needle withdrawn".into(),
+    }
+}
+
+/// Every event description a needle can give in a tissue with these regions (names as in
+/// [`NeedleReport::tip_region`]: the mesh's name, or `region <id>` for an unnamed one), from
+/// the same code that describes the events: scene criteria that name any other can never
+/// be met. (Whether a structure can be transfixed depends on its needle properties too; its
+/// name is what this checks.)
+pub fn event_descriptions<S: AsRef<str>>(regions: &[S]) -> BTreeSet<String> {
+    use NeedleEventKind as K;
+    let mut out = BTreeSet::new();
+    let names: Vec<Option<&str>> = regions
+        .iter()
+        .map(|r| Some(r.as_ref()))
+        .chain([None])
+        .collect();
+    // Every kind is listed below; this match stops compiling when one is added.
+    let _listed = |k: K| match k {
+        K::Contact | K::Puncture | K::Enter | K::Leave | K::Transfix | K::Exit | K::Withdraw => {}
+    };
+    for kind in [
+        K::Contact,
+        K::Puncture,
+        K::Enter,
+        K::Leave,
+        K::Transfix,
+        K::Exit,
+        K::Withdraw,
+    ] {
+        for &region in &names {
+            for &from in &names {
+                if region.is_some() || matches!(kind, K::Exit | K::Withdraw) {
+                    out.insert(describe(kind, region, from));
+                }
+            }
+        }
+    }
+    out
+}
+
 /// An event with when, where and how hard.
 #[derive(Clone, Debug, PartialEq, Serialize)]
 pub struct NeedleEvent {
@@ -461,6 +527,8 @@ pub struct NeedleTracker {
     pub(crate) dev: NeedleDevice,
     /// First shaft point not uploaded to the GPU yet.
     pub(crate) upload_from: usize,
+    /// Whether the shaft-point limit was warned about (once a run, not every frame).
+    warned_tracks: bool,
     barrier: Option<(usize, Option<i32>, i32)>,
     /// Where the ray from the tip met the barrier face (at the start of the frame that
     /// found it), and the tip at the start of the current frame: the contact event's time
@@ -523,6 +591,7 @@ impl NeedleTracker {
             punctured: BTreeSet::new(),
             dev: NeedleDevice::default(),
             upload_from: 0,
+            warned_tracks: false,
             barrier: None,
             barrier_point: None,
             frame_tip0: DVec3::ZERO,
@@ -911,30 +980,7 @@ impl NeedleTracker {
     ) -> NeedleEvent {
         let region_name = self.name(region);
         let from_name = self.name(from);
-        let pretty = |s: &Option<String>| s.clone().unwrap_or_default().replace('_', " ");
-        let lumen_of = |s: &Option<String>| {
-            s.as_deref()
-                .filter(|n| part_of(n) == Some("lumen"))
-                .map(|n| structure_of(n).replace('_', " "))
-        };
-        let description = match kind {
-            NeedleEventKind::Contact => format!("tip touched {}", pretty(&region_name)),
-            NeedleEventKind::Puncture => match lumen_of(&from_name) {
-                Some(v) => format!("exited {v} (back wall)"),
-                None => format!("punctured {}", pretty(&region_name)),
-            },
-            NeedleEventKind::Enter => match lumen_of(&region_name) {
-                Some(v) => format!("tip in {v} lumen"),
-                None => format!("entered {}", pretty(&region_name)),
-            },
-            NeedleEventKind::Leave => format!("left {}", pretty(&region_name)),
-            NeedleEventKind::Transfix => format!(
-                "transfixed {}",
-                structure_of(region_name.as_deref().unwrap_or_default()).replace('_', " ")
-            ),
-            NeedleEventKind::Exit => "tip left the tissue".into(),
-            NeedleEventKind::Withdraw => "needle withdrawn".into(),
-        };
+        let description = describe(kind, region_name.as_deref(), from_name.as_deref());
         NeedleEvent {
             time,
             kind,
@@ -1002,7 +1048,11 @@ impl NeedleTracker {
         for (s, f) in points.iter().zip(found) {
             let Some((t, b)) = f else { continue };
             if self.dev.tracks.len() >= MAX_TRACKS {
-                log::warn!("needle: more than {MAX_TRACKS} shaft points; the deepest are not held");
+                if !std::mem::replace(&mut self.warned_tracks, true) {
+                    log::warn!(
+                        "needle: more than {MAX_TRACKS} shaft points; the deepest are not held"
+                    );
+                }
                 break;
             }
             let props = self.props(model.tet_region[t as usize]);

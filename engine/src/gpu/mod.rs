@@ -14,7 +14,8 @@ use std::sync::Arc;
 /// Environment variable selecting an adapter by name or backend substring.
 pub const ADAPTER_ENV: &str = "VESALIUS_ADAPTER";
 
-/// Errors acquiring a GPU.
+/// Errors acquiring a GPU (one message each: see [`SceneError`](crate::scene::SceneError)
+/// for the rule).
 #[derive(Debug, thiserror::Error)]
 pub enum GpuError {
     /// No adapter is usable.
@@ -26,12 +27,12 @@ pub enum GpuError {
         tried: String,
     },
     /// Device creation failed.
-    #[error("adapter {adapter}: could not create a device: {source}")]
+    #[error("adapter {adapter}: could not create a device: {error}")]
     Device {
         /// Adapter name.
         adapter: String,
-        /// wgpu's error.
-        source: wgpu::RequestDeviceError,
+        /// wgpu's error (in the message, so not a `source`).
+        error: wgpu::RequestDeviceError,
     },
 }
 

@@ -23,18 +23,18 @@ impl fmt::Display for Location {
     }
 }
 
-/// Errors of mesh reading, writing and validation.
+/// Errors of mesh reading, writing and validation (one message each: see
+/// [`SceneError`](crate::scene::SceneError) for the rule).
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
 pub enum MeshError {
     /// The file could not be read or written.
-    #[error("{}: {source}", path.display())]
+    #[error("{}: {error}", path.display())]
     Io {
         /// The file.
         path: PathBuf,
-        /// The I/O error.
-        #[source]
-        source: std::io::Error,
+        /// The I/O error (in the message, so not a `source`).
+        error: std::io::Error,
     },
     /// The input is malformed at a known place.
     #[error("{file}: {loc}: {msg}")]
@@ -106,10 +106,10 @@ impl MeshError {
         }
     }
 
-    pub(crate) fn io(path: &std::path::Path, source: std::io::Error) -> Self {
+    pub(crate) fn io(path: &std::path::Path, error: std::io::Error) -> Self {
         MeshError::Io {
             path: path.to_path_buf(),
-            source,
+            error,
         }
     }
 }

@@ -91,6 +91,28 @@ impl Default for LimbParams {
     }
 }
 
+impl LimbParams {
+    /// An upper estimate of the tets [`layered_limb`] makes (within a few times the real
+    /// count), computed without building anything: callers check it against their limit
+    /// before generating. Saturates instead of overflowing; non-finite or non-positive
+    /// sizes give `usize::MAX`.
+    pub fn estimated_tets(&self) -> usize {
+        let rings = self.radius / self.radial_size;
+        if !(rings.is_finite() && rings > 0.0) {
+            return usize::MAX;
+        }
+        // Per z layer and angle: one cell per radial line (muscle core and the layers
+        // outside it, a few more where the vein splits the fat), 6 tets per cell.
+        let cells_per_wedge = rings.ceil() + 4.0;
+        let tets = 6.0 * self.n_z as f64 * self.n_theta as f64 * cells_per_wedge;
+        if tets >= usize::MAX as f64 {
+            usize::MAX
+        } else {
+            tets as usize
+        }
+    }
+}
+
 /// Region ids of [`layered_limb`].
 pub mod limb_region {
     /// Skin shell.

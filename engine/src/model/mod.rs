@@ -11,7 +11,8 @@ use crate::mesh::TetMesh;
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 
-/// Errors building a [`Model`].
+/// Errors building a [`Model`] (one message each: see
+/// [`SceneError`](crate::scene::SceneError) for the rule).
 #[derive(Debug, thiserror::Error)]
 pub enum ModelError {
     /// A material parameter is out of its physical range.
@@ -35,6 +36,12 @@ pub enum ModelError {
     /// The mesh cannot be simulated.
     #[error("mesh: {0}")]
     Mesh(String),
+    /// Gravity has a non-finite component.
+    #[error("gravity must be finite, got {0:?}")]
+    Gravity([f64; 3]),
+    /// The global velocity damping rate is negative or not finite.
+    #[error("velocity_damping must be finite and >= 0 (1/s), got {0}")]
+    VelocityDamping(f64),
     /// A pin selection is malformed or selects nothing.
     #[error("pin {index}: {what}")]
     Pin {
@@ -139,6 +146,32 @@ pub struct Plane {
     pub kinetic_friction: f64,
 }
 
+impl Plane {
+    /// Checks the values (what is wrong, naming the key): a finite non-zero normal, a
+    /// finite offset, finite friction coefficients >= 0.
+    pub fn check(&self) -> Result<(), String> {
+        let n = norm(self.normal);
+        if !(n.is_finite() && n > 0.0) {
+            return Err(format!(
+                "normal must be finite and non-zero, got {:?}",
+                self.normal
+            ));
+        }
+        if !self.offset.is_finite() {
+            return Err(format!("offset must be finite, got {}", self.offset));
+        }
+        for (key, mu) in [
+            ("static_friction", self.static_friction),
+            ("kinetic_friction", self.kinetic_friction),
+        ] {
+            if !(mu.is_finite() && mu >= 0.0) {
+                return Err(format!("{key} must be finite and >= 0, got {mu}"));
+            }
+        }
+        Ok(())
+    }
+}
+
 /// A selection of vertices to pin (hold at their rest position).
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, rename_all = "snake_case", tag = "kind")]
@@ -167,6 +200,42 @@ pub enum PinSet {
         /// Vertex indices.
         indices: Vec<u32>,
     },
+}
+
+impl PinSet {
+    /// Checks the values that need no mesh (what is wrong, naming the key): finite box
+    /// corners with `min <= max`, a finite non-zero plane normal and a finite offset.
+    /// Whether the set selects anything is known only with the mesh ([`ModelBuilder::build`]).
+    pub fn check(&self) -> Result<(), String> {
+        match self {
+            PinSet::Region { .. } | PinSet::Vertices { .. } => Ok(()),
+            PinSet::Box { min, max } => {
+                if !min.iter().chain(max).all(|c| c.is_finite()) {
+                    return Err(format!(
+                        "box corners must be finite, got min {min:?}, max {max:?}"
+                    ));
+                }
+                if (0..3).any(|k| min[k] > max[k]) {
+                    return Err(format!(
+                        "box min must be <= max on every axis, got min {min:?}, max {max:?}"
+                    ));
+                }
+                Ok(())
+            }
+            PinSet::Plane { normal, offset } => {
+                let n = norm(*normal);
+                if !(n.is_finite() && n > 0.0) {
+                    return Err(format!(
+                        "plane normal must be finite and non-zero, got {normal:?}"
+                    ));
+                }
+                if !offset.is_finite() {
+                    return Err(format!("plane offset must be finite, got {offset}"));
+                }
+                Ok(())
+            }
+        }
+    }
 }
 
 /// Per-tet rest data as laid out for both backends (and the GPU buffer `rest`).
@@ -322,16 +391,10 @@ impl ModelBuilder {
             }
         }
         if !self.gravity.iter().all(|g| g.is_finite()) {
-            return Err(ModelError::Mesh(format!(
-                "gravity must be finite, got {:?}",
-                self.gravity
-            )));
+            return Err(ModelError::Gravity(self.gravity));
         }
         if !(self.velocity_damping.is_finite() && self.velocity_damping >= 0.0) {
-            return Err(ModelError::Mesh(format!(
-                "velocity_damping must be finite and >= 0, got {}",
-                self.velocity_damping
-            )));
+            return Err(ModelError::VelocityDamping(self.velocity_damping));
         }
 
         // Materials per region in use.
@@ -443,6 +506,7 @@ impl ModelBuilder {
         let diag = norm(sub(bmax, bmin));
         let mut pinned = vec![false; nv];
         for (index, p) in self.pins.iter().enumerate() {
+            p.check().map_err(|what| ModelError::Pin { index, what })?;
             let mut count = 0usize;
             match p {
                 PinSet::Region { region } => {
@@ -465,13 +529,8 @@ impl ModelBuilder {
                     }
                 }
                 PinSet::Plane { normal, offset } => {
+                    // Finite and non-zero: checked above.
                     let n = norm(*normal);
-                    if !(n.is_finite() && n > 0.0 && offset.is_finite()) {
-                        return Err(ModelError::Pin {
-                            index,
-                            what: "plane normal must be finite and non-zero".into(),
-                        });
-                    }
                     let tol = 1e-6 * diag;
                     for (i, x) in mesh.positions.iter().enumerate() {
                         if dot(*x, *normal) / n <= offset / n + tol {
@@ -506,21 +565,9 @@ impl ModelBuilder {
             .iter()
             .enumerate()
             .map(|(index, p)| {
+                p.check()
+                    .map_err(|what| ModelError::Plane { index, what })?;
                 let n = norm(p.normal);
-                let ok = n.is_finite()
-                    && n > 0.0
-                    && p.offset.is_finite()
-                    && p.static_friction >= 0.0
-                    && p.kinetic_friction >= 0.0
-                    && p.static_friction.is_finite()
-                    && p.kinetic_friction.is_finite();
-                if !ok {
-                    return Err(ModelError::Plane {
-                        index,
-                        what: "normal must be non-zero, offset finite, friction coefficients >= 0"
-                            .into(),
-                    });
-                }
                 Ok(Plane {
                     normal: [p.normal[0] / n, p.normal[1] / n, p.normal[2] / n],
                     offset: p.offset / n,

@@ -11,7 +11,8 @@ use rayon::prelude::*;
 use std::io::BufWriter;
 use std::path::{Path, PathBuf};
 
-/// Errors writing results.
+/// Errors writing results (one message each: see
+/// [`SceneError`](crate::scene::SceneError) for the rule).
 #[derive(Debug, thiserror::Error)]
 pub enum OutputError {
     /// The output directory already holds results and overwriting was not allowed.
@@ -20,19 +21,19 @@ pub enum OutputError {
     )]
     Exists(String, String),
     /// I/O failure.
-    #[error("{path}: {source}")]
+    #[error("{path}: {error}")]
     Io {
         /// The file or directory.
         path: String,
-        /// The error.
-        source: std::io::Error,
+        /// The error (in the message, so not a `source`).
+        error: std::io::Error,
     },
 }
 
 fn io(path: &Path) -> impl FnOnce(std::io::Error) -> OutputError + '_ {
-    move |source| OutputError::Io {
+    move |error| OutputError::Io {
         path: path.display().to_string(),
-        source,
+        error,
     }
 }
 

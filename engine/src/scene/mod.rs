@@ -42,21 +42,47 @@ use crate::mesh::generate::{box_grid, layered_limb, LimbParams};
 use crate::mesh::{LoadOptions, MeshError, TetMesh, ValidateOptions};
 use crate::model::{Material, Model, ModelBuilder, ModelError, PinSet, Plane};
 use crate::sim::{Backend, BackendKind};
-use crate::solver::{SolverConfig, SubstepPolicy, Threads, DEFAULT_COURANT};
+use crate::solver::{
+    SolverConfig, SubstepPolicy, Threads, DEFAULT_COURANT, MAX_ITERATIONS, MAX_SUBSTEPS,
+};
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
+/// Most tets a scene may simulate, generated or refined: checked before a generator or
+/// a refinement allocates anything.
+pub const MAX_TETS: usize = 20_000_000;
+const MAX_TETS_MILLIONS: usize = MAX_TETS / 1_000_000;
+
+/// Most uniform refinements (`mesh.refine`).
+pub const MAX_REFINE: u32 = 3;
+
+/// Most frames a run may simulate (`simulation.duration / simulation.frame_dt`, with
+/// `--duration`): 10 million frames is 46 hours of simulated time at 60 frames/s.
+pub const MAX_FRAMES: u64 = 10_000_000;
+
 /// Errors loading or building a scene.
+///
+/// # One message per error
+///
+/// Every error type of Vesalius (this one, [`MeshError`], [`ModelError`], the solver's,
+/// the robot's and the co-simulation's) follows one rule: **its `Display` is the whole
+/// message, the messages of the errors it wraps included, so it exposes none of them as
+/// [`std::error::Error::source`]**. A wrapped error lives in a field named `error`, never
+/// `source` (which thiserror would expose), and `#[source]` or `#[from]` (which implies
+/// `#[source]`) appear only on `#[error(transparent)]` wrappers, which add nothing of their
+/// own and forward both message and source to the error they wrap. So a plain `{}`
+/// (summary.json, logs, reports) says everything, and a printed chain (anyhow's `{:#}`,
+/// as the CLI prints errors) says it once.
 #[derive(Debug, thiserror::Error)]
 pub enum SceneError {
     /// The file could not be read.
-    #[error("{path}: {source}")]
+    #[error("{path}: {error}")]
     Io {
         /// The scene file.
         path: String,
-        /// The I/O error.
-        source: std::io::Error,
+        /// The I/O error (in the message, so not a `source`).
+        error: std::io::Error,
     },
     /// TOML syntax, unknown key or wrong type (the message names line and column).
     #[error("{path}: {message}")]
@@ -75,20 +101,20 @@ pub enum SceneError {
         what: String,
     },
     /// The mesh could not be loaded or cannot be simulated.
-    #[error("{path}: mesh: {source}")]
+    #[error("{path}: mesh: {error}")]
     Mesh {
         /// The scene file.
         path: String,
-        /// The mesh error.
-        source: MeshError,
+        /// The mesh error (in the message, so not a `source`).
+        error: MeshError,
     },
     /// The model could not be built.
-    #[error("{path}: {source}")]
+    #[error("{path}: {error}")]
     Model {
         /// The scene file.
         path: String,
-        /// The model error.
-        source: ModelError,
+        /// The model error (in the message, so not a `source`).
+        error: ModelError,
     },
 }
 
@@ -205,6 +231,91 @@ impl SimulationSpec {
     pub fn backend(&self) -> Backend {
         Backend::new(self.backend, self.adapter.clone())
     }
+
+    /// The substep policy (`substeps` with `courant`), checked.
+    pub fn substep_policy(&self) -> Result<SubstepPolicy, String> {
+        match &self.substeps {
+            SubstepsSpec::Count(n) if (1..=MAX_SUBSTEPS).contains(n) => {
+                Ok(SubstepPolicy::Fixed(*n))
+            }
+            SubstepsSpec::Count(n) => Err(format!(
+                "simulation.substeps must be \"auto\" or a count in 1..={MAX_SUBSTEPS}, got {n}"
+            )),
+            SubstepsSpec::Word(w) if w == "auto" => {
+                if !(self.courant.is_finite() && self.courant > 0.0) {
+                    return Err(format!(
+                        "simulation.courant must be finite and > 0, got {}",
+                        self.courant
+                    ));
+                }
+                Ok(SubstepPolicy::Auto {
+                    courant: self.courant,
+                })
+            }
+            SubstepsSpec::Word(w) => Err(format!(
+                "simulation.substeps must be \"auto\" or a number, got {w:?}"
+            )),
+        }
+    }
+
+    /// Frames to simulate: `duration / frame_dt` rounded (at least 1), checked against
+    /// [`MAX_FRAMES`].
+    pub fn frames(&self) -> Result<u64, String> {
+        if !(self.duration.is_finite() && self.duration > 0.0) {
+            return Err(format!(
+                "simulation.duration must be finite and > 0 s, got {}",
+                self.duration
+            ));
+        }
+        if !(self.frame_dt.is_finite() && self.frame_dt > 0.0) {
+            return Err(format!(
+                "simulation.frame_dt must be finite and > 0 s, got {}",
+                self.frame_dt
+            ));
+        }
+        let frames = (self.duration / self.frame_dt).round().max(1.0);
+        if frames > MAX_FRAMES as f64 {
+            return Err(format!(
+                "simulation.duration (or --duration) = {} s is {frames:.3e} frames of {} s; at most {MAX_FRAMES} frames",
+                self.duration, self.frame_dt
+            ));
+        }
+        Ok(frames as u64)
+    }
+
+    /// Checks every value of `[simulation]` (the error names the key).
+    pub fn check(&self) -> Result<(), String> {
+        self.frames()?;
+        self.substep_policy()?;
+        if !(1..=MAX_ITERATIONS).contains(&self.iterations) {
+            return Err(format!(
+                "simulation.iterations must be in 1..={MAX_ITERATIONS}, got {}",
+                self.iterations
+            ));
+        }
+        if !self.gravity.iter().all(|g| g.is_finite()) {
+            return Err(format!(
+                "simulation.gravity must be finite, got {:?}",
+                self.gravity
+            ));
+        }
+        if !(self.velocity_damping.is_finite() && self.velocity_damping >= 0.0) {
+            return Err(format!(
+                "simulation.velocity_damping must be finite and >= 0 (1/s), got {}",
+                self.velocity_damping
+            ));
+        }
+        if !(self.max_speed.is_finite() && self.max_speed > 0.0) {
+            return Err(format!(
+                "simulation.max_speed must be finite and > 0 m/s, got {}",
+                self.max_speed
+            ));
+        }
+        self.threads
+            .check()
+            .map_err(|e| format!("simulation.{e}"))?;
+        Ok(())
+    }
 }
 
 impl Default for SimulationSpec {
@@ -265,6 +376,165 @@ pub struct SceneFile {
     pub output: OutputSpec,
 }
 
+impl SceneFile {
+    /// Checks every value that needs no mesh, and the size of a generated mesh against
+    /// [`MAX_TETS`], naming the key (see [`Scene::check`]).
+    pub fn check(&self) -> Result<(), String> {
+        let mesh = &self.mesh;
+        if mesh.refine > MAX_REFINE {
+            return Err(format!(
+                "mesh.refine must be in 0..={MAX_REFINE} (at most {MAX_REFINE} levels), got {}",
+                mesh.refine
+            ));
+        }
+        match &mesh.generator {
+            Some(Generator::Box {
+                cells,
+                size,
+                origin,
+            }) => {
+                let tets = check_box(cells, size, origin)?;
+                check_refined_size(mesh.refine, tets, "the box generator")?;
+            }
+            Some(Generator::Limb {
+                radius,
+                length,
+                skin_thickness,
+                muscle_radius,
+                vein_radius,
+                vein_center,
+                n_theta,
+                radial_size,
+                n_z,
+            }) => {
+                let p = limb_params(
+                    radius,
+                    length,
+                    skin_thickness,
+                    muscle_radius,
+                    vein_radius,
+                    vein_center,
+                    n_theta,
+                    radial_size,
+                    n_z,
+                );
+                let tets = p.estimated_tets();
+                if tets > MAX_TETS {
+                    return Err(format!(
+                        "limb generator: n_theta = {}, n_z = {} and radial_size = {} m (radius {} m) make about {tets} tets; at most {MAX_TETS_MILLIONS} million tets",
+                        p.n_theta, p.n_z, p.radial_size, p.radius
+                    ));
+                }
+                check_refined_size(mesh.refine, tets, "the limb generator")?;
+            }
+            Some(Generator::VeinSlab(p)) => {
+                p.check().map_err(|e| format!("vein_slab generator: {e}"))?;
+                check_refined_size(mesh.refine, p.tet_count(), "the vein_slab generator")?;
+            }
+            None => {}
+        }
+        for (key, m) in &self.materials {
+            m.check()
+                .map_err(|what| format!("materials.{key}: {what}"))?;
+        }
+        for (i, p) in self.pin.iter().enumerate() {
+            p.check().map_err(|what| format!("pin[{i}]: {what}"))?;
+        }
+        if self.plane.len() > crate::model::MAX_PLANES {
+            return Err(format!(
+                "{} [[plane]] tables; at most {}",
+                self.plane.len(),
+                crate::model::MAX_PLANES
+            ));
+        }
+        for (i, p) in self.plane.iter().enumerate() {
+            p.check().map_err(|what| format!("plane[{i}]: {what}"))?;
+        }
+        self.simulation.check()?;
+        let every = self.output.every;
+        if !(1..=MAX_FRAMES).contains(&(every as u64)) {
+            return Err(format!(
+                "output.every must be in 1..={MAX_FRAMES} frames, got {every}"
+            ));
+        }
+        Ok(())
+    }
+}
+
+/// Checks a box generator's values; returns its tet count (6 per cell).
+fn check_box(cells: &[usize; 3], size: &[f64; 3], origin: &[f64; 3]) -> Result<usize, String> {
+    if cells.contains(&0) {
+        return Err(format!(
+            "mesh.generator.cells must be >= 1 on every axis, got {cells:?}"
+        ));
+    }
+    let tets = cells
+        .iter()
+        .try_fold(6usize, |n, &c| n.checked_mul(c))
+        .filter(|&n| n <= MAX_TETS);
+    let Some(tets) = tets else {
+        return Err(format!(
+            "mesh.generator.cells = {cells:?} makes {:.3e} tets (6 per cell); at most {MAX_TETS_MILLIONS} million tets",
+            6.0 * cells.iter().map(|&c| c as f64).product::<f64>()
+        ));
+    };
+    if !size.iter().all(|s| s.is_finite() && *s > 0.0) {
+        return Err(format!(
+            "mesh.generator.size must be finite and > 0 m, got {size:?}"
+        ));
+    }
+    if !origin.iter().all(|o| o.is_finite()) {
+        return Err(format!(
+            "mesh.generator.origin must be finite, got {origin:?}"
+        ));
+    }
+    Ok(tets)
+}
+
+/// Checks that `refine` levels of a mesh of `tets` tets (made by `what`) stay within
+/// [`MAX_REFINE`] and [`MAX_TETS`].
+fn check_refined_size(refine: u32, tets: usize, what: &str) -> Result<(), String> {
+    if refine > MAX_REFINE {
+        return Err(format!(
+            "mesh.refine must be in 0..={MAX_REFINE} (at most {MAX_REFINE} levels), got {refine}"
+        ));
+    }
+    let refined = tets.saturating_mul(8usize.pow(refine));
+    if refined > MAX_TETS {
+        return Err(format!(
+            "mesh.refine = {refine} would make {tets} x 8^{refine} = {refined} tets from {what}; at most {MAX_TETS_MILLIONS} million tets"
+        ));
+    }
+    Ok(())
+}
+
+/// The limb generator's parameters, defaults for those not given.
+#[allow(clippy::too_many_arguments)]
+fn limb_params(
+    radius: &Option<f64>,
+    length: &Option<f64>,
+    skin_thickness: &Option<f64>,
+    muscle_radius: &Option<f64>,
+    vein_radius: &Option<f64>,
+    vein_center: &Option<[f64; 2]>,
+    n_theta: &Option<usize>,
+    radial_size: &Option<f64>,
+    n_z: &Option<usize>,
+) -> LimbParams {
+    let d = LimbParams::default();
+    LimbParams {
+        radius: radius.unwrap_or(d.radius),
+        length: length.unwrap_or(d.length),
+        skin_thickness: skin_thickness.unwrap_or(d.skin_thickness),
+        muscle_radius: muscle_radius.unwrap_or(d.muscle_radius),
+        vein_radius: vein_radius.unwrap_or(d.vein_radius),
+        vein_center: vein_center.unwrap_or(d.vein_center),
+        n_theta: n_theta.unwrap_or(d.n_theta),
+        radial_size: radial_size.unwrap_or(d.radial_size),
+        n_z: n_z.unwrap_or(d.n_z),
+    }
+}
+
 /// A loaded scene: its file, its directory (mesh paths are relative to it) and contents.
 #[derive(Clone, Debug)]
 pub struct Scene {
@@ -290,23 +560,35 @@ pub struct BuiltScene {
 impl Scene {
     /// Reads and parses a scene file.
     pub fn load(path: &Path) -> Result<Self, SceneError> {
-        let text = std::fs::read_to_string(path).map_err(|source| SceneError::Io {
+        let text = std::fs::read_to_string(path).map_err(|error| SceneError::Io {
             path: path.display().to_string(),
-            source,
+            error,
         })?;
         Self::parse(&text, path)
     }
 
-    /// Parses scene text; `path` is used for messages and relative mesh paths.
+    /// Parses scene text and checks its values ([`Scene::check`]); `path` is used for
+    /// messages and relative mesh paths.
     pub fn parse(text: &str, path: &Path) -> Result<Self, SceneError> {
         let file: SceneFile = toml::from_str(text).map_err(|e| SceneError::Parse {
             path: path.display().to_string(),
             message: e.to_string(),
         })?;
-        Ok(Self {
+        let scene = Self {
             path: path.to_path_buf(),
             file,
-        })
+        };
+        scene.check()?;
+        Ok(scene)
+    }
+
+    /// Checks every value that needs no mesh, and every size against its limit, before
+    /// anything is loaded, generated or allocated; the error names the key. [`Scene::parse`]
+    /// and [`Scene::build`] call it (the latter again, for values changed since, such as
+    /// `--duration`). What needs the mesh (region names, pins that select nothing) is
+    /// checked by [`Scene::build`] once the mesh is there, still before any simulation.
+    pub fn check(&self) -> Result<(), SceneError> {
+        self.file.check().map_err(|what| self.invalid(what))
     }
 
     fn invalid(&self, what: impl Into<String>) -> SceneError {
@@ -335,10 +617,10 @@ impl Scene {
                 } else {
                     base.join(file)
                 };
-                crate::mesh::load(&full, &LoadOptions { scale: spec.scale }).map_err(|source| {
+                crate::mesh::load(&full, &LoadOptions { scale: spec.scale }).map_err(|error| {
                     SceneError::Mesh {
                         path: self.path.display().to_string(),
-                        source,
+                        error,
                     }
                 })?
             }
@@ -349,25 +631,26 @@ impl Scene {
             }
         };
         let report =
-            crate::mesh::validate(&mut mesh, &ValidateOptions::default()).map_err(|source| {
+            crate::mesh::validate(&mut mesh, &ValidateOptions::default()).map_err(|error| {
                 SceneError::Mesh {
                     path: self.path.display().to_string(),
-                    source,
+                    error,
                 }
             })?;
         if !report.is_ok() {
             let errors: Vec<String> = report.errors.iter().map(|i| i.message.clone()).collect();
             return Err(self.invalid(format!("mesh cannot be simulated: {}", errors.join("; "))));
         }
-        let warnings = report.warnings.iter().map(|i| i.message.clone()).collect();
-        if spec.refine > 3 || mesh.tets.len() * 8usize.pow(spec.refine) > 20_000_000 {
-            return Err(self.invalid(format!(
-                "mesh.refine = {} would make {} x 8^{} tets (at most 3 levels and 20 million tets)",
-                spec.refine,
-                mesh.tets.len(),
-                spec.refine
-            )));
+        let mut warnings: Vec<String> = Vec::new();
+        for w in &report.warnings {
+            if !warnings.contains(&w.message) {
+                warnings.push(w.message.clone());
+            }
         }
+        // Generated sizes were checked before generating (`check`); a file's tet count is
+        // known only now, before refining.
+        check_refined_size(spec.refine, mesh.tets.len(), "the mesh")
+            .map_err(|what| self.invalid(what))?;
         for _ in 0..spec.refine {
             mesh = crate::mesh::refine(&mesh);
         }
@@ -381,11 +664,8 @@ impl Scene {
                 size,
                 origin,
             } => {
-                if cells.iter().any(|&c| c == 0 || c > 1000)
-                    || size.iter().any(|&s| !(s.is_finite() && s > 0.0))
-                {
-                    return Err(self.invalid(format!("box generator: cells must be 1..=1000 and size > 0, got {cells:?} {size:?}")));
-                }
+                // Sizes and values: checked by `check` before we get here.
+                check_box(cells, size, origin).map_err(|what| self.invalid(what))?;
                 Ok(box_grid(*cells, *size, *origin))
             }
             Generator::Limb {
@@ -399,18 +679,17 @@ impl Scene {
                 radial_size,
                 n_z,
             } => {
-                let d = LimbParams::default();
-                let p = LimbParams {
-                    radius: radius.unwrap_or(d.radius),
-                    length: length.unwrap_or(d.length),
-                    skin_thickness: skin_thickness.unwrap_or(d.skin_thickness),
-                    muscle_radius: muscle_radius.unwrap_or(d.muscle_radius),
-                    vein_radius: vein_radius.unwrap_or(d.vein_radius),
-                    vein_center: vein_center.unwrap_or(d.vein_center),
-                    n_theta: n_theta.unwrap_or(d.n_theta),
-                    radial_size: radial_size.unwrap_or(d.radial_size),
-                    n_z: n_z.unwrap_or(d.n_z),
-                };
+                let p = limb_params(
+                    radius,
+                    length,
+                    skin_thickness,
+                    muscle_radius,
+                    vein_radius,
+                    vein_center,
+                    n_theta,
+                    radial_size,
+                    n_z,
+                );
                 let positive = [
                     p.radius,
                     p.length,
@@ -432,6 +711,12 @@ impl Scene {
                         self.invalid(format!("limb generator: inconsistent parameters {p:?}"))
                     );
                 }
+                check_refined_size(
+                    self.file.mesh.refine,
+                    p.estimated_tets(),
+                    "the limb generator",
+                )
+                .map_err(|what| self.invalid(what))?;
                 Ok(layered_limb(&p))
             }
             Generator::VeinSlab(p) => {
@@ -455,34 +740,10 @@ impl Scene {
 
     /// Builds the model and solver settings.
     pub fn build(&self) -> Result<BuiltScene, SceneError> {
+        self.check()?;
         let (mesh, warnings) = self.mesh()?;
         let sim = &self.file.simulation;
-        if !(sim.duration.is_finite() && sim.duration > 0.0) {
-            return Err(self.invalid(format!(
-                "simulation.duration must be > 0 s, got {}",
-                sim.duration
-            )));
-        }
-        if !(sim.frame_dt.is_finite() && sim.frame_dt > 0.0) {
-            return Err(self.invalid(format!(
-                "simulation.frame_dt must be > 0 s, got {}",
-                sim.frame_dt
-            )));
-        }
-        if self.file.output.every == 0 {
-            return Err(self.invalid("output.every must be >= 1"));
-        }
-        let substeps = match &sim.substeps {
-            SubstepsSpec::Count(n) => SubstepPolicy::Fixed(*n),
-            SubstepsSpec::Word(w) if w == "auto" => SubstepPolicy::Auto {
-                courant: sim.courant,
-            },
-            SubstepsSpec::Word(w) => {
-                return Err(self.invalid(format!(
-                    "simulation.substeps must be \"auto\" or a number, got {w:?}"
-                )))
-            }
-        };
+        let substeps = sim.substep_policy().map_err(|what| self.invalid(what))?;
         let names: BTreeMap<&str, i32> = mesh
             .region_names
             .iter()
@@ -521,9 +782,9 @@ impl Scene {
         for p in &self.file.plane {
             builder = builder.plane(*p);
         }
-        let model = builder.build().map_err(|source| SceneError::Model {
+        let model = builder.build().map_err(|error| SceneError::Model {
             path: self.path.display().to_string(),
-            source,
+            error,
         })?;
         let solver = SolverConfig {
             frame_dt: sim.frame_dt,
@@ -534,7 +795,7 @@ impl Scene {
             threads: sim.threads,
             allow_unstable: sim.allow_unstable,
         };
-        let frames = (sim.duration / sim.frame_dt).round().max(1.0) as u64;
+        let frames = sim.frames().map_err(|what| self.invalid(what))?;
         Ok(BuiltScene {
             model,
             solver,

@@ -268,7 +268,14 @@ pub const MAX_AUTO_SUBSTEPS: u32 = 2000;
 /// 0.55, module docs), so past this a run is expected to invert tets or blow up.
 pub const STABLE_COURANT: f64 = 1.25;
 
-/// Errors of a running simulation.
+/// Most substeps per frame a fixed [`SubstepPolicy::Fixed`] count may ask for.
+pub const MAX_SUBSTEPS: u32 = 100_000;
+
+/// Most Gauss-Seidel sweeps per substep (`iterations`).
+pub const MAX_ITERATIONS: u32 = 1000;
+
+/// Errors of a running simulation (one message each: see
+/// [`SceneError`](crate::scene::SceneError) for the rule).
 #[derive(Debug, thiserror::Error)]
 pub enum SimError {
     /// Solver settings are invalid.
@@ -334,9 +341,9 @@ pub fn plan_substeps(model: &Model, config: &SolverConfig) -> Result<StepPlan, S
             config.frame_dt
         )));
     }
-    if config.iterations == 0 || config.iterations > 1000 {
+    if config.iterations == 0 || config.iterations > MAX_ITERATIONS {
         return Err(SimError::Config(format!(
-            "iterations must be in 1..=1000, got {}",
+            "iterations must be in 1..={MAX_ITERATIONS}, got {}",
             config.iterations
         )));
     }
@@ -374,9 +381,9 @@ pub fn plan_substeps(model: &Model, config: &SolverConfig) -> Result<StepPlan, S
     }
     let (substeps, policy) = match config.substeps {
         SubstepPolicy::Fixed(n) => {
-            if n == 0 || n > 100_000 {
+            if n == 0 || n > MAX_SUBSTEPS {
                 return Err(SimError::Config(format!(
-                    "substeps must be in 1..=100000, got {n}"
+                    "substeps must be in 1..={MAX_SUBSTEPS}, got {n}"
                 )));
             }
             (n, format!("fixed {n}"))

@@ -50,9 +50,9 @@ impl Default for LoadOptions {
 /// Loads a URDF file.
 pub fn load_file(path: impl AsRef<Path>, options: &LoadOptions) -> Result<RobotModel> {
     let path = path.as_ref();
-    let text = std::fs::read_to_string(path).map_err(|source| RobotError::Io {
+    let text = std::fs::read_to_string(path).map_err(|error| RobotError::Io {
         path: path.to_path_buf(),
-        source,
+        error,
     })?;
     let dir = path.parent().map(|d| {
         if d.as_os_str().is_empty() {

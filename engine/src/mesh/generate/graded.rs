@@ -412,8 +412,15 @@ impl VeinSlabParams {
                 self.width
             ));
         }
-        let (xs, ys, zs) = slab_coords(self);
-        let tets = 6 * (xs.len() - 1) * (ys.len() - 1) * (zs.len() - 1);
+        // No axis finer than this many cells before the coordinates are laid out.
+        let span = self.length.max(self.width).max(self.depth);
+        if span / self.fine_size.min(self.path_size) > 1e5 {
+            return Err(format!(
+                "fine_size ({}) and path_size ({}) are too small for a {span} m patch: at most 100000 cells along an axis",
+                self.fine_size, self.path_size
+            ));
+        }
+        let tets = self.tet_count();
         if tets > Self::MAX_TETS {
             return Err(format!(
                 "fine_size {}, path_size {} and max_cell {} make {tets} tets, more than {}: use larger cells",
@@ -424,6 +431,14 @@ impl VeinSlabParams {
             ));
         }
         Ok(())
+    }
+
+    /// The number of tets [`vein_slab`] makes, from its grid coordinates alone (cheap:
+    /// nothing is allocated but the coordinates). Call on parameters whose lengths are
+    /// positive and finite.
+    pub fn tet_count(&self) -> usize {
+        let (xs, ys, zs) = slab_coords(self);
+        6 * (xs.len() - 1) * (ys.len() - 1) * (zs.len() - 1)
     }
 
     /// Unit direction of the vein's axis (in the skin plane z = const).
