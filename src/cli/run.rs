@@ -10,7 +10,7 @@ use std::time::{Duration, Instant};
 use vesalius_engine::output::{FrameWriter, PVD_NAME};
 use vesalius_engine::scene::Scene;
 use vesalius_engine::sim::{BackendKind, Simulation};
-use vesalius_engine::solver::Threads;
+use vesalius_engine::solver::{diagnostics, Threads};
 
 /// Arguments of `vesalius run`.
 #[derive(Args, Debug)]
@@ -122,6 +122,8 @@ pub fn run(args: RunArgs) -> Result<()> {
     // Whatever stops the run early (the solver, reading the state back, writing a frame)
     // still leaves a summary.json that says so.
     let mut failure: Option<anyhow::Error> = None;
+    let guards = sim_spec.guards.clone();
+    let mut breached = None;
     while done < frames {
         let n = (every as u64).min(frames - done) as u32;
         let t = Instant::now();
@@ -132,13 +134,25 @@ pub fn run(args: RunArgs) -> Result<()> {
         solve_time += t.elapsed();
         done += n as u64;
         let t = Instant::now();
+        // The frame is written first, then checked: a broken frame is kept, to be seen.
         let written = sim
             .sync_model_and_state()
             .map_err(anyhow::Error::from)
-            .and_then(|(model, state)| Ok(writer.write_frame(model, state)?));
-        if let Err(e) = written {
-            failure = Some(e);
-            break;
+            .and_then(|(model, state)| {
+                writer.write_frame(model, state)?;
+                Ok(guards.breach(model, &plan, &diagnostics(model, state)))
+            });
+        match written {
+            Err(e) => {
+                failure = Some(e);
+                break;
+            }
+            Ok(Some(breach)) => {
+                breached = Some(breach.clone());
+                failure = Some(breach.into());
+                break;
+            }
+            Ok(None) => {}
         }
         write_time += t.elapsed();
         bar.set_position(done);
@@ -168,6 +182,8 @@ pub fn run(args: RunArgs) -> Result<()> {
         "frames_written": writer.frames_written(),
         "pvd": PVD_NAME,
         "final_diagnostics": diag,
+        "guards": sim_spec.guards,
+        "guard_breach": breached,
         "mesh_warnings": built.warnings,
     });
     let path = args.out.join("summary.json");

@@ -43,7 +43,7 @@ use crate::mesh::{LoadOptions, MeshError, TetMesh, ValidateOptions};
 use crate::model::{Material, Model, ModelBuilder, ModelError, PinSet, Plane};
 use crate::sim::{Backend, BackendKind};
 use crate::solver::{
-    SolverConfig, SubstepPolicy, Threads, DEFAULT_COURANT, MAX_ITERATIONS, MAX_SUBSTEPS,
+    Guards, SolverConfig, SubstepPolicy, Threads, DEFAULT_COURANT, MAX_ITERATIONS, MAX_SUBSTEPS,
 };
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
@@ -224,6 +224,8 @@ pub struct SimulationSpec {
     pub threads: Threads,
     /// Run even where the substeps are past the stable bound (refused otherwise).
     pub allow_unstable: bool,
+    /// Physical sanity guards that stop a broken run (`guards = { ... }`).
+    pub guards: Guards,
 }
 
 impl SimulationSpec {
@@ -285,6 +287,7 @@ impl SimulationSpec {
 
     /// Checks every value of `[simulation]` (the error names the key).
     pub fn check(&self) -> Result<(), String> {
+        self.guards.check()?;
         self.frames()?;
         self.substep_policy()?;
         if !(1..=MAX_ITERATIONS).contains(&self.iterations) {
@@ -335,6 +338,7 @@ impl Default for SimulationSpec {
             adapter: None,
             threads: s.threads,
             allow_unstable: s.allow_unstable,
+            guards: Guards::default(),
         }
     }
 }

@@ -33,6 +33,21 @@ pub struct Diagnostics {
     pub max_displacement: f64,
     /// Whether every position and velocity is finite.
     pub finite: bool,
+    /// Per region (ascending id): its inverted tets and volume.
+    pub regions: Vec<RegionHealth>,
+}
+
+/// Health of one region of a state.
+#[derive(Clone, Debug, Default, PartialEq, Serialize)]
+pub struct RegionHealth {
+    /// Region id.
+    pub region: i32,
+    /// Its tets.
+    pub tets: usize,
+    /// Its tets with det F <= 0.
+    pub inverted: usize,
+    /// Its current volume / its rest volume.
+    pub volume_ratio: f64,
 }
 
 impl Diagnostics {
@@ -45,7 +60,7 @@ impl Diagnostics {
 /// Computes the diagnostics of `state`.
 pub fn diagnostics(model: &Model, state: &State) -> Diagnostics {
     let u = &state.displacements;
-    let (elastic, minj, maxj, inverted, vol) = (0..model.num_tets())
+    let per_tet: Vec<(f64, f64)> = (0..model.num_tets())
         .into_par_iter()
         .with_min_len(1024)
         .map(|t| {
@@ -60,19 +75,27 @@ pub fn diagnostics(model: &Model, state: &State) -> Diagnostics {
                 m.lambda_mu,
                 m.gamma,
             );
-            let j = j as f64;
-            (
-                e,
-                j,
-                j,
-                (j <= 0.0) as usize,
-                j * model.rest_volume[t] as f64,
-            )
+            (e, j as f64)
         })
-        .reduce(
-            || (0.0, f64::INFINITY, f64::NEG_INFINITY, 0, 0.0),
-            |a, b| (a.0 + b.0, a.1.min(b.1), a.2.max(b.2), a.3 + b.3, a.4 + b.4),
-        );
+        .collect();
+    // Sums in tet order: the same figures for any thread count.
+    let (mut elastic, mut minj, mut maxj, mut inverted, mut vol) =
+        (0.0, f64::INFINITY, f64::NEG_INFINITY, 0, 0.0);
+    // (region, tets, inverted, volume, rest volume), by region id.
+    let mut regions: std::collections::BTreeMap<i32, (usize, usize, f64, f64)> = Default::default();
+    for (t, &(e, j)) in per_tet.iter().enumerate() {
+        let v0 = model.rest_volume[t] as f64;
+        elastic += e;
+        minj = minj.min(j);
+        maxj = maxj.max(j);
+        inverted += (j <= 0.0) as usize;
+        vol += j * v0;
+        let r = regions.entry(model.tet_region[t]).or_default();
+        r.0 += 1;
+        r.1 += (j <= 0.0) as usize;
+        r.2 += j * v0;
+        r.3 += v0;
+    }
     let g = model.gravity;
     let (ke, pe, vmax, dmax, finite) = (0..model.num_vertices())
         .into_par_iter()
@@ -104,5 +127,14 @@ pub fn diagnostics(model: &Model, state: &State) -> Diagnostics {
         max_speed: vmax,
         max_displacement: dmax,
         finite: finite && elastic.is_finite(),
+        regions: regions
+            .into_iter()
+            .map(|(region, (tets, inverted, v, v0))| RegionHealth {
+                region,
+                tets,
+                inverted,
+                volume_ratio: v / v0,
+            })
+            .collect(),
     }
 }

@@ -37,6 +37,7 @@
 mod constraints;
 pub mod cpu;
 mod diagnostics;
+pub mod guards;
 mod lanes;
 pub mod statics;
 
@@ -46,7 +47,8 @@ pub use constraints::{
     damp_tet, project_tet, rest_lambda, warm_start_tet, TetVerts, MAX_STEP, WARM_START_J,
 };
 pub use cpu::CpuXpbd;
-pub use diagnostics::{diagnostics, Diagnostics};
+pub use diagnostics::{diagnostics, Diagnostics, RegionHealth};
+pub use guards::{Breach, GuardKind, Guards};
 
 use crate::model::Model;
 use serde::{Deserialize, Serialize};

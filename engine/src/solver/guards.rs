@@ -1,0 +1,321 @@
+//! Physical sanity guards: a state that is numerically finite but physically broken
+//! (inverted or crushed regions, vertices flying at many times the scene's size per frame)
+//! stops a run with a failure that names the guard, the frame, the region and the likely
+//! cause, instead of ending "ok".
+//!
+//! The guards read [`Diagnostics`] (host side, from a state the caller has at hand: a run
+//! reads it back to write a frame anyway), so they add no GPU round trip of their own.
+
+use super::{Diagnostics, StepPlan, STABLE_COURANT};
+use crate::model::Model;
+use serde::{Deserialize, Serialize};
+
+/// Thresholds of the guards (`[guards]` in a scene file).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Guards {
+    /// Whether the guards stop a run at all.
+    pub enabled: bool,
+    /// Largest fraction of a region's tets that may be inverted (det F <= 0).
+    pub max_inverted_fraction: f64,
+    /// Range of a region's current / rest volume.
+    pub volume_ratio: [f64; 2],
+    /// Largest vertex speed in scene sizes per frame: a vertex faster than
+    /// `max_speed_ratio x (the mesh's bounding-box diagonal) / frame_dt` is flying apart.
+    pub max_speed_ratio: f64,
+}
+
+impl Default for Guards {
+    fn default() -> Self {
+        Self {
+            enabled: true,
+            max_inverted_fraction: 0.01,
+            volume_ratio: [0.5, 2.0],
+            max_speed_ratio: 1.0,
+        }
+    }
+}
+
+impl Guards {
+    /// Checks the thresholds themselves.
+    pub fn check(&self) -> Result<(), String> {
+        if !(self.max_inverted_fraction.is_finite()
+            && (0.0..=1.0).contains(&self.max_inverted_fraction))
+        {
+            return Err(format!(
+                "simulation.guards.max_inverted_fraction must be in 0..=1, got {}",
+                self.max_inverted_fraction
+            ));
+        }
+        let [lo, hi] = self.volume_ratio;
+        if !(lo.is_finite() && hi.is_finite() && (0.0..1.0).contains(&lo) && hi > 1.0) {
+            return Err(format!(
+                "simulation.guards.volume_ratio must be [low, high] with 0 <= low < 1 < high, got [{lo}, {hi}]"
+            ));
+        }
+        if !(self.max_speed_ratio.is_finite() && self.max_speed_ratio > 0.0) {
+            return Err(format!(
+                "simulation.guards.max_speed_ratio must be > 0, got {}",
+                self.max_speed_ratio
+            ));
+        }
+        Ok(())
+    }
+
+    /// The first guard `diag` breaks, if any (`None` too when the guards are off).
+    pub fn breach(&self, model: &Model, plan: &StepPlan, diag: &Diagnostics) -> Option<Breach> {
+        if !self.enabled {
+            return None;
+        }
+        let name = |r: i32| {
+            model
+                .region_names
+                .get(&r)
+                .cloned()
+                .unwrap_or_else(|| r.to_string())
+        };
+        let at = |guard, region: Option<i32>, value, limit, detail: String| Breach {
+            guard,
+            frame: diag.step,
+            time: diag.time,
+            region: region.map(name),
+            value,
+            limit,
+            detail,
+            cause: likely_cause(model, plan, region),
+        };
+        for r in &diag.regions {
+            let frac = r.inverted as f64 / r.tets.max(1) as f64;
+            if frac > self.max_inverted_fraction {
+                return Some(at(
+                    GuardKind::InvertedTets,
+                    Some(r.region),
+                    frac,
+                    self.max_inverted_fraction,
+                    format!("{} of its {} tets inverted", r.inverted, r.tets),
+                ));
+            }
+        }
+        let [lo, hi] = self.volume_ratio;
+        for r in &diag.regions {
+            if r.volume_ratio < lo || r.volume_ratio > hi {
+                let limit = if r.volume_ratio < lo { lo } else { hi };
+                return Some(at(
+                    GuardKind::VolumeRatio,
+                    Some(r.region),
+                    r.volume_ratio,
+                    limit,
+                    format!("its volume is {:.3} of its rest volume", r.volume_ratio),
+                ));
+            }
+        }
+        let limit = self.max_speed_ratio * model_diagonal(model) / plan.frame_dt;
+        if diag.max_speed > limit {
+            return Some(at(
+                GuardKind::Speed,
+                None,
+                diag.max_speed,
+                limit,
+                format!(
+                    "a vertex moves at {:.3e} m/s, {:.1} scene sizes per frame",
+                    diag.max_speed,
+                    diag.max_speed / limit * self.max_speed_ratio
+                ),
+            ));
+        }
+        None
+    }
+}
+
+/// Which guard broke.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum GuardKind {
+    /// Too many inverted tets in a region.
+    InvertedTets,
+    /// A region's volume outside its range.
+    VolumeRatio,
+    /// A vertex faster than the scene's size per frame.
+    Speed,
+}
+
+impl std::fmt::Display for GuardKind {
+    fn fmt(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+        f.write_str(match self {
+            GuardKind::InvertedTets => "inverted tets",
+            GuardKind::VolumeRatio => "volume ratio",
+            GuardKind::Speed => "speed",
+        })
+    }
+}
+
+/// A broken guard: what, where, when and why.
+#[derive(Clone, Debug, PartialEq, Serialize, thiserror::Error)]
+#[error("guard {guard} broken at frame {frame} (t = {time:.4} s){}: {detail} (value {value:.4}, limit {limit}); likely cause: {cause}", region.as_ref().map(|r| format!(" in region {r}")).unwrap_or_default())]
+pub struct Breach {
+    /// The guard.
+    pub guard: GuardKind,
+    /// Frame index of the state.
+    pub frame: u64,
+    /// Simulated time (s).
+    pub time: f64,
+    /// The region (name, else id), where the guard is per region.
+    pub region: Option<String>,
+    /// The measured value.
+    pub value: f64,
+    /// The threshold it crossed.
+    pub limit: f64,
+    /// What was seen.
+    pub detail: String,
+    /// The most likely cause, from the plan and the materials.
+    pub cause: String,
+}
+
+/// Bounding-box diagonal of the rest mesh (m).
+fn model_diagonal(model: &Model) -> f64 {
+    let mut lo = [f64::INFINITY; 3];
+    let mut hi = [f64::NEG_INFINITY; 3];
+    for p in &model.rest_positions {
+        for k in 0..3 {
+            lo[k] = lo[k].min(p[k] as f64);
+            hi[k] = hi[k].max(p[k] as f64);
+        }
+    }
+    (0..3)
+        .map(|k| (hi[k] - lo[k]).powi(2))
+        .sum::<f64>()
+        .sqrt()
+        .max(f64::MIN_POSITIVE)
+}
+
+/// The likeliest cause of a breach: substeps past the bound first, then a large stiffness
+/// contrast next to the region, else large loads.
+fn likely_cause(model: &Model, plan: &StepPlan, region: Option<i32>) -> String {
+    if plan.courant > 1.0 {
+        let over = plan.courant / STABLE_COURANT;
+        return format!(
+            "substeps {} ({}) put the stiffest tets at effective Courant {:.2} ({over:.1}x the stable bound {STABLE_COURANT}): use substeps = \"auto\" or more",
+            plan.substeps, plan.policy, plan.courant
+        );
+    }
+    let moduli: Vec<f64> = model
+        .materials
+        .iter()
+        .map(|(_, m)| m.youngs_modulus)
+        .collect();
+    let (min, max) = moduli
+        .iter()
+        .fold((f64::INFINITY, 0.0f64), |(a, b), &e| (a.min(e), b.max(e)));
+    let soft = region
+        .and_then(|r| model.materials.iter().find(|(id, _)| *id == r))
+        .map(|(_, m)| m.youngs_modulus);
+    if max / min >= 100.0 && soft.is_none_or(|e| e <= min * 10.0) {
+        return format!(
+            "a stiffness ratio of {:.0e} between regions: with one Gauss-Seidel sweep per substep the soft region cannot hold against its stiff neighbours; raise iterations or substeps, or lower the contrast",
+            max / min
+        );
+    }
+    "loads (tools, pins, gravity) larger than the tissue can take at this resolution: check the scene's forces and pins".into()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::mesh::generate::box_grid;
+    use crate::model::{Material, ModelBuilder};
+    use crate::solver::{diagnostics, plan_substeps, SolverConfig};
+
+    /// A 10 cm block whose upper half is region 2 ("top").
+    fn block() -> Model {
+        let mut mesh = box_grid([4, 4, 4], [0.1, 0.1, 0.1], [0.0; 3]);
+        for t in 0..mesh.tets.len() {
+            mesh.regions[t] = if mesh.tet_centroid(t).unwrap()[2] > 0.05 {
+                2
+            } else {
+                1
+            };
+        }
+        mesh.region_names.insert(2, "top".into());
+        ModelBuilder::new(mesh)
+            .default_material(Material::SOFT_TISSUE)
+            .build()
+            .unwrap()
+    }
+
+    #[test]
+    fn rest_passes_a_crushed_region_and_a_flying_vertex_break_their_guards() {
+        let model = block();
+        let plan = plan_substeps(&model, &SolverConfig::default()).unwrap();
+        let guards = Guards::default();
+        let mut state = model.state();
+        assert_eq!(
+            guards.breach(&model, &plan, &diagnostics(&model, &state)),
+            None
+        );
+
+        // The top half shrunk to 0.4 of its size about its centre: volume 0.4^3 = 0.064.
+        for (i, p) in model.rest_positions.iter().enumerate() {
+            if p[2] > 0.05 + 1e-6 {
+                state.displacements[i] = [
+                    -0.6 * (p[0] - 0.05),
+                    -0.6 * (p[1] - 0.05),
+                    -0.6 * (p[2] - 0.075),
+                ];
+            }
+        }
+        let crushed = guards
+            .breach(&model, &plan, &diagnostics(&model, &state))
+            .unwrap();
+        assert_eq!(crushed.guard, GuardKind::VolumeRatio);
+        assert_eq!(crushed.region.as_deref(), Some("top"));
+        // Not exactly 0.064: the layer of tets between the halves is stretched across.
+        assert!(crushed.value < 0.5, "{crushed}");
+        let text = crushed.to_string();
+        assert!(
+            text.contains("in region top") && text.contains("likely cause"),
+            "{text}"
+        );
+
+        // Flipped through itself (det F < 0 everywhere in the top half).
+        for (i, p) in model.rest_positions.iter().enumerate() {
+            state.displacements[i] = [0.0; 3];
+            if p[2] > 0.05 + 1e-6 {
+                state.displacements[i][2] = -2.0 * (p[2] - 0.05);
+            }
+        }
+        let flipped = guards
+            .breach(&model, &plan, &diagnostics(&model, &state))
+            .unwrap();
+        assert_eq!(flipped.guard, GuardKind::InvertedTets);
+        assert_eq!(flipped.region.as_deref(), Some("top"));
+
+        // At rest but one vertex at 100 m/s: 0.17 m diagonal / (1/60 s) = 10.4 m/s limit.
+        let mut state = model.state();
+        state.velocities[7] = [100.0, 0.0, 0.0];
+        let fast = guards
+            .breach(&model, &plan, &diagnostics(&model, &state))
+            .unwrap();
+        assert_eq!(fast.guard, GuardKind::Speed);
+        assert!(
+            (fast.limit - 3f64.sqrt() * 0.1 * 60.0).abs() < 1e-3,
+            "{}",
+            fast.limit
+        );
+
+        // Off: nothing breaks.
+        let off = Guards {
+            enabled: false,
+            ..Guards::default()
+        };
+        assert_eq!(
+            off.breach(&model, &plan, &diagnostics(&model, &state)),
+            None
+        );
+        assert!(Guards {
+            volume_ratio: [1.5, 2.0],
+            ..Guards::default()
+        }
+        .check()
+        .is_err());
+    }
+}

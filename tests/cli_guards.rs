@@ -1,0 +1,69 @@
+//! A physically broken run never ends "ok": the guards stop it with a failed status that
+//! names the guard, the frame, the region and the likely cause, and the frames written so
+//! far stay.
+
+use std::path::Path;
+use std::process::Command;
+
+#[test]
+fn an_unstable_block_fails_on_a_guard_and_keeps_its_frames() {
+    let dir = Path::new(env!("CARGO_TARGET_TMPDIR")).join("cli_guards");
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    // The issue's case: a 10 cm block, 1/30 s frames, one substep (refused without
+    // allow_unstable, see engine/tests/stability.rs).
+    let scene = dir.join("scene.toml");
+    std::fs::write(
+        &scene,
+        "[mesh]\ngenerator = { kind = \"box\", cells = [2, 2, 2], size = [0.1, 0.1, 0.1] }\n\
+         [materials]\ndefault = { youngs_modulus = 1e4, poisson_ratio = 0.45, density = 1000 }\n\
+         [[pin]]\nkind = \"plane\"\nnormal = [0.0, 0.0, 1.0]\noffset = 0.0\n\
+         [simulation]\nduration = 1.0\nframe_dt = 0.0333333333\nsubsteps = 1\nallow_unstable = true\n",
+    )
+    .unwrap();
+    let out = dir.join("out");
+    let o = Command::new(env!("CARGO_BIN_EXE_vesalius"))
+        .arg("run")
+        .arg(&scene)
+        .arg("--out")
+        .arg(&out)
+        .args(["--backend", "cpu", "-q"])
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&o.stderr);
+    eprintln!("{err}");
+    assert!(!o.status.success());
+    assert!(
+        err.contains("guard") && err.contains("likely cause: substeps 1"),
+        "{err}"
+    );
+    let summary: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(out.join("summary.json")).unwrap()).unwrap();
+    let status = summary["status"].as_str().unwrap();
+    assert!(status.starts_with("failed: guard"), "{status}");
+    let breach = &summary["guard_breach"];
+    assert!(breach["frame"].as_u64().unwrap() < 30, "{breach}");
+    assert!(breach["guard"].is_string());
+    // Every frame up to the breach is on disk, the broken one included.
+    let written = summary["frames_written"].as_u64().unwrap();
+    assert_eq!(written, summary["steps"].as_u64().unwrap() + 1);
+    assert!(written >= 2);
+
+    // The same block at automatic substeps runs to the end, "ok".
+    std::fs::write(
+        &scene,
+        std::fs::read_to_string(&scene)
+            .unwrap()
+            .replace("substeps = 1\nallow_unstable = true\n", ""),
+    )
+    .unwrap();
+    let o = Command::new(env!("CARGO_BIN_EXE_vesalius"))
+        .arg("run")
+        .arg(&scene)
+        .arg("--out")
+        .arg(dir.join("out_auto"))
+        .args(["--backend", "cpu", "-q"])
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+}
