@@ -33,7 +33,7 @@ use vesalius_engine::contact::{
 };
 use vesalius_engine::model::Model;
 use vesalius_engine::sim::{BackendKind, Simulation};
-use vesalius_engine::solver::Threads;
+use vesalius_engine::solver::{diagnostics, Guards, Threads};
 use vesalius_robot::prelude::*;
 
 /// Overrides for a run.
@@ -158,6 +158,8 @@ pub struct CoSim {
     warnings: Vec<String>,
     criteria: CriteriaSpec,
     margin_probe: MarginProbe,
+    /// Physical sanity guards, checked every frame.
+    guards: Guards,
     /// The needle's body and its tip and axis in the body frame.
     needle: Option<(usize, DVec3, DVec3)>,
 }
@@ -563,6 +565,7 @@ impl CoSim {
             warnings,
             criteria: f.criteria.clone(),
             margin_probe,
+            guards: tissue_scene.file.simulation.guards.clone(),
             needle,
         })
     }
@@ -662,6 +665,7 @@ impl CoSim {
             k.update(poses[b].translation, self.wrenches[b].force);
         }
         let clock = Instant::now();
+        let plan = self.tissue.plan().clone();
         let (model, state) = self.tissue.sync_model_and_state()?;
         let targets = target_displacements(model, state, &self.targets);
         let pos = world_positions(model, state);
@@ -677,6 +681,7 @@ impl CoSim {
             .map(|(_, pts)| pts.iter().map(|e| e.position(model, &pos)).collect())
             .collect();
         let margins = self.margin_probe.measure(model, &pos, tip, &target_points);
+        let breach = self.guards.breach(model, &plan, &diagnostics(model, state));
         let rec = self.recorder.record(
             model,
             state,
@@ -685,6 +690,7 @@ impl CoSim {
             (targets, margins),
             [rigid_s, tissue_s, 0.0],
         );
+        rec.guard = breach;
         rec.timing[2] = clock.elapsed().as_secs_f64();
         Ok(rec)
     }
@@ -704,7 +710,9 @@ impl CoSim {
         let mut stopped = None;
         for _ in 0..self.frames {
             let rec = self.step_frame()?;
-            if observe(rec).is_break() {
+            // A broken frame ends the run: nothing after it is a prediction.
+            let broken = rec.guard.is_some();
+            if observe(rec).is_break() || broken {
                 stopped = Some(rec.time);
                 break;
             }

@@ -12,6 +12,7 @@ use std::path::Path;
 use vesalius_engine::contact::{ContactReport, NeedleEvent, NeedleEventKind, NeedleReport};
 use vesalius_engine::model::{Model, State};
 use vesalius_engine::output::tet_strain;
+use vesalius_engine::solver::Breach;
 use vesalius_robot::RobotState;
 
 /// One frame of a run.
@@ -40,6 +41,8 @@ pub struct FrameRecord {
     /// The needle tip's margins (distance to the goal region's boundary and back wall,
     /// to each target).
     pub margins: FrameMargins,
+    /// The physical sanity guard this frame broke, if any (the run stops there).
+    pub guard: Option<Breach>,
     /// Wall time of the frame: rigid steps, tissue (with contact), recording (s).
     pub timing: [f64; 3],
 }
@@ -73,6 +76,9 @@ pub enum Criterion {
         /// Limit (fraction of the region's volume).
         limit: f64,
     },
+    /// No physical sanity guard broken (`[simulation] guards`): always checked, a broken
+    /// simulation is never a pass.
+    PhysicalSanity,
 }
 
 /// The unit of a check's margin.
@@ -253,6 +259,8 @@ pub struct Report {
     pub margins: RunMargins,
     /// The verdict of the scene's criteria.
     pub verdict: Verdict,
+    /// The physical sanity guard the run broke (it stopped at that frame), if any.
+    pub guard_breach: Option<Breach>,
     /// Set when an observer stopped the run early: the time of the last frame run (s).
     /// The verdict then judges the frames run so far.
     pub stopped_early: Option<f64>,
@@ -375,6 +383,7 @@ impl Recorder {
             damaged_fraction: damaged,
             target_displacement: targets,
             margins,
+            guard: None,
             timing,
         });
         self.records.last_mut().expect("just pushed")
@@ -436,6 +445,7 @@ impl Recorder {
             final_tip_region,
             margins,
             verdict: Verdict { passed, checks },
+            guard_breach: r.iter().find_map(|x| x.guard.clone()),
             stopped_early: None,
             wall_time: wall,
             wall_per_simulated_second: if simulated_time > 0.0 {
@@ -644,6 +654,27 @@ impl Recorder {
                     at,
                 },
                 criterion: Criterion::MaxDamagedFraction { limit },
+            });
+        }
+        // Last: the scene's own criteria come first, in their order.
+        {
+            let broken: Vec<&FrameRecord> =
+                self.records.iter().filter(|x| x.guard.is_some()).collect();
+            let first = broken.first().and_then(|x| x.guard.as_ref());
+            checks.push(Check {
+                name: "physically sane".into(),
+                passed: broken.is_empty(),
+                margin: -(broken.len() as f64),
+                unit: MarginUnit::Events,
+                detail: match first {
+                    Some(b) => b.to_string(),
+                    None => "no guard broken".into(),
+                },
+                measured: Measured::Occurrences {
+                    count: broken.len(),
+                    first_time: first.map(|b| b.time),
+                },
+                criterion: Criterion::PhysicalSanity,
             });
         }
         checks

@@ -158,3 +158,41 @@ fn forces_csv_quotes_names_and_has_one_column_per_header() {
     assert!(rows.iter().all(|row| row.len() == head.len()));
     std::fs::remove_dir_all(&dir).ok();
 }
+
+/// A physically broken co-simulation is never a pass: the run stops at the frame a guard
+/// breaks, the verdict fails on "physically sane" with the guard's message, and the report
+/// keeps the frames up to it.
+#[test]
+fn a_broken_run_stops_at_the_guard_and_fails() {
+    let mut sc = scene(10.0);
+    // One substep per 1/30 s frame: refused unless allowed, and then the block goes bad
+    // when the probe presses it.
+    sc.file.simulation.frame_dt = 1.0 / 30.0;
+    sc.file.simulation.substeps = vesalius_engine::scene::SubstepsSpec::Count(1);
+    sc.file.simulation.allow_unstable = true;
+    let r = predict(&sc, None, &cpu()).unwrap();
+    let breach = r.guard_breach.clone().expect("a guard breaks");
+    eprintln!("{breach}");
+    assert!(!r.verdict.passed);
+    let c = r
+        .verdict
+        .checks
+        .iter()
+        .find(|c| c.criterion == Criterion::PhysicalSanity)
+        .unwrap();
+    assert!(!c.passed && c.margin == -1.0 && c.detail.contains("likely cause: substeps 1"));
+    // It stopped there: the last record is the broken frame.
+    let last = r.records.last().unwrap();
+    assert_eq!(last.guard.as_ref(), Some(&breach));
+    assert_eq!(r.stopped_early, Some(last.time));
+    assert!(r.records.len() < 18, "{}", r.records.len());
+
+    // The same scene at automatic substeps is sane to the end.
+    let ok = predict(&scene(10.0), None, &cpu()).unwrap();
+    assert!(ok.guard_breach.is_none() && ok.stopped_early.is_none());
+    assert!(ok
+        .verdict
+        .checks
+        .iter()
+        .any(|c| c.criterion == Criterion::PhysicalSanity && c.passed));
+}

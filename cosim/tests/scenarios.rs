@@ -25,6 +25,11 @@ fn run(scene: &CoSimScene, trajectory: Option<&Trajectory>, seconds: f64) -> Rep
         ..Default::default()
     };
     let r = predict(scene, trajectory, &opts).unwrap_or_else(|e| panic!("{e}"));
+    assert!(
+        r.guard_breach.is_none(),
+        "{}",
+        r.guard_breach.as_ref().unwrap()
+    );
     for f in &r.records {
         assert!(
             f.forces

@@ -29,7 +29,7 @@ impl Default for Guards {
     fn default() -> Self {
         Self {
             enabled: true,
-            max_inverted_fraction: 0.01,
+            max_inverted_fraction: 0.05,
             volume_ratio: [0.5, 2.0],
             max_speed_ratio: 1.0,
         }
