@@ -50,8 +50,10 @@ pub fn box_grid(n: [usize; 3], size: [f64; 3], origin: [f64; 3]) -> TetMesh {
     graded::grid_mesh(&axis(0), &axis(1), &axis(2), nodes)
 }
 
-/// Parameters of [`layered_limb`]. Lengths in metres.
-#[derive(Clone, Debug, PartialEq)]
+/// Parameters of [`layered_limb`]. Lengths in metres. In a scene file they are the keys of
+/// `generator = { kind = "limb", ... }`, each optional with its default.
+#[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
+#[serde(default, deny_unknown_fields)]
 pub struct LimbParams {
     /// Outer (skin) radius. Default 0.035.
     pub radius: f64,

@@ -156,26 +156,7 @@ pub enum Generator {
         origin: [f64; 3],
     },
     /// A layered limb segment (skin 1, fat 2, muscle 3, vein 4); any field may be omitted.
-    Limb {
-        /// Outer radius (m).
-        radius: Option<f64>,
-        /// Length along +z (m).
-        length: Option<f64>,
-        /// Skin thickness (m).
-        skin_thickness: Option<f64>,
-        /// Muscle core radius (m).
-        muscle_radius: Option<f64>,
-        /// Vein radius (m).
-        vein_radius: Option<f64>,
-        /// Vein axis (x, y) (m).
-        vein_center: Option<[f64; 2]>,
-        /// Angular divisions.
-        n_theta: Option<usize>,
-        /// Radial cell size (m).
-        radial_size: Option<f64>,
-        /// Axial divisions.
-        n_z: Option<usize>,
-    },
+    Limb(LimbParams),
     /// A patch of forearm for venipuncture (skin 1, fat 2, muscle 3, vein wall 4, vein
     /// lumen 5; see `mesh::generate::vein_slab`): its anatomy and cell sizes are the keys,
     /// named as the fields of `VeinSlabParams` (`vein_x`, `vein_z`, `vein_radius`,
@@ -400,37 +381,7 @@ impl SceneFile {
                 let tets = check_box(cells, size, origin)?;
                 check_refined_size(mesh.refine, tets, "the box generator")?;
             }
-            Some(Generator::Limb {
-                radius,
-                length,
-                skin_thickness,
-                muscle_radius,
-                vein_radius,
-                vein_center,
-                n_theta,
-                radial_size,
-                n_z,
-            }) => {
-                let p = limb_params(
-                    radius,
-                    length,
-                    skin_thickness,
-                    muscle_radius,
-                    vein_radius,
-                    vein_center,
-                    n_theta,
-                    radial_size,
-                    n_z,
-                );
-                let tets = p.estimated_tets();
-                if tets > MAX_TETS {
-                    return Err(format!(
-                        "limb generator: n_theta = {}, n_z = {} and radial_size = {} m (radius {} m) make about {tets} tets; at most {MAX_TETS_MILLIONS} million tets",
-                        p.n_theta, p.n_z, p.radial_size, p.radius
-                    ));
-                }
-                check_refined_size(mesh.refine, tets, "the limb generator")?;
-            }
+            Some(Generator::Limb(p)) => check_limb(p, mesh.refine)?,
             Some(Generator::VeinSlab(p)) => {
                 p.check().map_err(|e| format!("vein_slab generator: {e}"))?;
                 check_refined_size(mesh.refine, p.tet_count(), "the vein_slab generator")?;
@@ -514,29 +465,36 @@ fn check_refined_size(refine: u32, tets: usize, what: &str) -> Result<(), String
 
 /// The limb generator's parameters, defaults for those not given.
 #[allow(clippy::too_many_arguments)]
-fn limb_params(
-    radius: &Option<f64>,
-    length: &Option<f64>,
-    skin_thickness: &Option<f64>,
-    muscle_radius: &Option<f64>,
-    vein_radius: &Option<f64>,
-    vein_center: &Option<[f64; 2]>,
-    n_theta: &Option<usize>,
-    radial_size: &Option<f64>,
-    n_z: &Option<usize>,
-) -> LimbParams {
-    let d = LimbParams::default();
-    LimbParams {
-        radius: radius.unwrap_or(d.radius),
-        length: length.unwrap_or(d.length),
-        skin_thickness: skin_thickness.unwrap_or(d.skin_thickness),
-        muscle_radius: muscle_radius.unwrap_or(d.muscle_radius),
-        vein_radius: vein_radius.unwrap_or(d.vein_radius),
-        vein_center: vein_center.unwrap_or(d.vein_center),
-        n_theta: n_theta.unwrap_or(d.n_theta),
-        radial_size: radial_size.unwrap_or(d.radial_size),
-        n_z: n_z.unwrap_or(d.n_z),
+/// Checks the limb generator's parameters and its size (estimated before anything is
+/// generated).
+fn check_limb(p: &LimbParams, refine: u32) -> Result<(), String> {
+    let positive = [
+        p.radius,
+        p.length,
+        p.skin_thickness,
+        p.muscle_radius,
+        p.vein_radius,
+        p.radial_size,
+    ]
+    .iter()
+    .all(|v| v.is_finite() && *v > 0.0);
+    if !positive
+        || p.radius <= p.muscle_radius + p.skin_thickness
+        || p.n_theta < 6
+        || p.n_z < 1
+        || p.n_z > 2000
+        || p.n_theta > 2000
+    {
+        return Err(format!("limb generator: inconsistent parameters {p:?}"));
     }
+    let tets = p.estimated_tets();
+    if tets > MAX_TETS {
+        return Err(format!(
+            "limb generator: n_theta = {}, n_z = {} and radial_size = {} m (radius {} m) make about {tets} tets; at most {MAX_TETS_MILLIONS} million tets",
+            p.n_theta, p.n_z, p.radial_size, p.radius
+        ));
+    }
+    check_refined_size(refine, tets, "the limb generator")
 }
 
 /// A loaded scene: its file, its directory (mesh paths are relative to it) and contents.
@@ -672,56 +630,9 @@ impl Scene {
                 check_box(cells, size, origin).map_err(|what| self.invalid(what))?;
                 Ok(box_grid(*cells, *size, *origin))
             }
-            Generator::Limb {
-                radius,
-                length,
-                skin_thickness,
-                muscle_radius,
-                vein_radius,
-                vein_center,
-                n_theta,
-                radial_size,
-                n_z,
-            } => {
-                let p = limb_params(
-                    radius,
-                    length,
-                    skin_thickness,
-                    muscle_radius,
-                    vein_radius,
-                    vein_center,
-                    n_theta,
-                    radial_size,
-                    n_z,
-                );
-                let positive = [
-                    p.radius,
-                    p.length,
-                    p.skin_thickness,
-                    p.muscle_radius,
-                    p.vein_radius,
-                    p.radial_size,
-                ]
-                .iter()
-                .all(|v| v.is_finite() && *v > 0.0);
-                if !positive
-                    || p.radius <= p.muscle_radius + p.skin_thickness
-                    || p.n_theta < 6
-                    || p.n_z < 1
-                    || p.n_z > 2000
-                    || p.n_theta > 2000
-                {
-                    return Err(
-                        self.invalid(format!("limb generator: inconsistent parameters {p:?}"))
-                    );
-                }
-                check_refined_size(
-                    self.file.mesh.refine,
-                    p.estimated_tets(),
-                    "the limb generator",
-                )
-                .map_err(|what| self.invalid(what))?;
-                Ok(layered_limb(&p))
+            Generator::Limb(p) => {
+                check_limb(p, self.file.mesh.refine).map_err(|what| self.invalid(what))?;
+                Ok(layered_limb(p))
             }
             Generator::VeinSlab(p) => {
                 p.check()
