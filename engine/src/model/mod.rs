@@ -667,6 +667,14 @@ impl Model {
     pub fn control(&self) -> Control {
         Control::default()
     }
+    /// A region's name, or its id where the mesh names none (for messages).
+    pub fn region_label(&self, r: i32) -> String {
+        self.region_names
+            .get(&r)
+            .cloned()
+            .unwrap_or_else(|| r.to_string())
+    }
+
     /// Total rest volume (m^3).
     pub fn total_rest_volume(&self) -> f64 {
         self.rest_volume.iter().map(|&v| v as f64).sum()

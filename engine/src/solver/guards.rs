@@ -67,18 +67,11 @@ impl Guards {
         if !self.enabled {
             return None;
         }
-        let name = |r: i32| {
-            model
-                .region_names
-                .get(&r)
-                .cloned()
-                .unwrap_or_else(|| r.to_string())
-        };
         let at = |guard, region: Option<i32>, value, limit, detail: String| Breach {
             guard,
             frame: diag.step,
             time: diag.time,
-            region: region.map(name),
+            region: region.map(|r| model.region_label(r)),
             value,
             limit,
             detail,

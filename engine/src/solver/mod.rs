@@ -434,11 +434,7 @@ pub fn plan_substeps(model: &Model, config: &SolverConfig) -> Result<StepPlan, S
             substeps,
             ratio: courant / STABLE_COURANT,
             courant,
-            region: model
-                .region_names
-                .get(&worst.1)
-                .cloned()
-                .unwrap_or_else(|| worst.1.to_string()),
+            region: model.region_label(worst.1),
             element_mm: worst.3 * 1e3,
             advice,
         });
