@@ -16,6 +16,9 @@ struct Cli {
 enum Command {
     /// Simulate a scene headless: ParaView frames and summary.json in --out.
     Run(cli::run::RunArgs),
+    /// Optimize a scene's needle insertion within a latency budget ([plan]); writes plan.toml,
+    /// candidates.csv, convergence.png and summary.json in --out.
+    Plan(cli::plan::PlanArgs),
     /// List GPU adapters and the backend `auto` would use.
     Info(cli::info::InfoArgs),
     /// Measure tissue-step throughput on the accuracy reference block.
@@ -54,6 +57,7 @@ fn main() -> std::process::ExitCode {
     let cli = Cli::parse();
     let result = match cli.command {
         Command::Run(args) => cli::run::run(args),
+        Command::Plan(args) => cli::plan::run(args),
         Command::Info(args) => cli::info::run(args),
         Command::Bench(args) => cli::bench::run(args),
         Command::Mesh(cmd) => cli::mesh::run(cmd),

@@ -717,9 +717,29 @@ impl CoSim {
                 break;
             }
         }
+        let tip_rest = self.tip_in_rest_frame()?;
         let mut report = self.finish();
         report.stopped_early = stopped;
+        report.final_tip_rest = tip_rest;
         Ok(report)
+    }
+
+    /// The material point of the tissue (its rest position) where the needle tip is now
+    /// (`None`: no needle, or the tip outside the tissue).
+    pub fn tip_in_rest_frame(&mut self) -> Result<Option<[f64; 3]>, CoSimError> {
+        let Some((b, tip, _)) = self.needle else {
+            return Ok(None);
+        };
+        let rs = self.world.state(self.robot)?;
+        let pose = to_pose(&rs.link_poses[self.body_links[b]]);
+        let p = pose.transform_point(tip);
+        let (model, state) = self.tissue.sync_model_and_state()?;
+        let pos = world_positions(model, state);
+        Ok(locate(model, &pos, &[p.to_array()])[0].map(|(t, bary)| {
+            Embedded { tet: t, bary }
+                .position(model, &model.rest_positions)
+                .to_array()
+        }))
     }
 
     /// The report of the frames run so far, with the scene's verdict.

@@ -19,6 +19,7 @@
 
 pub mod coupling;
 pub mod margins;
+pub mod plan;
 pub mod report;
 pub mod scene;
 pub mod trajectory;

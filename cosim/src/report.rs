@@ -264,6 +264,11 @@ pub struct Report {
     /// Set when an observer stopped the run early: the time of the last frame run (s).
     /// The verdict then judges the frames run so far.
     pub stopped_early: Option<f64>,
+    /// Where the needle tip ended in the tissue's rest configuration: the material point it
+    /// is at (the tet it is in, by barycentric coordinates; `None`: no needle, or outside
+    /// the tissue). Beside the tip's kinematic end it shows how far the tissue moved with
+    /// the needle (what a planning model that holds the tissue still neglects).
+    pub final_tip_rest: Option<[f64; 3]>,
     /// Wall time: rigid steps, tissue, recording (s, totals).
     pub wall_time: [f64; 3],
     /// Wall seconds per simulated second (all parts).
@@ -389,6 +394,19 @@ impl Recorder {
         self.records.last_mut().expect("just pushed")
     }
 
+    /// Adds a record made by a planning model (its events with it).
+    pub fn push(&mut self, rec: FrameRecord) {
+        if let Some(n) = &rec.needle {
+            self.events.extend(n.events.iter().cloned());
+        }
+        self.records.push(rec);
+    }
+
+    /// The number of regions a record has values for.
+    pub fn region_count(&self) -> usize {
+        self.regions.len()
+    }
+
     pub fn finish(self, criteria: &CriteriaSpec, backend: String, coupling: Coupling) -> Report {
         let r = &self.records;
         let peak = |f: &dyn Fn(&FrameRecord) -> Vec<f64>, n: usize| -> Vec<f64> {
@@ -447,6 +465,7 @@ impl Recorder {
             verdict: Verdict { passed, checks },
             guard_breach: r.iter().find_map(|x| x.guard.clone()),
             stopped_early: None,
+            final_tip_rest: None,
             wall_time: wall,
             wall_per_simulated_second: if simulated_time > 0.0 {
                 total / simulated_time

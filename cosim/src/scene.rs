@@ -290,6 +290,9 @@ pub struct CoSimFile {
     /// Success criteria.
     #[serde(default)]
     pub criteria: CriteriaSpec,
+    /// What `vesalius plan` optimizes ([`crate::plan::spec`]).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub plan: Option<crate::plan::PlanSpec>,
 }
 
 fn finite_at_least(key: &str, v: f64, min: f64, unit: &str) -> Result<(), String> {
@@ -380,6 +383,21 @@ impl CoSimFile {
             if !(f.is_finite() && (0.0..=1.0).contains(&f)) {
                 return Err(format!(
                     "criteria.max_damaged_fraction must be in 0..=1, got {f}"
+                ));
+            }
+        }
+        if let Some(p) = &self.plan {
+            p.check()?;
+            if self.needle.is_none() {
+                return Err(
+                    "plan: the planner moves a needle insertion, and the scene has no [needle]"
+                        .into(),
+                );
+            }
+            if !self.target.iter().any(|t| t.name == p.insertion.target) {
+                return Err(format!(
+                    "plan.insertion.target: no [[target]] named {:?}",
+                    p.insertion.target
                 ));
             }
         }

@@ -3,5 +3,6 @@ pub mod bench;
 pub mod cosim;
 pub mod info;
 pub mod mesh;
+pub mod plan;
 pub mod robot;
 pub mod run;

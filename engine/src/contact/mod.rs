@@ -29,6 +29,7 @@ pub mod shapes;
 
 pub use needle::{
     event_descriptions, NeedleEvent, NeedleEventKind, NeedleReport, NeedleSpec, NeedleTissue,
+    PathTracker,
 };
 pub use shapes::ToolShape;
 

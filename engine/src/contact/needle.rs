@@ -72,6 +72,7 @@ use crate::model::Model;
 use glam::DVec3;
 use serde::Serialize;
 use std::collections::{BTreeMap, BTreeSet};
+use std::sync::Arc;
 
 /// Most shaft points at a time.
 pub const MAX_TRACKS: usize = 512;
@@ -518,11 +519,12 @@ enum Via {
 }
 
 /// The needle's host-side state machine.
+#[derive(Clone)]
 pub struct NeedleTracker {
     pub(crate) spec: NeedleSpec,
     tissue: BTreeMap<i32, NeedleTissue>,
     region_names: BTreeMap<i32, String>,
-    faces: FaceSet,
+    faces: Arc<FaceSet>,
     punctured: BTreeSet<usize>,
     pub(crate) dev: NeedleDevice,
     /// First shaft point not uploaded to the GPU yet.
@@ -559,6 +561,16 @@ impl NeedleTracker {
         spec: &NeedleSpec,
         tissue: &BTreeMap<i32, NeedleTissue>,
     ) -> Result<Self, ContactError> {
+        Self::with_faces(model, spec, tissue, Arc::new(FaceSet::new(model)))
+    }
+
+    /// [`NeedleTracker::new`] with the model's faces already extracted.
+    fn with_faces(
+        model: &Model,
+        spec: &NeedleSpec,
+        tissue: &BTreeMap<i32, NeedleTissue>,
+        faces: Arc<FaceSet>,
+    ) -> Result<Self, ContactError> {
         let bad = |m: String| Err(ContactError::Setup(format!("needle: {m}")));
         if !(spec.tip.is_finite() && spec.axis.is_finite() && spec.axis.length() > 0.0) {
             return bad("tip and axis must be finite, the axis non-zero".into());
@@ -575,7 +587,6 @@ impl NeedleTracker {
                 ContactError::Setup(format!("needle properties of region {r}: {e}"))
             })?;
         }
-        let faces = FaceSet::new(model);
         let spacing = match spec.track_spacing {
             Some(s) if s.is_finite() && s > 0.0 => s,
             Some(s) => return bad(format!("track_spacing must be positive (got {s})")),
@@ -1068,6 +1079,82 @@ impl NeedleTracker {
             });
         }
         self.dev.header.counts[0] = self.dev.tracks.len() as u32;
+    }
+}
+
+/// The needle's event log for a tip moved kinematically along its axis through a tissue
+/// held still, as a planning model does: the same state machine and event descriptions as
+/// a simulated needle ([`NeedleTracker`]), fed with the interface crossings of the path
+/// instead of the frames' point location and punctures. A crossing into a region with a
+/// puncture force is a puncture (the first one after a contact event), any other an entry
+/// or an exit. There is no hysteresis: a path does not flicker.
+///
+/// Built once per tissue ([`PathTracker::new`]); clone it for each path.
+#[derive(Clone)]
+pub struct PathTracker {
+    tracker: NeedleTracker,
+}
+
+impl PathTracker {
+    /// A tracker for `spec` in `model` (rest configuration) with the regions' needle
+    /// properties, sharing `faces` (the model's, [`FaceSet::new`]).
+    pub fn new(
+        model: &Model,
+        spec: &NeedleSpec,
+        tissue: &BTreeMap<i32, NeedleTissue>,
+        faces: Arc<FaceSet>,
+    ) -> Result<Self, ContactError> {
+        Ok(Self {
+            tracker: NeedleTracker::with_faces(model, spec, tissue, faces)?,
+        })
+    }
+
+    /// The tip, moving along the unit axis `axis`, crosses from region `from` into `to`
+    /// (`None`: the outside) at `time` and `at`.
+    pub fn cross(&mut self, from: Option<i32>, to: Option<i32>, time: f64, at: DVec3, axis: DVec3) {
+        let t = &mut self.tracker;
+        let mut out = Vec::new();
+        match to {
+            Some(r) if t.props(r).puncture_force > 0.0 => {
+                let force = t.props(r).puncture_force;
+                if !t.inside {
+                    out.push(t.event(time, NeedleEventKind::Contact, Some(r), from, at, force));
+                    t.inside = true;
+                    t.entry = Some(at);
+                }
+                t.cross(
+                    Some(r),
+                    time,
+                    at,
+                    axis,
+                    Via::Puncture { from, force },
+                    &mut out,
+                );
+            }
+            _ => t.cross(to, time, at, axis, Via::Located, &mut out),
+        }
+        t.located = to;
+        t.events.extend(out);
+    }
+
+    /// The region the tip is in as the events have it.
+    pub fn tip_region(&self) -> Option<i32> {
+        self.tracker.tip_region
+    }
+
+    /// Every event so far.
+    pub fn events(&self) -> &[NeedleEvent] {
+        &self.tracker.events
+    }
+
+    /// The name the events give region `r` (the mesh's, or `region <id>`).
+    pub fn region_name(&self, r: i32) -> String {
+        self.tracker.name(Some(r)).unwrap_or_default()
+    }
+
+    /// The needle properties of region `r` (all zero where the scene gives none).
+    pub fn props(&self, r: i32) -> NeedleTissue {
+        self.tracker.props(r)
     }
 }
 

@@ -1,0 +1,329 @@
+//! The reduced needle-path planning model.
+//!
+//! What it keeps of the full co-simulation: the anatomy (the scene's own mesh and region
+//! tags, at rest), the robot's kinematics (the needle's pose at each waypoint by forward
+//! kinematics), the needle's event state machine and descriptions
+//! ([`PathTracker`], the simulated needle's), the tip's margins
+//! ([`MarginProbe`], the same code on the rest positions) and the verdict (the same
+//! [`Recorder`] and criteria). A candidate costs one ray cast per trajectory segment
+//! through the mesh's region interfaces: microseconds, where a full rollout costs seconds.
+//!
+//! What it neglects, and so what its fidelity figures measure (see `vesalius plan
+//! --fidelity`): the tissue's deformation (the skin tenting before it gives, the vein
+//! pushed and rolled by the shaft, the wall sliding along it), the robot's tracking error
+//! under load, and damage. Its force is quasi-static along the axis: the puncture force
+//! at a membrane, else the cutting force of the tip's region plus the kinetic shaft friction
+//! of every region over the length of shaft inside it (the forces of the scene's
+//! `[needle_tissue]`, per metre as the simulated needle uses them).
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
+use glam::DVec3;
+use vesalius_engine::contact::faces::{locate, FaceSet};
+use vesalius_engine::contact::{NeedleReport, NeedleSpec, NeedleTissue, PathTracker};
+use vesalius_engine::model::Model;
+use vesalius_robot::prelude::{LinkId, Point3, RobotModel, Vector3};
+
+use crate::margins::MarginProbe;
+use crate::report::{FrameRecord, Recorder, Report};
+use crate::scene::{CoSimError, CoSimScene, Coupling, CriteriaSpec};
+use crate::trajectory::{SceneRobot, Trajectory};
+
+/// The reduced model of one scene (built once, shared by every candidate).
+#[derive(Clone)]
+pub struct NeedlePathModel {
+    tissue: Arc<Model>,
+    faces: Arc<FaceSet>,
+    probe: MarginProbe,
+    tracker: PathTracker,
+    robot: Arc<RobotModel>,
+    needle_link: LinkId,
+    needle_tip: DVec3,
+    needle_axis: DVec3,
+    needle_length: f64,
+    props: BTreeMap<i32, NeedleTissue>,
+    targets: Vec<Vec<DVec3>>,
+    recorder: Recorder,
+    criteria: CriteriaSpec,
+    axial_lag: f64,
+}
+
+impl NeedlePathModel {
+    /// The reduced model of `scene`: its tissue mesh (generated or read once), robot and
+    /// needle. The scene must have a needle and no other tools or attachments (those need
+    /// the full model).
+    pub fn new(scene: &CoSimScene) -> Result<Self, CoSimError> {
+        let f = &scene.file;
+        let bad = |m: String| scene.invalid(m);
+        let Some(needle) = &f.needle else {
+            return Err(bad(
+                "plan.model = \"needle_path\" needs a [needle]; use model = \"full\"".into(),
+            ));
+        };
+        if !f.tool.is_empty() || !f.attach.is_empty() {
+            return Err(bad("plan.model = \"needle_path\" models a needle alone, and this scene has [[tool]] or [[attach]]; use model = \"full\"".into()));
+        }
+        let built = scene.tissue().build()?;
+        let model = built.model;
+        let robot = SceneRobot::load(scene)?;
+        let needle_link = robot
+            .link(&needle.link)
+            .map_err(|e| bad(format!("needle.link: {e}")))?
+            .id();
+        let region_id = |key: &str| -> Result<i32, CoSimError> {
+            key.parse::<i32>()
+                .ok()
+                .or_else(|| {
+                    model
+                        .region_names
+                        .iter()
+                        .find(|(_, n)| n.as_str() == key)
+                        .map(|(i, _)| *i)
+                })
+                .ok_or_else(|| bad(format!("needle_tissue.{key}: no region of that name")))
+        };
+        let mut props = BTreeMap::new();
+        for (key, p) in &f.needle_tissue {
+            props.insert(region_id(key)?, *p);
+        }
+        let goal = match &f.criteria.final_tip_region {
+            Some(name) => Some(
+                region_id(name)
+                    .map_err(|_| bad(format!("criteria.final_tip_region: no region {name:?}")))?,
+            ),
+            None => None,
+        };
+        let faces = Arc::new(FaceSet::new(&model));
+        let spec = NeedleSpec {
+            body: 0,
+            tip: DVec3::from_array(needle.tip),
+            axis: DVec3::from_array(needle.axis),
+            length: needle.length,
+            radius: needle.radius,
+            track_spacing: needle.track_spacing,
+        };
+        let tracker = PathTracker::new(&model, &spec, &props, faces.clone())
+            .map_err(|e| bad(e.to_string()))?;
+        let probe = MarginProbe::new(&model, goal);
+        let targets = f
+            .target
+            .iter()
+            .map(|t| t.points.iter().map(|p| DVec3::from_array(*p)).collect())
+            .collect();
+        let recorder = Recorder::new(
+            &model,
+            vec![needle.link.clone()],
+            robot.model().dof_names(),
+            f.target.iter().map(|t| t.name.clone()).collect(),
+            f.criteria.damage_strain.unwrap_or(0.5),
+        );
+        Ok(Self {
+            tissue: Arc::new(model),
+            faces,
+            probe,
+            tracker,
+            robot: robot.model().clone(),
+            needle_link,
+            needle_tip: spec.tip,
+            needle_axis: spec.axis.normalize(),
+            needle_length: needle.length,
+            props,
+            targets,
+            recorder,
+            criteria: f.criteria.clone(),
+            axial_lag: 0.0,
+        })
+    }
+
+    /// How far the tissue is carried along with the needle (m): the tip ends this much
+    /// short of its kinematic end in the tissue's material. Calibrated from a full-model
+    /// run ([`crate::plan::Planner::calibrate`]); 0 holds the tissue still.
+    pub fn set_axial_lag(&mut self, lag: f64) {
+        self.axial_lag = lag;
+    }
+
+    /// The calibrated axial lag (m).
+    pub fn axial_lag(&self) -> f64 {
+        self.axial_lag
+    }
+
+    /// The tissue's region interfaces and boundary (rest configuration).
+    pub fn faces(&self) -> Arc<FaceSet> {
+        self.faces.clone()
+    }
+
+    /// The tissue model (rest configuration).
+    pub fn tissue(&self) -> &Model {
+        &self.tissue
+    }
+
+    /// The needle's tip and unit axis (world) in joint configuration `q`.
+    pub fn tip_and_axis(&self, q: &[f64]) -> Result<(DVec3, DVec3), CoSimError> {
+        let pose = self.robot.link_pose(q, self.needle_link)?;
+        let p = pose.transform_point(&Point3::new(
+            self.needle_tip.x,
+            self.needle_tip.y,
+            self.needle_tip.z,
+        ));
+        let a = pose.transform_vector(&Vector3::new(
+            self.needle_axis.x,
+            self.needle_axis.y,
+            self.needle_axis.z,
+        ));
+        Ok((
+            DVec3::new(p.x, p.y, p.z),
+            DVec3::new(a.x, a.y, a.z).normalize(),
+        ))
+    }
+
+    /// The region of the rest mesh at `p` (`None`: outside).
+    fn region_at(&self, p: DVec3) -> Option<i32> {
+        locate(&self.tissue, &self.tissue.rest_positions, &[p.to_array()])[0]
+            .map(|(t, _)| self.tissue.tet_region[t as usize])
+    }
+
+    /// Rolls `trajectory` out on the reduced model until `duration` (s; at least the
+    /// trajectory's end) and reports as the full model does (same events, margins, checks).
+    pub fn rollout(&self, trajectory: &Trajectory, duration: f64) -> Result<Report, CoSimError> {
+        let spline = trajectory.spline();
+        let times = spline.times();
+        let qs = spline.waypoints();
+        let mut tracker = self.tracker.clone();
+        let mut recorder = self.recorder.clone();
+        let (mut tip, mut axis) = self.tip_and_axis(&qs[0])?;
+        let mut region = self.region_at(tip);
+        // The path inside the tissue so far: (length, region) pieces, from the entry.
+        let mut pieces: Vec<(f64, Option<i32>)> = Vec::new();
+        let mut records: Vec<(f64, f64, Vec<usize>)> = Vec::new(); // time, force, event range
+        let mut seen_events = 0usize;
+        let rest = &self.tissue.rest_positions;
+        // The last waypoint that moves the tip ends short by the tissue's lag.
+        let last_move = (1..qs.len())
+            .rev()
+            .find(|&k| qs[k] != qs[k - 1])
+            .unwrap_or(0);
+        for k in 1..qs.len() {
+            let (mut tip1, axis1) = self.tip_and_axis(&qs[k])?;
+            if k == last_move {
+                let along = (tip1 - tip).dot(axis1).max(0.0);
+                tip1 -= axis1 * self.axial_lag.clamp(0.0, along);
+            }
+            let d = tip1 - tip;
+            let len = d.length();
+            let (t0, t1) = (times[k - 1], times[k]);
+            if len > 1e-9 {
+                let dir = d / len;
+                let hits = self
+                    .faces
+                    .ray_hits(rest, tip.to_array(), dir.to_array(), 0.0, len);
+                let mut s_prev = 0.0;
+                for hit in hits {
+                    let f = self.faces.faces[hit.face];
+                    let (from, to) = if hit.leaving_inner {
+                        (Some(f.inner.1), f.outer.map(|o| o.1))
+                    } else {
+                        (f.outer.map(|o| o.1), Some(f.inner.1))
+                    };
+                    // A ray through an edge or a vertex hits each face there: one crossing.
+                    if to == region || from != region {
+                        continue;
+                    }
+                    pieces.push((hit.t - s_prev, region));
+                    s_prev = hit.t;
+                    let time = t0 + (t1 - t0) * hit.t / len;
+                    let at = tip + dir * hit.t;
+                    let force_before = self.axial_force(&pieces, region);
+                    let membrane = to.map_or(0.0, |r| self.props_of(r).puncture_force);
+                    // Pushing a membrane: its puncture force on top of the shaft's friction.
+                    let force = force_before.max(self.friction(&pieces) + membrane);
+                    tracker.cross(from, to, time, at, axis);
+                    region = to;
+                    let n = tracker.events().len();
+                    records.push((time, force, (seen_events..n).collect()));
+                    seen_events = n;
+                }
+                pieces.push((len - s_prev, region));
+            }
+            let n = tracker.events().len();
+            records.push((
+                t1,
+                self.axial_force(&pieces, region),
+                (seen_events..n).collect(),
+            ));
+            seen_events = n;
+            tip = tip1;
+            axis = axis1;
+        }
+        let end = duration.max(spline.end_time());
+        if records.last().is_none_or(|r| r.0 < end) {
+            let force = records.last().map_or(0.0, |r| r.1);
+            records.push((end, force, Vec::new()));
+        }
+        let targets: Vec<Vec<DVec3>> = self.targets.clone();
+        let margins = self
+            .probe
+            .measure(&self.tissue, rest, Some((tip, axis)), &targets);
+        let nr = recorder.region_count();
+        let dof = self.robot.ndof();
+        for (time, force, events) in records {
+            let at_end = time >= end;
+            let f = -axis * force;
+            let name = |r: Option<i32>| r.map(|r| tracker.region_name(r));
+            recorder.push(FrameRecord {
+                time,
+                forces: vec![f.to_array()],
+                torques: vec![[0.0; 3]],
+                joint_positions: vec![0.0; dof],
+                joint_torques: vec![0.0; dof],
+                link_poses: Vec::new(),
+                needle: Some(NeedleReport {
+                    tip_region: name(tracker.tip_region()),
+                    axial_force: force,
+                    events: events
+                        .iter()
+                        .map(|&i| tracker.events()[i].clone())
+                        .collect(),
+                    ..Default::default()
+                }),
+                max_strain: vec![0.0; nr],
+                damaged_fraction: vec![0.0; nr],
+                target_displacement: vec![0.0; targets.len()],
+                margins: if at_end {
+                    margins.clone()
+                } else {
+                    Default::default()
+                },
+                guard: None,
+                timing: [0.0; 3],
+            });
+        }
+        Ok(recorder.finish(&self.criteria, "needle path".into(), Coupling::OneWay))
+    }
+
+    fn props_of(&self, r: i32) -> NeedleTissue {
+        self.props.get(&r).copied().unwrap_or_default()
+    }
+
+    /// Kinetic shaft friction of the pieces within the needle's length behind the tip (N).
+    fn friction(&self, pieces: &[(f64, Option<i32>)]) -> f64 {
+        let mut left = self.needle_length;
+        let mut f = 0.0;
+        for &(len, r) in pieces.iter().rev() {
+            let l = len.min(left);
+            if let Some(r) = r {
+                f += self.props_of(r).friction_kinetic * l;
+            }
+            left -= l;
+            if left <= 0.0 {
+                break;
+            }
+        }
+        f
+    }
+
+    /// The quasi-static axial force with the tip cutting through `region` (N).
+    fn axial_force(&self, pieces: &[(f64, Option<i32>)], region: Option<i32>) -> f64 {
+        self.friction(pieces) + region.map_or(0.0, |r| self.props_of(r).cutting_force)
+    }
+}

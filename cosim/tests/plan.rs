@@ -1,0 +1,248 @@
+//! The planner: `[plan]` errors, determinism for a seed, quality against an exhaustive grid
+//! on the planning model, the planning model's agreement with the full model where the
+//! geometry decides, and a plan that passes on the full model.
+
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+use vesalius_cosim::plan::{plan, PlanOptions, Planner, PlanningModel, Variable};
+use vesalius_cosim::{BackendKind, CoSimScene, PredictOptions};
+
+fn scene_path() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../scenes/phlebotomy_plan.toml")
+}
+
+fn scene_text() -> String {
+    std::fs::read_to_string(scene_path()).unwrap()
+}
+
+/// The planning scene with `from` replaced by `to` in its text.
+fn edited(from: &str, to: &str) -> Result<CoSimScene, String> {
+    let text = scene_text();
+    assert!(text.contains(from), "{from:?} not in the scene");
+    CoSimScene::parse(&text.replacen(from, to, 1), &scene_path()).map_err(|e| e.to_string())
+}
+
+/// The planning scene without the full-model calibration (planning model only).
+fn uncalibrated() -> CoSimScene {
+    edited("validate = 3", "validate = 3\ncalibrate = false").unwrap()
+}
+
+fn cpu() -> PlanOptions {
+    PlanOptions {
+        predict: PredictOptions {
+            backend: Some(BackendKind::Cpu),
+            ..Default::default()
+        },
+        ..Default::default()
+    }
+}
+
+#[test]
+fn plan_errors_name_the_key() {
+    for (from, to, want) in [
+        (
+            "pitch_deg = { min = 15.0, max = 35.0 }",
+            "pitch = { min = 15.0, max = 35.0 }",
+            "unknown variant `pitch`",
+        ),
+        (
+            "pitch_deg = { min = 15.0, max = 35.0 }",
+            "pitch_deg = { min = 35.0, max = 15.0 }",
+            "plan.variables.pitch_deg: min (35) is above max (15)",
+        ),
+        (
+            "pitch_deg = { min = 15.0, max = 35.0 }",
+            "pitch_deg = { min = 15.0, max = nan }",
+            "plan.variables.pitch_deg.max must be finite",
+        ),
+        (
+            "pitch_deg = { min = 15.0, max = 35.0 }",
+            "pitch_deg = { min = 15.0, max = 95.0 }",
+            "plan.variables.pitch_deg.max = 95 is outside",
+        ),
+        (
+            "speed = { min = 0.004, max = 0.012 }",
+            "speed = { min = 0.004, max = 0.012, initial = 0.02 }",
+            "plan.variables.speed.initial = 0.02 is outside its bounds",
+        ),
+        ("budget = \"200ms\"", "budget = \"0ms\"", "plan.budget"),
+        ("budget = \"200ms\"", "budget = \"3h\"", "plan.budget"),
+        ("budget = \"200ms\"", "budget = \"200\"", "needs a unit"),
+        (
+            "target = \"vein centreline\"\nstandoff",
+            "target = \"artery\"\nstandoff",
+            "plan.insertion.target: no [[target]] named \"artery\"",
+        ),
+        (
+            "elites = 6",
+            "elites = 60",
+            "plan.elites must be in 1..=plan.samples",
+        ),
+        (
+            "failed_check = 10.0",
+            "failed_check = -1.0",
+            "plan.cost.failed_check",
+        ),
+    ] {
+        let err = edited(from, to).expect_err(to);
+        assert!(err.contains(want), "{to}: {err}");
+        assert!(err.contains("phlebotomy_plan.toml"), "{err}");
+    }
+    // Links and joints are checked when the planner is built.
+    let s = edited("standoff = 0.004", "standoff = 0.004\njoint = \"plunger\"").unwrap();
+    let err = Planner::new(&s, &cpu())
+        .err()
+        .expect("unknown joint")
+        .to_string();
+    assert!(
+        err.contains("plan.insertion.joint") && err.contains("plunger"),
+        "{err}"
+    );
+}
+
+#[test]
+fn a_seed_gives_the_same_plan_and_another_seed_another() {
+    let scene = uncalibrated();
+    let run = |seed: u64| {
+        let mut p = Planner::new(
+            &scene,
+            &PlanOptions {
+                seed: Some(seed),
+                ..cpu()
+            },
+        )
+        .unwrap();
+        p.plan(Duration::from_secs(60), Some(4)).unwrap()
+    };
+    let (a, b, c) = (run(3), run(3), run(4));
+    let vars = |s: &vesalius_cosim::plan::PlanStep| {
+        s.candidates
+            .iter()
+            .map(|c| c.variables.clone())
+            .collect::<Vec<_>>()
+    };
+    assert_eq!(vars(&a), vars(&b));
+    assert_eq!(a.best.cost, b.best.cost);
+    assert_ne!(vars(&a), vars(&c));
+    // Anytime: the best never worsens over the candidates, and the incumbent is the first
+    // candidate of every iteration after the first.
+    let mut best = f64::INFINITY;
+    for c in &a.candidates {
+        best = best.min(c.cost.total);
+    }
+    assert_eq!(best, a.best.cost.total);
+}
+
+#[test]
+fn a_budget_is_kept_and_a_re_plan_never_returns_worse() {
+    let scene = uncalibrated();
+    let mut p = Planner::new(&scene, &cpu()).unwrap();
+    let first = p.plan(Duration::from_millis(50), None).unwrap();
+    assert!(first.best.cost.total.is_finite());
+    // Generous slack: this is not a timing test (the bench measures p99), only a check
+    // that the loop stops near its deadline rather than after its iterations.
+    assert!(
+        first.latency < Duration::from_millis(50 + 250),
+        "{:?}",
+        first.latency
+    );
+    let second = p.plan(Duration::from_millis(20), None).unwrap();
+    assert!(second.best.cost.total <= first.best.cost.total);
+}
+
+/// Quality: the plan (the scene's method, seed and the iterations its budget gives on this
+/// machine) is within 5 % of the best of an exhaustive grid over the same variables, both on
+/// the planning model.
+#[test]
+fn the_plan_is_within_five_percent_of_an_exhaustive_grid() {
+    let scene = uncalibrated();
+    let spec = scene.file.plan.clone().unwrap();
+    let mut planner = Planner::new(&scene, &cpu()).unwrap();
+    let step = planner.plan(Duration::from_secs(60), Some(20)).unwrap();
+    let (bounds, _) = spec.bounds();
+    let levels = 6;
+    let axes: Vec<Vec<f64>> = bounds
+        .iter()
+        .map(|&(lo, hi)| {
+            if hi > lo {
+                (0..levels)
+                    .map(|i| lo + (hi - lo) * i as f64 / (levels - 1) as f64)
+                    .collect()
+            } else {
+                vec![lo]
+            }
+        })
+        .collect();
+    let total: usize = axes.iter().map(|a| a.len()).product();
+    assert!(total >= 6usize.pow(5), "{total}");
+    let grid: Vec<Vec<f64>> = (0..total)
+        .map(|mut k| {
+            axes.iter()
+                .map(|a| {
+                    let v = a[k % a.len()];
+                    k /= a.len();
+                    v
+                })
+                .collect()
+        })
+        .collect();
+    use rayon::prelude::*;
+    let best_grid = grid
+        .par_iter()
+        .map(|x| {
+            planner
+                .evaluate(x, PlanningModel::NeedlePath)
+                .unwrap()
+                .0
+                .cost
+                .total
+        })
+        .reduce(|| f64::INFINITY, f64::min);
+    assert!(best_grid.is_finite());
+    let got = step.best.cost.total;
+    assert!(
+        got <= best_grid + 0.05 * best_grid.abs(),
+        "plan {got} against the grid's best {best_grid} over {total} candidates"
+    );
+    // Every planned candidate stays within the bounds.
+    for c in &step.candidates {
+        for (v, (lo, hi)) in c.variables.iter().zip(&bounds) {
+            assert!(v >= lo && v <= hi, "{v} outside {lo}..{hi}");
+        }
+    }
+    let _ = Variable::ALL;
+}
+
+/// The plan of phlebotomy_plan.toml (calibrated on one full run, planned within the scene's
+/// budget) passes the scene's criteria on the full model, and plan.toml's text holds it.
+#[test]
+fn the_planned_venipuncture_passes_on_the_full_model() {
+    let scene = CoSimScene::load(&scene_path()).unwrap();
+    let result = plan(
+        &scene,
+        &PlanOptions {
+            validate: Some(2),
+            ..cpu()
+        },
+    )
+    .unwrap();
+    let lag = result.axial_lag.expect("calibrated");
+    assert!(lag > 0.0 && lag < 0.01, "{lag}");
+    let report = result.full_report.as_ref().expect("validated");
+    assert!(
+        report.verdict.passed,
+        "{:#?}",
+        report.verdict.failed().collect::<Vec<_>>()
+    );
+    assert_eq!(result.passed(), Some(true));
+    let text = vesalius_cosim::plan::scene_with_trajectory(
+        &scene,
+        &scene_text(),
+        &result.trajectory,
+        result.insertion.duration,
+    )
+    .unwrap();
+    let back = CoSimScene::parse(&text, Path::new("/elsewhere/plan.toml")).unwrap();
+    assert_eq!(back.file.trajectory, result.trajectory.waypoints());
+    assert!(back.file.robot.urdf.is_absolute());
+}
