@@ -403,6 +403,15 @@ pub struct PlanResult {
 }
 
 impl PlanResult {
+    /// The variables of the trajectory returned (the chosen candidate's, else the best's).
+    pub fn trajectory_variables(&self) -> Vec<f64> {
+        self.chosen
+            .as_ref()
+            .unwrap_or(&self.best)
+            .variables
+            .clone()
+    }
+
     /// Whether the chosen plan passed on the full model (`None`: not validated).
     pub fn passed(&self) -> Option<bool> {
         self.full_report.as_ref().map(|r| r.verdict.passed)
@@ -613,20 +622,6 @@ pub fn spearman(a: &[f64], b: &[f64]) -> f64 {
     }
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn spearman_of_known_rankings() {
-        assert!((spearman(&[1.0, 2.0, 3.0], &[10.0, 20.0, 30.0]) - 1.0).abs() < 1e-12);
-        assert!((spearman(&[1.0, 2.0, 3.0], &[3.0, 2.0, 1.0]) + 1.0).abs() < 1e-12);
-        // Textbook example: d^2 sum = 2 over n = 5 -> 1 - 6*2/(5*24) = 0.9.
-        let r = spearman(&[1.0, 2.0, 3.0, 4.0, 5.0], &[2.0, 1.0, 3.0, 4.0, 5.0]);
-        assert!((r - 0.9).abs() < 1e-12, "{r}");
-    }
-}
-
 /// The text of `scene` (read from `text`) with its `[[trajectory]]` replaced by
 /// `trajectory`, `[simulation] duration` set to `duration`, and its relative paths (robot
 /// URDF, mesh file) made absolute so that the file runs from anywhere: what `vesalius plan`
@@ -718,4 +713,18 @@ pub fn scene_with_trajectory(
         return Err("the rewritten scene does not hold the plan's trajectory".into());
     }
     Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn spearman_of_known_rankings() {
+        assert!((spearman(&[1.0, 2.0, 3.0], &[10.0, 20.0, 30.0]) - 1.0).abs() < 1e-12);
+        assert!((spearman(&[1.0, 2.0, 3.0], &[3.0, 2.0, 1.0]) + 1.0).abs() < 1e-12);
+        // Textbook example: d^2 sum = 2 over n = 5 -> 1 - 6*2/(5*24) = 0.9.
+        let r = spearman(&[1.0, 2.0, 3.0, 4.0, 5.0], &[2.0, 1.0, 3.0, 4.0, 5.0]);
+        assert!((r - 0.9).abs() < 1e-12, "{r}");
+    }
 }
