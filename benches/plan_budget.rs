@@ -60,9 +60,11 @@ fn budgets(c: &mut Criterion) {
             percentile(&cands, 0.5),
             cands[0],
         );
-        g.bench_with_input(BenchmarkId::from_parameter(format!("{ms}ms")), &budget, |b, &bud| {
-            b.iter(|| planner.plan(bud, None).unwrap())
-        });
+        g.bench_with_input(
+            BenchmarkId::from_parameter(format!("{ms}ms")),
+            &budget,
+            |b, &bud| b.iter(|| planner.plan(bud, None).unwrap()),
+        );
     }
     g.finish();
 }

@@ -13,8 +13,7 @@ use vesalius::cosim::{BackendKind, CoSimScene, PredictOptions};
 
 fn main() -> anyhow::Result<()> {
     let quick = std::env::args().nth(1).as_deref() == Some("quick");
-    let path =
-        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("scenes/phlebotomy_plan.toml");
+    let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("scenes/phlebotomy_plan.toml");
     let mut scene = CoSimScene::load(&path)?;
     let options = PlanOptions {
         predict: PredictOptions {

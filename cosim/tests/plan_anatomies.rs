@@ -19,13 +19,16 @@ fn anatomy(keys: &str, x: f64, z: f64) -> CoSimScene {
     let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("../scenes/phlebotomy_plan.toml");
     let text = std::fs::read_to_string(&path).unwrap();
     let gen = "max_cell = 0.004 }";
-    let target = "points = [[0.025, -0.005, -0.0055], [0.025, 0.0, -0.0055], [0.025, 0.005, -0.0055]]";
+    let target =
+        "points = [[0.025, -0.005, -0.0055], [0.025, 0.0, -0.0055], [0.025, 0.005, -0.0055]]";
     assert!(text.contains(gen) && text.contains(target));
-    let text = text.replacen(gen, &format!("max_cell = 0.004, {keys} }}"), 1).replacen(
-        target,
-        &format!("points = [[{x}, -0.005, {z}], [{x}, 0.0, {z}], [{x}, 0.005, {z}]]"),
-        1,
-    );
+    let text = text
+        .replacen(gen, &format!("max_cell = 0.004, {keys} }}"), 1)
+        .replacen(
+            target,
+            &format!("points = [[{x}, -0.005, {z}], [{x}, 0.0, {z}], [{x}, 0.005, {z}]]"),
+            1,
+        );
     CoSimScene::parse(&text, &path).unwrap()
 }
 
@@ -39,13 +42,22 @@ fn plans_pass_where_the_shipped_stroke_fails() {
     for (name, keys, x, z) in [
         ("deeper vein", "vein_z = -0.0075", 0.025, -0.0075),
         ("vein further along", "vein_x = 0.029", 0.029, -0.0055),
-        ("vein nearer, smaller", "vein_x = 0.021, vein_radius = 0.0017, wall_thickness = 0.0004", 0.021, -0.0055),
+        (
+            "vein nearer, smaller",
+            "vein_x = 0.021, vein_radius = 0.0017, wall_thickness = 0.0004",
+            0.021,
+            -0.0055,
+        ),
     ] {
         let scene = anatomy(keys, x, z);
         let shipped = predict(&scene, None, &cpu).unwrap();
         println!(
             "{name}: shipped stroke {}: {}",
-            if shipped.verdict.passed { "passes" } else { "fails" },
+            if shipped.verdict.passed {
+                "passes"
+            } else {
+                "fails"
+            },
             shipped
                 .verdict
                 .failed()
@@ -67,7 +79,11 @@ fn plans_pass_where_the_shipped_stroke_fails() {
             "{name}: plan {:?}, lag {:.2} mm, {}",
             result.trajectory_variables(),
             result.axial_lag.unwrap_or(0.0) * 1e3,
-            if report.verdict.passed { "passes" } else { "FAILS" }
+            if report.verdict.passed {
+                "passes"
+            } else {
+                "FAILS"
+            }
         );
         assert!(
             report.verdict.passed,

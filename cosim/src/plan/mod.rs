@@ -405,11 +405,7 @@ pub struct PlanResult {
 impl PlanResult {
     /// The variables of the trajectory returned (the chosen candidate's, else the best's).
     pub fn trajectory_variables(&self) -> Vec<f64> {
-        self.chosen
-            .as_ref()
-            .unwrap_or(&self.best)
-            .variables
-            .clone()
+        self.chosen.as_ref().unwrap_or(&self.best).variables.clone()
     }
 
     /// Whether the chosen plan passed on the full model (`None`: not validated).
