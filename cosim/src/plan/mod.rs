@@ -284,42 +284,51 @@ impl Planner {
         let deadline = start + budget;
         let mut all = Vec::new();
         let mut ran = 0;
-        let threads = rayon::current_num_threads().max(1);
-        'outer: while iterations.is_none_or(|n| ran < n) {
+        while iterations.is_none_or(|n| ran < n) {
             let xs = self.optimizer.ask();
+            let model = self.model;
+            // Every candidate checks the deadline before it starts (one costs well under a
+            // millisecond on the planning model); the results are taken in candidate order
+            // up to the first one that did not start.
+            let done: Vec<Option<Result<(Candidate, f64), CoSimError>>> = {
+                use rayon::prelude::*;
+                let this = &*self;
+                xs.par_iter()
+                    .map(|x| {
+                        if Instant::now() >= deadline {
+                            return None;
+                        }
+                        Some(
+                            this.evaluate(x, model)
+                                .map(|c| (c.0, start.elapsed().as_secs_f64())),
+                        )
+                    })
+                    .collect()
+            };
             let mut costs = Vec::with_capacity(xs.len());
-            // Candidates in chunks of the thread count; the deadline is checked before each
-            // chunk, and a chunk's results are reduced in candidate order.
-            for chunk in xs.chunks(threads) {
-                if Instant::now() >= deadline {
-                    self.optimizer.tell(&xs[..costs.len()], &costs);
-                    break 'outer;
-                }
-                let model = self.model;
-                let done: Vec<Result<Candidate, CoSimError>> = {
-                    use rayon::prelude::*;
-                    chunk
-                        .par_iter()
-                        .map(|x| self.evaluate(x, model).map(|c| c.0))
-                        .collect()
+            let mut cut = false;
+            for d in done {
+                let Some(r) = d else {
+                    cut = true;
+                    break;
                 };
-                for c in done {
-                    let mut c = c?;
-                    c.wall_s = start.elapsed().as_secs_f64();
-                    costs.push(c.cost.total);
-                    if self
-                        .best
-                        .as_ref()
-                        .is_none_or(|b| c.cost.total < b.cost.total)
-                    {
-                        self.best = Some(c.clone());
-                    }
-                    all.push(c);
+                let (mut c, wall) = r?;
+                c.wall_s = wall;
+                costs.push(c.cost.total);
+                if self
+                    .best
+                    .as_ref()
+                    .is_none_or(|b| c.cost.total < b.cost.total)
+                {
+                    self.best = Some(c.clone());
                 }
+                all.push(c);
             }
-            self.optimizer.tell(&xs, &costs);
-            ran += 1;
-            if Instant::now() >= deadline {
+            self.optimizer.tell(&xs[..costs.len()], &costs);
+            if !cut {
+                ran += 1;
+            }
+            if cut || Instant::now() >= deadline {
                 break;
             }
         }
