@@ -141,15 +141,8 @@ impl Optimizer {
         let n = self.samples.saturating_sub(out.len()).max(1);
         for j in 0..n {
             let mut x = self.mean.clone();
-            let mut prev = 0.0;
             for (d, v) in x.iter_mut().enumerate() {
-                let mut z = normal(self.seed, self.iteration, j as u64, d as u64);
-                if self.method == Method::Icem {
-                    // Coloured noise (iCEM, beta = 1 approximated by an AR(1) filter along the
-                    // variables' order): neighbouring waypoint offsets move together.
-                    z = 0.7 * prev + (1.0f64 - 0.49).sqrt() * z;
-                    prev = z;
-                }
+                let z = normal(self.seed, self.iteration, j as u64, d as u64);
                 *v += self.std[d] * z;
             }
             self.clamp(&mut x);
@@ -178,7 +171,14 @@ impl Optimizer {
         self.iteration += 1;
         // Stable sort: ties keep candidate order.
         scored.sort_by(|a, b| a.cost.total_cmp(&b.cost));
-        let finite: Vec<&Scored> = scored.iter().filter(|s| s.cost.is_finite()).collect();
+        // Distinct points only: the incumbent and iCEM's kept elites come back every
+        // iteration, and counting them again would pull the refit back onto old points.
+        let mut finite: Vec<&Scored> = Vec::with_capacity(scored.len());
+        for s in scored.iter().filter(|s| s.cost.is_finite()) {
+            if !finite.iter().any(|f| f.x == s.x) {
+                finite.push(s);
+            }
+        }
         if finite.is_empty() {
             // Nothing feasible yet: widen the search about the mean.
             for (s, (lo, hi)) in self.std.iter_mut().zip(&self.bounds) {

@@ -148,8 +148,10 @@ pub enum Method {
     Cem,
     /// MPPI: the mean is the exponentially cost-weighted average of all samples.
     Mppi,
-    /// iCEM: CEM with the previous iteration's elites kept among the samples and
-    /// temporally correlated (coloured) noise along the variables' order.
+    /// iCEM: CEM with a third of the previous iteration's elites kept among the samples
+    /// and smoothed (momentum) updates of mean and spread. Its temporally correlated noise
+    /// needs time-series variables (waypoint offsets over time), which a needle insertion's
+    /// variables are not: the samples are independent per variable.
     Icem,
 }
 
