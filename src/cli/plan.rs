@@ -10,7 +10,8 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 use vesalius::plot::{write_time_series_png, Series};
 use vesalius_cosim::plan::{
-    fidelity, plan, scene_with_trajectory, spec::parse_budget, Candidate, PlanOptions, Variable,
+    fidelity, plan, scene_with_trajectory, spec::parse_budget, Candidate, PlanOptions,
+    PlanningModel, Variable,
 };
 use vesalius_cosim::{BackendKind, CoSimScene, PredictOptions};
 use vesalius_engine::solver::Threads;
@@ -117,7 +118,17 @@ pub fn run(args: PlanArgs) -> Result<()> {
     let result = plan(&scene, &options)?;
     bar.finish_and_clear();
     write_candidates(&args.out.join("candidates.csv"), &result.candidates)?;
-    write_convergence(&args.out.join("convergence.png"), &result.candidates)?;
+    let planning_model = scene
+        .file
+        .plan
+        .as_ref()
+        .map(|p| p.model)
+        .unwrap_or_default();
+    write_convergence(
+        &args.out.join("convergence.png"),
+        &result.candidates,
+        planning_model,
+    )?;
     let duration = result.insertion.duration;
     let plan_text = scene_with_trajectory(&scene, &text, &result.trajectory, duration)
         .map_err(|e| anyhow::anyhow!("writing plan.toml: {e}"))?;
@@ -322,13 +333,13 @@ fn write_candidates(path: &Path, candidates: &[Candidate]) -> Result<()> {
     Ok(())
 }
 
-/// Best cost so far against wall time (planning-model candidates).
-fn write_convergence(path: &Path, candidates: &[Candidate]) -> Result<()> {
+/// Best cost so far against wall time, over the candidates of the planning model (not the
+/// calibration and validation runs on the full model).
+fn write_convergence(path: &Path, candidates: &[Candidate], model: PlanningModel) -> Result<()> {
     let mut times = Vec::new();
     let mut best = Vec::new();
     let mut b = f64::INFINITY;
-    let model = candidates.first().map(|c| c.model);
-    for c in candidates.iter().filter(|c| Some(c.model) == model) {
+    for c in candidates.iter().filter(|c| c.model == model) {
         b = b.min(c.cost.total);
         times.push(c.wall_s);
         best.push(if b.is_finite() { b } else { f64::NAN });

@@ -260,10 +260,9 @@ impl NeedlePathModel {
             let force = records.last().map_or(0.0, |r| r.1);
             records.push((end, force, Vec::new()));
         }
-        let targets: Vec<Vec<DVec3>> = self.targets.clone();
         let margins = self
             .probe
-            .measure(&self.tissue, rest, Some((tip, axis)), &targets);
+            .measure(&self.tissue, rest, Some((tip, axis)), &self.targets);
         let nr = recorder.region_count();
         let dof = self.robot.ndof();
         for (time, force, events) in records {
@@ -288,7 +287,7 @@ impl NeedlePathModel {
                 }),
                 max_strain: vec![0.0; nr],
                 damaged_fraction: vec![0.0; nr],
-                target_displacement: vec![0.0; targets.len()],
+                target_displacement: vec![0.0; self.targets.len()],
                 margins: if at_end {
                     margins.clone()
                 } else {
