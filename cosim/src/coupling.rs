@@ -31,7 +31,7 @@ use vesalius_engine::contact::{
     event_descriptions, Attachment, BodyWrench, NeedleSpec, Pose, ToolSetup, ToolShape,
     ToolShapeDesc,
 };
-use vesalius_engine::model::Model;
+use vesalius_engine::model::{Model, State};
 use vesalius_engine::sim::{BackendKind, Simulation};
 use vesalius_engine::solver::{diagnostics, Guards, Threads};
 use vesalius_robot::prelude::*;
@@ -162,6 +162,42 @@ pub struct CoSim {
     guards: Guards,
     /// The needle's body and its tip and axis in the body frame.
     needle: Option<(usize, DVec3, DVec3)>,
+    /// Worlds forked from this one for [`CoSim::rollout_batch`], kept between batches.
+    pool: Vec<CoSim>,
+}
+
+/// A co-simulation's world between two frames: everything a run changes, so that a run
+/// restored from it ([`CoSim::restore`]) continues as if it had never stopped (the same
+/// bits on the CPU backend). The tissue's state with the tools' (their poses, the needle's
+/// punctured faces, shaft points with their stick-slip state, tip region, events), the robot
+/// world (rapier's bodies and multibody joints, the controller's targets), the trajectory
+/// the controller follows (its cursor is the time), the tissue's last wrench on each tool
+/// link with its linearised contact stiffness, and the records so far.
+#[derive(Clone)]
+pub struct WorldSnapshot {
+    tissue: State,
+    robot: RobotWorld,
+    trajectory: Option<JointTrajectory>,
+    wrenches: Vec<BodyWrench>,
+    stiffness: Vec<ContactStiffness>,
+    recorder: Recorder,
+}
+
+impl WorldSnapshot {
+    /// Simulated time (s).
+    pub fn time(&self) -> f64 {
+        self.tissue.time
+    }
+
+    /// Frames run.
+    pub fn frame(&self) -> u64 {
+        self.tissue.step
+    }
+
+    /// The tissue's state, the tools' included.
+    pub fn tissue(&self) -> &State {
+        &self.tissue
+    }
 }
 
 /// A trajectory error as an error of the scene file that holds the waypoints.
@@ -567,7 +603,135 @@ impl CoSim {
             margin_probe,
             guards: tissue_scene.file.simulation.guards.clone(),
             needle,
+            pool: Vec::new(),
         })
+    }
+
+    /// The world now ([`WorldSnapshot`]); on the GPU this reads the tissue's state back.
+    pub fn snapshot(&mut self) -> Result<WorldSnapshot, CoSimError> {
+        let tissue = self.tissue.sync_state()?.clone();
+        Ok(WorldSnapshot {
+            tissue,
+            robot: self.world.clone(),
+            trajectory: self.trajectory.clone(),
+            wrenches: self.wrenches.clone(),
+            stiffness: self.stiffness.clone(),
+            recorder: self.recorder.clone(),
+        })
+    }
+
+    /// Puts the world back as `snapshot` has it (taken from this run or from one it was
+    /// forked from or forked into).
+    pub fn restore(&mut self, snapshot: &WorldSnapshot) -> Result<(), CoSimError> {
+        if snapshot.wrenches.len() != self.wrenches.len()
+            || snapshot.recorder.num_bodies() != self.recorder.num_bodies()
+        {
+            return Err(CoSimError::ForeignSnapshot {
+                snapshot: snapshot.wrenches.len(),
+                this: self.wrenches.len(),
+            });
+        }
+        self.tissue.set_state(snapshot.tissue.clone())?;
+        self.world = snapshot.robot.clone();
+        self.trajectory = snapshot.trajectory.clone();
+        self.wrenches = snapshot.wrenches.clone();
+        self.stiffness = snapshot.stiffness.clone();
+        self.recorder = snapshot.recorder.clone();
+        Ok(())
+    }
+
+    /// From now on the controller follows `trajectory` (built with
+    /// [`SceneRobot::trajectory`] for the scene's robot; it is sampled at absolute times, so
+    /// a re-plan gives the rest of the run from the current time on).
+    pub fn set_trajectory(&mut self, trajectory: &Trajectory) {
+        self.trajectory = Some(trajectory.spline().clone());
+    }
+
+    /// A second co-simulation in the same world, to run apart from this one (a world for a
+    /// candidate rollout): the tissue forked on the same backend ([`Simulation::fork`]), the
+    /// robot world copied.
+    pub fn fork(&mut self) -> Result<CoSim, CoSimError> {
+        Ok(Self {
+            tissue: self.tissue.fork()?,
+            world: self.world.clone(),
+            robot: self.robot,
+            model: self.model.clone(),
+            body_links: self.body_links.clone(),
+            trajectory: self.trajectory.clone(),
+            hold: self.hold.clone(),
+            gains: self.gains,
+            coupling: self.coupling,
+            rigid_steps: self.rigid_steps,
+            frame_dt: self.frame_dt,
+            frames: self.frames,
+            wrenches: self.wrenches.clone(),
+            stiffness: self.stiffness.clone(),
+            recorder: self.recorder.clone(),
+            targets: self.targets.clone(),
+            backend_name: self.backend_name.clone(),
+            notice: self.notice.clone(),
+            warnings: self.warnings.clone(),
+            criteria: self.criteria.clone(),
+            margin_probe: self.margin_probe.clone(),
+            guards: self.guards.clone(),
+            needle: self.needle,
+            pool: Vec::new(),
+        })
+    }
+
+    /// Rolls every candidate trajectory out from `snapshot` for `horizon` frames (fewer if
+    /// a guard stops it: a broken rollout ends there and fails its verdict's "physically
+    /// sane" check) and returns one report per candidate, in their order. Each report covers
+    /// the whole run, the frames before the snapshot included, with the scene's verdict and
+    /// margins, as [`CoSim::run`] would give for that trajectory.
+    ///
+    /// The worlds are forks of this one, made on the first batch and kept. On the CPU
+    /// backend there is one world per thread of rayon's pool, each taking every
+    /// `worlds`-th candidate in turn (restored from the snapshot for each), so a report
+    /// has the same bits as the candidate run alone. On the GPU the worlds share the device
+    /// and run one after another: each world is its own set of buffers and dispatches
+    /// (batching them into one dispatch per kernel is not done).
+    pub fn rollout_batch(
+        &mut self,
+        snapshot: &WorldSnapshot,
+        candidates: &[Trajectory],
+        horizon: u64,
+    ) -> Result<Vec<Report>, CoSimError> {
+        use rayon::prelude::*;
+        let workers = match self.tissue.backend_kind() {
+            BackendKind::Cpu => rayon::current_num_threads(),
+            _ => 1,
+        }
+        .min(candidates.len())
+        .max(1);
+        while self.pool.len() < workers {
+            let world = self.fork()?;
+            self.pool.push(world);
+        }
+        let rollout = |world: &mut CoSim, c: &Trajectory| -> Result<Report, CoSimError> {
+            world.restore(snapshot)?;
+            world.set_trajectory(c);
+            let stopped = world.run_frames(horizon, |_| ControlFlow::Continue(()))?;
+            world.report_now(stopped)
+        };
+        let runs: Vec<Vec<(usize, Result<Report, CoSimError>)>> = self.pool[..workers]
+            .par_iter_mut()
+            .enumerate()
+            .map(|(w, world)| {
+                (w..candidates.len())
+                    .step_by(workers)
+                    .map(|i| (i, rollout(world, &candidates[i])))
+                    .collect()
+            })
+            .collect();
+        let mut reports: Vec<Option<Report>> = vec![None; candidates.len()];
+        for (i, r) in runs.into_iter().flatten() {
+            reports[i] = Some(r?);
+        }
+        Ok(reports
+            .into_iter()
+            .map(|r| r.expect("every candidate ran"))
+            .collect())
     }
 
     /// Frames the scene asks for.
@@ -705,20 +869,39 @@ impl CoSim {
     /// and the report covers the frames run so far ([`Report::stopped_early`]).
     pub fn run_observed(
         mut self,
-        mut observe: impl FnMut(&FrameRecord) -> ControlFlow<()>,
+        observe: impl FnMut(&FrameRecord) -> ControlFlow<()>,
     ) -> Result<Report, CoSimError> {
-        let mut stopped = None;
-        for _ in 0..self.frames {
+        let stopped = self.run_frames(self.frames, observe)?;
+        let tip_rest = self.tip_in_rest_frame()?;
+        let mut report = self.finish();
+        report.stopped_early = stopped;
+        report.final_tip_rest = tip_rest;
+        Ok(report)
+    }
+
+    /// Runs up to `frames` frames as [`CoSim::run_observed`] does; returns the time it
+    /// stopped at if `observe` or a guard stopped it.
+    pub fn run_frames(
+        &mut self,
+        frames: u64,
+        mut observe: impl FnMut(&FrameRecord) -> ControlFlow<()>,
+    ) -> Result<Option<f64>, CoSimError> {
+        for _ in 0..frames {
             let rec = self.step_frame()?;
             // A broken frame ends the run: nothing after it is a prediction.
             let broken = rec.guard.is_some();
             if observe(rec).is_break() || broken {
-                stopped = Some(rec.time);
-                break;
+                return Ok(Some(rec.time));
             }
         }
+        Ok(None)
+    }
+
+    /// The report so far as a run that stopped now would give it (`stopped`: where a
+    /// guard or an observer stopped it).
+    fn report_now(&mut self, stopped: Option<f64>) -> Result<Report, CoSimError> {
         let tip_rest = self.tip_in_rest_frame()?;
-        let mut report = self.finish();
+        let mut report = self.report();
         report.stopped_early = stopped;
         report.final_tip_rest = tip_rest;
         Ok(report)
@@ -765,7 +948,7 @@ impl CoSim {
 /// its joint limit). The stiffness `k` is estimated from the last frames' force change along
 /// the tool's motion (secant, never negative, smoothed); the force never changes sign.
 #[derive(Clone, Copy, Debug, Default)]
-struct ContactStiffness {
+pub(crate) struct ContactStiffness {
     x0: Option<DVec3>,
     f0: DVec3,
     k: f64,

@@ -24,7 +24,7 @@ pub mod report;
 pub mod scene;
 pub mod trajectory;
 
-pub use coupling::{CoSim, PredictOptions};
+pub use coupling::{CoSim, PredictOptions, WorldSnapshot};
 pub use margins::FrameMargins;
 pub use report::{
     Check, Criterion, FrameRecord, MarginUnit, Measured, Report, RunMargins, TargetMargin, Verdict,

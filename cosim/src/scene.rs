@@ -442,6 +442,15 @@ pub enum CoSimError {
     /// A trajectory built in code.
     #[error("trajectory: {0}")]
     Trajectory(crate::trajectory::TrajectoryError),
+    /// A [`WorldSnapshot`](crate::coupling::WorldSnapshot) restored into a co-simulation
+    /// of another scene.
+    #[error("the snapshot has {snapshot} tool bodies and this co-simulation {this}: it is another scene's")]
+    ForeignSnapshot {
+        /// Tool bodies in the snapshot.
+        snapshot: usize,
+        /// Tool bodies here.
+        this: usize,
+    },
 }
 
 impl From<vesalius_robot::RobotError> for CoSimError {

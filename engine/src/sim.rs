@@ -6,7 +6,7 @@
 //! accessors that need it on the host say so in their name ([`Simulation::sync_state`]) or
 //! their docs, and read it back only when it changed.
 
-use crate::contact::{ContactReport, Contacts, Pose, ToolSetup};
+use crate::contact::{ContactReport, Contacts, Pose, ToolSetup, ToolState};
 use crate::model::{Control, Model, State};
 use crate::solver::{diagnostics, CpuXpbd, Diagnostics, SimError, SolverConfig, StepPlan};
 use serde::{Deserialize, Serialize};
@@ -132,6 +132,8 @@ pub struct Simulation {
     contacts: Option<Contacts>,
     /// Positions for the needle's state machine, kept between frames.
     positions: Vec<[f32; 3]>,
+    /// The settings it was built with (a fork builds its solver from them).
+    config: SolverConfig,
 }
 
 impl Simulation {
@@ -183,6 +185,40 @@ impl Simulation {
             notice,
             contacts: None,
             positions: Vec::new(),
+            config: config.clone(),
+        })
+    }
+
+    /// A second simulation of the same model, tools and state on the same backend (on the
+    /// GPU, the same device), to step apart from this one: a world for a candidate rollout.
+    pub fn fork(&mut self) -> Result<Self, SimError> {
+        self.sync_state()?;
+        let solver = match &self.solver {
+            Solver::Cpu(c) => Solver::Cpu(c.clone()),
+            #[cfg(feature = "gpu")]
+            Solver::Gpu(g) => {
+                let mut fork =
+                    crate::gpu::GpuXpbd::new(g.context(), &self.model, &self.state, &self.config)?;
+                if let Some(c) = &self.contacts {
+                    fork.set_contacts(c)?;
+                }
+                Solver::Gpu(Box::new(fork))
+            }
+        };
+        let mut state = self.state.clone();
+        if let Some(n) = &mut state.tools.needle {
+            n.upload_from = 0;
+        }
+        Ok(Self {
+            model: self.model.clone(),
+            state,
+            control: self.control.clone(),
+            solver,
+            synced: true,
+            notice: self.notice.clone(),
+            contacts: self.contacts.clone(),
+            positions: Vec::new(),
+            config: self.config.clone(),
         })
     }
 
@@ -333,11 +369,37 @@ impl Simulation {
         Ok(self.state.positions_iter(&self.model))
     }
 
-    /// Replaces the state.
-    pub fn set_state(&mut self, state: State) -> Result<(), SimError> {
+    /// Replaces the state: the tissue and, with tools, their poses and the needle's state
+    /// ([`State::tools`]), as [`Simulation::sync_state`] gave it. The run continues from it
+    /// as if it had never left it (the same bits on the CPU backend).
+    pub fn set_state(&mut self, mut state: State) -> Result<(), SimError> {
+        let (nv, nt) = (self.model.num_vertices(), self.model.num_tets());
+        if state.displacements.len() != nv
+            || state.velocities.len() != nv
+            || state.lambdas.len() != nt
+        {
+            return Err(SimError::Config(format!(
+                "the state ({} vertices, {} tets) is not of this model ({nv} vertices, {nt} tets)",
+                state.displacements.len(),
+                state.lambdas.len()
+            )));
+        }
+        match &self.contacts {
+            Some(c) => c.check_state(&state.tools)?,
+            None if state.tools != Default::default() => {
+                return Err(SimError::Config(
+                    "the state has tools but this simulation has none (set_tools first)".into(),
+                ))
+            }
+            None => {}
+        }
         #[cfg(feature = "gpu")]
         if let Solver::Gpu(g) = &mut self.solver {
             g.write_state(&self.model, &state)?;
+        }
+        // The device's shaft points are another timeline's: all go up again.
+        if let Some(n) = &mut state.tools.needle {
+            n.upload_from = 0;
         }
         self.state = state;
         self.synced = true;
@@ -348,11 +410,12 @@ impl Simulation {
     /// `poses` now, and attachments hold the vertices where they are now.
     pub fn set_tools(&mut self, setup: &ToolSetup, poses: &[Pose]) -> Result<(), SimError> {
         self.sync_state()?;
-        let contacts = Contacts::new(&self.model, &self.state, setup, poses)?;
+        let (contacts, tools) = Contacts::new(&self.model, &self.state, setup, poses)?;
         #[cfg(feature = "gpu")]
         if let Solver::Gpu(g) = &mut self.solver {
             g.set_contacts(&contacts)?;
         }
+        self.state.tools = tools;
         self.contacts = Some(contacts);
         Ok(())
     }
@@ -371,7 +434,11 @@ impl Simulation {
         let Some(mut contacts) = self.contacts.take() else {
             return Err(SimError::Config("step_tools before set_tools".into()));
         };
-        let out = self.step_tools_inner(&mut contacts, poses);
+        // The tools' state steps beside the tissue's (the GPU's read-backs of the tissue
+        // state leave it alone).
+        let mut tools = std::mem::take(&mut self.state.tools);
+        let out = self.step_tools_inner(&mut contacts, &mut tools, poses);
+        self.state.tools = tools;
         self.contacts = Some(contacts);
         out
     }
@@ -379,6 +446,7 @@ impl Simulation {
     fn step_tools_inner(
         &mut self,
         contacts: &mut Contacts,
+        tools: &mut ToolState,
         poses: &[Pose],
     ) -> Result<ContactReport, SimError> {
         let needle = contacts.has_needle();
@@ -390,15 +458,22 @@ impl Simulation {
         }
         let time = self.time();
         let positions = needle.then_some(self.positions.as_slice());
-        contacts.plan_frame(&self.model, positions, poses, substeps, time)?;
+        contacts.plan_frame(tools, &self.model, positions, poses, substeps, time)?;
         let (raw, dev) = match &mut self.solver {
             Solver::Cpu(c) => {
-                c.step_contacts(&self.model, &mut self.state, &self.control, contacts)?
+                let needle = tools.needle.as_ref().map(|n| &n.dev);
+                c.step_contacts(
+                    &self.model,
+                    &mut self.state,
+                    &self.control,
+                    contacts,
+                    needle,
+                )?
             }
             #[cfg(feature = "gpu")]
             Solver::Gpu(g) => {
                 self.synced = false;
-                let out = g.step_contacts(&self.control, contacts)?;
+                let out = g.step_contacts(&self.control, contacts, tools)?;
                 g.check()?;
                 out
             }
@@ -407,7 +482,7 @@ impl Simulation {
             self.refresh_positions()?;
         }
         let positions = needle.then_some(self.positions.as_slice());
-        Ok(contacts.finish_frame(&self.model, &raw, dev, positions, dt))
+        Ok(contacts.finish_frame(tools, &self.model, &raw, dev, positions, dt))
     }
 
     /// Syncs the state and refills `self.positions` from it.

@@ -105,6 +105,7 @@ fn pose(tip: DVec3, dir: DVec3) -> Pose {
 }
 
 /// One frame: the tip's region at its end and the events.
+#[derive(Debug, PartialEq)]
 struct Frame {
     time: f64,
     region: Option<String>,
@@ -113,6 +114,12 @@ struct Frame {
 
 /// Drives the needle through `tips` (one per frame, along `dir`) on `kind`.
 fn drive(kind: BackendKind, e: f64, puncture: f64, dir: DVec3, tips: &[DVec3]) -> Vec<Frame> {
+    let mut sim = start(kind, e, puncture, dir, tips[0]);
+    advance(&mut sim, dir, &tips[1..])
+}
+
+/// The patch on `kind` with the needle's tip at `tip`.
+fn start(kind: BackendKind, e: f64, puncture: f64, dir: DVec3, tip: DVec3) -> Simulation {
     let mut sim = Simulation::new(model(e), &SolverConfig::default(), kind.into()).unwrap();
     let plan = sim.plan();
     eprintln!(
@@ -122,10 +129,14 @@ fn drive(kind: BackendKind, e: f64, puncture: f64, dir: DVec3, tips: &[DVec3]) -
         plan.critical_region,
         plan.element_size * 1e3
     );
-    sim.set_tools(&setup(puncture, 2.0), &[pose(tips[0], dir)])
+    sim.set_tools(&setup(puncture, 2.0), &[pose(tip, dir)])
         .unwrap();
-    tips[1..]
-        .iter()
+    sim
+}
+
+/// One frame per tip of `tips`.
+fn advance(sim: &mut Simulation, dir: DVec3, tips: &[DVec3]) -> Vec<Frame> {
+    tips.iter()
         .map(|&tip| {
             let n = sim.step_tools(&[pose(tip, dir)]).unwrap().needle.unwrap();
             Frame {
@@ -490,4 +501,94 @@ fn a_tip_held_at_an_interface_does_not_flicker() {
         "the tip did not sit at the interface ({flips} flips)"
     );
     assert!(during.len() <= 2, "{during:?}");
+}
+
+/// Snapshots (issue 9): the state a simulation gives back holds the needle's too (punctured
+/// faces, shaft points with their stick-slip state, tip region, events), so a run put back
+/// to it, in another simulation that went elsewhere meanwhile, continues with the same bits
+/// as one that never stopped; a fork steps on as the original does.
+#[test]
+fn a_state_restored_mid_insertion_continues_with_the_same_bits() {
+    let p = params();
+    let (dir, tips) = vertical(p.vein_x + 0.0003, p.vein_z - p.vein_radius - 0.0012, 0.03);
+    let k = tips.len() / 2;
+    let mut a = start(BackendKind::Cpu, 2.5e3, 0.005, dir, tips[0]);
+    let before = advance(&mut a, dir, &tips[1..=k]);
+    let events = |f: &[Frame]| f.iter().map(|f| f.events.len()).sum::<usize>();
+    assert!(
+        events(&before) >= 3,
+        "past the skin by the snapshot: {before:?}"
+    );
+    let snapshot = a.sync_state().unwrap().clone();
+    let needle = snapshot.tools.needle.as_ref().unwrap();
+    assert!(needle.shaft_points() > 0 && !needle.events().is_empty());
+    let mut fork = a.fork().unwrap();
+    let after = advance(&mut a, dir, &tips[k + 1..]);
+    assert!(events(&after) >= 3, "events after the snapshot: {after:?}");
+    let end = a.sync_state().unwrap().clone();
+    assert_eq!(advance(&mut fork, dir, &tips[k + 1..]), after);
+    assert_eq!(fork.sync_state().unwrap(), &end);
+    // Elsewhere first: the needle along another line, so the state differs everywhere.
+    let mut b = start(
+        BackendKind::Cpu,
+        2.5e3,
+        0.005,
+        dir,
+        tips[0] + DVec3::X * 0.004,
+    );
+    advance(&mut b, dir, &line(tips[0], tips[k] + DVec3::X * 0.004, 5));
+    b.set_state(snapshot.clone()).unwrap();
+    assert_eq!(advance(&mut b, dir, &tips[k + 1..]), after);
+    assert_eq!(b.sync_state().unwrap(), &end);
+    // A state of another model or without tools is refused, not stepped.
+    let mut bare = Simulation::new(
+        model(2.5e3),
+        &SolverConfig::default(),
+        BackendKind::Cpu.into(),
+    )
+    .unwrap();
+    let err = bare.set_state(snapshot).unwrap_err().to_string();
+    assert!(err.contains("set_tools"), "{err}");
+}
+
+/// The same on the GPU, within a tolerance of the run that never stopped.
+#[cfg(feature = "gpu")]
+#[test]
+fn a_gpu_state_restored_mid_insertion_continues_as_the_run_that_never_stopped() {
+    if common::gpu().is_none() {
+        return;
+    }
+    let p = params();
+    let (dir, tips) = vertical(p.vein_x + 0.0003, p.vein_z - p.vein_radius - 0.0012, 0.03);
+    let k = tips.len() / 2;
+    let mut a = start(BackendKind::Gpu, 2.5e3, 0.005, dir, tips[0]);
+    advance(&mut a, dir, &tips[1..=k]);
+    let snapshot = a.sync_state().unwrap().clone();
+    let after = advance(&mut a, dir, &tips[k + 1..]);
+    let end = a.sync_state().unwrap().clone();
+    let mut b = start(
+        BackendKind::Gpu,
+        2.5e3,
+        0.005,
+        dir,
+        tips[0] + DVec3::X * 0.004,
+    );
+    advance(&mut b, dir, &line(tips[0], tips[k] + DVec3::X * 0.004, 5));
+    b.set_state(snapshot).unwrap();
+    let again = advance(&mut b, dir, &tips[k + 1..]);
+    let names = |f: &[Frame]| -> Vec<String> {
+        f.iter()
+            .flat_map(|f| f.events.iter().map(|e| e.description.clone()))
+            .collect()
+    };
+    assert_eq!(names(&again), names(&after));
+    let state = b.sync_state().unwrap();
+    let worst = state
+        .displacements
+        .iter()
+        .zip(&end.displacements)
+        .map(|(u, v)| (0..3).map(|j| (u[j] - v[j]).abs()).fold(0.0f32, f32::max))
+        .fold(0.0f32, f32::max);
+    eprintln!("GPU restore: worst displacement difference {:.3e} m", worst);
+    assert!(worst < 1e-6, "{worst} m");
 }

@@ -28,14 +28,14 @@ pub mod needle;
 pub mod shapes;
 
 pub use needle::{
-    event_descriptions, NeedleEvent, NeedleEventKind, NeedleReport, NeedleSpec, NeedleTissue,
-    PathTracker,
+    event_descriptions, NeedleEvent, NeedleEventKind, NeedleReport, NeedleSpec, NeedleState,
+    NeedleTissue, NeedleTracker, PathTracker,
 };
 pub use shapes::ToolShape;
 
 use crate::model::{Model, State};
 use glam::{DQuat, DVec3};
-use needle::{NeedleDevice, NeedleTracker};
+use needle::NeedleDevice;
 use std::collections::BTreeMap;
 
 /// Most tool bodies (robot links, kinematic objects, the world for world attachments).
@@ -244,7 +244,22 @@ impl Default for ToolSubstep {
 /// (kg m) and its moment about the body origin of the substep.
 pub type RawWrench = [f64; 6];
 
-/// The tools of a simulation, their per-frame kernel data and the needle's state.
+/// The tools' part of the world's [`State`]: what changes between frames. The tool bodies'
+/// poses at the end of the last frame (where the next frame's motion starts) and the
+/// needle's [`NeedleState`]. Restoring a state restores the tools with the tissue.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct ToolState {
+    /// Every body's pose at the end of the last frame: the setup's bodies, then the world
+    /// body when something is attached to the world.
+    pub poses: Vec<Pose>,
+    /// The needle's state (`None`: no needle).
+    pub needle: Option<NeedleState>,
+}
+
+/// The tools of a simulation: shapes, attachments and the needle, fixed for a run, and the
+/// next frame's kernel records. What changes between frames is the [`ToolState`] in the
+/// world's [`State`].
+#[derive(Clone)]
 pub struct Contacts {
     body_names: Vec<String>,
     shape_bodies: Vec<usize>,
@@ -256,20 +271,21 @@ pub struct Contacts {
     pub(crate) attach: Vec<[f32; 4]>,
     pub(crate) substeps: Vec<ToolSubstep>,
     world_body: Option<usize>,
-    last_end: Vec<Pose>,
     pub(crate) needle: Option<NeedleTracker>,
+    /// Start time of the frame planned last (s).
     frame_start_time: f64,
 }
 
 impl Contacts {
     /// Checks `setup` against `model` and records the attachments at the vertices' current
     /// positions in `state`, with the bodies at `poses` (one per [`ToolSetup::bodies`]).
+    /// Returns the tools and their state now, for `state.tools`.
     pub fn new(
         model: &Model,
         state: &State,
         setup: &ToolSetup,
         poses: &[Pose],
-    ) -> Result<Self, ContactError> {
+    ) -> Result<(Self, ToolState), ContactError> {
         let mut body_names = setup.bodies.clone();
         if poses.len() != body_names.len() {
             return Err(ContactError::Poses(format!(
@@ -399,7 +415,11 @@ impl Contacts {
         if world_body.is_some() {
             last_end.push(Pose::IDENTITY);
         }
-        Ok(Self {
+        let tools = ToolState {
+            poses: last_end,
+            needle: needle.as_ref().map(|_| NeedleState::default()),
+        };
+        let contacts = Self {
             body_names,
             shape_bodies: setup.shapes.iter().map(|s| s.body).collect(),
             shape_origins: setup.shapes.iter().map(|s| s.origin).collect(),
@@ -408,10 +428,33 @@ impl Contacts {
             attach,
             substeps: Vec::new(),
             world_body,
-            last_end,
             needle,
             frame_start_time: state.time,
-        })
+        };
+        Ok((contacts, tools))
+    }
+
+    /// Checks that `tools` is a state of these tools (as restored from a snapshot).
+    pub(crate) fn check_state(&self, tools: &ToolState) -> Result<(), ContactError> {
+        if tools.poses.len() != self.num_bodies() || tools.needle.is_some() != self.needle.is_some()
+        {
+            return Err(ContactError::Setup(format!(
+                "the state's tools ({} bodies{}) are not this simulation's ({} bodies{})",
+                tools.poses.len(),
+                if tools.needle.is_some() {
+                    ", a needle"
+                } else {
+                    ""
+                },
+                self.num_bodies(),
+                if self.needle.is_some() {
+                    ", a needle"
+                } else {
+                    ""
+                },
+            )));
+        }
+        check_poses(&tools.poses)
     }
 
     /// Names of the bodies whose wrenches [`ContactReport::wrenches`] lists (the setup's,
@@ -425,7 +468,7 @@ impl Contacts {
         self.needle.is_some()
     }
 
-    /// The needle's state machine, if any.
+    /// The needle's state machine, if any (its state is in [`ToolState::needle`]).
     pub fn needle(&self) -> Option<&NeedleTracker> {
         self.needle.as_ref()
     }
@@ -440,6 +483,7 @@ impl Contacts {
     /// are needed only with a needle.
     pub(crate) fn plan_frame(
         &mut self,
+        tools: &mut ToolState,
         model: &Model,
         positions: Option<&[[f32; 3]]>,
         end: &[Pose],
@@ -454,7 +498,7 @@ impl Contacts {
             )));
         }
         check_poses(end)?;
-        let start = self.last_end.clone();
+        let start = std::mem::take(&mut tools.poses);
         let mut end = end.to_vec();
         if self.world_body.is_some() {
             end.push(Pose::IDENTITY);
@@ -498,20 +542,24 @@ impl Contacts {
             self.substeps.push(rec);
         }
         self.frame_start_time = time;
-        if let Some(nd) = &mut self.needle {
+        if let (Some(nd), Some(st)) = (&self.needle, &mut tools.needle) {
             let b = nd.spec.body;
-            let positions = positions.ok_or_else(|| {
-                ContactError::Setup("the needle needs the tissue positions each frame".into())
-            })?;
-            nd.prepare_frame(model, positions, &start[b], &end[b]);
+            let Some(positions) = positions else {
+                tools.poses = start;
+                return Err(ContactError::Setup(
+                    "the needle needs the tissue positions each frame".into(),
+                ));
+            };
+            nd.prepare_frame(st, model, positions, &start[b], &end[b]);
         }
-        self.last_end = end;
+        tools.poses = end;
         Ok(())
     }
 
     /// Turns one frame's raw sums into wrenches and runs the needle's end-of-frame logic.
     pub(crate) fn finish_frame(
-        &mut self,
+        &self,
+        tools: &mut ToolState,
         model: &Model,
         raw: &[RawWrench],
         needle_dev: Option<NeedleDevice>,
@@ -532,10 +580,21 @@ impl Contacts {
             wrenches,
             needle: None,
         };
-        if let (Some(nd), Some(dev), Some(pos)) = (&mut self.needle, needle_dev, positions) {
+        if let (Some(nd), Some(st), Some(dev), Some(pos)) =
+            (&self.needle, &mut tools.needle, needle_dev, positions)
+        {
             let b = nd.spec.body;
-            let end = self.last_end[b];
-            let nr = nd.finish_frame(model, pos, dev, &end, self.frame_start_time, dt, n as u32);
+            let end = tools.poses[b];
+            let nr = nd.finish_frame(
+                st,
+                model,
+                pos,
+                dev,
+                &end,
+                self.frame_start_time,
+                dt,
+                n as u32,
+            );
             // The needle's wrench on its body, moved from the tip to the body origin.
             let w = &mut report.wrenches[b];
             w.force += nr.force;
@@ -543,11 +602,6 @@ impl Contacts {
             report.needle = Some(nr);
         }
         report
-    }
-
-    /// The needle's device record for the next frame (header and any new shaft points).
-    pub(crate) fn needle_device(&self) -> Option<&NeedleDevice> {
-        self.needle.as_ref().map(|n| &n.dev)
     }
 }
 

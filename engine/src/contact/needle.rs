@@ -499,7 +499,7 @@ pub struct NeedleReport {
 
 /// A region change the tip was located in at the end of a frame, not yet held long enough
 /// to count (see the module docs, Hysteresis).
-#[derive(Clone, Copy, Debug)]
+#[derive(Clone, Copy, Debug, PartialEq)]
 struct Crossing {
     /// The region (`None`: outside the tissue).
     region: Option<i32>,
@@ -518,16 +518,28 @@ enum Via {
     Puncture { from: Option<i32>, force: f64 },
 }
 
-/// The needle's host-side state machine.
+/// The needle's host-side state machine: what a needle is in a tissue (its spec, the
+/// regions' needle properties and names, the mesh's faces), fixed for a run. What changes
+/// from frame to frame is a [`NeedleState`], part of the world's
+/// [`State`](crate::model::State) (its `tools`), so that restoring a state restores the
+/// needle too.
 #[derive(Clone)]
 pub struct NeedleTracker {
     pub(crate) spec: NeedleSpec,
     tissue: BTreeMap<i32, NeedleTissue>,
     region_names: BTreeMap<i32, String>,
     faces: Arc<FaceSet>,
+    spacing: f64,
+}
+
+/// The needle's state between frames: punctured faces, the barrier it pushes, shaft points
+/// and their stick-slip state, the tip's region and its hysteresis, where it entered, and
+/// the events so far.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct NeedleState {
     punctured: BTreeSet<usize>,
     pub(crate) dev: NeedleDevice,
-    /// First shaft point not uploaded to the GPU yet.
+    /// First shaft point not uploaded to the GPU yet (0 after a restore: all of them).
     pub(crate) upload_from: usize,
     /// Whether the shaft-point limit was warned about (once a run, not every frame).
     warned_tracks: bool,
@@ -551,8 +563,37 @@ pub struct NeedleTracker {
     inside: bool,
     entry: Option<DVec3>,
     contact_origin: Option<DVec3>,
-    spacing: f64,
     events: Vec<NeedleEvent>,
+}
+
+impl NeedleState {
+    /// Every event so far.
+    pub fn events(&self) -> &[NeedleEvent] {
+        &self.events
+    }
+
+    /// The region the tip is in as the events have it: a located change counts once it has
+    /// held [`REGION_HOLD_FRAMES`] frames (a puncture at once).
+    pub fn tip_region(&self) -> Option<i32> {
+        self.tip_region
+    }
+
+    /// Punctures so far per region name (the region punctured into; a back wall punctured
+    /// from the lumen counts for the wall).
+    pub fn punctures(&self) -> BTreeMap<String, usize> {
+        let mut n = BTreeMap::new();
+        for e in &self.events {
+            if let (NeedleEventKind::Puncture, Some(r)) = (e.kind, &e.region) {
+                *n.entry(r.clone()).or_insert(0) += 1;
+            }
+        }
+        n
+    }
+
+    /// Active shaft points (holding the tissue).
+    pub fn shaft_points(&self) -> usize {
+        self.dev.tracks.iter().filter(|t| t.state[3] != 0.0).count()
+    }
 }
 
 impl NeedleTracker {
@@ -599,47 +640,8 @@ impl NeedleTracker {
             tissue: tissue.clone(),
             region_names: model.region_names.clone(),
             faces,
-            punctured: BTreeSet::new(),
-            dev: NeedleDevice::default(),
-            upload_from: 0,
-            warned_tracks: false,
-            barrier: None,
-            barrier_point: None,
-            frame_tip0: DVec3::ZERO,
-            located: None,
-            tip_region: None,
-            pending: Vec::new(),
-            held: 0,
-            structure_entry: None,
-            inside: false,
-            entry: None,
-            contact_origin: None,
             spacing,
-            events: Vec::new(),
         })
-    }
-
-    /// Every event so far.
-    pub fn events(&self) -> &[NeedleEvent] {
-        &self.events
-    }
-
-    /// The region the tip is in as the events have it: a located change counts once it has
-    /// held [`REGION_HOLD_FRAMES`] frames (a puncture at once).
-    pub fn tip_region(&self) -> Option<i32> {
-        self.tip_region
-    }
-
-    /// Punctures so far per region name (the region punctured into; a back wall punctured
-    /// from the lumen counts for the wall).
-    pub fn punctures(&self) -> BTreeMap<String, usize> {
-        let mut n = BTreeMap::new();
-        for e in &self.events {
-            if let (NeedleEventKind::Puncture, Some(r)) = (e.kind, &e.region) {
-                *n.entry(r.clone()).or_insert(0) += 1;
-            }
-        }
-        n
     }
 
     /// The spacing of the shaft points (m).
@@ -683,7 +685,8 @@ impl NeedleTracker {
     /// the old region, Transfix if that leaves a structure further along the axis `a` than
     /// the tip entered it, then the entry (Puncture, Enter or Exit).
     fn cross(
-        &mut self,
+        &self,
+        st: &mut NeedleState,
         to: Option<i32>,
         time: f64,
         at: DVec3,
@@ -691,12 +694,12 @@ impl NeedleTracker {
         via: Via,
         out: &mut Vec<NeedleEvent>,
     ) {
-        let from = self.tip_region;
+        let from = st.tip_region;
         let (s_from, s_to) = (self.structure(from), self.structure(to));
-        if self.inside {
+        if st.inside {
             if let Some(f) = from {
                 out.push(self.event(time, NeedleEventKind::Leave, Some(f), Some(f), at, 0.0));
-                if let (Some(s), Some(entry)) = (&s_from, self.structure_entry) {
+                if let (Some(s), Some(entry)) = (&s_from, st.structure_entry) {
                     if s_to.as_ref() != Some(s) && self.transfixable(s) && (at - entry).dot(a) > 0.0
                     {
                         out.push(self.event(
@@ -716,7 +719,7 @@ impl NeedleTracker {
                 from: face_from,
                 force,
             } => out.push(self.event(time, NeedleEventKind::Puncture, to, face_from, at, force)),
-            Via::Located if self.inside => {
+            Via::Located if st.inside => {
                 let kind = if to.is_some() {
                     NeedleEventKind::Enter
                 } else {
@@ -727,58 +730,60 @@ impl NeedleTracker {
             Via::Located => {}
         }
         if s_from != s_to {
-            self.structure_entry = to.map(|_| at);
+            st.structure_entry = to.map(|_| at);
         }
-        self.tip_region = to;
+        st.tip_region = to;
     }
 
     /// Every pending change counts now, in order.
-    fn accept_pending(&mut self, a: DVec3, out: &mut Vec<NeedleEvent>) {
-        for c in std::mem::take(&mut self.pending) {
-            self.cross(c.region, c.time, c.tip, a, Via::Located, out);
+    fn accept_pending(&self, st: &mut NeedleState, a: DVec3, out: &mut Vec<NeedleEvent>) {
+        for c in std::mem::take(&mut st.pending) {
+            self.cross(st, c.region, c.time, c.tip, a, Via::Located, out);
         }
-        self.held = 0;
+        st.held = 0;
     }
 
     /// The tip was located in `here` at the end of a frame (ending at `time`, tip at `tip`):
     /// the hysteresis of the module docs.
     fn observe(
-        &mut self,
+        &self,
+        st: &mut NeedleState,
         here: Option<i32>,
         time: f64,
         tip: DVec3,
         a: DVec3,
         out: &mut Vec<NeedleEvent>,
     ) {
-        if here == self.tip_region {
-            self.pending.clear();
-            self.held = 0;
+        if here == st.tip_region {
+            st.pending.clear();
+            st.held = 0;
             return;
         }
-        match self.pending.iter().position(|c| c.region == here) {
-            Some(i) if i + 1 == self.pending.len() => self.held += 1,
+        match st.pending.iter().position(|c| c.region == here) {
+            Some(i) if i + 1 == st.pending.len() => st.held += 1,
             Some(i) => {
                 // Back in a region seen earlier on the way: the detour was flicker.
-                self.pending.truncate(i + 1);
-                self.held = 1;
+                st.pending.truncate(i + 1);
+                st.held = 1;
             }
             None => {
-                self.pending.push(Crossing {
+                st.pending.push(Crossing {
                     region: here,
                     time,
                     tip,
                 });
-                self.held = 1;
+                st.held = 1;
             }
         }
-        if self.held >= REGION_HOLD_FRAMES {
-            self.accept_pending(a, out);
+        if st.held >= REGION_HOLD_FRAMES {
+            self.accept_pending(st, a, out);
         }
     }
 
     /// Before a frame: the face ahead of the tip and the tet the tip cuts through.
     pub(crate) fn prepare_frame(
-        &mut self,
+        &self,
+        st: &mut NeedleState,
         model: &Model,
         pos: &[[f32; 3]],
         start: &Pose,
@@ -786,12 +791,12 @@ impl NeedleTracker {
     ) {
         let (tip0, a0) = self.spec.world_tip_axis(start);
         let (tip1, _) = self.spec.world_tip_axis(end);
-        self.frame_tip0 = tip0;
-        let h = &mut self.dev.header;
+        st.frame_tip0 = tip0;
+        let h = &mut st.dev.header;
         // A barrier that was not touched during the last frame is looked for again.
         if h.counts[1] != 0 && h.acc_parts[0] == 0.0 {
             h.counts[1] = 0;
-            self.barrier = None;
+            st.barrier = None;
         }
         for v in [
             &mut h.acc_force,
@@ -821,14 +826,14 @@ impl NeedleTracker {
                     (Some(f.inner.1), f.outer.map(|o| o.1))
                 };
                 let Some(r) = into else { continue };
-                if self.punctured.contains(&hit.face)
-                    || Some(r) == self.located
+                if st.punctured.contains(&hit.face)
+                    || Some(r) == st.located
                     || self.props(r).puncture_force <= 0.0
                 {
                     continue;
                 }
                 let threshold = self.props(r).puncture_force as f32;
-                let h = &mut self.dev.header;
+                let h = &mut st.dev.header;
                 h.counts[1] = 1;
                 h.barrier_verts = [f.verts[0], f.verts[1], f.verts[2], 0];
                 h.barrier = [
@@ -837,20 +842,20 @@ impl NeedleTracker {
                     hit.bary[2] as f32,
                     threshold,
                 ];
-                self.barrier = Some((hit.face, from, r));
-                self.barrier_point = Some(tip0 + a0 * hit.t);
+                st.barrier = Some((hit.face, from, r));
+                st.barrier_point = Some(tip0 + a0 * hit.t);
                 break;
             }
         }
         // Cutting: the tet at the tip.
-        let h = &mut self.dev.header;
+        let h = &mut st.dev.header;
         h.counts[2] = 0;
-        if self.inside {
+        if st.inside {
             if let Some(Some((t, b))) = locate(model, pos, &[tip0.to_array()]).first() {
                 let cut = self.props(model.tet_region[*t as usize]).cutting_force;
                 if cut > 0.0 {
                     let tet = model.tets[*t as usize];
-                    let h = &mut self.dev.header;
+                    let h = &mut st.dev.header;
                     h.counts[2] = 1;
                     h.tip_verts = tet;
                     h.tip_bary = [b[0] as f32, b[1] as f32, b[2] as f32, b[3] as f32];
@@ -863,7 +868,8 @@ impl NeedleTracker {
     /// After a frame: events, tip region, new shaft points and the frame's forces.
     #[allow(clippy::too_many_arguments)]
     pub(crate) fn finish_frame(
-        &mut self,
+        &self,
+        st: &mut NeedleState,
         model: &Model,
         pos: &[[f32; 3]],
         dev: NeedleDevice,
@@ -872,25 +878,25 @@ impl NeedleTracker {
         dt: f64,
         substeps: u32,
     ) -> NeedleReport {
-        self.dev = dev;
+        st.dev = dev;
         let (tip, a) = self.spec.world_tip_axis(end);
-        let h = self.dev.header;
+        let h = st.dev.header;
         let scale = 1.0 / (dt * dt * substeps.max(1) as f64);
         let v3 = |v: [f32; 4]| DVec3::new(v[0] as f64, v[1] as f64, v[2] as f64);
         let mut new_events = Vec::new();
         let t_end = t_start + dt * substeps as f64;
-        if h.acc_parts[0] > 0.0 && self.contact_origin.is_none() {
-            if let Some((_, from, r)) = self.barrier {
+        if h.acc_parts[0] > 0.0 && st.contact_origin.is_none() {
+            if let Some((_, from, r)) = st.barrier {
                 // The tip reached the face where the ray met it: the fraction of this
                 // frame's travel at which it got there (the pose moves linearly).
-                let travel = (tip - self.frame_tip0).dot(a);
-                let reach = self
+                let travel = (tip - st.frame_tip0).dot(a);
+                let reach = st
                     .barrier_point
-                    .map_or(travel, |p| (p - self.frame_tip0).dot(a))
+                    .map_or(travel, |p| (p - st.frame_tip0).dot(a))
                     .clamp(0.0, travel.max(0.0));
                 let frac = if travel > 0.0 { reach / travel } else { 1.0 };
-                let touch = self.frame_tip0 + a * reach;
-                self.contact_origin = Some(touch);
+                let touch = st.frame_tip0 + a * reach;
+                st.contact_origin = Some(touch);
                 new_events.push(self.event(
                     t_start + frac * (t_end - t_start),
                     NeedleEventKind::Contact,
@@ -904,29 +910,29 @@ impl NeedleTracker {
         if h.counts[3] > 0 {
             let time = t_start + dt * h.counts[3] as f64;
             let at = v3(h.puncture);
-            if let Some((face, from, r)) = self.barrier.take() {
-                self.mark_punctured(face);
+            if let Some((face, from, r)) = st.barrier.take() {
+                self.mark_punctured(st, face);
                 // The tip was in `from` when it punctured: a pending change into it holds.
-                if let Some(i) = self.pending.iter().position(|c| c.region == from) {
-                    self.pending.truncate(i + 1);
-                    self.accept_pending(a, &mut new_events);
+                if let Some(i) = st.pending.iter().position(|c| c.region == from) {
+                    st.pending.truncate(i + 1);
+                    self.accept_pending(st, a, &mut new_events);
                 }
-                self.pending.clear();
-                self.held = 0;
-                if !self.inside {
-                    self.inside = true;
-                    self.entry = Some(at);
+                st.pending.clear();
+                st.held = 0;
+                if !st.inside {
+                    st.inside = true;
+                    st.entry = Some(at);
                 }
                 let via = Via::Puncture {
                     from,
                     force: h.puncture[3] as f64,
                 };
-                self.cross(Some(r), time, at, a, via, &mut new_events);
+                self.cross(st, Some(r), time, at, a, via, &mut new_events);
             }
         }
         // Where the tip is now. While it pushes a face it has not punctured, it is on the
         // near side of that face (point location would flicker across the face it holds).
-        let pushing = self
+        let pushing = st
             .barrier
             .filter(|_| h.counts[1] != 0 && h.acc_parts[0] > 0.0);
         let here = match pushing {
@@ -935,34 +941,34 @@ impl NeedleTracker {
                 locate(model, pos, &[tip.to_array()])[0].map(|(t, _)| model.tet_region[t as usize])
             }
         };
-        self.located = here;
-        self.observe(here, t_end, tip, a, &mut new_events);
+        st.located = here;
+        self.observe(st, here, t_end, tip, a, &mut new_events);
         // Pulled back out through the entry point: out of the tissue (the pending way out
         // counts at once), and everything released.
-        if let Some(e) = self.entry {
-            if self.inside && (tip - e).dot(a) < 0.0 {
-                if self.pending.last().is_some_and(|c| c.region.is_none()) {
-                    self.accept_pending(a, &mut new_events);
+        if let Some(e) = st.entry {
+            if st.inside && (tip - e).dot(a) < 0.0 {
+                if st.pending.last().is_some_and(|c| c.region.is_none()) {
+                    self.accept_pending(st, a, &mut new_events);
                 }
-                self.pending.clear();
-                self.held = 0;
-                if self.tip_region.is_some() {
-                    self.cross(None, t_end, tip, a, Via::Located, &mut new_events);
+                st.pending.clear();
+                st.held = 0;
+                if st.tip_region.is_some() {
+                    self.cross(st, None, t_end, tip, a, Via::Located, &mut new_events);
                 }
-                self.inside = false;
-                self.entry = None;
-                self.contact_origin = None;
-                for t in &mut self.dev.tracks {
+                st.inside = false;
+                st.entry = None;
+                st.contact_origin = None;
+                for t in &mut st.dev.tracks {
                     t.state[3] = 0.0;
                 }
-                self.upload_from = 0;
+                st.upload_from = 0;
                 new_events.push(self.event(t_end, NeedleEventKind::Withdraw, None, None, tip, 0.0));
             }
         }
-        if self.inside {
-            self.spawn_tracks(model, pos, tip, a);
+        if st.inside {
+            self.spawn_tracks(st, model, pos, tip, a);
         }
-        let shaft_points = self.dev.tracks.iter().filter(|t| t.state[3] != 0.0).count();
+        let shaft_points = st.dev.tracks.iter().filter(|t| t.state[3] != 0.0).count();
         let report = NeedleReport {
             force: v3(h.acc_force) * scale,
             torque_about_tip: v3(h.acc_torque) * scale,
@@ -971,12 +977,12 @@ impl NeedleTracker {
             barrier_force: h.acc_parts[0] as f64 * scale,
             friction_force: h.acc_parts[1] as f64 * scale,
             cutting_force: h.acc_parts[2] as f64 * scale,
-            tip_region: self.name(self.tip_region),
-            depth: self.contact_origin.map_or(0.0, |o| (tip - o).dot(a)),
+            tip_region: self.name(st.tip_region),
+            depth: st.contact_origin.map_or(0.0, |o| (tip - o).dot(a)),
             shaft_points,
             events: new_events.clone(),
         };
-        self.events.extend(new_events);
+        st.events.extend(new_events);
         report
     }
 
@@ -1004,20 +1010,27 @@ impl NeedleTracker {
     }
 
     /// The punctured face and its neighbours on the same interface stop being barriers.
-    fn mark_punctured(&mut self, face: usize) {
+    fn mark_punctured(&self, st: &mut NeedleState, face: usize) {
         let f = self.faces.faces[face];
         let key = (f.inner.1, f.outer.map(|o| o.1));
         let verts: BTreeSet<u32> = f.verts.into_iter().collect();
         for (k, g) in self.faces.faces.iter().enumerate() {
             if (g.inner.1, g.outer.map(|o| o.1)) == key && g.verts.iter().any(|v| verts.contains(v))
             {
-                self.punctured.insert(k);
+                st.punctured.insert(k);
             }
         }
     }
 
     /// New shaft points from the one nearest the tip (or the entry point) up to the tip.
-    fn spawn_tracks(&mut self, model: &Model, pos: &[[f32; 3]], tip: DVec3, a: DVec3) {
+    fn spawn_tracks(
+        &self,
+        st: &mut NeedleState,
+        model: &Model,
+        pos: &[[f32; 3]],
+        tip: DVec3,
+        a: DVec3,
+    ) {
         let world = |t: &NeedleTrack| {
             let mut p = DVec3::ZERO;
             for j in 0..4 {
@@ -1026,7 +1039,7 @@ impl NeedleTracker {
             }
             p
         };
-        let nearest = self
+        let nearest = st
             .dev
             .tracks
             .iter()
@@ -1036,7 +1049,7 @@ impl NeedleTracker {
         let mut s = if nearest.is_finite() {
             nearest + self.spacing
         } else {
-            match self.entry {
+            match st.entry {
                 Some(e) => (e - tip).dot(a),
                 None => return,
             }
@@ -1052,14 +1065,14 @@ impl NeedleTracker {
         }
         let queries: Vec<[f64; 3]> = points.iter().map(|&s| (tip + a * s).to_array()).collect();
         let found = locate(model, pos, &queries);
-        if self.dev.tracks.len() + points.len() > MAX_TRACKS {
-            self.dev.tracks.retain(|t| t.state[3] != 0.0);
-            self.upload_from = 0;
+        if st.dev.tracks.len() + points.len() > MAX_TRACKS {
+            st.dev.tracks.retain(|t| t.state[3] != 0.0);
+            st.upload_from = 0;
         }
         for (s, f) in points.iter().zip(found) {
             let Some((t, b)) = f else { continue };
-            if self.dev.tracks.len() >= MAX_TRACKS {
-                if !std::mem::replace(&mut self.warned_tracks, true) {
+            if st.dev.tracks.len() >= MAX_TRACKS {
+                if !std::mem::replace(&mut st.warned_tracks, true) {
                     log::warn!(
                         "needle: more than {MAX_TRACKS} shaft points; the deepest are not held"
                     );
@@ -1067,7 +1080,7 @@ impl NeedleTracker {
                 break;
             }
             let props = self.props(model.tet_region[t as usize]);
-            self.dev.tracks.push(NeedleTrack {
+            st.dev.tracks.push(NeedleTrack {
                 verts: model.tets[t as usize],
                 bary: [b[0] as f32, b[1] as f32, b[2] as f32, b[3] as f32],
                 state: [
@@ -1078,7 +1091,7 @@ impl NeedleTracker {
                 ],
             });
         }
-        self.dev.header.counts[0] = self.dev.tracks.len() as u32;
+        st.dev.header.counts[0] = st.dev.tracks.len() as u32;
     }
 }
 
@@ -1093,6 +1106,7 @@ impl NeedleTracker {
 #[derive(Clone)]
 pub struct PathTracker {
     tracker: NeedleTracker,
+    state: NeedleState,
 }
 
 impl PathTracker {
@@ -1106,23 +1120,25 @@ impl PathTracker {
     ) -> Result<Self, ContactError> {
         Ok(Self {
             tracker: NeedleTracker::with_faces(model, spec, tissue, faces)?,
+            state: NeedleState::default(),
         })
     }
 
     /// The tip, moving along the unit axis `axis`, crosses from region `from` into `to`
     /// (`None`: the outside) at `time` and `at`.
     pub fn cross(&mut self, from: Option<i32>, to: Option<i32>, time: f64, at: DVec3, axis: DVec3) {
-        let t = &mut self.tracker;
+        let (t, st) = (&self.tracker, &mut self.state);
         let mut out = Vec::new();
         match to {
             Some(r) if t.props(r).puncture_force > 0.0 => {
                 let force = t.props(r).puncture_force;
-                if !t.inside {
+                if !st.inside {
                     out.push(t.event(time, NeedleEventKind::Contact, Some(r), from, at, force));
-                    t.inside = true;
-                    t.entry = Some(at);
+                    st.inside = true;
+                    st.entry = Some(at);
                 }
                 t.cross(
+                    st,
                     Some(r),
                     time,
                     at,
@@ -1131,20 +1147,20 @@ impl PathTracker {
                     &mut out,
                 );
             }
-            _ => t.cross(to, time, at, axis, Via::Located, &mut out),
+            _ => t.cross(st, to, time, at, axis, Via::Located, &mut out),
         }
-        t.located = to;
-        t.events.extend(out);
+        st.located = to;
+        st.events.extend(out);
     }
 
     /// The region the tip is in as the events have it.
     pub fn tip_region(&self) -> Option<i32> {
-        self.tracker.tip_region
+        self.state.tip_region
     }
 
     /// Every event so far.
     pub fn events(&self) -> &[NeedleEvent] {
-        &self.tracker.events
+        &self.state.events
     }
 
     /// The name the events give region `r` (the mesh's, or `region <id>`).

@@ -7,7 +7,7 @@
 
 use super::GpuContext;
 use crate::contact::needle::{NeedleDevice, NeedleHeader, NeedleTrack, MAX_TRACKS};
-use crate::contact::{Contacts, RawWrench, ShapeParams, ToolSubstep, MAX_SHAPES};
+use crate::contact::{Contacts, RawWrench, ShapeParams, ToolState, ToolSubstep, MAX_SHAPES};
 use crate::model::{Control, MaterialParams, Model, State, MAX_MATERIALS, MAX_PLANES};
 use crate::solver::{plan_substeps, SimError, SolverConfig, StepPlan};
 use wgpu::util::DeviceExt;
@@ -629,7 +629,8 @@ impl GpuXpbd {
     pub(crate) fn step_contacts(
         &mut self,
         control: &Control,
-        contacts: &mut Contacts,
+        contacts: &Contacts,
+        state: &mut ToolState,
     ) -> Result<(Vec<RawWrench>, Option<NeedleDevice>), SimError> {
         self.upload_control(control)?;
         let Some(tools) = &self.tools else {
@@ -645,7 +646,7 @@ impl GpuXpbd {
                 .copy_from_slice(bytemuck::bytes_of(r));
         }
         q.write_buffer(&tools.substeps, 0, &sub);
-        if let Some(nd) = &mut contacts.needle {
+        if let Some(nd) = &mut state.needle {
             q.write_buffer(&tools.needle, 0, bytemuck::bytes_of(&nd.dev.header));
             let from = nd.upload_from.min(nd.dev.tracks.len());
             if from < nd.dev.tracks.len() {
@@ -700,7 +701,7 @@ impl GpuXpbd {
                 }
             }
         }
-        let needle = match &contacts.needle {
+        let needle = match &state.needle {
             Some(nd) => {
                 let n = nd.dev.tracks.len();
                 let size =

@@ -661,6 +661,7 @@ impl Model {
             lambda_dt: 0.0,
             step: 0,
             time: 0.0,
+            tools: Default::default(),
         }
     }
     /// A control with no input.
@@ -710,6 +711,9 @@ pub struct State {
     pub step: u64,
     /// Simulated time (s).
     pub time: f64,
+    /// The tools coupled to the tissue (their poses at the end of the last frame, the
+    /// needle's state); empty without tools.
+    pub tools: crate::contact::ToolState,
 }
 
 impl State {

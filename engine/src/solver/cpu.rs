@@ -69,6 +69,7 @@ pub fn auto_team_size(cores: usize, stepping: usize, tets: usize) -> usize {
 }
 
 /// The CPU XPBD solver. Owns only scratch memory; the model and state are borrowed per step.
+#[derive(Clone)]
 pub struct CpuXpbd {
     plan: StepPlan,
     max_speed: f32,
@@ -166,6 +167,7 @@ impl CpuXpbd {
         state: &mut State,
         control: &Control,
         contacts: &Contacts,
+        needle: Option<&NeedleDevice>,
     ) -> Result<(Vec<RawWrench>, Option<NeedleDevice>), SimError> {
         self.check_inputs(model, state, control)?;
         if contacts.substeps.len() != self.plan.substeps as usize {
@@ -178,7 +180,7 @@ impl CpuXpbd {
         let bodies = contacts.num_bodies();
         let units = model.num_vertices().div_ceil(VERTEX_UNIT);
         let mut sums = vec![[0.0f64; 6]; units * bodies];
-        let mut needle = contacts.needle_device().cloned();
+        let mut needle = needle.cloned();
         let tools = FrameTools {
             contacts,
             bodies,
@@ -400,7 +402,7 @@ fn substep_phases(
         // see the tissue too far out of the plane).
         phases.push((Phase::CollidePlanes, vertex_units));
     }
-    let needle = tools.is_some_and(|t| t.needle_device().is_some());
+    let needle = tools.is_some_and(|t| t.has_needle());
     if needle {
         phases.push((Phase::Needle(0), 1));
     }

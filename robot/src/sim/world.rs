@@ -78,7 +78,7 @@ struct PendingWrench {
     point: Option<Vector3<f64>>,
 }
 
-#[derive(Debug)]
+#[derive(Clone, Debug)]
 struct Instance {
     model: Arc<RobotModel>,
     namespace: String,
@@ -117,6 +117,35 @@ pub struct RobotWorld {
 impl Default for RobotWorld {
     fn default() -> Self {
         Self::new()
+    }
+}
+
+/// A copy that steps on with the same bits as the original (a snapshot of the world: bodies,
+/// colliders, joints with their multibody state, islands, broad and narrow phase with their
+/// contact impulses, the robots' controls and queued wrenches). rapier's pipelines are only
+/// workspace (its docs: "not part of a snapshot") and start afresh; `PhysicsWorld` itself
+/// is not `Clone` because of them, hence this impl by hand.
+impl Clone for RobotWorld {
+    fn clone(&self) -> Self {
+        let p = &self.physics;
+        Self {
+            physics: PhysicsWorld {
+                gravity: p.gravity,
+                integration_parameters: p.integration_parameters,
+                physics_pipeline: Default::default(),
+                collision_pipeline: Default::default(),
+                islands: p.islands.clone(),
+                broad_phase: p.broad_phase.clone(),
+                narrow_phase: p.narrow_phase.clone(),
+                bodies: p.bodies.clone(),
+                colliders: p.colliders.clone(),
+                impulse_joints: p.impulse_joints.clone(),
+                multibody_joints: p.multibody_joints.clone(),
+                soft_bodies: p.soft_bodies.clone(),
+                ccd_solver: p.ccd_solver.clone(),
+            },
+            robots: self.robots.clone(),
+        }
     }
 }
 
