@@ -9,17 +9,13 @@
 //! when the tools are in the tissue: the needle past the skin, the probe sliding, the flap
 //! lifted) and then timed frame by frame from there.
 
+mod common;
+
+use common::{backends, list};
 use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion, Throughput};
 use std::time::Duration;
 use vesalius::cosim::{CoSim, CoSimScene, PredictOptions};
-use vesalius::engine::sim::{BackendKind, Simulation};
-
-fn list(var: &str, default: &[&str]) -> Vec<String> {
-    std::env::var(var)
-        .ok()
-        .map(|s| s.split(',').map(|x| x.trim().to_string()).collect())
-        .unwrap_or_else(|| default.iter().map(|s| s.to_string()).collect())
-}
+use vesalius::engine::sim::Simulation;
 
 fn frame(c: &mut Criterion) {
     let mut group = c.benchmark_group("cosim_frame");
@@ -45,12 +41,7 @@ fn frame(c: &mut Criterion) {
                 continue;
             }
         };
-        for b in list("VESALIUS_BENCH_BACKENDS", &["cpu", "gpu"]) {
-            let backend = if b == "gpu" {
-                BackendKind::Gpu
-            } else {
-                BackendKind::Cpu
-            };
+        for backend in backends() {
             let opts = PredictOptions {
                 backend: Some(backend),
                 ..Default::default()
@@ -80,7 +71,10 @@ fn frame(c: &mut Criterion) {
             let (model, state) = {
                 let t = sim.tissue();
                 let (m, s) = t.sync_model_and_state().expect("state");
-                (m.clone(), s.clone())
+                // The tissue's part: this simulation has no tools.
+                let mut s = s.clone();
+                s.tools = Default::default();
+                (m.clone(), s)
             };
             let solver = scene.tissue().build().expect("scene builds").solver;
             let mut plain = Simulation::with_state(model, state, &solver, backend.into())

@@ -150,6 +150,11 @@ impl Simulation {
         config: &SolverConfig,
         backend: Backend,
     ) -> Result<Self, SimError> {
+        if state.tools != Default::default() {
+            return Err(SimError::Config(
+                "a state with tools: start without them, then set_tools and set_state".into(),
+            ));
+        }
         let mut notice = None;
         let adapter = backend.adapter();
         let solver = match backend.kind() {

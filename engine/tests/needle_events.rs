@@ -12,7 +12,7 @@ use vesalius_engine::contact::{NeedleEvent, NeedleEventKind, NeedleSpec, NeedleT
 use vesalius_engine::contact::{Pose, ToolSetup};
 use vesalius_engine::glam::{DQuat, DVec3};
 use vesalius_engine::mesh::generate::{slab_region, vein_slab, VeinSlabParams};
-use vesalius_engine::model::{Material, Model, ModelBuilder, PinSet};
+use vesalius_engine::model::{Material, Model, ModelBuilder, PinSet, State};
 use vesalius_engine::sim::{BackendKind, Simulation};
 use vesalius_engine::solver::SolverConfig;
 
@@ -503,43 +503,67 @@ fn a_tip_held_at_an_interface_does_not_flicker() {
     assert!(during.len() <= 2, "{during:?}");
 }
 
+/// A run on `kind` stopped halfway through the lumen insertion: its state then, and the rest
+/// of the insertion (frames and final state) as the run that never stopped gives it; and a
+/// second run that went elsewhere first (the needle along a line 4 mm aside) put back to
+/// that state and stepped through the same rest.
+struct Restored {
+    snapshot: State,
+    after: Vec<Frame>,
+    end: State,
+    again: Vec<Frame>,
+    end_again: State,
+    fork: Option<(Vec<Frame>, State)>,
+}
+
+fn restored(kind: BackendKind) -> Restored {
+    let p = params();
+    let (dir, tips) = vertical(p.vein_x + 0.0003, p.vein_z - p.vein_radius - 0.0012, 0.03);
+    let k = tips.len() / 2;
+    let mut a = start(kind, 2.5e3, 0.005, dir, tips[0]);
+    let before = advance(&mut a, dir, &tips[1..=k]);
+    let events: usize = before.iter().map(|f| f.events.len()).sum();
+    assert!(events >= 3, "past the skin by the snapshot: {before:?}");
+    let snapshot = a.sync_state().unwrap().clone();
+    let mut fork = (kind == BackendKind::Cpu).then(|| a.fork().unwrap());
+    let after = advance(&mut a, dir, &tips[k + 1..]);
+    let end = a.sync_state().unwrap().clone();
+    let fork = fork.as_mut().map(|f| {
+        let frames = advance(f, dir, &tips[k + 1..]);
+        (frames, f.sync_state().unwrap().clone())
+    });
+    let aside = DVec3::X * 0.004;
+    let mut b = start(kind, 2.5e3, 0.005, dir, tips[0] + aside);
+    advance(&mut b, dir, &line(tips[0], tips[k] + aside, 5));
+    b.set_state(snapshot.clone()).unwrap();
+    let again = advance(&mut b, dir, &tips[k + 1..]);
+    let end_again = b.sync_state().unwrap().clone();
+    Restored {
+        snapshot,
+        after,
+        end,
+        again,
+        end_again,
+        fork,
+    }
+}
+
 /// Snapshots (issue 9): the state a simulation gives back holds the needle's too (punctured
 /// faces, shaft points with their stick-slip state, tip region, events), so a run put back
 /// to it, in another simulation that went elsewhere meanwhile, continues with the same bits
 /// as one that never stopped; a fork steps on as the original does.
 #[test]
 fn a_state_restored_mid_insertion_continues_with_the_same_bits() {
-    let p = params();
-    let (dir, tips) = vertical(p.vein_x + 0.0003, p.vein_z - p.vein_radius - 0.0012, 0.03);
-    let k = tips.len() / 2;
-    let mut a = start(BackendKind::Cpu, 2.5e3, 0.005, dir, tips[0]);
-    let before = advance(&mut a, dir, &tips[1..=k]);
-    let events = |f: &[Frame]| f.iter().map(|f| f.events.len()).sum::<usize>();
-    assert!(
-        events(&before) >= 3,
-        "past the skin by the snapshot: {before:?}"
-    );
-    let snapshot = a.sync_state().unwrap().clone();
-    let needle = snapshot.tools.needle.as_ref().unwrap();
+    let r = restored(BackendKind::Cpu);
+    let needle = r.snapshot.tools.needle.as_ref().unwrap();
     assert!(needle.shaft_points() > 0 && !needle.events().is_empty());
-    let mut fork = a.fork().unwrap();
-    let after = advance(&mut a, dir, &tips[k + 1..]);
-    assert!(events(&after) >= 3, "events after the snapshot: {after:?}");
-    let end = a.sync_state().unwrap().clone();
-    assert_eq!(advance(&mut fork, dir, &tips[k + 1..]), after);
-    assert_eq!(fork.sync_state().unwrap(), &end);
-    // Elsewhere first: the needle along another line, so the state differs everywhere.
-    let mut b = start(
-        BackendKind::Cpu,
-        2.5e3,
-        0.005,
-        dir,
-        tips[0] + DVec3::X * 0.004,
-    );
-    advance(&mut b, dir, &line(tips[0], tips[k] + DVec3::X * 0.004, 5));
-    b.set_state(snapshot.clone()).unwrap();
-    assert_eq!(advance(&mut b, dir, &tips[k + 1..]), after);
-    assert_eq!(b.sync_state().unwrap(), &end);
+    let events: usize = r.after.iter().map(|f| f.events.len()).sum();
+    assert!(events >= 3, "events after the snapshot: {:?}", r.after);
+    assert_eq!(r.again, r.after);
+    assert_eq!(r.end_again, r.end);
+    let (fork, fork_end) = r.fork.unwrap();
+    assert_eq!(fork, r.after);
+    assert_eq!(fork_end, r.end);
     // A state of another model or without tools is refused, not stepped.
     let mut bare = Simulation::new(
         model(2.5e3),
@@ -547,7 +571,7 @@ fn a_state_restored_mid_insertion_continues_with_the_same_bits() {
         BackendKind::Cpu.into(),
     )
     .unwrap();
-    let err = bare.set_state(snapshot).unwrap_err().to_string();
+    let err = bare.set_state(r.snapshot).unwrap_err().to_string();
     assert!(err.contains("set_tools"), "{err}");
 }
 
@@ -558,37 +582,20 @@ fn a_gpu_state_restored_mid_insertion_continues_as_the_run_that_never_stopped() 
     if common::gpu().is_none() {
         return;
     }
-    let p = params();
-    let (dir, tips) = vertical(p.vein_x + 0.0003, p.vein_z - p.vein_radius - 0.0012, 0.03);
-    let k = tips.len() / 2;
-    let mut a = start(BackendKind::Gpu, 2.5e3, 0.005, dir, tips[0]);
-    advance(&mut a, dir, &tips[1..=k]);
-    let snapshot = a.sync_state().unwrap().clone();
-    let after = advance(&mut a, dir, &tips[k + 1..]);
-    let end = a.sync_state().unwrap().clone();
-    let mut b = start(
-        BackendKind::Gpu,
-        2.5e3,
-        0.005,
-        dir,
-        tips[0] + DVec3::X * 0.004,
-    );
-    advance(&mut b, dir, &line(tips[0], tips[k] + DVec3::X * 0.004, 5));
-    b.set_state(snapshot).unwrap();
-    let again = advance(&mut b, dir, &tips[k + 1..]);
+    let r = restored(BackendKind::Gpu);
     let names = |f: &[Frame]| -> Vec<String> {
         f.iter()
             .flat_map(|f| f.events.iter().map(|e| e.description.clone()))
             .collect()
     };
-    assert_eq!(names(&again), names(&after));
-    let state = b.sync_state().unwrap();
-    let worst = state
+    assert_eq!(names(&r.again), names(&r.after));
+    let worst = r
+        .end_again
         .displacements
         .iter()
-        .zip(&end.displacements)
+        .zip(&r.end.displacements)
         .map(|(u, v)| (0..3).map(|j| (u[j] - v[j]).abs()).fold(0.0f32, f32::max))
         .fold(0.0f32, f32::max);
-    eprintln!("GPU restore: worst displacement difference {:.3e} m", worst);
+    eprintln!("GPU restore: worst displacement difference {worst:.3e} m");
     assert!(worst < 1e-6, "{worst} m");
 }

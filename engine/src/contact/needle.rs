@@ -684,6 +684,7 @@ impl NeedleTracker {
     /// The tip counts as having moved from its region into `to` at `time`, `at`: Leave of
     /// the old region, Transfix if that leaves a structure further along the axis `a` than
     /// the tip entered it, then the entry (Puncture, Enter or Exit).
+    #[allow(clippy::too_many_arguments)]
     fn cross(
         &self,
         st: &mut NeedleState,
