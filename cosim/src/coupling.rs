@@ -623,9 +623,7 @@ impl CoSim {
     /// Puts the world back as `snapshot` has it (taken from this run or from one it was
     /// forked from or forked into).
     pub fn restore(&mut self, snapshot: &WorldSnapshot) -> Result<(), CoSimError> {
-        if snapshot.wrenches.len() != self.wrenches.len()
-            || snapshot.recorder.num_bodies() != self.recorder.num_bodies()
-        {
+        if snapshot.wrenches.len() != self.wrenches.len() {
             return Err(CoSimError::ForeignSnapshot {
                 snapshot: snapshot.wrenches.len(),
                 this: self.wrenches.len(),
@@ -872,11 +870,7 @@ impl CoSim {
         observe: impl FnMut(&FrameRecord) -> ControlFlow<()>,
     ) -> Result<Report, CoSimError> {
         let stopped = self.run_frames(self.frames, observe)?;
-        let tip_rest = self.tip_in_rest_frame()?;
-        let mut report = self.finish();
-        report.stopped_early = stopped;
-        report.final_tip_rest = tip_rest;
-        Ok(report)
+        self.report_now(stopped)
     }
 
     /// Runs up to `frames` frames as [`CoSim::run_observed`] does; returns the time it

@@ -407,11 +407,6 @@ impl Recorder {
         self.regions.len()
     }
 
-    /// Tool bodies recorded.
-    pub(crate) fn num_bodies(&self) -> usize {
-        self.bodies.len()
-    }
-
     pub fn finish(self, criteria: &CriteriaSpec, backend: String, coupling: Coupling) -> Report {
         let r = &self.records;
         let peak = |f: &dyn Fn(&FrameRecord) -> Vec<f64>, n: usize| -> Vec<f64> {
