@@ -16,7 +16,7 @@ struct Plane {
 
 struct Params {
     gravity_dt: vec4<f32>,     // xyz gravity, w substep dt
-    misc: vec4<f32>,           // x 1/dt, y velocity damping factor, z max speed^2
+    misc: vec4<f32>,           // x 1/dt, y velocity damping factor, z max speed^2, w 1/frame dt
     counts: vec4<u32>,         // x vertices, y planes, z has external forces, w tets
     materials: array<Material, 32>,
     planes: array<Plane, 8>,
@@ -48,6 +48,9 @@ struct Colour {
 // [3]: kind of failure (1 non-finite, 2 too fast), [4]: its speed^2 (f32 bits)
 @group(0) @binding(8) var<storage, read_write> status: array<atomic<u32>, 8>;
 @group(0) @binding(9) var<storage, read> rest_pos: array<vec4<f32>>;
+// Per pinned vertex: the displacement it reaches at the end of the frame (xyz) and its
+// index (w, bits; u32 max: none).
+@group(0) @binding(10) var<storage, read> pin_drive: array<vec4<f32>>;
 @group(1) @binding(0) var<uniform> colour: Colour;
 
 const WORKGROUP: u32 = 64u;

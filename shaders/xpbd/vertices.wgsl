@@ -19,7 +19,41 @@ fn predict(@builtin(global_invocation_id) gid: vec3<u32>) {
         let v = (vel[i].xyz + dt * (params.gravity_dt.xyz + w * f)) * params.misc.y;
         vel[i] = vec4<f32>(v, 0.0);
         disp[i] = vec4<f32>(q.xyz + dt * v, w);
+    } else {
+        // A pinned vertex moves with its support's velocity (zero unless drive_pins set
+        // one; unreferenced vertices stay at rest).
+        disp[i] = vec4<f32>(q.xyz + params.gravity_dt.w * vel[i].xyz, w);
     }
+}
+
+// At the start of a frame that moves the supports: each pinned vertex's velocity takes it
+// to its target by the frame's end (CpuXpbd::run_frames).
+@compute @workgroup_size(WORKGROUP)
+fn drive_pins(@builtin(global_invocation_id) gid: vec3<u32>) {
+    let k = gid.x;
+    if (k >= arrayLength(&pin_drive)) {
+        return;
+    }
+    let d = pin_drive[k];
+    let i = bitcast<u32>(d.w);
+    if (i >= params.counts.x) {
+        return;
+    }
+    vel[i] = vec4<f32>((d.xyz - disp[i].xyz) * params.misc.w, 0.0);
+}
+
+// At the start of the first frame after a drive: the supports stop.
+@compute @workgroup_size(WORKGROUP)
+fn hold_pins(@builtin(global_invocation_id) gid: vec3<u32>) {
+    let k = gid.x;
+    if (k >= arrayLength(&pin_drive)) {
+        return;
+    }
+    let i = bitcast<u32>(pin_drive[k].w);
+    if (i >= params.counts.x) {
+        return;
+    }
+    vel[i] = vec4<f32>(0.0);
 }
 
 fn not_finite(x: f32) -> bool {

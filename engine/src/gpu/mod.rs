@@ -102,7 +102,7 @@ fn sorted_adapters(instance: &wgpu::Instance) -> Vec<wgpu::Adapter> {
 }
 
 /// Storage buffers the kernels bind per shader stage.
-const STORAGE_BUFFERS: u32 = 13;
+const STORAGE_BUFFERS: u32 = 14;
 
 /// A wgpu device and queue with the adapter they came from.
 #[derive(Clone)]
@@ -137,7 +137,7 @@ impl GpuContext {
                 }
             }
             let limits = adapter.limits();
-            // The XPBD kernels bind 13 storage buffers: 9 for the tissue, 4 for the tools
+            // The XPBD kernels bind 14 storage buffers: 10 for the tissue, 4 for the tools
             // (WebGPU's default is 8; native Vulkan, Metal and DX12 offer more).
             if limits.max_storage_buffers_per_shader_stage < STORAGE_BUFFERS {
                 tried.push(format!(

@@ -72,6 +72,13 @@ pub struct GpuXpbd {
     needle_before_solve: wgpu::ComputePipeline,
     needle_after_solve: wgpu::ComputePipeline,
     reduce_contacts: wgpu::ComputePipeline,
+    drive_pins: wgpu::ComputePipeline,
+    hold_pins: wgpu::ComputePipeline,
+    /// The model's pinned vertices (the order of `Control::pin_targets`).
+    pinned: Vec<u32>,
+    pin_drive: wgpu::Buffer,
+    /// Whether a pinned vertex may have a velocity (set by a drive, cleared by a hold).
+    pins_moving: bool,
     num_planes: usize,
     tool_layout: wgpu::BindGroupLayout,
     tool_stride: u32,
@@ -91,6 +98,15 @@ pub struct GpuXpbd {
     frames: u64,
     time: f64,
     lambda_dt: f32,
+}
+
+/// What the pinned vertices do in a frame.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum PinDrive {
+    /// Move to the uploaded targets over the frame (`drive_pins` sets their velocity).
+    Drive,
+    /// Hold still (`hold_pins` zeroes their velocity if a drive may have left one).
+    Hold,
 }
 
 fn storage(binding: u32, read_only: bool) -> wgpu::BindGroupLayoutEntry {
@@ -166,6 +182,7 @@ impl GpuXpbd {
                 storage(7, true),
                 storage(8, false),
                 storage(9, true),
+                storage(10, true),
             ],
         });
         let colour_layout = device.create_bind_group_layout(&wgpu::BindGroupLayoutDescriptor {
@@ -224,7 +241,7 @@ impl GpuXpbd {
                 1.0 / plan.dt as f32, // as the CPU backend computes it
                 (1.0 - model.velocity_damping * plan.dt as f32).max(0.0),
                 (config.max_speed * config.max_speed) as f32,
-                0.0,
+                (1.0 / plan.frame_dt) as f32, // as the CPU backend computes it
             ],
             counts: [nv, model.planes.len() as u32, 0, nt],
             materials: [MaterialParams::default(); MAX_MATERIALS],
@@ -289,6 +306,22 @@ impl GpuXpbd {
             .map(|p| [p[0], p[1], p[2], 0.0])
             .collect();
         let rest_pos = init("rest_pos", bytemuck::cast_slice(&rest_pos), U::STORAGE);
+        // Per pinned vertex: its target displacement (xyz) and its index (w, bits); one
+        // entry that names no vertex when nothing is pinned (a binding cannot be empty).
+        let pin_drive: Vec<[f32; 4]> = if model.pinned.is_empty() {
+            vec![[0.0, 0.0, 0.0, f32::from_bits(u32::MAX)]]
+        } else {
+            model
+                .pinned
+                .iter()
+                .map(|&i| [0.0, 0.0, 0.0, f32::from_bits(i)])
+                .collect()
+        };
+        let pin_drive = init(
+            "pin drive",
+            bytemuck::cast_slice(&pin_drive),
+            U::STORAGE | U::COPY_DST,
+        );
         let align = device.limits().min_uniform_buffer_offset_alignment.max(16);
         let mut colour_data = vec![0u8; (align as usize) * colours.len()];
         for (k, &(offset, count)) in colours.iter().enumerate() {
@@ -311,6 +344,7 @@ impl GpuXpbd {
                 &forces,
                 &status,
                 &rest_pos,
+                &pin_drive,
             ]
             .iter()
             .enumerate()
@@ -364,6 +398,11 @@ impl GpuXpbd {
             needle_before_solve: pipeline(&needle_module, "needle_before_solve"),
             needle_after_solve: pipeline(&needle_module, "needle_after_solve"),
             reduce_contacts: pipeline(&needle_module, "reduce_contacts"),
+            drive_pins: pipeline(&vertices_module, "drive_pins"),
+            hold_pins: pipeline(&vertices_module, "hold_pins"),
+            pinned: model.pinned.clone(),
+            pin_drive,
+            pins_moving: false,
             num_planes: model.planes.len(),
             tool_layout,
             tool_stride,
@@ -448,19 +487,23 @@ impl GpuXpbd {
         self.frames = state.step;
         self.time = state.time;
         self.lambda_dt = s.lambda_dt;
+        // The state may hold a support's velocity: the next frame without a drive stops it.
+        self.pins_moving = true;
         Ok(())
     }
 
     /// Records and submits `frames` frames. Returns without waiting for the GPU.
     pub fn step(&mut self, control: &Control, frames: u32) -> Result<(), SimError> {
-        self.upload_control(control)?;
-        self.step_frames(frames);
+        let pins = self.upload_control(control)?;
+        self.step_frames(frames, pins);
         Ok(())
     }
 
-    /// Uploads the external vertex forces (only when there are some).
-    fn upload_control(&mut self, control: &Control) -> Result<(), SimError> {
+    /// Uploads the external vertex forces (only when there are some) and the pins' targets;
+    /// returns what the pins do in the next frame.
+    fn upload_control(&mut self, control: &Control) -> Result<PinDrive, SimError> {
         let nv = self.num_vertices as usize;
+        crate::solver::cpu::check_pin_targets(&self.pinned, control)?;
         let q = &self.ctx.queue;
         if !control.vertex_forces.is_empty() {
             if control.vertex_forces.len() != nv {
@@ -485,11 +528,37 @@ impl GpuXpbd {
             );
             self.has_forces = has_forces;
         }
-        Ok(())
+        Ok(if !control.pin_targets.is_empty() {
+            let drive: Vec<[f32; 4]> = control
+                .pin_targets
+                .iter()
+                .zip(&self.pinned)
+                .map(|(t, &i)| [t[0], t[1], t[2], f32::from_bits(i)])
+                .collect();
+            q.write_buffer(&self.pin_drive, 0, bytemuck::cast_slice(&drive));
+            PinDrive::Drive
+        } else {
+            PinDrive::Hold
+        })
     }
 
-    fn step_frames(&mut self, frames: u32) {
-        let q = &self.ctx.queue;
+    /// Records the pins' velocity update at the start of a frame (none while they rest);
+    /// returns whether they may move after it (the caller keeps it in `pins_moving`).
+    fn encode_pins(&self, pass: &mut wgpu::ComputePass<'_>, pins: PinDrive) -> bool {
+        let pipeline = match pins {
+            PinDrive::Drive => &self.drive_pins,
+            PinDrive::Hold if self.pins_moving => &self.hold_pins,
+            PinDrive::Hold => return false,
+        };
+        pass.set_bind_group(0, &self.bind_group, &[]);
+        pass.set_bind_group(1, &self.colour_bind_group, &[0]);
+        pass.set_bind_group(2, &self.idle_tools.bind_group, &[0]);
+        pass.set_pipeline(pipeline);
+        pass.dispatch_workgroups(groups(self.pinned.len().max(1) as u32), 1, 1);
+        pins == PinDrive::Drive
+    }
+
+    fn step_frames(&mut self, frames: u32, mut pins: PinDrive) {
         for _ in 0..frames {
             let mut enc = self
                 .ctx
@@ -502,13 +571,16 @@ impl GpuXpbd {
                     label: Some("xpbd frame"),
                     timestamp_writes: None,
                 });
+                self.pins_moving = self.encode_pins(&mut pass, pins);
                 self.encode_substeps(&mut pass, None);
                 pass.set_pipeline(&self.end_frame);
                 pass.dispatch_workgroups(1, 1, 1);
             }
-            q.submit([enc.finish()]);
+            self.ctx.queue.submit([enc.finish()]);
             self.frames += 1;
             self.time += self.plan.frame_dt;
+            // Reached: the next frames hold the pins there.
+            pins = PinDrive::Hold;
         }
     }
 
@@ -632,7 +704,7 @@ impl GpuXpbd {
         contacts: &Contacts,
         state: &mut ToolState,
     ) -> Result<(Vec<RawWrench>, Option<NeedleDevice>), SimError> {
-        self.upload_control(control)?;
+        let pins = self.upload_control(control)?;
         let Some(tools) = &self.tools else {
             return Err(SimError::Config(
                 "GPU: tools used before set_contacts".into(),
@@ -667,11 +739,13 @@ impl GpuXpbd {
                 label: Some("frame with tools"),
             });
         enc.clear_buffer(&tools.acc, 0, None);
+        let pins_moving;
         {
             let mut pass = enc.begin_compute_pass(&wgpu::ComputePassDescriptor {
                 label: Some("xpbd frame with tools"),
                 timestamp_writes: None,
             });
+            pins_moving = self.encode_pins(&mut pass, pins);
             self.encode_substeps(&mut pass, Some(tools));
             pass.set_bind_group(2, &tools.bind_group, &[0]);
             pass.set_pipeline(&self.reduce_contacts);
@@ -715,6 +789,7 @@ impl GpuXpbd {
             }
             None => None,
         };
+        self.pins_moving = pins_moving;
         Ok((raw, needle))
     }
 

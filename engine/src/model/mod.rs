@@ -4,8 +4,10 @@
 //! [`Control`] (inputs applied from outside: external vertex forces).
 
 mod colouring;
+pub mod motion;
 
 pub use colouring::{colour_tets, Colouring};
+pub use motion::{SupportDrive, SupportMotion};
 
 use crate::mesh::TetMesh;
 use serde::{Deserialize, Serialize};
@@ -304,8 +306,11 @@ pub struct Model {
     pub planes: Vec<Plane>,
     /// Boundary triangles, outward oriented.
     pub surface: Vec<[u32; 3]>,
-    /// Pinned vertex indices.
+    /// Pinned vertex indices, ascending (the order of [`Control::pin_targets`]).
     pub pinned: Vec<u32>,
+    /// The vertices each pin set of the builder selected (ascending), in the order the sets
+    /// were added: what a moving support ([`Control::pin_targets`]) moves.
+    pub pin_sets: Vec<Vec<u32>>,
 }
 
 /// Maximum number of materials and planes (they live in a uniform buffer on the GPU).
@@ -505,26 +510,27 @@ impl ModelBuilder {
             crate::mesh::bounding_box(&mesh.positions).unwrap_or(([0.0; 3], [0.0; 3]));
         let diag = norm(sub(bmax, bmin));
         let mut pinned = vec![false; nv];
+        let mut pin_sets = Vec::with_capacity(self.pins.len());
         for (index, p) in self.pins.iter().enumerate() {
             p.check().map_err(|what| ModelError::Pin { index, what })?;
-            let mut count = 0usize;
+            let mut set: Vec<u32> = Vec::new();
             match p {
                 PinSet::Region { region } => {
+                    let mut mark = vec![false; nv];
                     for (t, r) in mesh.tets.iter().zip(&mesh.regions) {
                         if r == region {
                             for &v in t {
-                                pinned[v as usize] = true;
+                                mark[v as usize] = true;
                             }
-                            count += 1;
                         }
                     }
+                    set.extend((0..nv as u32).filter(|&i| mark[i as usize]));
                 }
                 PinSet::Box { min, max } => {
                     let tol = 1e-6 * diag;
                     for (i, x) in mesh.positions.iter().enumerate() {
                         if (0..3).all(|k| x[k] >= min[k] - tol && x[k] <= max[k] + tol) {
-                            pinned[i] = true;
-                            count += 1;
+                            set.push(i as u32);
                         }
                     }
                 }
@@ -534,8 +540,7 @@ impl ModelBuilder {
                     let tol = 1e-6 * diag;
                     for (i, x) in mesh.positions.iter().enumerate() {
                         if dot(*x, *normal) / n <= offset / n + tol {
-                            pinned[i] = true;
-                            count += 1;
+                            set.push(i as u32);
                         }
                     }
                 }
@@ -547,17 +552,22 @@ impl ModelBuilder {
                                 what: format!("vertex {v} out of range (mesh has {nv} vertices)"),
                             });
                         }
-                        pinned[v as usize] = true;
-                        count += 1;
+                        set.push(v);
                     }
+                    set.sort_unstable();
+                    set.dedup();
                 }
             }
-            if count == 0 {
+            if set.is_empty() {
                 return Err(ModelError::Pin {
                     index,
                     what: format!("{p:?} selects no vertex"),
                 });
             }
+            for &v in &set {
+                pinned[v as usize] = true;
+            }
+            pin_sets.push(set);
         }
 
         let planes = self
@@ -635,6 +645,7 @@ impl ModelBuilder {
             planes,
             surface,
             pinned: (0..nv as u32).filter(|&i| pinned[i as usize]).collect(),
+            pin_sets,
         })
     }
 }
@@ -742,6 +753,11 @@ impl State {
 pub struct Control {
     /// External force per vertex (N); empty means none.
     pub vertex_forces: Vec<[f32; 3]>,
+    /// Kinematic supports: the displacement (m, from rest) each pinned vertex reaches at the
+    /// end of the next frame, one per entry of [`Model::pinned`] in that order. The pins
+    /// move there at constant velocity over the frame's substeps (so the tissue next to them
+    /// sees a moving boundary, not a jump), then hold. Empty: the pins hold where they are.
+    pub pin_targets: Vec<[f32; 3]>,
 }
 
 pub(crate) fn sub(a: [f64; 3], b: [f64; 3]) -> [f64; 3] {

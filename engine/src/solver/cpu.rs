@@ -228,7 +228,7 @@ impl CpuXpbd {
                 control.vertex_forces.len()
             )));
         }
-        Ok(())
+        check_pin_targets(&model.pinned, control)
     }
 
     /// Runs `frames` frames on the team (inputs checked), with `tools` if any.
@@ -279,7 +279,28 @@ impl CpuXpbd {
             ),
             self.plan.substeps as usize,
         );
-        for _ in 0..frames {
+        let inv_frame_dt = (1.0 / self.plan.frame_dt) as f32;
+        for f in 0..frames {
+            // Kinematic supports: the pins' velocity for this frame (predict moves them).
+            let targets = if f == 0 {
+                &control.pin_targets[..]
+            } else {
+                &[]
+            };
+            for (k, &i) in model.pinned.iter().enumerate() {
+                // SAFETY: the team is not running; nothing else accesses `xw` and `vel`.
+                let (x, v) =
+                    unsafe { (*frame.xw.add(i as usize), &mut *frame.vel.add(i as usize)) };
+                *v = match targets.get(k) {
+                    Some(t) => [
+                        (t[0] - x[0]) * inv_frame_dt,
+                        (t[1] - x[1]) * inv_frame_dt,
+                        (t[2] - x[2]) * inv_frame_dt,
+                        0.0,
+                    ],
+                    None => [0.0; 4],
+                };
+            }
             schedule.reset(self.team_size(model, STEPPING.load(Ordering::Relaxed)));
             let run = |id: usize| schedule.run(&frame, id);
             if schedule.threads == 1 {
@@ -419,6 +440,28 @@ fn substep_phases(
     }
     phases.retain(|&(_, units)| units > 0);
     phases
+}
+
+/// Checks `control.pin_targets` against the model's pinned vertices `pinned` (one finite
+/// displacement each).
+pub(crate) fn check_pin_targets(pinned: &[u32], control: &Control) -> Result<(), SimError> {
+    let (n, np) = (control.pin_targets.len(), pinned.len());
+    if n != 0 && n != np {
+        return Err(SimError::Control(format!(
+            "{n} pin targets for {np} pinned vertices"
+        )));
+    }
+    if let Some(k) = control
+        .pin_targets
+        .iter()
+        .position(|t| !t.iter().all(|c| c.is_finite()))
+    {
+        return Err(SimError::Control(format!(
+            "pin target {k} (vertex {}) is not finite: {:?}",
+            pinned[k], control.pin_targets[k]
+        )));
+    }
+    Ok(())
 }
 
 /// Hands out the work of a frame to a team of threads, phase after phase, and keeps each
@@ -683,6 +726,12 @@ impl Frame<'_> {
                     .unwrap_or([0.0; 3]);
                 for k in 0..3 {
                     v[k] = (v[k] + dt * (g[k] + w * f[k])) * self.damp;
+                    xw[k] += dt * v[k];
+                }
+            } else {
+                // A pinned vertex moves with its support's velocity (zero unless
+                // `Control::pin_targets` moves it; unreferenced vertices stay at rest).
+                for k in 0..3 {
                     xw[k] += dt * v[k];
                 }
             }
