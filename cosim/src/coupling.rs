@@ -31,7 +31,7 @@ use vesalius_engine::contact::{
     event_descriptions, Attachment, BodyWrench, NeedleSpec, Pose, ToolSetup, ToolShape,
     ToolShapeDesc,
 };
-use vesalius_engine::model::{Model, State};
+use vesalius_engine::model::{Model, State, SupportDrive};
 use vesalius_engine::sim::{BackendKind, Simulation};
 use vesalius_engine::solver::{diagnostics, Guards, Threads};
 use vesalius_robot::prelude::*;
@@ -164,6 +164,8 @@ pub struct CoSim {
     needle: Option<(usize, DVec3, DVec3)>,
     /// Worlds forked from this one for [`CoSim::rollout_batch`], kept between batches.
     pool: Vec<CoSim>,
+    /// The patient's motion (`[[motion]]`): the pinned supports' targets per frame.
+    supports: SupportDrive,
 }
 
 /// A co-simulation's world between two frames: everything a run changes, so that a run
@@ -579,6 +581,7 @@ impl CoSim {
         );
         let mut world = world;
         world.control_mut(robot)?.gravity_compensation = f.robot.gravity_compensation;
+        let supports = SupportDrive::new(tissue.model(), &f.motion).map_err(bad)?;
         Ok(Self {
             tissue,
             world,
@@ -604,6 +607,7 @@ impl CoSim {
             guards: tissue_scene.file.simulation.guards.clone(),
             needle,
             pool: Vec::new(),
+            supports,
         })
     }
 
@@ -674,6 +678,7 @@ impl CoSim {
             guards: self.guards.clone(),
             needle: self.needle,
             pool: Vec::new(),
+            supports: self.supports.clone(),
         })
     }
 
@@ -819,6 +824,10 @@ impl CoSim {
             .iter()
             .map(|&l| to_pose(&rs.link_poses[l]))
             .collect();
+        if !self.supports.is_empty() {
+            let control = self.supports.control(t0, t0 + self.frame_dt);
+            self.tissue.set_control(control);
+        }
         let clock = Instant::now();
         let report = self.tissue.step_tools(&poses)?;
         let tissue_s = clock.elapsed().as_secs_f64();
@@ -917,6 +926,27 @@ impl CoSim {
                 .position(model, &model.rest_positions)
                 .to_array()
         }))
+    }
+
+    /// The target points where they are now (world, m), per `[[target]]` in scene order.
+    pub fn target_points(&mut self) -> Result<Vec<Vec<DVec3>>, CoSimError> {
+        let (model, state) = self.tissue.sync_model_and_state()?;
+        let pos = world_positions(model, state);
+        Ok(self
+            .targets
+            .iter()
+            .map(|(_, pts)| pts.iter().map(|e| e.position(model, &pos)).collect())
+            .collect())
+    }
+
+    /// Simulated time (s).
+    pub fn time(&self) -> f64 {
+        self.tissue.time()
+    }
+
+    /// The duration the scene asks for: the end of its last frame (s).
+    pub fn end_time(&self) -> f64 {
+        self.frames as f64 * self.frame_dt
     }
 
     /// The report of the frames run so far, with the scene's verdict.

@@ -57,13 +57,17 @@
 //! max_tool_force = 3.0                            # N, every tool, every frame
 //! damage_strain = 0.5                             # Green strain above which tissue counts as damaged
 //! max_damaged_fraction = 0.01                     # of any region's volume
+//!
+//! [[motion]]                                     # the patient moves: pinned supports
+//! t = [1.5, 1.7]                                  # (and the tissue with them) over [start, end] s
+//! translate = [0.002, 0.0, 0.0]                   # m; optional rotate_deg, center, pins
 //! ```
 
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use vesalius_engine::contact::NeedleTissue;
-use vesalius_engine::model::{Material, PinSet, Plane};
+use vesalius_engine::model::{Material, PinSet, Plane, SupportMotion};
 use vesalius_engine::scene::{MeshSpec, OutputSpec, Scene, SceneFile, SimulationSpec};
 
 /// A position and roll-pitch-yaw orientation (URDF convention).
@@ -293,6 +297,10 @@ pub struct CoSimFile {
     /// What `vesalius plan` optimizes ([`crate::plan::spec`]).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub plan: Option<crate::plan::PlanSpec>,
+    /// Patient motion: rigid motions of the pinned supports over time intervals
+    /// ([`vesalius_engine::model::motion`]); the tissue and its targets follow.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub motion: Vec<SupportMotion>,
 }
 
 fn finite_at_least(key: &str, v: f64, min: f64, unit: &str) -> Result<(), String> {
@@ -400,6 +408,10 @@ impl CoSimFile {
                     p.insertion.target
                 ));
             }
+        }
+        for (i, m) in self.motion.iter().enumerate() {
+            m.check(self.pin.len())
+                .map_err(|e| format!("motion[{i}]: {e}"))?;
         }
         let has_events = !(c.required_events.is_empty() && c.forbidden_events.is_empty());
         if self.needle.is_none() && (has_events || c.final_tip_region.is_some()) {

@@ -6,7 +6,8 @@ use anyhow::{Context, Result};
 use serde_json::json;
 use std::time::Instant;
 use vesalius::plot::{write_time_series_png, Marker, Series};
-use vesalius_cosim::{CoSim, CoSimScene, MarginUnit, PredictOptions};
+use vesalius_cosim::plan::{PlanMode, Replan, Supervisor};
+use vesalius_cosim::{CoSim, CoSimScene, MarginUnit, PredictOptions, Report};
 use vesalius_engine::output::{FrameWriter, PVD_NAME};
 
 /// Runs a co-simulation scene whose text is `text`.
@@ -38,6 +39,13 @@ pub fn run(args: &RunArgs, text: &str) -> Result<()> {
         sim.robot_model().name,
         sim.robot_model().ndof(),
     );
+    // `[plan] mode = "online"`: the supervisor re-plans the rest during the run.
+    let mut supervisor = match &scene.file.plan {
+        Some(p) if p.mode == PlanMode::Online && !args.no_supervisor => {
+            Some(Supervisor::new(&scene, sim.end_time())?)
+        }
+        _ => None,
+    };
     let every = scene.file.output.every.max(1) as u64;
     let bar = super::run::progress_bar(frames, args.quiet);
     let started = Instant::now();
@@ -49,8 +57,28 @@ pub fn run(args: &RunArgs, text: &str) -> Result<()> {
     // still leaves a summary.json that says so.
     let mut failure: Option<anyhow::Error> = None;
     for f in 1..=frames {
-        match sim.step_frame() {
+        match sim.step_frame().cloned() {
             Ok(rec) => {
+                if let Some(sup) = &mut supervisor {
+                    match sup.after_frame(&mut sim, &rec) {
+                        Ok(Some(r)) => bar.println(format!(
+                            "{:8.4} s  re-plan ({}: {}): {:?} in {:.1} ms, {} candidates; advance {:.2} mm at {:.1} mm/s",
+                            r.time,
+                            r.trigger.name(),
+                            r.detail,
+                            r.decision,
+                            r.latency_ms,
+                            r.candidates,
+                            r.advance * 1e3,
+                            r.speed * 1e3
+                        )),
+                        Ok(None) => {}
+                        Err(e) => {
+                            failure = Some(e.into());
+                            break;
+                        }
+                    }
+                }
                 let msg = match &rec.needle {
                     Some(n) => format!(
                         "t = {:.3} s  needle {:.3} N  tip {}",
@@ -101,9 +129,12 @@ pub fn run(args: &RunArgs, text: &str) -> Result<()> {
                 .context("writing link_poses.csv")
         })
         .and_then(|()| {
-            report
-                .write_events_json(&out.join("events.json"))
-                .context("writing events.json")
+            write_events(
+                &out.join("events.json"),
+                &report,
+                supervisor.as_ref().map_or(&[], |s| s.log()),
+            )
+            .context("writing events.json")
         });
     if let Err(e) = files {
         failure = failure.or(Some(e));
@@ -191,6 +222,7 @@ pub fn run(args: &RunArgs, text: &str) -> Result<()> {
         "frames_written": writer.frames_written(),
         "pvd": PVD_NAME,
         "files": ["forces.csv", "link_poses.csv", "events.json", "forces.png"],
+        "supervisor": supervisor.as_ref().map(|s| s.summary()),
         "report": report,
     });
     let path = out.join("summary.json");
@@ -244,5 +276,21 @@ pub fn run(args: &RunArgs, text: &str) -> Result<()> {
             out.display()
         )));
     }
+    Ok(())
+}
+
+/// `events.json`: the needle's events and the supervisor's re-plans, in time order.
+fn write_events(path: &std::path::Path, report: &Report, replans: &[Replan]) -> Result<()> {
+    let mut all: Vec<(f64, serde_json::Value)> = Vec::new();
+    for e in &report.events {
+        all.push((e.time, serde_json::to_value(e)?));
+    }
+    for r in replans {
+        all.push((r.time, serde_json::to_value(r)?));
+    }
+    // Stable: at one time a re-plan follows the events that set it off.
+    all.sort_by(|a, b| a.0.total_cmp(&b.0));
+    let values: Vec<serde_json::Value> = all.into_iter().map(|(_, v)| v).collect();
+    std::fs::write(path, serde_json::to_string_pretty(&values)? + "\n")?;
     Ok(())
 }

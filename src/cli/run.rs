@@ -39,6 +39,10 @@ pub struct RunArgs {
     /// No progress bar.
     #[arg(long, short)]
     pub quiet: bool,
+    /// Follow the scene's trajectory as it is, without the online supervisor of a
+    /// `[plan] mode = "online"` scene (to compare the two).
+    #[arg(long)]
+    pub no_supervisor: bool,
 }
 
 /// The frame progress bar of `run` (hidden with `--quiet`).

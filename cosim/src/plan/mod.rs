@@ -20,6 +20,7 @@
 
 pub mod insertion;
 pub mod needle_path;
+pub mod online;
 pub mod optimizer;
 pub mod spec;
 
@@ -33,8 +34,12 @@ use crate::scene::{CoSimError, CoSimScene};
 use crate::trajectory::{SceneRobot, Trajectory};
 use insertion::{Insertion, InsertionFrame};
 use needle_path::NeedlePathModel;
+pub use online::{run_supervised, Decision, Replan, Supervisor, SupervisorSummary, Trigger};
 use optimizer::Optimizer;
-pub use spec::{CostSpec, InsertionSpec, Method, PlanSpec, PlanningModel, Variable, VariableSpec};
+pub use spec::{
+    CostSpec, InsertionSpec, Method, OnlineSpec, PlanMode, PlanSpec, PlanningModel, Variable,
+    VariableSpec,
+};
 
 /// What [`plan`] may override of the scene's `[plan]`.
 #[derive(Clone, Debug, Default)]

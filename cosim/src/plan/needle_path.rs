@@ -21,14 +21,38 @@ use std::sync::Arc;
 
 use glam::DVec3;
 use vesalius_engine::contact::faces::{locate, FaceSet};
-use vesalius_engine::contact::{NeedleReport, NeedleSpec, NeedleTissue, PathTracker};
+use vesalius_engine::contact::{NeedleReport, NeedleSpec, NeedleState, NeedleTissue, PathTracker};
 use vesalius_engine::model::Model;
-use vesalius_robot::prelude::{LinkId, Point3, RobotModel, Vector3};
+use vesalius_robot::prelude::{JointTrajectory, LinkId, Point3, RobotModel, Vector3};
 
 use crate::margins::MarginProbe;
 use crate::report::{FrameRecord, Recorder, Report};
 use crate::scene::{CoSimError, CoSimScene, Coupling, CriteriaSpec};
 use crate::trajectory::{SceneRobot, Trajectory};
+
+/// The tissue a rollout walks through: its vertex positions and target points.
+#[derive(Clone, Copy)]
+struct World<'a> {
+    positions: &'a [[f32; 3]],
+    targets: &'a [Vec<DVec3>],
+}
+
+/// The live world a re-plan starts from ([`NeedlePathModel::rollout_from`]).
+#[derive(Clone, Debug)]
+pub struct LiveNeedle {
+    /// Simulated time (s).
+    pub time: f64,
+    /// The joint positions the controller is commanded to now.
+    pub q: Vec<f64>,
+    /// The tissue's vertex positions now (world, m).
+    pub positions: Vec<[f32; 3]>,
+    /// The target points now (world, m), per `[[target]]`.
+    pub targets: Vec<Vec<DVec3>>,
+    /// The simulated needle's state (events, tip region, entry).
+    pub needle: NeedleState,
+    /// The needle's axial force now (N).
+    pub axial_force: f64,
+}
 
 /// The reduced model of one scene (built once, shared by every candidate).
 #[derive(Clone)]
@@ -177,9 +201,9 @@ impl NeedlePathModel {
         ))
     }
 
-    /// The region of the rest mesh at `p` (`None`: outside).
-    fn region_at(&self, p: DVec3) -> Option<i32> {
-        locate(&self.tissue, &self.tissue.rest_positions, &[p.to_array()])[0]
+    /// The region at `p` of the tissue at `positions` (`None`: outside).
+    fn region_at(&self, positions: &[[f32; 3]], p: DVec3) -> Option<i32> {
+        locate(&self.tissue, positions, &[p.to_array()])[0]
             .map(|(t, _)| self.tissue.tet_region[t as usize])
     }
 
@@ -187,31 +211,137 @@ impl NeedlePathModel {
     /// trajectory's end) and reports as the full model does (same events, margins, checks).
     pub fn rollout(&self, trajectory: &Trajectory, duration: f64) -> Result<Report, CoSimError> {
         let spline = trajectory.spline();
-        let times = spline.times();
-        let qs = spline.waypoints();
-        let mut tracker = self.tracker.clone();
-        let mut recorder = self.recorder.clone();
-        let (mut tip, mut axis) = self.tip_and_axis(&qs[0])?;
-        let mut region = self.region_at(tip);
-        // The path inside the tissue so far: (length, region) pieces, from the entry.
-        let mut pieces: Vec<(f64, Option<i32>)> = Vec::new();
-        let mut records: Vec<(f64, f64, Vec<usize>)> = Vec::new(); // time, force, event range
-        let mut seen_events = 0usize;
-        let rest = &self.tissue.rest_positions;
+        let (times, qs) = (spline.times(), spline.waypoints());
         // The last waypoint that moves the tip ends short by the tissue's lag.
         let last_move = (1..qs.len())
             .rev()
             .find(|&k| qs[k] != qs[k - 1])
             .unwrap_or(0);
-        for k in 1..qs.len() {
-            let (mut tip1, axis1) = self.tip_and_axis(&qs[k])?;
-            if k == last_move {
-                let along = (tip1 - tip).dot(axis1).max(0.0);
-                tip1 -= axis1 * self.axial_lag.clamp(0.0, along);
+        let mut path = Vec::with_capacity(qs.len());
+        for (k, q) in qs.iter().enumerate() {
+            let (mut tip, axis) = self.tip_and_axis(q)?;
+            if k == last_move && k > 0 {
+                let prev: DVec3 = path.last().map_or(tip, |p: &(f64, DVec3, DVec3)| p.1);
+                let along = (tip - prev).dot(axis).max(0.0);
+                tip -= axis * self.axial_lag.clamp(0.0, along);
             }
+            path.push((times[k], tip, axis));
+        }
+        let rest = &self.tissue.rest_positions;
+        let region = self.region_at(rest, path[0].1);
+        let end = duration.max(spline.end_time());
+        let world = World {
+            positions: rest,
+            targets: &self.targets,
+        };
+        self.walk(
+            world,
+            &path,
+            self.tracker.clone(),
+            region,
+            Vec::new(),
+            None,
+            end,
+        )
+    }
+
+    /// Rolls the rest of the joint trajectory `spline` (its waypoints after `live.time`)
+    /// out from the live world `live`: the needle's line through the tissue as it is now
+    /// (deformed, moved), frozen, with the simulated needle's events and region. The report
+    /// holds the events so far, so the verdict judges the whole run.
+    pub fn rollout_from(
+        &self,
+        live: &LiveNeedle,
+        spline: &JointTrajectory,
+        duration: f64,
+    ) -> Result<Report, CoSimError> {
+        let (tip, axis) = self.tip_and_axis(&live.q)?;
+        let mut path = vec![(live.time, tip, axis)];
+        for (t, q) in spline.times().iter().zip(spline.waypoints()) {
+            if *t > live.time {
+                let (tip, axis) = self.tip_and_axis(q)?;
+                path.push((*t, tip, axis));
+            }
+        }
+        let mut tracker = self.tracker.clone();
+        tracker.resume(&live.needle);
+        let first = (
+            live.time,
+            live.axial_force,
+            (0..tracker.events().len()).collect(),
+        );
+        let region = self.region_at(&live.positions, tip);
+        let pieces = self.shaft_pieces(&live.positions, tip, axis, region);
+        let end = duration.max(spline.end_time());
+        let world = World {
+            positions: &live.positions,
+            targets: &live.targets,
+        };
+        self.walk(world, &path, tracker, region, pieces, Some(first), end)
+    }
+
+    /// The shaft behind a tip at `tip` moving along `axis` through the tissue at
+    /// `positions`: (length, region) pieces from the entry to the tip, up to the needle's
+    /// length.
+    fn shaft_pieces(
+        &self,
+        positions: &[[f32; 3]],
+        tip: DVec3,
+        axis: DVec3,
+        region: Option<i32>,
+    ) -> Vec<(f64, Option<i32>)> {
+        let len = self.needle_length;
+        let hits = self
+            .faces
+            .ray_hits(positions, tip.to_array(), (-axis).to_array(), 0.0, len);
+        let (mut pieces, mut s_prev, mut region) = (Vec::new(), 0.0, region);
+        for hit in hits {
+            let f = self.faces.faces[hit.face];
+            let next = if hit.leaving_inner {
+                f.outer.map(|o| o.1)
+            } else {
+                Some(f.inner.1)
+            };
+            if next == region {
+                continue;
+            }
+            pieces.push((hit.t - s_prev, region));
+            s_prev = hit.t;
+            region = next;
+            if region.is_none() {
+                break;
+            }
+        }
+        if region.is_some() {
+            pieces.push((len - s_prev, region));
+        }
+        pieces.reverse();
+        pieces
+    }
+
+    /// Walks the tip along `path` (time, tip, axis; rest frame) from `region` with
+    /// `tracker`'s events and the shaft `pieces` behind it, and reports until `end`.
+    /// `first`: a record to start with (time, force, events of the tracker so far).
+    #[allow(clippy::too_many_arguments)]
+    fn walk(
+        &self,
+        world: World<'_>,
+        path: &[(f64, DVec3, DVec3)],
+        mut tracker: PathTracker,
+        mut region: Option<i32>,
+        mut pieces: Vec<(f64, Option<i32>)>,
+        first: Option<(f64, f64, Vec<usize>)>,
+        end: f64,
+    ) -> Result<Report, CoSimError> {
+        let mut recorder = self.recorder.clone();
+        let (_, mut tip, mut axis) = path[0];
+        let mut records: Vec<(f64, f64, Vec<usize>)> = first.into_iter().collect();
+        let mut seen_events = tracker.events().len();
+        let rest = world.positions;
+        for w in path.windows(2) {
+            let ((t0, _, _), (t1, tip1, axis1)) = (w[0], w[1]);
             let d = tip1 - tip;
             let len = d.length();
-            let (t0, t1) = (times[k - 1], times[k]);
             if len > 1e-9 {
                 let dir = d / len;
                 let hits = self
@@ -255,14 +385,13 @@ impl NeedlePathModel {
             tip = tip1;
             axis = axis1;
         }
-        let end = duration.max(spline.end_time());
         if records.last().is_none_or(|r| r.0 < end) {
             let force = records.last().map_or(0.0, |r| r.1);
             records.push((end, force, Vec::new()));
         }
         let margins = self
             .probe
-            .measure(&self.tissue, rest, Some((tip, axis)), &self.targets);
+            .measure(&self.tissue, rest, Some((tip, axis)), world.targets);
         let nr = recorder.region_count();
         let dof = self.robot.ndof();
         for (time, force, events) in records {

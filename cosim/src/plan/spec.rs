@@ -36,6 +36,9 @@
 //! peak_force = 1.0                 # per N of peak tool force
 //! damaged_fraction = 10.0          # per unit of the largest damaged volume fraction
 //! duration = 0.0                   # per s of trajectory
+//!
+//! # mode = "online" (in [plan]): vesalius run re-plans the rest of the stroke during the
+//! # run; [plan.online] sets its triggers (see crate::plan::online).
 //! ```
 
 use serde::{Deserialize, Serialize};
@@ -278,6 +281,127 @@ pub struct PlanSpec {
     /// Cost weights.
     #[serde(default)]
     pub cost: CostSpec,
+    /// When the plan is made: before the run (`vesalius plan`) or also during it.
+    #[serde(default)]
+    pub mode: PlanMode,
+    /// The online supervisor's triggers and re-plans (`mode = "online"`).
+    #[serde(default)]
+    pub online: OnlineSpec,
+}
+
+/// When planning happens.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum PlanMode {
+    /// `vesalius plan` plans before the run; `vesalius run` follows the scene's trajectory.
+    #[default]
+    Offline,
+    /// `vesalius run` also supervises the run: it re-plans the rest of the insertion from
+    /// the live world every few frames and on triggers ([`crate::plan::online`]).
+    Online,
+}
+
+/// `[plan.online]`: the supervisor of a run (see [`crate::plan::online`]).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct OnlineSpec {
+    /// Frames between periodic re-plans (0: only on triggers).
+    pub every: u32,
+    /// Budget of one re-plan (default: `plan.budget`).
+    pub budget: Option<String>,
+    /// Needle axial force (N) above which the needle pauses and the rest is re-planned
+    /// (default: 90 % of `criteria.max_tool_force`; none without it).
+    pub force_spike: Option<f64>,
+    /// Loss of resistance: the axial force falls by this fraction of its peak over the last
+    /// `drop_frames` frames (a wall giving way).
+    pub force_drop: f64,
+    /// Frames over which a force drop is measured.
+    pub drop_frames: u32,
+    /// Movement of the insertion target since the last plan (m) that triggers a re-plan
+    /// (once it has settled).
+    pub target_motion: f64,
+    /// Frames between re-plans while the plan has ended with the tip short of its goal.
+    pub stall_frames: u32,
+    /// How long the needle holds still before a re-planned stroke starts (s).
+    pub pause: f64,
+    /// How much farther than the current plan's end a re-plan may advance the needle (m).
+    pub max_extra_advance: f64,
+    /// How much lower (in cost units) a re-planned stroke's cost must be than the current
+    /// plan's for the supervisor to switch (a switch stops and restarts the stroke).
+    pub switch_margin: f64,
+    /// How far a stalled needle advances when no candidate passes on the frozen tissue (m;
+    /// 0: it holds).
+    pub probe_step: f64,
+}
+
+impl Default for OnlineSpec {
+    fn default() -> Self {
+        Self {
+            every: 30,
+            budget: None,
+            force_spike: None,
+            force_drop: 0.5,
+            drop_frames: 3,
+            target_motion: 5e-4,
+            stall_frames: 15,
+            pause: 0.1,
+            max_extra_advance: 0.004,
+            switch_margin: 0.5,
+            probe_step: 5e-4,
+        }
+    }
+}
+
+impl OnlineSpec {
+    /// Checks the values, naming the key.
+    pub fn check(&self) -> Result<(), String> {
+        if self.every > 100_000 {
+            return Err(format!(
+                "plan.online.every must be at most 100000 frames, got {}",
+                self.every
+            ));
+        }
+        if let Some(b) = &self.budget {
+            parse_budget(b).map_err(|e| format!("plan.online.budget: {e}"))?;
+        }
+        if let Some(f) = self.force_spike {
+            if !(f.is_finite() && f > 0.0) {
+                return Err(format!(
+                    "plan.online.force_spike must be finite and > 0 N, got {f}"
+                ));
+            }
+        }
+        if !(self.force_drop > 0.0 && self.force_drop < 1.0) {
+            return Err(format!(
+                "plan.online.force_drop must be a fraction in (0, 1), got {}",
+                self.force_drop
+            ));
+        }
+        if !(1..=100_000).contains(&self.stall_frames) {
+            return Err(format!(
+                "plan.online.stall_frames must be in 1..=100000, got {}",
+                self.stall_frames
+            ));
+        }
+        if !(1..=1000).contains(&self.drop_frames) {
+            return Err(format!(
+                "plan.online.drop_frames must be in 1..=1000, got {}",
+                self.drop_frames
+            ));
+        }
+        for (k, v, max) in [
+            ("target_motion", self.target_motion, 0.1),
+            ("pause", self.pause, 10.0),
+            ("max_extra_advance", self.max_extra_advance, 0.05),
+            ("switch_margin", self.switch_margin, 1e6),
+            ("probe_step", self.probe_step, 0.01),
+        ] {
+            if !(v.is_finite() && v >= 0.0 && v <= max) {
+                return Err(format!("plan.online.{k} must be in 0..={max}, got {v}"));
+            }
+        }
+        Ok(())
+    }
 }
 
 /// Parses a budget with its unit ("200ms", "2s", "1.5 s", "500us"), checked against
@@ -376,6 +500,7 @@ impl PlanSpec {
                 }
             }
         }
+        self.online.check()?;
         let c = &self.cost;
         for (k, v) in [
             ("failed_check", c.failed_check),

@@ -1154,6 +1154,15 @@ impl PathTracker {
         st.events.extend(out);
     }
 
+    /// Continues from a simulated needle's state: its events so far, the region its tip is
+    /// in, whether and where it entered (a path planned on from the live world).
+    pub fn resume(&mut self, live: &NeedleState) {
+        self.state = live.clone();
+        self.state.located = live.tip_region;
+        self.state.pending.clear();
+        self.state.held = 0;
+    }
+
     /// The region the tip is in as the events have it.
     pub fn tip_region(&self) -> Option<i32> {
         self.state.tip_region

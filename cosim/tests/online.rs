@@ -1,0 +1,110 @@
+//! Online supervision (issue 9, section 4) and patient motion on the moving-arm venipuncture
+//! (`scenes/phlebotomy_moving_arm.toml`, CPU backend): the arm is pulled 2 mm back along
+//! the needle's line after the needle is through the skin. The scene's fixed stroke then
+//! ends short of the vein; supervised, the needle ends in the lumen, and the re-plans that
+//! got it there are the ones the scene's triggers say (the vein moved, the stroke stalled
+//! against the tenting wall). The supervisor runs a fixed number of optimizer iterations
+//! per re-plan, so its decisions (and the run's bits) do not depend on the machine's speed.
+//!
+//! Also: what the scene's `[[motion]]` and `[plan.online]` keys refuse.
+
+use vesalius_cosim::plan::{run_supervised, Decision, Supervisor, Trigger};
+use vesalius_cosim::{CoSim, CoSimScene, PredictOptions};
+use vesalius_engine::sim::BackendKind;
+
+fn path() -> std::path::PathBuf {
+    std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../scenes/phlebotomy_moving_arm.toml")
+}
+
+fn options() -> PredictOptions {
+    PredictOptions {
+        backend: Some(BackendKind::Cpu),
+        ..Default::default()
+    }
+}
+
+#[test]
+fn supervised_needle_ends_in_the_lumen_where_the_fixed_stroke_does_not() {
+    let scene = CoSimScene::load(&path()).unwrap();
+    // The fixed stroke: the vein moved off its end.
+    let fixed = CoSim::new(&scene, &options()).unwrap().run().unwrap();
+    assert!(!fixed.verdict.passed, "the fixed stroke should fail");
+    assert_ne!(fixed.final_tip_region.as_deref(), Some("vein_lumen"));
+    assert!(
+        fixed.peak_target_displacement[0] > 0.002,
+        "the vein should have moved with the arm: {:?}",
+        fixed.peak_target_displacement
+    );
+    // Supervised.
+    let sim = CoSim::new(&scene, &options()).unwrap();
+    let mut sup = Supervisor::new(&scene, sim.end_time()).unwrap();
+    sup.set_iterations(Some(4));
+    let online = run_supervised(sim, &mut sup, |_, _| {}).unwrap();
+    for r in sup.log() {
+        eprintln!(
+            "{:.3} s {:?} ({}): {:?}, advance {:.2} mm, costs {:.2} -> {:.2}, {:.1} ms",
+            r.time,
+            r.trigger,
+            r.detail,
+            r.decision,
+            r.advance * 1e3,
+            r.continue_cost,
+            r.best_cost,
+            r.latency_ms
+        );
+    }
+    let failed: Vec<_> = online.verdict.failed().map(|c| c.detail.clone()).collect();
+    assert!(online.verdict.passed, "supervised run failed: {failed:?}");
+    assert_eq!(online.final_tip_region.as_deref(), Some("vein_lumen"));
+    // It re-planned when the vein moved (after the motion, 1.5-1.7 s) and changed the plan.
+    let log = sup.log();
+    assert!(
+        log.iter()
+            .any(|r| r.trigger == Trigger::TargetMoved && r.time >= 1.5 && r.time < 2.0),
+        "no re-plan after the arm moved"
+    );
+    assert!(log.iter().any(|r| r.decision == Decision::Switch));
+    let summary = sup.summary();
+    assert_eq!(summary.replans, log.len());
+    assert!(summary.latency_p50_ms <= summary.latency_max_ms);
+}
+
+#[test]
+fn motion_and_online_keys_are_checked() {
+    let text = std::fs::read_to_string(path()).unwrap();
+    let cases = [
+        (
+            "translate = [0.002, 0.0, -0.00085]",
+            "translate = [2.0, 0.0, 0.0]",
+            "motion[0]: translate",
+        ),
+        (
+            "t = [1.5, 1.7]",
+            "t = [1.7, 1.5]",
+            "motion[0]: t = [1.7, 1.5]",
+        ),
+        (
+            "translate = [0.002, 0.0, -0.00085]",
+            "translate = [0.002, 0.0, -0.00085]\npins = [7]",
+            "no pin set 7",
+        ),
+        (
+            "force_drop = 0.3",
+            "force_drop = 1.5",
+            "plan.online.force_drop",
+        ),
+        ("pause = 0.1", "pause = -1.0", "plan.online.pause"),
+    ];
+    for (from, to, want) in cases {
+        assert!(text.contains(from), "{from}");
+        let bad = text.replacen(from, to, 1);
+        let err = CoSimScene::parse(&bad, &path()).unwrap_err().to_string();
+        assert!(err.contains(want), "{to}: {err}");
+        assert!(err.contains("phlebotomy_moving_arm.toml"), "{err}");
+    }
+    // The full model cannot re-plan within a frame's budget.
+    let full = text.replacen("model = \"needle_path\"", "model = \"full\"", 1);
+    let scene = CoSimScene::parse(&full, &path()).unwrap();
+    let err = Supervisor::new(&scene, 4.0).err().unwrap().to_string();
+    assert!(err.contains("needle-path model"), "{err}");
+}
