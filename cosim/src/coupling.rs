@@ -31,7 +31,7 @@ use vesalius_engine::contact::{
     event_descriptions, Attachment, BodyWrench, NeedleSpec, Pose, ToolSetup, ToolShape,
     ToolShapeDesc,
 };
-use vesalius_engine::model::{Model, State, SupportDrive};
+use vesalius_engine::model::{Control, Model, State, SupportDrive};
 use vesalius_engine::sim::{BackendKind, Simulation};
 use vesalius_engine::solver::{diagnostics, Guards, Threads};
 use vesalius_robot::prelude::*;
@@ -824,12 +824,19 @@ impl CoSim {
             .iter()
             .map(|&l| to_pose(&rs.link_poses[l]))
             .collect();
-        if !self.supports.is_empty() {
-            let control = self.supports.control(t0, t0 + self.frame_dt);
-            self.tissue.set_control(control);
-        }
+        // The frame's inputs: the patient's supports and the tool links' poses.
+        let control = Control {
+            tool_poses: poses.clone(),
+            ..self.supports.control(t0, t0 + self.frame_dt)
+        };
+        self.tissue.set_control(control);
         let clock = Instant::now();
-        let report = self.tissue.step_tools(&poses)?;
+        self.tissue.step(1)?;
+        let report = self
+            .tissue
+            .contact_report()
+            .cloned()
+            .expect("the co-simulation's tissue has tools");
         let tissue_s = clock.elapsed().as_secs_f64();
         self.wrenches = report.wrenches.clone();
         for (b, k) in self.stiffness.iter_mut().enumerate() {

@@ -53,8 +53,9 @@
 //! `Backend::Auto { adapter: None }` on a hardware GPU when there is one, else on the CPU.
 //! On the GPU the state stays on the device: [`sim::Simulation::sync_state`] and
 //! [`sim::Simulation::positions`] read it back (only when it changed), [`sim::Simulation::step`]
-//! does not. Tools (rigid shapes, attachments, a needle) are [`sim::Simulation::set_tools`] and
-//! [`sim::Simulation::step_tools`]. `examples/embed_block.rs` (in the `vesalius` package)
+//! does not. Tools (rigid shapes, attachments, a needle) are [`sim::Simulation::set_tools`];
+//! their poses are part of the control (`Control::tool_poses`) like the vertex forces and the
+//! supports' motion, and [`sim::Simulation::step_tools`] is the shorthand for one frame. `examples/embed_block.rs` (in the `vesalius` package)
 //! builds the accuracy reference block this way and compares its sag with a Newton FEM solve.
 //!
 //! # Where the settings live

@@ -134,6 +134,8 @@ pub struct Simulation {
     positions: Vec<[f32; 3]>,
     /// The settings it was built with (a fork builds its solver from them).
     config: SolverConfig,
+    /// The last frame's contact report.
+    contact_report: Option<ContactReport>,
 }
 
 impl Simulation {
@@ -191,6 +193,7 @@ impl Simulation {
             contacts: None,
             positions: Vec::new(),
             config: config.clone(),
+            contact_report: None,
         })
     }
 
@@ -224,6 +227,7 @@ impl Simulation {
             contacts: self.contacts.clone(),
             positions: Vec::new(),
             config: self.config.clone(),
+            contact_report: self.contact_report.clone(),
         })
     }
 
@@ -334,9 +338,31 @@ impl Simulation {
         self.control = control;
     }
 
-    /// Advances `frames` frames. On the GPU this records and submits the frames, then reads
-    /// back only the 32-byte failure flag to report NaN or blow-up with its step.
+    /// Advances `frames` frames with the control of [`Simulation::set_control`]. On the GPU
+    /// this records and submits the frames, then reads back only the 32-byte failure flag to
+    /// report NaN or blow-up with its step. With tools, each frame also moves them
+    /// (`Control::tool_poses`, reached by the end of the first frame) and reads back the
+    /// tissue's force sums (and, with a needle, the positions for its state machine);
+    /// [`Simulation::contact_report`] has the last frame's.
     pub fn step(&mut self, frames: u32) -> Result<(), SimError> {
+        if self.contacts.is_some() {
+            for f in 0..frames {
+                let poses = if f == 0 && !self.control.tool_poses.is_empty() {
+                    self.control.tool_poses.clone()
+                } else {
+                    let n = self.setup_bodies();
+                    self.state.tools.poses[..n].to_vec()
+                };
+                let report = self.step_tools_frame(&poses)?;
+                self.contact_report = Some(report);
+            }
+            return Ok(());
+        }
+        if !self.control.tool_poses.is_empty() {
+            return Err(SimError::Control(
+                "the control has tool poses and the simulation no tools (set_tools first)".into(),
+            ));
+        }
         match &mut self.solver {
             Solver::Cpu(c) => c.step(&self.model, &mut self.state, &self.control, frames),
             #[cfg(feature = "gpu")]
@@ -430,12 +456,35 @@ impl Simulation {
         self.contacts.as_ref()
     }
 
-    /// Advances one frame while the tool bodies move from their last poses to `poses`
-    /// (interpolated per substep), and returns the tissue's wrench on every body and the
-    /// needle's frame. The GPU gets the frame's tool poses in one upload and returns the
-    /// force sums in one read-back (plus, with a needle, the positions for its state
-    /// machine).
+    /// The last frame's contact report (the tissue's wrench on every tool body, the
+    /// needle's frame); `None` before the first frame with tools.
+    pub fn contact_report(&self) -> Option<&ContactReport> {
+        self.contact_report.as_ref()
+    }
+
+    /// One frame while the tool bodies move from their last poses to `poses`: shorthand for
+    /// setting `Control::tool_poses` to `poses` (the rest of the control kept) and
+    /// [`Simulation::step`]ping one frame; returns its [`Simulation::contact_report`]. The
+    /// GPU gets the frame's tool poses in one upload and returns the force sums in one
+    /// read-back (plus, with a needle, the positions for its state machine).
     pub fn step_tools(&mut self, poses: &[Pose]) -> Result<ContactReport, SimError> {
+        if self.contacts.is_none() {
+            return Err(SimError::Config("step_tools before set_tools".into()));
+        }
+        self.control.tool_poses = poses.to_vec();
+        self.step(1)?;
+        Ok(self
+            .contact_report
+            .clone()
+            .expect("a frame with tools leaves its report"))
+    }
+
+    /// Tool bodies of the setup (the world body of attachments excluded).
+    fn setup_bodies(&self) -> usize {
+        self.contacts.as_ref().map_or(0, Contacts::num_setup_bodies)
+    }
+
+    fn step_tools_frame(&mut self, poses: &[Pose]) -> Result<ContactReport, SimError> {
         let Some(mut contacts) = self.contacts.take() else {
             return Err(SimError::Config("step_tools before set_tools".into()));
         };

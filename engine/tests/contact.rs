@@ -361,3 +361,51 @@ fn gpu_and_cpu_agree_on_an_attachment() {
         );
     }
 }
+
+/// Tool poses are part of the control: `set_control` with `tool_poses` and `step` gives
+/// the same bits as `step_tools`; several frames of one control move the tools in the first
+/// and hold them after; tool poses without tools are refused.
+#[test]
+fn tool_poses_in_the_control_step_as_step_tools() {
+    use vesalius_engine::model::Control;
+    let build = || {
+        let mut model = common::pinned_block([6, 6, 3], [0.1, 0.1, 0.05], soft());
+        model.gravity = [0.0; 3];
+        model.velocity_damping = 20.0;
+        Simulation::new(model, &SolverConfig::default(), BackendKind::Cpu.into()).unwrap()
+    };
+    let radius = 0.01;
+    let centre = |d: f64| Pose::from_translation(DVec3::new(0.0, 0.0, 0.05 + radius - d));
+    let (mut a, mut b) = (build(), build());
+    for s in [&mut a, &mut b] {
+        s.set_tools(&sphere_setup(radius, 0.2), &[centre(0.0)])
+            .unwrap();
+    }
+    for f in 1..=12 {
+        let pose = centre(0.004 * f.min(8) as f64 / 8.0);
+        let ra = a.step_tools(&[pose]).unwrap();
+        b.set_control(Control {
+            tool_poses: vec![pose],
+            ..Default::default()
+        });
+        b.step(1).unwrap();
+        assert_eq!(Some(&ra), b.contact_report(), "frame {f}");
+    }
+    assert_eq!(a.sync_state().unwrap(), b.sync_state().unwrap());
+    assert!(a.contact_report().unwrap().wrenches[0].force.z > 0.0);
+    // Three frames of one control: the same as three frames holding the last pose.
+    a.step_tools(&[centre(0.004)]).unwrap();
+    a.step_tools(&[centre(0.004)]).unwrap();
+    a.step_tools(&[centre(0.004)]).unwrap();
+    b.step(3).unwrap();
+    assert_eq!(a.contact_report(), b.contact_report());
+    assert_eq!(a.sync_state().unwrap(), b.sync_state().unwrap());
+    // No tools: refused.
+    let mut c = build();
+    c.set_control(Control {
+        tool_poses: vec![centre(0.0)],
+        ..Default::default()
+    });
+    let err = c.step(1).unwrap_err().to_string();
+    assert!(err.contains("no tools"), "{err}");
+}

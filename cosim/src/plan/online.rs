@@ -140,6 +140,8 @@ pub struct SupervisorSummary {
     pub replans: usize,
     /// Re-plans that switched the plan.
     pub switches: usize,
+    /// Re-plans that probed (stalled with no candidate passing).
+    pub probes: usize,
     /// Re-plans per trigger.
     pub triggers: BTreeMap<String, usize>,
     /// The budget of one re-plan (ms).
@@ -416,6 +418,11 @@ impl Supervisor {
                 .iter()
                 .filter(|r| r.decision == Decision::Switch)
                 .count(),
+            probes: self
+                .log
+                .iter()
+                .filter(|r| r.decision == Decision::Probe)
+                .count(),
             triggers,
             budget_ms: self.budget.as_secs_f64() * 1e3,
             latency_p50_ms: pct(0.5),
@@ -432,6 +439,9 @@ impl Supervisor {
         sim: &mut CoSim,
         rec: &FrameRecord,
     ) -> Result<Option<&Replan>, CoSimError> {
+        // A re-plan's latency runs from the end of the frame: reading the live world is part
+        // of it.
+        let clock = Instant::now();
         let force = rec.needle.as_ref().map_or(0.0, |n| n.axial_force);
         let points = &sim.target_points()?[self.target];
         let target =
@@ -452,7 +462,6 @@ impl Supervisor {
         }) else {
             return Ok(None);
         };
-        let clock = Instant::now();
         let (Some(live), Some(current)) = (live, sim.trajectory().cloned()) else {
             return Ok(None);
         };

@@ -478,6 +478,12 @@ impl Contacts {
         self.body_names.len()
     }
 
+    /// Bodies of the setup, whose poses a frame takes (the world body of attachments
+    /// excluded).
+    pub fn num_setup_bodies(&self) -> usize {
+        self.body_names.len() - usize::from(self.world_body.is_some())
+    }
+
     /// Packs the substep records of the next frame: the bodies move from the poses they had at
     /// the end of the last frame to `end` (one per setup body). `positions` (world, current)
     /// are needed only with a needle.
@@ -490,7 +496,7 @@ impl Contacts {
         substeps: u32,
         time: f64,
     ) -> Result<(), ContactError> {
-        let nb_user = self.body_names.len() - self.world_body.is_some() as usize;
+        let nb_user = self.num_setup_bodies();
         if end.len() != nb_user {
             return Err(ContactError::Poses(format!(
                 "{} poses for {nb_user} bodies",

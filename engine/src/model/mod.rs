@@ -758,6 +758,11 @@ pub struct Control {
     /// move there at constant velocity over the frame's substeps (so the tissue next to them
     /// sees a moving boundary, not a jump), then hold. Empty: the pins hold where they are.
     pub pin_targets: Vec<[f32; 3]>,
+    /// Tools ([`crate::sim::Simulation::set_tools`]): where each tool body of the setup is
+    /// at the end of the next frame, in the setup's order. The bodies move there from their
+    /// poses at the end of the last frame (interpolated per substep), then hold. Empty: the
+    /// tools hold where they are.
+    pub tool_poses: Vec<crate::contact::Pose>,
 }
 
 pub(crate) fn sub(a: [f64; 3], b: [f64; 3]) -> [f64; 3] {
