@@ -139,3 +139,55 @@ fn plan_errors_are_clear() {
         assert!(stderr(&o).contains("budget"), "{bad}: {}", stderr(&o));
     }
 }
+
+/// `vesalius run` of a `[plan] mode = "online"` scene supervises the run: the re-plans are
+/// in events.json among the needle's events and their latency figures in summary.json;
+/// `--no-supervisor` follows the scene's stroke alone.
+#[test]
+fn run_supervises_an_online_scene() {
+    let scene = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/scenes/phlebotomy_moving_arm.toml"
+    );
+    let dir = tmp("online");
+    let run = |out: &Path, extra: &[&str]| {
+        let o = vesalius()
+            .arg("run")
+            .arg(scene)
+            .arg("--out")
+            .arg(out)
+            .args(["--backend", "cpu", "-q"])
+            .args(extra)
+            .output()
+            .unwrap();
+        assert!(o.status.success(), "{}", stderr(&o));
+        let summary: serde_json::Value =
+            serde_json::from_str(&std::fs::read_to_string(out.join("summary.json")).unwrap())
+                .unwrap();
+        let events: serde_json::Value =
+            serde_json::from_str(&std::fs::read_to_string(out.join("events.json")).unwrap())
+                .unwrap();
+        (summary, events.as_array().unwrap().clone(), stderr(&o))
+    };
+    // Past the arm's motion (1.5-1.7 s): the vein moved, the supervisor re-planned.
+    let (summary, events, err) = run(&dir.join("on"), &["--duration", "1.9"]);
+    let sup = &summary["supervisor"];
+    assert!(sup["replans"].as_u64().unwrap() >= 1, "{sup}");
+    assert_eq!(sup["budget_ms"].as_f64(), Some(50.0));
+    assert!(sup["latency_p99_ms"].as_f64().unwrap() >= sup["latency_p50_ms"].as_f64().unwrap());
+    let replans: Vec<_> = events.iter().filter(|e| e["kind"] == "replan").collect();
+    assert_eq!(replans.len() as u64, sup["replans"].as_u64().unwrap());
+    assert!(
+        replans.iter().any(|e| e["trigger"] == "target_moved"),
+        "{replans:?}"
+    );
+    assert!(events.iter().any(|e| e["description"] == "punctured skin"));
+    // In time order, the needle's events with them.
+    let times: Vec<f64> = events.iter().map(|e| e["time"].as_f64().unwrap()).collect();
+    assert!(times.windows(2).all(|w| w[0] <= w[1]), "{times:?}");
+    assert!(err.contains("re-plan (target moved"), "{err}");
+    // Unsupervised: no re-plans.
+    let (summary, events, _) = run(&dir.join("off"), &["--duration", "0.1", "--no-supervisor"]);
+    assert!(summary["supervisor"].is_null(), "{}", summary["supervisor"]);
+    assert!(events.iter().all(|e| e["kind"] != "replan"));
+}

@@ -409,10 +409,6 @@ impl CoSimFile {
                 ));
             }
         }
-        for (i, m) in self.motion.iter().enumerate() {
-            m.check(self.pin.len())
-                .map_err(|e| format!("motion[{i}]: {e}"))?;
-        }
         let has_events = !(c.required_events.is_empty() && c.forbidden_events.is_empty());
         if self.needle.is_none() && (has_events || c.final_tip_region.is_some()) {
             return Err(
@@ -544,6 +540,7 @@ impl CoSimScene {
                 plane: f.plane.clone(),
                 simulation: f.simulation.clone(),
                 output: f.output.clone(),
+                motion: f.motion.clone(),
             },
         }
     }

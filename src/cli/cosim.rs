@@ -61,7 +61,8 @@ pub fn run(args: &RunArgs, text: &str) -> Result<()> {
             Ok(rec) => {
                 if let Some(sup) = &mut supervisor {
                     match sup.after_frame(&mut sim, &rec) {
-                        Ok(Some(r)) => bar.println(format!(
+                        // suspend, not println: a hidden bar (--quiet) prints nothing.
+                        Ok(Some(r)) => bar.suspend(|| eprintln!(
                             "{:8.4} s  re-plan ({}: {}): {:?} in {:.1} ms, {} candidates; advance {:.2} mm at {:.1} mm/s",
                             r.time,
                             r.trigger.name(),

@@ -105,6 +105,8 @@ pub fn run(args: RunArgs) -> Result<()> {
         eprintln!("{n}");
     }
     let plan = sim.plan().clone();
+    let supports = vesalius_engine::model::SupportDrive::new(sim.model(), &scene.file.motion)
+        .map_err(|m| anyhow::anyhow!("{}: {m}", args.scene.display()))?;
     eprintln!(
         "{} tets on {}; {} substeps/frame ({}), dt = {:.3e} s",
         tets,
@@ -131,7 +133,17 @@ pub fn run(args: RunArgs) -> Result<()> {
     while done < frames {
         let n = (every as u64).min(frames - done) as u32;
         let t = Instant::now();
-        if let Err(e) = sim.step(n) {
+        // Moving supports ([[motion]]) change the control every frame.
+        let stepped = if supports.is_empty() {
+            sim.step(n)
+        } else {
+            (0..n).try_for_each(|_| {
+                let t0 = sim.time();
+                sim.set_control(supports.control(t0, t0 + plan.frame_dt));
+                sim.step(1)
+            })
+        };
+        if let Err(e) = stepped {
             failure = Some(e.into());
             break;
         }

@@ -462,7 +462,56 @@ impl Supervisor {
         }) else {
             return Ok(None);
         };
-        let (Some(live), Some(current)) = (live, sim.trajectory().cloned()) else {
+        let Some(live) = live else {
+            return Ok(None);
+        };
+        self.apply(sim, live, trigger, detail, clock)
+    }
+
+    /// Re-plans now, whatever the triggers say (an operator's request, a bench), from the
+    /// world `sim` is in after the frame `rec`; `None` if the needle is not in yet.
+    pub fn replan_now(
+        &mut self,
+        sim: &mut CoSim,
+        rec: &FrameRecord,
+        trigger: Trigger,
+    ) -> Result<Option<&Replan>, CoSimError> {
+        let clock = Instant::now();
+        let force = rec.needle.as_ref().map_or(0.0, |n| n.axial_force);
+        let Some(live) = self.live(sim, force)? else {
+            return Ok(None);
+        };
+        self.apply(sim, live, trigger, "requested".into(), clock)
+    }
+
+    /// The budget of one re-plan.
+    pub fn budget(&self) -> Duration {
+        self.budget
+    }
+
+    /// Sets the budget of one re-plan (checked as `plan.budget` is).
+    pub fn set_budget(&mut self, budget: Duration) -> Result<(), String> {
+        if budget < super::spec::MIN_BUDGET || budget > super::spec::MAX_BUDGET {
+            return Err(format!(
+                "budget {budget:?} must be between {:?} and {:?}",
+                super::spec::MIN_BUDGET,
+                super::spec::MAX_BUDGET
+            ));
+        }
+        self.budget = budget;
+        Ok(())
+    }
+
+    /// Re-plans from `live`, follows the decision and logs it.
+    fn apply(
+        &mut self,
+        sim: &mut CoSim,
+        live: LiveNeedle,
+        trigger: Trigger,
+        detail: String,
+        clock: Instant,
+    ) -> Result<Option<&Replan>, CoSimError> {
+        let Some(current) = sim.trajectory().cloned() else {
             return Ok(None);
         };
         let replan = self.replan(&live, &current, trigger, detail, clock)?;

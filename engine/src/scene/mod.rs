@@ -359,12 +359,19 @@ pub struct SceneFile {
     /// Output cadence.
     #[serde(default)]
     pub output: OutputSpec,
+    /// Moving supports: rigid motions of the pin sets over time ([`crate::model::motion`]).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub motion: Vec<crate::model::SupportMotion>,
 }
 
 impl SceneFile {
     /// Checks every value that needs no mesh, and the size of a generated mesh against
     /// [`MAX_TETS`], naming the key (see [`Scene::check`]).
     pub fn check(&self) -> Result<(), String> {
+        for (i, m) in self.motion.iter().enumerate() {
+            m.check(self.pin.len())
+                .map_err(|e| format!("motion[{i}]: {e}"))?;
+        }
         let mesh = &self.mesh;
         if mesh.refine > MAX_REFINE {
             return Err(format!(
