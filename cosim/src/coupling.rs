@@ -951,6 +951,20 @@ impl CoSim {
         self.tissue.time()
     }
 
+    /// The mean displacement of the tissue's pinned supports (m; `None`: nothing is
+    /// pinned): where the patient has moved, as a tracker on the arm would say.
+    pub fn support_offset(&mut self) -> Result<Option<DVec3>, CoSimError> {
+        let (model, state) = self.tissue.sync_model_and_state()?;
+        if model.pinned.is_empty() {
+            return Ok(None);
+        }
+        let sum = model.pinned.iter().fold(DVec3::ZERO, |a, &i| {
+            let d = state.displacements[i as usize];
+            a + DVec3::new(d[0] as f64, d[1] as f64, d[2] as f64)
+        });
+        Ok(Some(sum / model.pinned.len() as f64))
+    }
+
     /// The duration the scene asks for: the end of its last frame (s).
     pub fn end_time(&self) -> f64 {
         self.frames as f64 * self.frame_dt

@@ -6,6 +6,8 @@
 //! against the tenting wall). The supervisor runs a fixed number of optimizer iterations
 //! per re-plan, so its decisions (and the run's bits) do not depend on the machine's speed.
 //!
+//! The same scene with the arm moving before the needle is in: the supervisor re-aims.
+//!
 //! Also: what the scene's `[[motion]]` and `[plan.online]` keys refuse.
 
 use vesalius_cosim::plan::{run_supervised, Decision, Supervisor, Trigger};
@@ -67,6 +69,44 @@ fn supervised_needle_ends_in_the_lumen_where_the_fixed_stroke_does_not() {
     let summary = sup.summary();
     assert_eq!(summary.replans, log.len());
     assert!(summary.latency_p50_ms <= summary.latency_max_ms);
+}
+
+/// The arm shifted 3 mm away from the robot (along +x) before the needle is in (0.1-0.3 s):
+/// the fixed stroke ends short of the lumen; supervised, the patient's motion re-aims the
+/// insertion for where the arm is now, and the needle ends in the lumen.
+#[test]
+fn the_arm_moving_before_the_needle_is_in_re_aims() {
+    let text = std::fs::read_to_string(path())
+        .unwrap()
+        .replacen("t = [1.5, 1.7]", "t = [0.1, 0.3]", 1)
+        .replacen(
+            "translate = [0.002, 0.0, -0.00085]",
+            "translate = [0.003, 0.0, 0.0]",
+            1,
+        );
+    let scene = CoSimScene::parse(&text, &path()).unwrap();
+    let fixed = CoSim::new(&scene, &options()).unwrap().run().unwrap();
+    assert!(!fixed.verdict.passed, "the fixed stroke should fail");
+    let sim = CoSim::new(&scene, &options()).unwrap();
+    let mut sup = Supervisor::new(&scene, sim.end_time()).unwrap();
+    sup.set_iterations(Some(4));
+    let online = run_supervised(sim, &mut sup, |_, _| {}).unwrap();
+    for r in sup.log() {
+        eprintln!(
+            "{:.3} s {:?} ({}): {:?}, advance {:.2} mm",
+            r.time,
+            r.trigger,
+            r.detail,
+            r.decision,
+            r.advance * 1e3
+        );
+    }
+    let first = &sup.log()[0];
+    assert_eq!(first.trigger, Trigger::PatientMoved);
+    assert_eq!(first.decision, Decision::Switch);
+    assert!(first.time >= 0.3 && first.time < 0.5, "{}", first.time);
+    let failed: Vec<_> = online.verdict.failed().map(|c| c.detail.clone()).collect();
+    assert!(online.verdict.passed, "supervised run failed: {failed:?}");
 }
 
 #[test]

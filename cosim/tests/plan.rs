@@ -246,3 +246,56 @@ fn the_planned_venipuncture_passes_on_the_full_model() {
     assert_eq!(back.file.trajectory, result.trajectory.waypoints());
     assert!(back.file.robot.urdf.is_absolute());
 }
+
+/// Registration (a patient who moved rigidly, tracked): planning a translated patient gives
+/// every candidate the same cost, and an insertion translated with it (the approach, entry
+/// and aim by the offset, the direction and stroke unchanged) - the planning problem is
+/// invariant under a rigid shift, which is what a re-aim online relies on.
+#[test]
+fn a_translated_patient_gets_the_translated_insertion() {
+    let scene = uncalibrated();
+    let spec = scene.file.plan.clone().unwrap();
+    let (bounds, initial) = spec.bounds();
+    let at_rest = Planner::new(&scene, &cpu()).unwrap();
+    let mut moved = Planner::new(&scene, &cpu()).unwrap();
+    let offset = vesalius_cosim::engine::glam::DVec3::new(0.0015, -0.001, -0.0005);
+    moved.set_registration(offset);
+    let mut xs = vec![initial];
+    for k in 0..6 {
+        xs.push(
+            bounds
+                .iter()
+                .enumerate()
+                .map(|(d, (lo, hi))| lo + (hi - lo) * ((k * 7 + d * 3) % 10) as f64 / 9.0)
+                .collect(),
+        );
+    }
+    let mut compared = 0;
+    for x in &xs {
+        let (a, b) = (at_rest.trajectory(x), moved.trajectory(x));
+        let (Ok((ia, _)), Ok((ib, _))) = (a, b) else {
+            continue;
+        };
+        for (p, q) in [(ia.aim, ib.aim), (ia.entry, ib.entry)] {
+            assert!((q - p - offset).length() < 1e-9, "{p} -> {q}");
+        }
+        let approach = |i: &vesalius_cosim::plan::insertion::Insertion| {
+            vesalius_cosim::engine::glam::DVec3::from_array(i.approach)
+        };
+        assert!((approach(&ib) - approach(&ia) - offset).length() < 1e-9);
+        assert_eq!(ia.direction, ib.direction);
+        assert!((ia.stroke - ib.stroke).abs() < 1e-12);
+        let (ca, _) = at_rest.evaluate(x, PlanningModel::NeedlePath).unwrap();
+        let (cb, _) = moved.evaluate(x, PlanningModel::NeedlePath).unwrap();
+        assert_eq!(ca.passed, cb.passed, "{x:?}");
+        // The same tip path relative to the tissue, up to the IK's tolerance on the approach.
+        assert!(
+            (ca.cost.total - cb.cost.total).abs() < 1e-3 * ca.cost.total.abs().max(1.0),
+            "{x:?}: {} vs {}",
+            ca.cost.total,
+            cb.cost.total
+        );
+        compared += 1;
+    }
+    assert!(compared >= 4, "only {compared} feasible candidates");
+}

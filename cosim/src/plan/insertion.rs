@@ -30,6 +30,8 @@ pub struct InsertionFrame {
     rest: Vec<[f32; 3]>,
     link: LinkHandle,
     joint: JointHandle,
+    /// Where the patient is: world = rest + `offset` (a rigid translation, 0 at rest).
+    offset: DVec3,
 }
 
 /// One candidate insertion, before it is a trajectory.
@@ -103,7 +105,14 @@ impl InsertionFrame {
             rest: model.rest_positions.clone(),
             link,
             joint,
+            offset: DVec3::ZERO,
         })
+    }
+
+    /// The patient has moved rigidly by `offset` from the rest configuration (a tracker on
+    /// the arm): aims, entries and approaches are where the tissue is now.
+    pub fn set_registration(&mut self, offset: DVec3) {
+        self.offset = offset;
     }
 
     /// The insertion for variables `x` (in [`Variable::ALL`] order).
@@ -118,6 +127,7 @@ impl InsertionFrame {
             pitch.cos() * yaw.sin(),
             -pitch.sin(),
         );
+        // In the rest frame; moved to the world by the registration at the end.
         let aim =
             self.middle + self.along * v(Variable::AimAlong) + self.across * v(Variable::AimAcross);
         // Back from the aim point to where the line leaves the tissue: the entry.
@@ -154,6 +164,7 @@ impl InsertionFrame {
                 entry.to_array()
             ));
         }
+        let (aim, entry) = (aim + self.offset, entry + self.offset);
         let approach = entry - direction * self.spec.standoff;
         let stroke = self.spec.standoff + entry_t + v(Variable::Depth);
         if stroke <= 0.0 {
@@ -186,6 +197,31 @@ impl InsertionFrame {
             b = b.hold(ins.stroke_start);
         }
         b.move_by(ins.stroke_end, &[(self.joint, ins.stroke)])
+            .build()
+            .map_err(|e| e.to_string())
+    }
+
+    /// The same insertion started later, from where the robot is: at `t0` the joints are at
+    /// `from`, the approach pose is reached `transition` s later, then the hold and the
+    /// stroke follow as in [`InsertionFrame::trajectory`] (a re-aim during a run).
+    pub fn trajectory_from(
+        &self,
+        robot: &SceneRobot,
+        ins: &Insertion,
+        t0: f64,
+        from: &[(JointHandle, f64)],
+        transition: f64,
+    ) -> Result<Trajectory, String> {
+        let at = t0 + transition.max(1e-3);
+        let mut b =
+            robot
+                .trajectory()
+                .joints(t0, from)
+                .pose(at, self.link, ins.approach, Some(ins.rpy));
+        if ins.stroke_start > 0.0 {
+            b = b.hold(at + ins.stroke_start);
+        }
+        b.move_by(at + ins.stroke_end, &[(self.joint, ins.stroke)])
             .build()
             .map_err(|e| e.to_string())
     }

@@ -384,6 +384,46 @@ impl Planner {
         self.path_model.as_ref().map_or(0.0, |m| m.axial_lag())
     }
 
+    /// The insertion for variables `x` started at `t0` from joints `from`, its approach
+    /// reached `transition` s later ([`InsertionFrame::trajectory_from`]).
+    pub fn trajectory_from(
+        &self,
+        x: &[f64],
+        t0: f64,
+        from: &[(crate::trajectory::JointHandle, f64)],
+        transition: f64,
+    ) -> Result<(Insertion, Trajectory), String> {
+        let ins = self.frame.insertion(x)?;
+        let tr = self
+            .frame
+            .trajectory_from(&self.robot, &ins, t0, from, transition)?;
+        Ok((ins, tr))
+    }
+
+    /// The cost of a joint trajectory on the planning model (registered as
+    /// [`Planner::set_registration`] says), judged until `duration`.
+    pub fn cost_of(
+        &self,
+        spline: &vesalius_robot::prelude::JointTrajectory,
+        duration: f64,
+    ) -> Result<Cost, CoSimError> {
+        let model = self.path_model.as_ref().expect("built with the planner");
+        let report = model.rollout_spline(spline, duration)?;
+        let duration = duration.max(spline.end_time());
+        Ok(Cost::of(&report, &self.spec.cost, self.target, duration))
+    }
+
+    /// The patient has moved rigidly by `offset` (m) from the rest configuration (a tracker
+    /// on the arm): candidates aim at the tissue where it is now, and the planning model walks
+    /// them through it there. The incumbent is kept as the warm start, evaluated again.
+    pub fn set_registration(&mut self, offset: glam::DVec3) {
+        self.frame.set_registration(offset);
+        if let Some(m) = self.path_model.as_mut() {
+            m.set_registration(offset);
+        }
+        self.rewarm();
+    }
+
     /// The world changed (a re-plan from a new state): the incumbent is kept as the warm
     /// start but evaluated again.
     pub fn rewarm(&mut self) {

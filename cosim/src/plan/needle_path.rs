@@ -71,6 +71,8 @@ pub struct NeedlePathModel {
     recorder: Recorder,
     criteria: CriteriaSpec,
     axial_lag: f64,
+    /// Where the patient is: world = rest + `offset` (a rigid translation, 0 at rest).
+    offset: DVec3,
 }
 
 impl NeedlePathModel {
@@ -157,6 +159,7 @@ impl NeedlePathModel {
             recorder,
             criteria: f.criteria.clone(),
             axial_lag: 0.0,
+            offset: DVec3::ZERO,
         })
     }
 
@@ -170,6 +173,12 @@ impl NeedlePathModel {
     /// The calibrated axial lag (m).
     pub fn axial_lag(&self) -> f64 {
         self.axial_lag
+    }
+
+    /// The patient has moved rigidly by `offset` from the rest configuration: `rollout`
+    /// walks the needle through the rest mesh where it is relative to the tissue.
+    pub fn set_registration(&mut self, offset: DVec3) {
+        self.offset = offset;
     }
 
     /// The tissue's region interfaces and boundary (rest configuration).
@@ -210,7 +219,15 @@ impl NeedlePathModel {
     /// Rolls `trajectory` out on the reduced model until `duration` (s; at least the
     /// trajectory's end) and reports as the full model does (same events, margins, checks).
     pub fn rollout(&self, trajectory: &Trajectory, duration: f64) -> Result<Report, CoSimError> {
-        let spline = trajectory.spline();
+        self.rollout_spline(trajectory.spline(), duration)
+    }
+
+    /// [`NeedlePathModel::rollout`] of a joint trajectory.
+    pub fn rollout_spline(
+        &self,
+        spline: &JointTrajectory,
+        duration: f64,
+    ) -> Result<Report, CoSimError> {
         let (times, qs) = (spline.times(), spline.waypoints());
         // The last waypoint that moves the tip ends short by the tissue's lag.
         let last_move = (1..qs.len())
@@ -220,6 +237,7 @@ impl NeedlePathModel {
         let mut path = Vec::with_capacity(qs.len());
         for (k, q) in qs.iter().enumerate() {
             let (mut tip, axis) = self.tip_and_axis(q)?;
+            tip -= self.offset;
             if k == last_move && k > 0 {
                 let prev: DVec3 = path.last().map_or(tip, |p: &(f64, DVec3, DVec3)| p.1);
                 let along = (tip - prev).dot(axis).max(0.0);

@@ -15,6 +15,7 @@
 //! drop_frames = 3            #   over the last 3 frames (a wall giving way)
 //! target_motion = 0.0005     # m the insertion target moved since the last plan
 //! pause = 0.1                # s the needle holds still before a re-planned stroke
+//! reaim_time = 0.3           # s to the new approach pose after the patient moved
 //! max_extra_advance = 0.004  # m a re-plan may go beyond the current plan's end
 //! probe_step = 0.0005        # m a stalled needle advances when no candidate passes
 //! switch_margin = 0.5        # cost by which a re-plan must beat the current plan
@@ -33,9 +34,13 @@
 //! and looks again, as a clinician feels for the give); the loss of resistance when it
 //! gives stops the needle and re-plans the last part from inside. The current plan ("continue") is scored the same way and kept unless a candidate
 //! beats it by `switch_margin`; a new stroke starts from rest after `pause`. After a force
-//! spike or a loss of resistance the needle pauses whatever the decision. Before the
-//! needle is through its first membrane the supervisor only watches (re-aiming the
-//! approach is not done).
+//! spike or a loss of resistance the needle pauses whatever the decision.
+//!
+//! Before the needle is through its first membrane, the patient moving (its pinned supports,
+//! as a tracker on the arm sees them; not the vein pushed by the needle's tip) re-aims: the
+//! whole insertion is planned again with the scene's `[plan]` variables for the patient
+//! where it is now ([`Planner::set_registration`]), and the robot goes from where it is to
+//! the new approach pose in `reaim_time`.
 //!
 //! Each re-plan's trigger, latency and decision is a [`Replan`] (in `events.json`); the
 //! [`SupervisorSummary`] has the latency's p50, p99 and maximum and the budget overruns.
@@ -50,7 +55,7 @@ use vesalius_robot::prelude::JointTrajectory;
 use super::needle_path::{LiveNeedle, NeedlePathModel};
 use super::optimizer::Optimizer;
 use super::spec::{OnlineSpec, PlanMode, PlanSpec, PlanningModel, Variable};
-use super::Cost;
+use super::{Cost, Planner};
 use crate::coupling::CoSim;
 use crate::report::FrameRecord;
 use crate::scene::{CoSimError, CoSimScene};
@@ -64,6 +69,9 @@ pub enum Trigger {
     Periodic,
     /// The insertion target moved (the patient, or the vein pushed or rolling).
     TargetMoved,
+    /// The patient moved before the needle is in (its supports, as a tracker on the arm
+    /// sees them): re-aim the insertion.
+    PatientMoved,
     /// The needle's axial force rose above `plan.online.force_spike`.
     ForceSpike,
     /// The needle's axial force fell by `plan.online.force_drop` of its recent peak.
@@ -84,6 +92,7 @@ impl Trigger {
         match self {
             Trigger::Periodic => "periodic",
             Trigger::TargetMoved => "target moved",
+            Trigger::PatientMoved => "patient moved",
             Trigger::ForceSpike => "force spike",
             Trigger::LossOfResistance => "loss of resistance",
             Trigger::Stalled => "stalled",
@@ -169,6 +178,8 @@ pub struct Observation {
     pub plan_done: bool,
     /// Whether the tip is in the goal region.
     pub in_goal: bool,
+    /// The patient's supports' mean displacement (m).
+    pub support: DVec3,
 }
 
 /// When to re-plan: the trigger rules on the frames' observations (pure, so testable).
@@ -183,6 +194,9 @@ pub struct Triggers {
     last_target: Option<DVec3>,
     /// Frames since planning became possible.
     inside: u32,
+    /// The supports' displacement at the last (re-)aim, and in the last frame.
+    support_ref: Option<DVec3>,
+    last_support: Option<DVec3>,
 }
 
 /// Frames after the needle gets in before a force drop counts as a loss of resistance:
@@ -205,6 +219,8 @@ impl Triggers {
             target_ref: None,
             last_target: None,
             inside: 0,
+            support_ref: None,
+            last_support: None,
         }
     }
 
@@ -229,12 +245,31 @@ impl Triggers {
                 self.spike_armed = true;
             }
         }
+        let support_step = self
+            .last_support
+            .replace(o.support)
+            .map_or(0.0, |p| (o.support - p).length());
+        let support_ref = *self.support_ref.get_or_insert(o.support);
         if !o.can_plan {
             // Motion and force drops are measured from when planning becomes possible (the
             // first membrane giving is how the needle gets in, not a loss of resistance).
             self.target_ref = Some(o.target);
             self.forces.clear();
             self.inside = 0;
+            // Before the needle is in, the patient's own motion (not the vein pushed by the
+            // needle's tip) re-aims, once it has settled.
+            let moved = (o.support - support_ref).length();
+            if moved > self.spec.target_motion && support_step < 0.1 * self.spec.target_motion {
+                self.support_ref = Some(o.support);
+                self.since_plan = 0;
+                return Some((
+                    Trigger::PatientMoved,
+                    format!(
+                        "the patient moved {:.2} mm before the needle was in",
+                        moved * 1e3
+                    ),
+                ));
+            }
             return None;
         }
         self.inside = self.inside.saturating_add(1);
@@ -281,6 +316,7 @@ impl Triggers {
         if found.is_some() {
             self.since_plan = 0;
             self.target_ref = Some(o.target);
+            self.support_ref = Some(o.support);
             self.forces.clear();
         }
         found
@@ -302,6 +338,8 @@ pub struct Supervisor {
     goal: Option<String>,
     /// A fixed number of optimizer iterations per re-plan instead of the budget.
     iterations: Option<u64>,
+    /// The insertion planner, for re-aims before the needle is in.
+    planner: Planner,
     end_time: f64,
     log: Vec<Replan>,
 }
@@ -370,6 +408,7 @@ impl Supervisor {
             triggers: Triggers::new(&spec.online, spike),
             goal: scene.file.criteria.final_tip_region.clone(),
             iterations: None,
+            planner: Planner::new(scene, &super::PlanOptions::default())?,
             spec,
             budget,
             model,
@@ -453,15 +492,20 @@ impl Supervisor {
             (Some(g), Some(n)) => n.tip_region.as_deref() == Some(g.as_str()),
             _ => false,
         };
+        let support = sim.support_offset()?.unwrap_or(DVec3::ZERO);
         let Some((trigger, detail)) = self.triggers.observe(Observation {
             force,
             target,
             can_plan: live.is_some(),
             plan_done,
             in_goal,
+            support,
         }) else {
             return Ok(None);
         };
+        if trigger == Trigger::PatientMoved {
+            return self.reaim(sim, support, detail, clock);
+        }
         let Some(live) = live else {
             return Ok(None);
         };
@@ -500,6 +544,63 @@ impl Supervisor {
         }
         self.budget = budget;
         Ok(())
+    }
+
+    /// Before the needle is in: plans the whole insertion again (the scene's `[plan]`
+    /// variables) for the patient moved by `offset`, starting from where the robot is now,
+    /// and follows it unless the current plan is as good there.
+    fn reaim(
+        &mut self,
+        sim: &mut CoSim,
+        offset: DVec3,
+        detail: String,
+        clock: Instant,
+    ) -> Result<Option<&Replan>, CoSimError> {
+        let Some(current) = sim.trajectory().cloned() else {
+            return Ok(None);
+        };
+        let t0 = sim.time();
+        let q = current.sample(t0).q;
+        self.planner.set_registration(offset);
+        let continue_cost = self.planner.cost_of(&current, self.end_time)?.total;
+        let left = self.budget.saturating_sub(clock.elapsed());
+        let step = self
+            .planner
+            .plan(left.max(super::spec::MIN_BUDGET), self.iterations)?;
+        let from: Vec<(JointHandle, f64)> =
+            self.joints.iter().map(|&j| (j, q[j.index()])).collect();
+        let x = step.best.variables.clone();
+        let planned = self
+            .planner
+            .trajectory_from(&x, t0, &from, self.spec.online.reaim_time);
+        let best_cost = step.best.cost.total;
+        let speed_at = Variable::ALL
+            .iter()
+            .position(|&v| v == Variable::Speed)
+            .expect("speed is a variable");
+        let (decision, advance, speed) = match &planned {
+            Ok((ins, tr)) if best_cost < continue_cost - self.spec.online.switch_margin => {
+                sim.set_trajectory(tr);
+                (Decision::Switch, ins.stroke, x[speed_at])
+            }
+            _ => (Decision::Continue, 0.0, 0.0),
+        };
+        let latency = clock.elapsed();
+        self.log.push(Replan {
+            kind: "replan",
+            time: t0,
+            trigger: Trigger::PatientMoved,
+            detail,
+            latency_ms: latency.as_secs_f64() * 1e3,
+            over_budget: latency > self.budget + Duration::from_millis(1),
+            candidates: step.candidates.len() + 1,
+            decision,
+            continue_cost,
+            best_cost,
+            advance,
+            speed,
+        });
+        Ok(self.log.last())
     }
 
     /// Re-plans from `live`, follows the decision and logs it.
@@ -748,6 +849,7 @@ mod tests {
             can_plan: true,
             plan_done: false,
             in_goal: false,
+            support: DVec3::ZERO,
         }
     }
 
@@ -774,6 +876,24 @@ mod tests {
             t.observe(at(1.1, DVec3::ZERO)).unwrap().0,
             Trigger::ForceSpike
         );
+    }
+
+    #[test]
+    fn the_patient_moving_before_the_needle_is_in_re_aims_once_settled() {
+        let mut t = rules();
+        let out = |mm: f64| Observation {
+            can_plan: false,
+            support: DVec3::new(0.0, 0.0, -mm * 1e-3),
+            ..at(0.0, DVec3::ZERO)
+        };
+        assert!(t.observe(out(0.0)).is_none());
+        assert!(t.observe(out(0.4)).is_none());
+        assert!(t.observe(out(0.9)).is_none(), "still moving");
+        let (k, d) = t.observe(out(0.92)).unwrap();
+        assert_eq!(k, Trigger::PatientMoved, "{d}");
+        for _ in 0..20 {
+            assert!(t.observe(out(0.92)).is_none());
+        }
     }
 
     #[test]

@@ -324,6 +324,8 @@ pub struct OnlineSpec {
     pub stall_frames: u32,
     /// How long the needle holds still before a re-planned stroke starts (s).
     pub pause: f64,
+    /// How long a re-aim takes the needle from where it is to the new approach pose (s).
+    pub reaim_time: f64,
     /// How much farther than the current plan's end a re-plan may advance the needle (m).
     pub max_extra_advance: f64,
     /// How much lower (in cost units) a re-planned stroke's cost must be than the current
@@ -345,6 +347,7 @@ impl Default for OnlineSpec {
             target_motion: 5e-4,
             stall_frames: 15,
             pause: 0.1,
+            reaim_time: 0.3,
             max_extra_advance: 0.004,
             switch_margin: 0.5,
             probe_step: 5e-4,
@@ -392,6 +395,7 @@ impl OnlineSpec {
         for (k, v, max) in [
             ("target_motion", self.target_motion, 0.1),
             ("pause", self.pause, 10.0),
+            ("reaim_time", self.reaim_time, 10.0),
             ("max_extra_advance", self.max_extra_advance, 0.05),
             ("switch_margin", self.switch_margin, 1e6),
             ("probe_step", self.probe_step, 0.01),
