@@ -7,6 +7,9 @@
 //! medians, the contract is on p99: at most budget + 1 ms) and the candidates each budget
 //! evaluated.
 
+mod common;
+
+use common::print_latency;
 use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion};
 use std::time::{Duration, Instant};
 use vesalius::cosim::plan::{PlanOptions, Planner, PlanningModel};
@@ -19,11 +22,6 @@ fn scene() -> CoSimScene {
         p.calibrate = false;
     }
     s
-}
-
-fn percentile(sorted: &[f64], q: f64) -> f64 {
-    let i = ((sorted.len() as f64 - 1.0) * q).round() as usize;
-    sorted[i.min(sorted.len() - 1)]
 }
 
 fn budgets(c: &mut Criterion) {
@@ -50,15 +48,11 @@ fn budgets(c: &mut Criterion) {
             lat.push(t.elapsed().as_secs_f64() * 1e3);
             cands.push(step.candidates.len() as f64);
         }
-        lat.sort_by(f64::total_cmp);
-        cands.sort_by(f64::total_cmp);
-        println!(
-            "plan_budget {ms} ms: return p50 {:.2} ms, p99 {:.2} ms, max {:.2} ms over {reps} re-plans; candidates p50 {:.0}, min {:.0}",
-            percentile(&lat, 0.5),
-            percentile(&lat, 0.99),
-            lat[lat.len() - 1],
-            percentile(&cands, 0.5),
-            cands[0],
+        print_latency(
+            &format!("plan_budget {ms} ms"),
+            &mut lat,
+            &mut cands,
+            "re-plans",
         );
         g.bench_with_input(
             BenchmarkId::from_parameter(format!("{ms}ms")),

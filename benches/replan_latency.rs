@@ -9,32 +9,16 @@
 //! `VESALIUS_BENCH_RESOLUTION=shipped` runs the scene's own mesh (default: a planning
 //! resolution, 11k tets, so that the setup takes seconds).
 
+mod common;
+
+use common::{print_latency, vein_scene};
 use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion};
-use std::path::Path;
 use std::time::Duration;
 use vesalius::cosim::plan::{Supervisor, Trigger};
-use vesalius::cosim::{BackendKind, CoSim, CoSimScene, PredictOptions};
-
-fn scene() -> CoSimScene {
-    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("scenes/phlebotomy_moving_arm.toml");
-    let text = std::fs::read_to_string(&path).expect("scene");
-    let text = match std::env::var("VESALIUS_BENCH_RESOLUTION").as_deref() {
-        Ok("shipped") => text,
-        _ => text.replace(
-            "fine_size = 0.001, path_size = 0.0015, max_cell = 0.004",
-            "fine_size = 0.00125, path_size = 0.002, max_cell = 0.008",
-        ),
-    };
-    CoSimScene::parse(&text, &path).expect("scene parses")
-}
-
-fn percentile(sorted: &[f64], q: f64) -> f64 {
-    let i = ((sorted.len() as f64 - 1.0) * q).round() as usize;
-    sorted[i.min(sorted.len() - 1)]
-}
+use vesalius::cosim::{BackendKind, CoSim, PredictOptions};
 
 fn replans(c: &mut Criterion) {
-    let scene = scene();
+    let scene = vein_scene("phlebotomy_moving_arm.toml");
     let options = PredictOptions {
         backend: Some(BackendKind::Cpu),
         ..Default::default()
@@ -70,15 +54,11 @@ fn replans(c: &mut Criterion) {
             lat.push(r.latency_ms);
             cands.push(r.candidates as f64);
         }
-        lat.sort_by(f64::total_cmp);
-        cands.sort_by(f64::total_cmp);
-        println!(
-            "replan_latency {ms} ms: p50 {:.2} ms, p99 {:.2} ms, max {:.2} ms over {reps} re-plans; candidates p50 {:.0}, min {:.0}",
-            percentile(&lat, 0.5),
-            percentile(&lat, 0.99),
-            lat[lat.len() - 1],
-            percentile(&cands, 0.5),
-            cands[0],
+        print_latency(
+            &format!("replan_latency {ms} ms"),
+            &mut lat,
+            &mut cands,
+            "re-plans",
         );
         g.bench_with_input(
             BenchmarkId::from_parameter(format!("{ms}ms")),

@@ -13,25 +13,11 @@
 
 mod common;
 
-use common::{backends, list};
+use common::{backends, list, vein_scene};
 use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion, Throughput};
 use std::ops::ControlFlow;
-use std::path::Path;
 use std::time::Duration;
-use vesalius::cosim::{CoSim, CoSimScene, PredictOptions, SceneRobot};
-
-fn scene() -> CoSimScene {
-    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("scenes/phlebotomy.toml");
-    let text = std::fs::read_to_string(&path).expect("scene");
-    let text = match std::env::var("VESALIUS_BENCH_RESOLUTION").as_deref() {
-        Ok("shipped") => text,
-        _ => text.replace(
-            "fine_size = 0.001, path_size = 0.0015, max_cell = 0.004",
-            "fine_size = 0.00125, path_size = 0.002, max_cell = 0.008",
-        ),
-    };
-    CoSimScene::parse(&text, &path).expect("scene parses")
-}
+use vesalius::cosim::{CoSim, PredictOptions, SceneRobot};
 
 fn rollouts(c: &mut Criterion) {
     let mut group = c.benchmark_group("rollout_batch");
@@ -43,7 +29,7 @@ fn rollouts(c: &mut Criterion) {
         .ok()
         .and_then(|s| s.parse().ok())
         .unwrap_or(6);
-    let sc = scene();
+    let sc = vein_scene("phlebotomy.toml");
     let robot = SceneRobot::load(&sc).expect("robot");
     let insertion = robot.joint("insertion").expect("joint");
     let tip = robot.link("needle_tip").expect("link");

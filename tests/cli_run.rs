@@ -12,8 +12,12 @@ fn vesalius() -> Command {
     c
 }
 
+/// A fresh folder for one call: tests run in parallel and may use the same `name` (two of
+/// them ran `run_scene("cpu")` into one folder and removed each other's outputs).
 fn tmp(name: &str) -> PathBuf {
-    let d = std::env::temp_dir().join(format!("vesalius-cli-{}-{name}", std::process::id()));
+    static CALLS: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+    let n = CALLS.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    let d = std::env::temp_dir().join(format!("vesalius-cli-{}-{name}-{n}", std::process::id()));
     let _ = std::fs::remove_dir_all(&d);
     d
 }
@@ -33,20 +37,31 @@ duration = 0.2
 every = 4
 "#;
 
-fn run_scene(backend: &str) -> serde_json::Value {
-    let dir = tmp(&format!("run-{backend}"));
+/// `vesalius run` of scene text `text` (written as `scene.toml` in a fresh folder `name`)
+/// with `args`; the output and the output folder.
+fn run_text(name: &str, text: &str, args: &[&str]) -> (std::process::Output, PathBuf) {
+    let dir = tmp(name);
     std::fs::create_dir_all(&dir).unwrap();
     let scene = dir.join("scene.toml");
-    std::fs::write(&scene, SCENE).unwrap();
+    std::fs::write(&scene, text).unwrap();
     let out = dir.join("out");
     let o = vesalius()
         .args(["run"])
         .arg(&scene)
         .arg("--out")
         .arg(&out)
-        .args(["--backend", backend, "-q"])
+        .args(args)
         .output()
         .unwrap();
+    (o, out)
+}
+
+fn run_scene(backend: &str) -> serde_json::Value {
+    let (o, out) = run_text(
+        &format!("run-{backend}"),
+        SCENE,
+        &["--backend", backend, "-q"],
+    );
     assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
     let summary: serde_json::Value =
         serde_json::from_str(&std::fs::read_to_string(out.join("summary.json")).unwrap()).unwrap();
@@ -62,6 +77,7 @@ fn run_scene(backend: &str) -> serde_json::Value {
     let mesh = vesalius_engine_mesh(&out.join("frame_00003.vtu"));
     assert_eq!(mesh, 192);
     // Running again into the same directory is refused without --force.
+    let scene = out.parent().unwrap().join("scene.toml");
     let o = vesalius()
         .args(["run"])
         .arg(&scene)
@@ -140,20 +156,10 @@ fn threads_flag_sets_the_team_and_refuses_nonsense() {
 
 #[test]
 fn bad_scene_reports_file_and_line() {
-    let dir = tmp("bad");
-    std::fs::create_dir_all(&dir).unwrap();
-    let scene = dir.join("bad.toml");
-    std::fs::write(&scene, format!("{SCENE}\n[output]\nevry = 3\n")).unwrap();
-    let o = vesalius()
-        .args(["run"])
-        .arg(&scene)
-        .arg("--out")
-        .arg(dir.join("o"))
-        .output()
-        .unwrap();
+    let (o, _) = run_text("bad", &format!("{SCENE}\n[output]\nevry = 3\n"), &[]);
     assert!(!o.status.success());
     let err = String::from_utf8_lossy(&o.stderr);
-    assert!(err.contains("bad.toml") && err.contains("line"), "{err}");
+    assert!(err.contains("scene.toml") && err.contains("line"), "{err}");
 }
 
 #[test]
@@ -192,20 +198,12 @@ fn bench_prints_a_row_per_case() {
 #[test]
 fn moving_supports_lift_the_block() {
     let run = |motion: &str| -> serde_json::Value {
-        let dir = tmp(&format!("motion-{}", motion.len()));
-        std::fs::create_dir_all(&dir).unwrap();
-        let scene = dir.join("scene.toml");
         let text = SCENE.replace("duration = 0.2", "duration = 0.6\nvelocity_damping = 20.0");
-        std::fs::write(&scene, format!("{text}{motion}")).unwrap();
-        let out = dir.join("out");
-        let o = vesalius()
-            .args(["run"])
-            .arg(&scene)
-            .arg("--out")
-            .arg(&out)
-            .args(["--backend", "cpu", "-q"])
-            .output()
-            .unwrap();
+        let (o, out) = run_text(
+            &format!("motion-{}", motion.len()),
+            &format!("{text}{motion}"),
+            &["--backend", "cpu", "-q"],
+        );
         assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
         let s: serde_json::Value =
             serde_json::from_str(&std::fs::read_to_string(out.join("summary.json")).unwrap())
@@ -228,21 +226,8 @@ fn moving_supports_lift_the_block() {
         "elastic {el} vs {es}"
     );
     // A motion naming a pin set the scene does not have.
-    let dir = tmp("motion-bad");
-    std::fs::create_dir_all(&dir).unwrap();
-    let scene = dir.join("scene.toml");
-    std::fs::write(
-        &scene,
-        format!("{SCENE}\n[[motion]]\nt = [0.0, 0.2]\npins = [3]\n"),
-    )
-    .unwrap();
-    let o = vesalius()
-        .args(["run"])
-        .arg(&scene)
-        .arg("--out")
-        .arg(dir.join("out"))
-        .output()
-        .unwrap();
+    let bad = format!("{SCENE}\n[[motion]]\nt = [0.0, 0.2]\npins = [3]\n");
+    let (o, _) = run_text("motion-bad", &bad, &[]);
     assert!(!o.status.success());
     let err = String::from_utf8_lossy(&o.stderr);
     assert!(err.contains("motion[0]: pins: no pin set 3"), "{err}");

@@ -25,21 +25,11 @@ fn options() -> PredictOptions {
     }
 }
 
-#[test]
-fn supervised_needle_ends_in_the_lumen_where_the_fixed_stroke_does_not() {
-    let scene = CoSimScene::load(&path()).unwrap();
-    // The fixed stroke: the vein moved off its end.
-    let fixed = CoSim::new(&scene, &options()).unwrap().run().unwrap();
-    assert!(!fixed.verdict.passed, "the fixed stroke should fail");
-    assert_ne!(fixed.final_tip_region.as_deref(), Some("vein_lumen"));
-    assert!(
-        fixed.peak_target_displacement[0] > 0.002,
-        "the vein should have moved with the arm: {:?}",
-        fixed.peak_target_displacement
-    );
-    // Supervised.
-    let sim = CoSim::new(&scene, &options()).unwrap();
-    let mut sup = Supervisor::new(&scene, sim.end_time()).unwrap();
+/// The scene run under its supervisor (4 optimizer iterations per re-plan), with the
+/// re-plans printed.
+fn supervised(scene: &CoSimScene) -> (vesalius_cosim::Report, Supervisor) {
+    let sim = CoSim::new(scene, &options()).unwrap();
+    let mut sup = Supervisor::new(scene, sim.end_time()).unwrap();
     sup.set_iterations(Some(4));
     let online = run_supervised(sim, &mut sup, |_, _| {}).unwrap();
     for r in sup.log() {
@@ -55,6 +45,23 @@ fn supervised_needle_ends_in_the_lumen_where_the_fixed_stroke_does_not() {
             r.latency_ms
         );
     }
+    (online, sup)
+}
+
+#[test]
+fn supervised_needle_ends_in_the_lumen_where_the_fixed_stroke_does_not() {
+    let scene = CoSimScene::load(&path()).unwrap();
+    // The fixed stroke: the vein moved off its end.
+    let fixed = CoSim::new(&scene, &options()).unwrap().run().unwrap();
+    assert!(!fixed.verdict.passed, "the fixed stroke should fail");
+    assert_ne!(fixed.final_tip_region.as_deref(), Some("vein_lumen"));
+    assert!(
+        fixed.peak_target_displacement[0] > 0.002,
+        "the vein should have moved with the arm: {:?}",
+        fixed.peak_target_displacement
+    );
+    // Supervised.
+    let (online, sup) = supervised(&scene);
     let failed: Vec<_> = online.verdict.failed().map(|c| c.detail.clone()).collect();
     assert!(online.verdict.passed, "supervised run failed: {failed:?}");
     assert_eq!(online.final_tip_region.as_deref(), Some("vein_lumen"));
@@ -87,20 +94,7 @@ fn the_arm_moving_before_the_needle_is_in_re_aims() {
     let scene = CoSimScene::parse(&text, &path()).unwrap();
     let fixed = CoSim::new(&scene, &options()).unwrap().run().unwrap();
     assert!(!fixed.verdict.passed, "the fixed stroke should fail");
-    let sim = CoSim::new(&scene, &options()).unwrap();
-    let mut sup = Supervisor::new(&scene, sim.end_time()).unwrap();
-    sup.set_iterations(Some(4));
-    let online = run_supervised(sim, &mut sup, |_, _| {}).unwrap();
-    for r in sup.log() {
-        eprintln!(
-            "{:.3} s {:?} ({}): {:?}, advance {:.2} mm",
-            r.time,
-            r.trigger,
-            r.detail,
-            r.decision,
-            r.advance * 1e3
-        );
-    }
+    let (online, sup) = supervised(&scene);
     let first = &sup.log()[0];
     assert_eq!(first.trigger, Trigger::PatientMoved);
     assert_eq!(first.decision, Decision::Switch);
