@@ -67,3 +67,54 @@ fn an_unstable_block_fails_on_a_guard_and_keeps_its_frames() {
         .unwrap();
     assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
 }
+
+/// Energy from nowhere: a block whose fixed substeps are a little past the stable bound
+/// (5 substeps of 1/30 s frames: effective Courant 1.47 against the bound 1.25) rings up
+/// slowly; no tet inverts and no vertex flies (left alone it ends 8 s later "ok" by every
+/// other guard, vibrating with 34x the settled elastic energy). The energy guard stops it:
+/// its total energy rose with nothing doing work. One substep more (Courant 1.22) settles.
+#[test]
+fn a_slow_instability_breaks_the_energy_guard() {
+    let dir = Path::new(env!("CARGO_TARGET_TMPDIR")).join("cli_guards_energy");
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    let run = |substeps: u32| {
+        let scene = dir.join(format!("s{substeps}.toml"));
+        std::fs::write(
+            &scene,
+            format!(
+                "[mesh]\ngenerator = {{ kind = \"box\", cells = [4, 4, 4], size = [0.1, 0.1, 0.1] }}\n\
+                 [materials]\ndefault = {{ youngs_modulus = 1e4, poisson_ratio = 0.45, density = 1000 }}\n\
+                 [[pin]]\nkind = \"plane\"\nnormal = [0.0, 0.0, 1.0]\noffset = 0.0\n\
+                 [simulation]\nduration = 2.0\nframe_dt = 0.0333333333\nsubsteps = {substeps}\nallow_unstable = true\n\
+                 [output]\nevery = 1\n"
+            ),
+        )
+        .unwrap();
+        let out = dir.join(format!("o{substeps}"));
+        let o = Command::new(env!("CARGO_BIN_EXE_vesalius"))
+            .arg("run")
+            .arg(&scene)
+            .arg("--out")
+            .arg(&out)
+            .args(["--backend", "cpu", "-q"])
+            .output()
+            .unwrap();
+        let summary: serde_json::Value =
+            serde_json::from_str(&std::fs::read_to_string(out.join("summary.json")).unwrap())
+                .unwrap();
+        (o, summary)
+    };
+    let (o, summary) = run(5);
+    assert!(!o.status.success());
+    let breach = &summary["guard_breach"];
+    assert_eq!(breach["guard"], "energy_growth", "{breach}");
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(
+        err.contains("nothing doing work") && err.contains("likely cause: substeps 5"),
+        "{err}"
+    );
+    let (o, summary) = run(6);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    assert_eq!(summary["status"], "ok");
+}

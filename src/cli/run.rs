@@ -129,10 +129,12 @@ pub fn run(args: RunArgs) -> Result<()> {
     // still leaves a summary.json that says so.
     let mut failure: Option<anyhow::Error> = None;
     let guards = sim_spec.guards.clone();
+    let mut energy = vesalius_engine::solver::EnergyWatch::default();
     let mut breached = None;
     while done < frames {
         let n = (every as u64).min(frames - done) as u32;
         let t = Instant::now();
+        let chunk_start = sim.time();
         // Moving supports ([[motion]]) change the control every frame.
         let stepped = if supports.is_empty() {
             sim.step(n)
@@ -156,7 +158,12 @@ pub fn run(args: RunArgs) -> Result<()> {
             .map_err(anyhow::Error::from)
             .and_then(|(model, state)| {
                 writer.write_frame(model, state)?;
-                Ok(guards.breach(model, &plan, &diagnostics(model, state)))
+                let d = diagnostics(model, state);
+                // Moving supports do work on the tissue; gravity is in the energy.
+                let input = supports.moves_during(chunk_start, state.time);
+                Ok(guards
+                    .breach(model, &plan, &d)
+                    .or_else(|| guards.energy_breach(model, &plan, &d, &mut energy, input)))
             });
         match written {
             Err(e) => {

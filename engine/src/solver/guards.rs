@@ -23,6 +23,11 @@ pub struct Guards {
     /// Largest vertex speed in scene sizes per frame: a vertex faster than
     /// `max_speed_ratio x (the mesh's bounding-box diagonal) / frame_dt` is flying apart.
     pub max_speed_ratio: f64,
+    /// Energy growth without input ([`EnergyWatch`]): while nothing does work on the tissue
+    /// (no vertex forces, tools or moving supports), its total mechanical energy may rise at
+    /// most this fraction of the largest energy seen above its lowest value since the last
+    /// input (the solver is dissipative: energy that appears from nowhere is an instability).
+    pub max_energy_growth: f64,
 }
 
 impl Default for Guards {
@@ -32,6 +37,7 @@ impl Default for Guards {
             max_inverted_fraction: 0.05,
             volume_ratio: [0.5, 2.0],
             max_speed_ratio: 1.0,
+            max_energy_growth: 0.1,
         }
     }
 }
@@ -53,6 +59,12 @@ impl Guards {
                 "simulation.guards.volume_ratio must be [low, high] with 0 <= low < 1 < high, got [{lo}, {hi}]"
             ));
         }
+        if !(self.max_energy_growth.is_finite() && self.max_energy_growth > 0.0) {
+            return Err(format!(
+                "simulation.guards.max_energy_growth must be > 0, got {}",
+                self.max_energy_growth
+            ));
+        }
         if !(self.max_speed_ratio.is_finite() && self.max_speed_ratio > 0.0) {
             return Err(format!(
                 "simulation.guards.max_speed_ratio must be > 0, got {}",
@@ -60,6 +72,32 @@ impl Guards {
             ));
         }
         Ok(())
+    }
+
+    /// The energy guard on `diag`, the state after a stretch of frames in which something
+    /// did work on the tissue (`input`) or not; `watch` carries the run's history.
+    pub fn energy_breach(
+        &self,
+        model: &Model,
+        plan: &StepPlan,
+        diag: &Diagnostics,
+        watch: &mut EnergyWatch,
+        input: bool,
+    ) -> Option<Breach> {
+        let (growth, scale) = watch.observe(diag, input)?;
+        let limit = self.max_energy_growth * scale;
+        (self.enabled && growth > limit).then(|| Breach {
+            guard: GuardKind::EnergyGrowth,
+            frame: diag.step,
+            time: diag.time,
+            region: None,
+            value: growth,
+            limit,
+            detail: format!(
+                "the total energy rose {growth:.3e} J above its lowest since the last input, with nothing doing work (largest energy seen {scale:.3e} J)"
+            ),
+            cause: likely_cause(model, plan, None),
+        })
     }
 
     /// The first guard `diag` breaks, if any (`None` too when the guards are off).
@@ -130,6 +168,8 @@ pub enum GuardKind {
     VolumeRatio,
     /// A vertex faster than the scene's size per frame.
     Speed,
+    /// Energy that appeared with nothing doing work on the tissue.
+    EnergyGrowth,
 }
 
 impl std::fmt::Display for GuardKind {
@@ -138,6 +178,7 @@ impl std::fmt::Display for GuardKind {
             GuardKind::InvertedTets => "inverted tets",
             GuardKind::VolumeRatio => "volume ratio",
             GuardKind::Speed => "speed",
+            GuardKind::EnergyGrowth => "energy growth",
         })
     }
 }
@@ -162,6 +203,34 @@ pub struct Breach {
     pub detail: String,
     /// The most likely cause, from the plan and the materials.
     pub cause: String,
+}
+
+/// A run's energy history for [`Guards::energy_breach`]: the lowest total energy since the
+/// last input and the largest energy magnitude (elastic, kinetic or gravitational) seen.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct EnergyWatch {
+    lowest: Option<f64>,
+    scale: f64,
+}
+
+impl EnergyWatch {
+    /// Takes in a state: returns its growth above the lowest total since the last input and
+    /// the energy scale (`None` while input resets the watch, or before a scale exists).
+    pub fn observe(&mut self, diag: &Diagnostics, input: bool) -> Option<(f64, f64)> {
+        let total = diag.total_energy();
+        self.scale = self
+            .scale
+            .max(diag.elastic_energy.abs())
+            .max(diag.kinetic_energy.abs())
+            .max(diag.gravity_energy.abs());
+        if input || !total.is_finite() {
+            self.lowest = Some(total);
+            return None;
+        }
+        let lowest = self.lowest.map_or(total, |l| l.min(total));
+        self.lowest = Some(lowest);
+        (self.scale > 0.0).then_some((total - lowest, self.scale))
+    }
 }
 
 /// Bounding-box diagonal of the rest mesh (m).
@@ -310,5 +379,39 @@ mod tests {
         }
         .check()
         .is_err());
+    }
+
+    #[test]
+    fn energy_from_nowhere_breaks_its_guard_and_input_does_not() {
+        let model = block();
+        let plan = plan_substeps(&model, &SolverConfig::default()).unwrap();
+        let guards = Guards::default();
+        let diag = |elastic: f64, kinetic: f64| Diagnostics {
+            elastic_energy: elastic,
+            kinetic_energy: kinetic,
+            ..diagnostics(&model, &model.state())
+        };
+        let mut watch = EnergyWatch::default();
+        // Settling: energy falls, then rises 5 % of its scale (within 10 %).
+        for (e, k) in [(1.0, 0.5), (1.0, 0.2), (0.9, 0.05), (0.9, 0.1)] {
+            assert_eq!(
+                guards.energy_breach(&model, &plan, &diag(e, k), &mut watch, false),
+                None
+            );
+        }
+        // Pushed (input): no verdict, and the lowest starts again from there.
+        assert_eq!(
+            guards.energy_breach(&model, &plan, &diag(3.0, 1.0), &mut watch, true),
+            None
+        );
+        let b = guards
+            .energy_breach(&model, &plan, &diag(3.0, 1.5), &mut watch, false)
+            .unwrap();
+        assert_eq!(b.guard, GuardKind::EnergyGrowth);
+        assert!(
+            (b.value - 0.5).abs() < 1e-12 && (b.limit - 0.3).abs() < 1e-12,
+            "{b}"
+        );
+        assert!(b.to_string().contains("nothing doing work"), "{b}");
     }
 }
