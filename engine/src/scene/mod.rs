@@ -33,9 +33,14 @@
 //! allow_unstable = false  # is true
 //! backend = "auto"        # auto | cpu | gpu
 //! threads = "auto"        # CPU backend: or a number (1..=1024)
+//! guards = { max_inverted_fraction = 0.05, volume_ratio = [0.5, 2.0], max_speed_ratio = 1.0, max_energy_growth = 0.1 }
 //!
 //! [output]
 //! every = 2               # write every 2nd frame
+//!
+//! [[motion]]              # moving supports (crate::model::motion): the pins move rigidly
+//! t = [0.5, 0.7]          # over [start, end] s
+//! translate = [0.0, 0.0, 0.002]
 //! ```
 
 use crate::mesh::generate::{box_grid, layered_limb, LimbParams};
