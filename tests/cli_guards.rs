@@ -5,6 +5,18 @@
 use std::path::Path;
 use std::process::Command;
 
+/// `vesalius run SCENE --out OUT --backend cpu -q`.
+fn run_cpu(scene: &Path, out: &Path) -> std::process::Output {
+    Command::new(env!("CARGO_BIN_EXE_vesalius"))
+        .arg("run")
+        .arg(scene)
+        .arg("--out")
+        .arg(out)
+        .args(["--backend", "cpu", "-q"])
+        .output()
+        .unwrap()
+}
+
 #[test]
 fn an_unstable_block_fails_on_a_guard_and_keeps_its_frames() {
     let dir = Path::new(env!("CARGO_TARGET_TMPDIR")).join("cli_guards");
@@ -22,14 +34,7 @@ fn an_unstable_block_fails_on_a_guard_and_keeps_its_frames() {
     )
     .unwrap();
     let out = dir.join("out");
-    let o = Command::new(env!("CARGO_BIN_EXE_vesalius"))
-        .arg("run")
-        .arg(&scene)
-        .arg("--out")
-        .arg(&out)
-        .args(["--backend", "cpu", "-q"])
-        .output()
-        .unwrap();
+    let o = run_cpu(&scene, &out);
     let err = String::from_utf8_lossy(&o.stderr);
     eprintln!("{err}");
     assert!(!o.status.success());
@@ -57,14 +62,7 @@ fn an_unstable_block_fails_on_a_guard_and_keeps_its_frames() {
             .replace("substeps = 1\nallow_unstable = true\n", ""),
     )
     .unwrap();
-    let o = Command::new(env!("CARGO_BIN_EXE_vesalius"))
-        .arg("run")
-        .arg(&scene)
-        .arg("--out")
-        .arg(dir.join("out_auto"))
-        .args(["--backend", "cpu", "-q"])
-        .output()
-        .unwrap();
+    let o = run_cpu(&scene, &dir.join("out_auto"));
     assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
 }
 
@@ -92,14 +90,7 @@ fn a_slow_instability_breaks_the_energy_guard() {
         )
         .unwrap();
         let out = dir.join(format!("o{substeps}"));
-        let o = Command::new(env!("CARGO_BIN_EXE_vesalius"))
-            .arg("run")
-            .arg(&scene)
-            .arg("--out")
-            .arg(&out)
-            .args(["--backend", "cpu", "-q"])
-            .output()
-            .unwrap();
+        let o = run_cpu(&scene, &out);
         let summary: serde_json::Value =
             serde_json::from_str(&std::fs::read_to_string(out.join("summary.json")).unwrap())
                 .unwrap();

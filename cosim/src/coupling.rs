@@ -73,12 +73,7 @@ impl Embedded {
 
 /// Rest positions plus displacements.
 fn world_positions(model: &Model, state: &vesalius_engine::model::State) -> Vec<[f32; 3]> {
-    model
-        .rest_positions
-        .iter()
-        .zip(&state.displacements)
-        .map(|(x, u)| [x[0] + u[0], x[1] + u[1], x[2] + u[2]])
-        .collect()
+    state.positions(model)
 }
 
 /// "id = name" for every region of a model.
@@ -853,11 +848,7 @@ impl CoSim {
                 poses[b].transform_vector(axis).normalize(),
             )
         });
-        let target_points: Vec<Vec<DVec3>> = self
-            .targets
-            .iter()
-            .map(|(_, pts)| pts.iter().map(|e| e.position(model, &pos)).collect())
-            .collect();
+        let target_points = target_points(model, &pos, &self.targets);
         let margins = self.margin_probe.measure(model, &pos, tip, &target_points);
         let breach = self.guards.breach(model, &plan, &diagnostics(model, state));
         let rec = self.recorder.record(
@@ -937,13 +928,16 @@ impl CoSim {
 
     /// The target points where they are now (world, m), per `[[target]]` in scene order.
     pub fn target_points(&mut self) -> Result<Vec<Vec<DVec3>>, CoSimError> {
+        Ok(self.positions_and_targets()?.1)
+    }
+
+    /// The tissue's vertex positions and the target points (per `[[target]]`) now (world,
+    /// m).
+    pub fn positions_and_targets(&mut self) -> Result<(Vec<[f32; 3]>, TargetPoints), CoSimError> {
         let (model, state) = self.tissue.sync_model_and_state()?;
         let pos = world_positions(model, state);
-        Ok(self
-            .targets
-            .iter()
-            .map(|(_, pts)| pts.iter().map(|e| e.position(model, &pos)).collect())
-            .collect())
+        let targets = target_points(model, &pos, &self.targets);
+        Ok((pos, targets))
     }
 
     /// Simulated time (s).
@@ -1025,6 +1019,21 @@ impl ContactStiffness {
             g
         }
     }
+}
+
+/// Target points in the world (m), per `[[target]]` in scene order.
+pub type TargetPoints = Vec<Vec<DVec3>>;
+
+/// Where the embedded target points are in the tissue at `pos`.
+fn target_points(
+    model: &Model,
+    pos: &[[f32; 3]],
+    targets: &[(String, Vec<Embedded>)],
+) -> TargetPoints {
+    targets
+        .iter()
+        .map(|(_, pts)| pts.iter().map(|e| e.position(model, pos)).collect())
+        .collect()
 }
 
 fn target_displacements(

@@ -231,6 +231,16 @@ impl Planner {
         &self.spec
     }
 
+    /// The reduced needle-path planning model.
+    pub fn path_model(&self) -> &NeedlePathModel {
+        self.path_model.as_ref().expect("built with the planner")
+    }
+
+    /// The scene's robot as trajectories see it.
+    pub fn robot(&self) -> &SceneRobot {
+        &self.robot
+    }
+
     /// The insertion and its trajectory for variables `x`.
     pub fn trajectory(&self, x: &[f64]) -> Result<(Insertion, Trajectory), String> {
         let ins = self.frame.insertion(x)?;

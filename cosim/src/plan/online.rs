@@ -25,7 +25,7 @@
 //! sideways would tear), so a re-plan chooses how much farther the needle goes along its
 //! axis (`advance`, from 0: stop here) and how fast (`speed`, within `plan.variables.speed`'s
 //! bounds), by the scene's `[plan]` optimizer and cost on the reduced needle-path model
-//! rolled out from the live world ([`NeedlePathModel::rollout_from`]): the needle's line
+//! rolled out from the live world ([`rollout_from`](super::needle_path::NeedlePathModel::rollout_from)): the needle's line
 //! through the tissue as it is now (moved by the patient, pushed by the needle), frozen,
 //! with the simulated needle's events and region. The frozen tissue does not tent: a
 //! membrane pushed ahead of the needle instead of giving leaves the plan short, and the
@@ -52,14 +52,14 @@ use glam::DVec3;
 use serde::Serialize;
 use vesalius_robot::prelude::JointTrajectory;
 
-use super::needle_path::{LiveNeedle, NeedlePathModel};
+use super::needle_path::LiveNeedle;
 use super::optimizer::Optimizer;
 use super::spec::{OnlineSpec, PlanMode, PlanSpec, PlanningModel, Variable};
 use super::{Cost, Planner};
 use crate::coupling::CoSim;
 use crate::report::FrameRecord;
 use crate::scene::{CoSimError, CoSimScene};
-use crate::trajectory::{JointHandle, SceneRobot, Trajectory};
+use crate::trajectory::{JointHandle, Trajectory};
 
 /// What set a re-plan off.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Serialize)]
@@ -327,8 +327,6 @@ impl Triggers {
 pub struct Supervisor {
     spec: PlanSpec,
     budget: Duration,
-    model: NeedlePathModel,
-    robot: SceneRobot,
     joints: Vec<JointHandle>,
     insertion: JointHandle,
     speed: (f64, f64, f64),
@@ -338,7 +336,8 @@ pub struct Supervisor {
     goal: Option<String>,
     /// A fixed number of optimizer iterations per re-plan instead of the budget.
     iterations: Option<u64>,
-    /// The insertion planner, for re-aims before the needle is in.
+    /// The insertion planner: its needle-path model and robot serve the stroke re-plans,
+    /// its optimizer the re-aims before the needle is in.
     planner: Planner,
     end_time: f64,
     log: Vec<Replan>,
@@ -367,8 +366,8 @@ impl Supervisor {
                 .map_err(|e| scene.invalid(format!("plan.online.budget: {e}")))?,
             None => spec.budget().map_err(|m| scene.invalid(m))?,
         };
-        let model = NeedlePathModel::new(scene)?;
-        let robot = SceneRobot::load(scene)?;
+        let planner = Planner::new(scene, &super::PlanOptions::default())?;
+        let robot = planner.robot();
         let joints = robot
             .model()
             .dof_names()
@@ -408,11 +407,9 @@ impl Supervisor {
             triggers: Triggers::new(&spec.online, spike),
             goal: scene.file.criteria.final_tip_region.clone(),
             iterations: None,
-            planner: Planner::new(scene, &super::PlanOptions::default())?,
+            planner,
             spec,
             budget,
-            model,
-            robot,
             joints,
             insertion,
             speed,
@@ -485,7 +482,7 @@ impl Supervisor {
         let points = &sim.target_points()?[self.target];
         let target =
             points.iter().copied().fold(DVec3::ZERO, |a, p| a + p) / points.len().max(1) as f64;
-        let live = self.live(sim, force)?;
+        let can_plan = sim.trajectory().is_some() && needle_in(sim)?;
         let time = sim.time();
         let plan_done = sim.trajectory().is_none_or(|t| time >= t.end_time());
         let in_goal = match (&self.goal, &rec.needle) {
@@ -496,7 +493,7 @@ impl Supervisor {
         let Some((trigger, detail)) = self.triggers.observe(Observation {
             force,
             target,
-            can_plan: live.is_some(),
+            can_plan,
             plan_done,
             in_goal,
             support,
@@ -506,7 +503,7 @@ impl Supervisor {
         if trigger == Trigger::PatientMoved {
             return self.reaim(sim, support, detail, clock);
         }
-        let Some(live) = live else {
+        let Some(live) = self.live(sim, force)? else {
             return Ok(None);
         };
         self.apply(sim, live, trigger, detail, clock)
@@ -535,13 +532,7 @@ impl Supervisor {
 
     /// Sets the budget of one re-plan (checked as `plan.budget` is).
     pub fn set_budget(&mut self, budget: Duration) -> Result<(), String> {
-        if budget < super::spec::MIN_BUDGET || budget > super::spec::MAX_BUDGET {
-            return Err(format!(
-                "budget {budget:?} must be between {:?} and {:?}",
-                super::spec::MIN_BUDGET,
-                super::spec::MAX_BUDGET
-            ));
-        }
+        super::spec::check_budget(budget).map_err(|e| format!("budget {budget:?} {e}"))?;
         self.budget = budget;
         Ok(())
     }
@@ -567,8 +558,7 @@ impl Supervisor {
         let step = self
             .planner
             .plan(left.max(super::spec::MIN_BUDGET), self.iterations)?;
-        let from: Vec<(JointHandle, f64)> =
-            self.joints.iter().map(|&j| (j, q[j.index()])).collect();
+        let from = self.joints_at(&q);
         let x = step.best.variables.clone();
         let planned = self
             .planner
@@ -585,14 +575,14 @@ impl Supervisor {
             }
             _ => (Decision::Continue, 0.0, 0.0),
         };
-        let latency = clock.elapsed();
+        let (latency_ms, over_budget) = self.latency(clock);
         self.log.push(Replan {
             kind: "replan",
             time: t0,
             trigger: Trigger::PatientMoved,
             detail,
-            latency_ms: latency.as_secs_f64() * 1e3,
-            over_budget: latency > self.budget + Duration::from_millis(1),
+            latency_ms,
+            over_budget,
             candidates: step.candidates.len() + 1,
             decision,
             continue_cost,
@@ -632,15 +622,14 @@ impl Supervisor {
         };
         let time = sim.time();
         let q = current.sample(time).q;
-        let Some(needle) = sim.tissue().sync_state()?.tools.needle.clone() else {
-            return Ok(None);
-        };
-        if needle.tip_region().is_none() {
+        if !needle_in(sim)? {
             return Ok(None);
         }
-        let targets = sim.target_points()?;
-        let (model, state) = sim.tissue().sync_model_and_state()?;
-        let positions = state.positions(model);
+        let needle = sim.tissue().sync_state()?.tools.needle.clone();
+        let Some(needle) = needle else {
+            return Ok(None);
+        };
+        let (positions, targets) = sim.positions_and_targets()?;
         Ok(Some(LiveNeedle {
             time,
             q,
@@ -664,12 +653,12 @@ impl Supervisor {
         let Ok(tr) = self.stroke(live, advance, speed, pause) else {
             return Ok(None);
         };
-        let report = self.model.rollout_from(live, tr.spline(), self.end_time)?;
-        let duration = tr.spline().end_time().max(self.end_time);
-        Ok(Some((
-            Cost::of(&report, &self.spec.cost, self.target, duration),
-            report,
-        )))
+        self.rollout(live, tr.spline()).map(Some)
+    }
+
+    /// The joints set to `q`, for a trajectory's first waypoint.
+    fn joints_at(&self, q: &[f64]) -> Vec<(JointHandle, f64)> {
+        self.joints.iter().map(|&j| (j, q[j.index()])).collect()
     }
 
     /// A stroke from `live` of `advance` (m) at `speed` (m/s), from rest after `pause` s.
@@ -680,24 +669,48 @@ impl Supervisor {
         speed: f64,
         pause: f64,
     ) -> Result<Trajectory, String> {
-        let set: Vec<(JointHandle, f64)> = self
-            .joints
-            .iter()
-            .map(|&j| (j, live.q[j.index()]))
-            .collect();
         let start = live.time + pause.max(1e-3);
-        let mut b = self.robot.trajectory().joints(live.time, &set).hold(start);
+        let mut b = self
+            .planner
+            .robot()
+            .trajectory()
+            .joints(live.time, &self.joints_at(&live.q))
+            .hold(start);
         if advance > 1e-6 {
             b = b.move_by(start + advance / speed, &[(self.insertion, advance)]);
         }
         b.build().map_err(|e| e.to_string())
     }
 
-    /// Scores a joint trajectory from `live` (infinite where it cannot be rolled out).
-    fn score(&self, live: &LiveNeedle, spline: &JointTrajectory) -> Result<f64, CoSimError> {
-        let report = self.model.rollout_from(live, spline, self.end_time)?;
+    /// A joint trajectory rolled out from `live` on the planning model, and its cost.
+    fn rollout(
+        &self,
+        live: &LiveNeedle,
+        spline: &JointTrajectory,
+    ) -> Result<(Cost, crate::report::Report), CoSimError> {
+        let report = self
+            .planner
+            .path_model()
+            .rollout_from(live, spline, self.end_time)?;
         let duration = spline.end_time().max(self.end_time);
-        Ok(Cost::of(&report, &self.spec.cost, self.target, duration).total)
+        Ok((
+            Cost::of(&report, &self.spec.cost, self.target, duration),
+            report,
+        ))
+    }
+
+    /// The total cost of a joint trajectory from `live`.
+    fn score(&self, live: &LiveNeedle, spline: &JointTrajectory) -> Result<f64, CoSimError> {
+        Ok(self.rollout(live, spline)?.0.total)
+    }
+
+    /// A re-plan's latency since `clock` (ms) and whether it exceeded the budget + 1 ms.
+    fn latency(&self, clock: Instant) -> (f64, bool) {
+        let l = clock.elapsed();
+        (
+            l.as_secs_f64() * 1e3,
+            l > self.budget + Duration::from_millis(1),
+        )
     }
 
     fn replan(
@@ -779,15 +792,15 @@ impl Supervisor {
             Some((_, x, tr)) if switch => (Decision::Switch, x[0], x[1], Some(tr)),
             _ => (Decision::Continue, planned, old_speed, continue_tr),
         };
-        let latency = clock.elapsed();
+        let (latency_ms, over_budget) = self.latency(clock);
         Ok((
             Replan {
                 kind: "replan",
                 time: live.time,
                 trigger,
                 detail,
-                latency_ms: latency.as_secs_f64() * 1e3,
-                over_budget: latency > self.budget + Duration::from_millis(1),
+                latency_ms,
+                over_budget,
                 candidates: count,
                 decision,
                 continue_cost,
@@ -798,6 +811,18 @@ impl Supervisor {
             tr,
         ))
     }
+}
+
+/// Whether the needle of `sim` is in the tissue: through its first membrane, as its events
+/// have it (what a stroke re-plan needs; cheap, checked every frame).
+fn needle_in(sim: &mut CoSim) -> Result<bool, CoSimError> {
+    Ok(sim
+        .tissue()
+        .sync_state()?
+        .tools
+        .needle
+        .as_ref()
+        .is_some_and(|n| n.tip_region().is_some()))
 }
 
 /// The mean speed of coordinate `j` over the trajectory segment around time `t` (`None`:

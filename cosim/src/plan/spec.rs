@@ -427,14 +427,24 @@ pub fn parse_budget(text: &str) -> Result<Duration, String> {
         "min" => v * 60.0,
         u => return Err(format!("budget {text:?}: unknown unit {u:?} (use ms or s)")),
     };
-    if !secs.is_finite() || secs < MIN_BUDGET.as_secs_f64() || secs > MAX_BUDGET.as_secs_f64() {
+    if !secs.is_finite() {
+        return Err(format!("budget {text:?} is not finite"));
+    }
+    let budget = Duration::try_from_secs_f64(secs).unwrap_or(Duration::ZERO);
+    check_budget(budget).map_err(|e| format!("budget {text:?} {e}"))?;
+    Ok(budget)
+}
+
+/// Checks a budget against [`MIN_BUDGET`] and [`MAX_BUDGET`] (the error says the range).
+pub fn check_budget(budget: Duration) -> Result<(), String> {
+    if budget < MIN_BUDGET || budget > MAX_BUDGET {
         return Err(format!(
-            "budget {text:?} must be between {} ms and {} s",
+            "must be between {} ms and {} s",
             MIN_BUDGET.as_millis(),
             MAX_BUDGET.as_secs()
         ));
     }
-    Ok(Duration::from_secs_f64(secs))
+    Ok(())
 }
 
 impl PlanSpec {
