@@ -28,12 +28,12 @@ use std::sync::Arc;
 use std::time::Instant;
 use vesalius_engine::contact::faces::locate;
 use vesalius_engine::contact::{
-    event_descriptions, Attachment, BodyWrench, NeedleSpec, Pose, ToolSetup, ToolShape,
-    ToolShapeDesc,
+    event_descriptions, Attachment, BodyWrench, ContactReport, NeedleSpec, Pose, ToolSetup,
+    ToolShape, ToolShapeDesc,
 };
 use vesalius_engine::model::{Control, Model, State, SupportDrive};
 use vesalius_engine::sim::{BackendKind, Simulation};
-use vesalius_engine::solver::{diagnostics, Guards, Threads};
+use vesalius_engine::solver::{diagnostics, EnergyInput, EnergyWatch, Guards, Threads};
 use vesalius_robot::prelude::*;
 
 /// Overrides for a run.
@@ -161,6 +161,8 @@ pub struct CoSim {
     pool: Vec<CoSim>,
     /// The patient's motion (`[[motion]]`): the pinned supports' targets per frame.
     supports: SupportDrive,
+    /// The energy guard's balance: the tissue's energy against the tools' work on it.
+    energy: EnergyWatch,
 }
 
 /// A co-simulation's world between two frames: everything a run changes, so that a run
@@ -178,6 +180,7 @@ pub struct WorldSnapshot {
     wrenches: Vec<BodyWrench>,
     stiffness: Vec<ContactStiffness>,
     recorder: Recorder,
+    energy: EnergyWatch,
 }
 
 impl WorldSnapshot {
@@ -603,6 +606,7 @@ impl CoSim {
             needle,
             pool: Vec::new(),
             supports,
+            energy: EnergyWatch::default(),
         })
     }
 
@@ -616,6 +620,7 @@ impl CoSim {
             wrenches: self.wrenches.clone(),
             stiffness: self.stiffness.clone(),
             recorder: self.recorder.clone(),
+            energy: self.energy.clone(),
         })
     }
 
@@ -634,6 +639,7 @@ impl CoSim {
         self.wrenches = snapshot.wrenches.clone();
         self.stiffness = snapshot.stiffness.clone();
         self.recorder = snapshot.recorder.clone();
+        self.energy = snapshot.energy.clone();
         Ok(())
     }
 
@@ -674,6 +680,7 @@ impl CoSim {
             needle: self.needle,
             pool: Vec::new(),
             supports: self.supports.clone(),
+            energy: self.energy.clone(),
         })
     }
 
@@ -825,6 +832,9 @@ impl CoSim {
             ..self.supports.control(t0, t0 + self.frame_dt)
         };
         self.tissue.set_control(control);
+        // The tools' poses before the frame, for the work they do on the tissue (the state
+        // is on the host: it was read back after the last frame).
+        let before = self.tissue.sync_state()?.tools.poses.clone();
         let clock = Instant::now();
         self.tissue.step(1)?;
         let report = self
@@ -850,7 +860,16 @@ impl CoSim {
         });
         let target_points = target_points(model, &pos, &self.targets);
         let margins = self.margin_probe.measure(model, &pos, tip, &target_points);
-        let breach = self.guards.breach(model, &plan, &diagnostics(model, state));
+        let diag = diagnostics(model, state);
+        let input = if self.supports.moves_during(t0, t0 + self.frame_dt) {
+            EnergyInput::Unknown
+        } else {
+            EnergyInput::Work(tool_work(&report, &before, &poses))
+        };
+        let breach = self.guards.breach(model, &plan, &diag).or_else(|| {
+            self.guards
+                .energy_breach(model, &plan, &diag, &mut self.energy, input)
+        });
         let rec = self.recorder.record(
             model,
             state,
@@ -976,6 +995,22 @@ impl CoSim {
             .clone()
             .finish(&self.criteria, self.backend_name.clone(), self.coupling)
     }
+}
+
+/// The work the tools did on the tissue over a frame (J): minus the tissue's mean wrench on
+/// each body (force, and torque about its origin) times the body's displacement (and
+/// rotation vector) over the frame. Exact for the mean force when a body moves at constant
+/// velocity over the substeps, as the tools do.
+fn tool_work(report: &ContactReport, before: &[Pose], after: &[Pose]) -> f64 {
+    report
+        .wrenches
+        .iter()
+        .zip(before.iter().zip(after))
+        .map(|(w, (p0, p1))| {
+            let turn = (p1.rotation * p0.rotation.inverse()).to_scaled_axis();
+            -(w.force.dot(p1.translation - p0.translation) + w.torque.dot(turn))
+        })
+        .sum()
 }
 
 /// The tissue's force on a tool linearised about where it was measured, so that within a

@@ -10,7 +10,7 @@ use std::time::{Duration, Instant};
 use vesalius_engine::output::{FrameWriter, PVD_NAME};
 use vesalius_engine::scene::Scene;
 use vesalius_engine::sim::{BackendKind, Simulation};
-use vesalius_engine::solver::{diagnostics, Threads};
+use vesalius_engine::solver::{diagnostics, EnergyInput, EnergyWatch, Threads};
 
 /// Arguments of `vesalius run`.
 #[derive(Args, Debug)]
@@ -129,7 +129,7 @@ pub fn run(args: RunArgs) -> Result<()> {
     // still leaves a summary.json that says so.
     let mut failure: Option<anyhow::Error> = None;
     let guards = sim_spec.guards.clone();
-    let mut energy = vesalius_engine::solver::EnergyWatch::default();
+    let mut energy = EnergyWatch::default();
     let mut breached = None;
     while done < frames {
         let n = (every as u64).min(frames - done) as u32;
@@ -160,7 +160,11 @@ pub fn run(args: RunArgs) -> Result<()> {
                 writer.write_frame(model, state)?;
                 let d = diagnostics(model, state);
                 // Moving supports do work on the tissue; gravity is in the energy.
-                let input = supports.moves_during(chunk_start, state.time);
+                let input = if supports.moves_during(chunk_start, state.time) {
+                    EnergyInput::Unknown
+                } else {
+                    EnergyInput::None
+                };
                 Ok(guards
                     .breach(model, &plan, &d)
                     .or_else(|| guards.energy_breach(model, &plan, &d, &mut energy, input)))

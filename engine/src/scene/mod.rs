@@ -33,7 +33,7 @@
 //! allow_unstable = false  # is true
 //! backend = "auto"        # auto | cpu | gpu
 //! threads = "auto"        # CPU backend: or a number (1..=1024)
-//! guards = { max_inverted_fraction = 0.05, volume_ratio = [0.5, 2.0], max_speed_ratio = 1.0, max_energy_growth = 0.1 }
+//! guards = { max_inverted_fraction = 0.05, volume_ratio = [0.5, 2.0], max_speed_ratio = 1.0, max_energy_growth = 0.1, work_tolerance = 0.25 }
 //!
 //! [output]
 //! every = 2               # write every 2nd frame

@@ -48,7 +48,7 @@ pub use constraints::{
 };
 pub use cpu::CpuXpbd;
 pub use diagnostics::{diagnostics, Diagnostics, RegionHealth};
-pub use guards::{Breach, EnergyWatch, GuardKind, Guards};
+pub use guards::{Breach, EnergyInput, EnergyWatch, GuardKind, Guards};
 
 use crate::model::Model;
 use serde::{Deserialize, Serialize};
