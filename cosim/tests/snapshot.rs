@@ -169,3 +169,53 @@ fn restored_runs_and_batched_rollouts_continue_with_the_same_bits() {
         "{err}"
     );
 }
+
+mod common;
+
+proptest::proptest! {
+    #![proptest_config(proptest::prelude::ProptestConfig { cases: 16, ..Default::default() })]
+
+    /// Random indenter scenes (block resolution, friction, press depth and timing, where
+    /// the snapshot is taken): a run that is snapshotted, sent elsewhere (the probe pulled
+    /// out) and restored ends with the same bits as the run that never stopped.
+    #[test]
+    fn a_restored_random_press_continues_with_the_same_bits(
+        cells in [2u32..5, 2u32..5, 1u32..4],
+        friction in 0.0f64..0.8,
+        depth in 0.0f64..0.008,
+        t_in in 0.1f64..0.4,
+        cut in 1u64..23,
+    ) {
+        let text = format!(
+            "[[trajectory]]\nt = 0.0\njoints = {{ plunge = 0.0 }}\n\
+             [[trajectory]]\nt = {t_in}\njoints = {{ plunge = {depth} }}\n"
+        );
+        let mut sc = common::indenter_scene("random_press.toml", cells, 0.4, &text);
+        let tool = &mut sc.file.tool[0];
+        tool.static_friction = friction;
+        tool.kinetic_friction = 0.8 * friction;
+        let opts = PredictOptions { backend: Some(BackendKind::Cpu), ..Default::default() };
+        let mut straight = CoSim::new(&sc, &opts).unwrap();
+        let frames = straight.frames();
+        straight.run_frames(frames, |_| std::ops::ControlFlow::Continue(())).unwrap();
+        let straight = straight.report();
+
+        let mut b = CoSim::new(&sc, &opts).unwrap();
+        b.run_frames(cut, |_| std::ops::ControlFlow::Continue(())).unwrap();
+        let snapshot = b.snapshot().unwrap();
+        let robot = SceneRobot::load(&sc).unwrap();
+        let plunge = robot.joint("plunge").unwrap();
+        let out = robot
+            .trajectory()
+            .joints(0.0, &[(plunge, 0.0)])
+            .joints(1.0, &[(plunge, 0.0)])
+            .build()
+            .unwrap();
+        b.set_trajectory(&out);
+        b.run_frames(4, |_| std::ops::ControlFlow::Continue(())).unwrap();
+        b.restore(&snapshot).unwrap();
+        b.run_frames(frames - cut, |_| std::ops::ControlFlow::Continue(())).unwrap();
+        let diff = first_difference(&physics(&b.report()), &physics(&straight), "");
+        proptest::prop_assert!(diff.is_none(), "the reports differ at {}", diff.unwrap());
+    }
+}

@@ -357,36 +357,65 @@ pub fn output_files(path: &Path) -> Vec<PathBuf> {
 const NAMES_PREFIX: &str = "vesalius region_names:";
 
 /// `vesalius region_names: 1=skin;2=fat` (used where a format has no place for names).
+/// Names are kept exactly: `%`, `;`, `=`, `-` (an XML comment may not hold `--`), control
+/// characters and spaces at either end are written as `%XX` (UTF-8 bytes in hex).
 pub(crate) fn encode_names(names: &BTreeMap<i32, String>) -> String {
     let list: Vec<String> = names
         .iter()
         .map(|(k, v)| {
-            let clean: String = v
-                .chars()
-                .map(|c| {
-                    if matches!(c, ';' | '=' | '\n' | '\r') {
-                        '_'
-                    } else {
-                        c
+            let last = v.chars().count().saturating_sub(1);
+            let mut clean = String::with_capacity(v.len());
+            for (i, c) in v.chars().enumerate() {
+                let end_space = c.is_whitespace() && (i == 0 || i == last);
+                if matches!(c, '%' | ';' | '=' | '-') || c.is_control() || end_space {
+                    let mut buf = [0u8; 4];
+                    for b in c.encode_utf8(&mut buf).bytes() {
+                        clean.push_str(&format!("%{b:02X}"));
                     }
-                })
-                .collect();
+                } else {
+                    clean.push(c);
+                }
+            }
             format!("{k}={clean}")
         })
         .collect();
     format!("{NAMES_PREFIX} {}", list.join(";"))
 }
 
+/// The names [`encode_names`] wrote (a `%` not followed by two hex digits is kept as it is).
 pub(crate) fn decode_names(s: &str) -> BTreeMap<i32, String> {
     let mut m = BTreeMap::new();
     if let Some(rest) = s.trim().strip_prefix(NAMES_PREFIX) {
         for item in rest.split(';') {
             if let Some((k, v)) = item.split_once('=') {
                 if let Ok(k) = k.trim().parse() {
-                    m.insert(k, v.trim().to_string());
+                    m.insert(k, unescape(v.trim()));
                 }
             }
         }
     }
     m
+}
+
+fn unescape(v: &str) -> String {
+    let b = v.as_bytes();
+    let mut out = Vec::with_capacity(b.len());
+    let mut i = 0;
+    while i < b.len() {
+        let hex = b
+            .get(i + 1..i + 3)
+            .and_then(|h| std::str::from_utf8(h).ok())
+            .and_then(|h| u8::from_str_radix(h, 16).ok());
+        match (b[i], hex) {
+            (b'%', Some(x)) => {
+                out.push(x);
+                i += 3;
+            }
+            (c, _) => {
+                out.push(c);
+                i += 1;
+            }
+        }
+    }
+    String::from_utf8_lossy(&out).into_owned()
 }
