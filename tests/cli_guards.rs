@@ -109,3 +109,66 @@ fn a_slow_instability_breaks_the_energy_guard() {
     assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
     assert_eq!(summary["status"], "ok");
 }
+
+/// The shipped block, for the runs below.
+fn block_sag() -> std::path::PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("scenes/block_sag.toml")
+}
+
+/// A duration whose frames would fill the disk is refused before the first frame, with the
+/// sizes and what to change; nothing is written.
+#[test]
+fn a_run_that_would_fill_the_disk_asks_for_force() {
+    let out = Path::new(env!("CARGO_TARGET_TMPDIR")).join("cli_guards_disk");
+    let _ = std::fs::remove_dir_all(&out);
+    // 1e5 s at 60 frames/s, every 6th frame written: 1e6 frames of 2.4 MB, 2.4 TB.
+    let o = Command::new(env!("CARGO_BIN_EXE_vesalius"))
+        .arg("run")
+        .arg(block_sag())
+        .arg("--out")
+        .arg(&out)
+        .args(["--backend", "cpu", "-q", "--duration", "100000"])
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(!o.status.success());
+    assert!(
+        err.contains("1000002 frames of 2.4 MB") && err.contains("free") && err.contains("--force"),
+        "{err}"
+    );
+    let left: Vec<_> = std::fs::read_dir(&out).map_or(vec![], |d| d.collect());
+    assert!(left.is_empty(), "{left:?}");
+}
+
+/// Ctrl-C stops a run after the frame it is on: it exits non-zero, and the frames so far
+/// and a summary.json that says "interrupted" stay.
+#[cfg(unix)]
+#[test]
+fn ctrl_c_stops_a_run_and_keeps_its_summary() {
+    let out = Path::new(env!("CARGO_TARGET_TMPDIR")).join("cli_guards_sigint");
+    let _ = std::fs::remove_dir_all(&out);
+    let mut child = Command::new(env!("CARGO_BIN_EXE_vesalius"))
+        .arg("run")
+        .arg(block_sag())
+        .arg("--out")
+        .arg(&out)
+        .args(["--backend", "cpu", "-q", "--duration", "600"])
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let started = std::time::Instant::now();
+    while !out.join("frame_00002.vtu").exists() {
+        assert!(started.elapsed().as_secs() < 300, "no frames written");
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+    // SAFETY: kill with a live child's pid and a valid signal.
+    assert_eq!(unsafe { libc::kill(child.id() as i32, libc::SIGINT) }, 0);
+    let status = child.wait().unwrap();
+    assert!(!status.success());
+    let summary: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(out.join("summary.json")).unwrap()).unwrap();
+    let text = summary["status"].as_str().unwrap();
+    assert!(text.starts_with("failed: interrupted (Ctrl-C)"), "{text}");
+    assert!(summary["frames_written"].as_u64().unwrap() >= 3);
+    assert!(out.join("tissue.pvd").exists());
+}

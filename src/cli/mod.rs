@@ -2,6 +2,7 @@
 pub mod bench;
 pub mod cosim;
 pub mod info;
+pub mod limits;
 pub mod mesh;
 pub mod plan;
 pub mod robot;

@@ -122,6 +122,14 @@ pub fn run(args: RunArgs) -> Result<()> {
     let mut write_time = Duration::ZERO;
     let t = Instant::now();
     let (model, state) = sim.sync_model_and_state()?;
+    let frame_bytes = writer.frame_bytes(model, state)?;
+    super::limits::check_disk_space(
+        &args.out,
+        frame_bytes,
+        frames / every as u64 + 2,
+        args.force,
+    )?;
+    super::limits::catch_interrupt();
     writer.write_frame(model, state)?;
     write_time += t.elapsed();
     let mut done = 0u64;
@@ -132,6 +140,13 @@ pub fn run(args: RunArgs) -> Result<()> {
     let mut energy = EnergyWatch::default();
     let mut breached = None;
     while done < frames {
+        if super::limits::interrupted() {
+            failure = Some(anyhow::anyhow!(
+                "interrupted (Ctrl-C) at t = {:.4} s",
+                sim.time()
+            ));
+            break;
+        }
         let n = (every as u64).min(frames - done) as u32;
         let t = Instant::now();
         let chunk_start = sim.time();

@@ -8,7 +8,7 @@ use crate::mesh::vtu::{self, Field};
 use crate::model::{Model, State};
 use crate::solver::deformation;
 use rayon::prelude::*;
-use std::io::BufWriter;
+use std::io::{BufWriter, Write};
 use std::path::{Path, PathBuf};
 
 /// Errors writing results (one message each: see
@@ -112,6 +112,20 @@ pub struct FrameWriter {
     encoder: Option<vtu::FrameWriter>,
 }
 
+/// A writer that only counts the bytes (for [`FrameWriter::frame_bytes`]).
+struct ByteCount(u64);
+
+impl Write for ByteCount {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        self.0 += buf.len() as u64;
+        Ok(buf.len())
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
 /// Name of the `.pvd` index the writer produces.
 pub const PVD_NAME: &str = "tissue.pvd";
 
@@ -161,33 +175,45 @@ impl FrameWriter {
     pub fn write_frame(&mut self, model: &Model, state: &State) -> Result<PathBuf, OutputError> {
         let name = format!("frame_{:05}.vtu", self.frames.len());
         let path = self.dir.join(&name);
-        let strain = tet_strain(model, state);
-        let positions = state.positions(model);
-        if self.encoder.is_none() {
-            self.encoder =
-                Some(vtu::FrameWriter::new(model.num_vertices(), &model.tets).map_err(io(&path))?);
-        }
-        let encoder = self.encoder.as_ref().expect("set above");
         let file = std::fs::File::create(&path).map_err(io(&path))?;
-        encoder
-            .write(
-                BufWriter::new(file),
-                &positions,
-                &[
-                    ("displacement", Field::Vec3(&state.displacements)),
-                    ("velocity", Field::Vec3(&state.velocities)),
-                ],
-                &[
-                    ("region", Field::I32(&model.tet_region)),
-                    ("green_strain", Field::F32(&strain.green_strain)),
-                    ("max_stretch", Field::F32(&strain.max_stretch)),
-                    ("volume_ratio", Field::F32(&strain.volume_ratio)),
-                ],
-            )
+        self.encode(model, state, BufWriter::new(file))
             .map_err(io(&path))?;
         self.frames.push((state.time, name));
         self.write_pvd()?;
         Ok(path)
+    }
+
+    /// The size in bytes of a frame of `state` as [`FrameWriter::write_frame`] would write
+    /// it (encoded, nothing written), to check a run's output against the free disk space
+    /// before it starts.
+    pub fn frame_bytes(&mut self, model: &Model, state: &State) -> Result<u64, OutputError> {
+        let mut count = ByteCount(0);
+        self.encode(model, state, &mut count)
+            .map_err(io(&self.dir))?;
+        Ok(count.0)
+    }
+
+    fn encode(&mut self, model: &Model, state: &State, w: impl Write) -> std::io::Result<()> {
+        let strain = tet_strain(model, state);
+        let positions = state.positions(model);
+        if self.encoder.is_none() {
+            self.encoder = Some(vtu::FrameWriter::new(model.num_vertices(), &model.tets)?);
+        }
+        let encoder = self.encoder.as_ref().expect("set above");
+        encoder.write(
+            w,
+            &positions,
+            &[
+                ("displacement", Field::Vec3(&state.displacements)),
+                ("velocity", Field::Vec3(&state.velocities)),
+            ],
+            &[
+                ("region", Field::I32(&model.tet_region)),
+                ("green_strain", Field::F32(&strain.green_strain)),
+                ("max_stretch", Field::F32(&strain.max_stretch)),
+                ("volume_ratio", Field::F32(&strain.volume_ratio)),
+            ],
+        )
     }
 
     /// Number of frames written.
