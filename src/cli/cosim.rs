@@ -51,20 +51,15 @@ pub fn run(args: &RunArgs, text: &str) -> Result<()> {
     let started = Instant::now();
     {
         let (m, s) = sim.tissue().sync_model_and_state()?;
-        let frame_bytes = writer.frame_bytes(m, s)?;
-        super::limits::check_disk_space(&args.out, frame_bytes, frames / every + 2, args.force)?;
-        super::limits::catch_interrupt();
+        super::limits::before_first_frame(&mut writer, m, s, frames / every + 2, args.force)?;
         writer.write_frame(m, s)?;
     }
     // Whatever stops the run early (the solver, reading the state back, writing a frame)
     // still leaves a summary.json that says so.
     let mut failure: Option<anyhow::Error> = None;
     for f in 1..=frames {
-        if super::limits::interrupted() {
-            failure = Some(anyhow::anyhow!(
-                "interrupted (Ctrl-C) at t = {:.4} s",
-                sim.time()
-            ));
+        if let Some(e) = super::limits::interruption(sim.time()) {
+            failure = Some(e);
             break;
         }
         match sim.step_frame().cloned() {

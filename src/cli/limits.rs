@@ -5,6 +5,28 @@
 use anyhow::{bail, Result};
 use std::path::Path;
 use std::sync::atomic::{AtomicBool, Ordering};
+use vesalius_engine::model::{Model, State};
+use vesalius_engine::output::FrameWriter;
+
+/// Before a run's first frame: refuses it if its `frames` frames would fill the disk
+/// ([`check_disk_space`], a frame of `state` encoded to size it), then catches Ctrl-C.
+pub fn before_first_frame(
+    writer: &mut FrameWriter,
+    model: &Model,
+    state: &State,
+    frames: u64,
+    force: bool,
+) -> Result<()> {
+    let frame_bytes = writer.frame_bytes(model, state)?;
+    check_disk_space(writer.dir(), frame_bytes, frames, force)?;
+    catch_interrupt();
+    Ok(())
+}
+
+/// The failure to end a run with, at simulated time `time`, if Ctrl-C asked it to stop.
+pub fn interruption(time: f64) -> Option<anyhow::Error> {
+    interrupted().then(|| anyhow::anyhow!("interrupted (Ctrl-C) at t = {time:.4} s"))
+}
 
 /// Share of the free space a run may fill without `--force`.
 const MAX_DISK_SHARE: f64 = 0.9;
@@ -12,7 +34,7 @@ const MAX_DISK_SHARE: f64 = 0.9;
 /// Refuses a run whose `frames` frames of `frame_bytes` each would take more than 90 % of
 /// the free space where `dir` is, unless `force`; the message gives the sizes and what to
 /// change. Where the free space cannot be read, nothing is refused.
-pub fn check_disk_space(dir: &Path, frame_bytes: u64, frames: u64, force: bool) -> Result<()> {
+fn check_disk_space(dir: &Path, frame_bytes: u64, frames: u64, force: bool) -> Result<()> {
     let total = frame_bytes.saturating_mul(frames);
     let Some(free) = free_bytes(dir) else {
         return Ok(());
@@ -60,7 +82,7 @@ static INTERRUPTED: AtomicBool = AtomicBool::new(false);
 
 /// From now on the first Ctrl-C (SIGINT) asks the run to stop after the frame it is on
 /// ([`interrupted`]); a second one ends the process at once.
-pub fn catch_interrupt() {
+fn catch_interrupt() {
     #[cfg(unix)]
     {
         extern "C" fn on_sigint(_: libc::c_int) {
@@ -78,6 +100,6 @@ pub fn catch_interrupt() {
 }
 
 /// Whether Ctrl-C asked the run to stop.
-pub fn interrupted() -> bool {
+fn interrupted() -> bool {
     INTERRUPTED.load(Ordering::SeqCst)
 }

@@ -122,14 +122,13 @@ pub fn run(args: RunArgs) -> Result<()> {
     let mut write_time = Duration::ZERO;
     let t = Instant::now();
     let (model, state) = sim.sync_model_and_state()?;
-    let frame_bytes = writer.frame_bytes(model, state)?;
-    super::limits::check_disk_space(
-        &args.out,
-        frame_bytes,
+    super::limits::before_first_frame(
+        &mut writer,
+        model,
+        state,
         frames / every as u64 + 2,
         args.force,
     )?;
-    super::limits::catch_interrupt();
     writer.write_frame(model, state)?;
     write_time += t.elapsed();
     let mut done = 0u64;
@@ -140,11 +139,8 @@ pub fn run(args: RunArgs) -> Result<()> {
     let mut energy = EnergyWatch::default();
     let mut breached = None;
     while done < frames {
-        if super::limits::interrupted() {
-            failure = Some(anyhow::anyhow!(
-                "interrupted (Ctrl-C) at t = {:.4} s",
-                sim.time()
-            ));
+        if let Some(e) = super::limits::interruption(sim.time()) {
+            failure = Some(e);
             break;
         }
         let n = (every as u64).min(frames - done) as u32;

@@ -98,7 +98,8 @@ impl Guards {
         input: EnergyInput,
     ) -> Option<Breach> {
         let (growth, scale) = watch.observe(diag, input)?;
-        let scale = scale.max(energy_noise_floor(model));
+        let floor = *watch.floor.get_or_insert_with(|| energy_noise_floor(model));
+        let scale = scale.max(floor);
         let limit = self.max_energy_growth * scale + self.work_tolerance * watch.abs_work;
         (self.enabled && growth > limit).then(|| Breach {
             guard: GuardKind::EnergyGrowth,
@@ -251,6 +252,8 @@ pub struct EnergyWatch {
     /// The sum of the work's magnitudes frame by frame since the balance's lowest (J).
     abs_work: f64,
     scale: f64,
+    /// The model's [`energy_noise_floor`], computed on first use.
+    floor: Option<f64>,
 }
 
 impl EnergyWatch {
@@ -265,18 +268,20 @@ impl EnergyWatch {
             .max(diag.kinetic_energy.abs())
             .max(diag.gravity_energy.abs());
         let work = match input {
-            EnergyInput::None => 0.0,
-            EnergyInput::Work(w) if w.is_finite() => w,
-            _ => f64::NAN,
+            EnergyInput::None => Some(0.0),
+            EnergyInput::Work(w) if w.is_finite() => Some(w),
+            _ => None,
         };
-        if !(total.is_finite() && work.is_finite()) {
+        let Some(work) = work.filter(|_| total.is_finite()) else {
+            // Unknown work, or a non-finite state: the balance starts again here.
             *self = Self {
                 lowest: Some(total),
                 scale: self.scale,
+                floor: self.floor,
                 ..Self::default()
             };
             return None;
-        }
+        };
         self.balance_work += work;
         self.work += work;
         self.abs_work += work.abs();
