@@ -5,6 +5,8 @@ use vesalius_engine::mesh::{
     ValidateOptions,
 };
 
+mod common;
+
 /// Checks that the boundary is closed (every edge in exactly two triangles, used once in
 /// each direction) and returns the volume it encloses (divergence theorem).
 fn closed_surface_volume(m: &TetMesh) -> f64 {
@@ -462,21 +464,7 @@ fn conforming_boundary_area(m: &TetMesh) -> f64 {
     assert!(count.values().all(|&n| n == 1 || n == 2));
     let tris = boundary_triangles(&m.tets);
     assert_eq!(tris.len(), count.values().filter(|&&n| n == 1).count());
-    tris.iter()
-        .map(|t| {
-            let [a, b, c] = t.map(|i| m.positions[i as usize]);
-            let (u, v) = (
-                [b[0] - a[0], b[1] - a[1], b[2] - a[2]],
-                [c[0] - a[0], c[1] - a[1], c[2] - a[2]],
-            );
-            let n = [
-                u[1] * v[2] - u[2] * v[1],
-                u[2] * v[0] - u[0] * v[2],
-                u[0] * v[1] - u[1] * v[0],
-            ];
-            0.5 * (n[0] * n[0] + n[1] * n[1] + n[2] * n[2]).sqrt()
-        })
-        .sum()
+    common::boundary_area(m)
 }
 
 #[test]

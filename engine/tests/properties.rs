@@ -14,9 +14,11 @@
 use proptest::prelude::*;
 use std::collections::BTreeMap;
 use vesalius_engine::mesh::{
-    self, boundary_triangles, parse_msh, parse_tetgen, parse_vtk, parse_vtu, refine, write_msh,
-    write_tetgen, write_vtk, MshVersion, TetMesh,
+    self, parse_msh, parse_tetgen, parse_vtk, parse_vtu, refine, write_msh, write_tetgen,
+    write_vtk, MshVersion, TetMesh,
 };
+
+mod common;
 
 /// A writer and its reader.
 struct Format {
@@ -158,23 +160,6 @@ fn region_volumes(m: &TetMesh) -> BTreeMap<i32, f64> {
     v
 }
 
-fn boundary_area(m: &TetMesh) -> f64 {
-    boundary_triangles(&m.tets)
-        .iter()
-        .map(|tri| {
-            let [a, b, c] = tri.map(|i| m.positions[i as usize]);
-            let u = [b[0] - a[0], b[1] - a[1], b[2] - a[2]];
-            let w = [c[0] - a[0], c[1] - a[1], c[2] - a[2]];
-            let x = [
-                u[1] * w[2] - u[2] * w[1],
-                u[2] * w[0] - u[0] * w[2],
-                u[0] * w[1] - u[1] * w[0],
-            ];
-            0.5 * (x[0] * x[0] + x[1] * x[1] + x[2] * x[2]).sqrt()
-        })
-        .sum()
-}
-
 proptest! {
     #![proptest_config(ProptestConfig { cases: 48, ..ProptestConfig::default() })]
 
@@ -208,7 +193,7 @@ proptest! {
             prop_assert!(r.tet_volume(t).unwrap() > 0.0, "child {} inverted", t);
         }
         prop_assert_eq!(&r.region_names, &m.region_names);
-        let (a0, a1) = (boundary_area(&m), boundary_area(&r));
+        let (a0, a1) = (common::boundary_area(&m), common::boundary_area(&r));
         prop_assert!((a0 - a1).abs() <= 1e-9 * a0, "boundary area {} -> {}", a0, a1);
     }
 }

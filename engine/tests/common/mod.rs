@@ -4,6 +4,7 @@
 use vesalius_engine::contact::{NeedleSpec, NeedleTissue, ToolSetup};
 use vesalius_engine::glam::DVec3;
 use vesalius_engine::mesh::generate::box_grid;
+use vesalius_engine::mesh::{boundary_triangles, TetMesh};
 use vesalius_engine::model::{Material, Model, ModelBuilder, PinSet};
 
 /// Opens a GPU, or returns None with a notice. With VESALIUS_REQUIRE_GPU=1 (CI) a missing
@@ -111,4 +112,24 @@ pub fn needle_setup(puncture: f64) -> ToolSetup {
         .into(),
         ..Default::default()
     }
+}
+
+/// Total area of a mesh's boundary triangles (m^2).
+pub fn boundary_area(m: &TetMesh) -> f64 {
+    boundary_triangles(&m.tets)
+        .iter()
+        .map(|t| {
+            let [a, b, c] = t.map(|i| m.positions[i as usize]);
+            let (u, v) = (
+                [b[0] - a[0], b[1] - a[1], b[2] - a[2]],
+                [c[0] - a[0], c[1] - a[1], c[2] - a[2]],
+            );
+            let n = [
+                u[1] * v[2] - u[2] * v[1],
+                u[2] * v[0] - u[0] * v[2],
+                u[0] * v[1] - u[1] * v[0],
+            ];
+            0.5 * (n[0] * n[0] + n[1] * n[1] + n[2] * n[2]).sqrt()
+        })
+        .sum()
 }
