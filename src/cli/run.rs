@@ -33,7 +33,8 @@ pub struct RunArgs {
     /// Simulated duration in seconds. Overrides the scene.
     #[arg(long)]
     pub duration: Option<f64>,
-    /// Overwrite results already in the output directory.
+    /// Overwrite results already in the output directory, and run even if the frames to
+    /// write would take more than 90 % of the free disk space.
     #[arg(long)]
     pub force: bool,
     /// No progress bar.
