@@ -9,7 +9,7 @@ use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion, Through
 use std::time::Duration;
 use vesalius::engine::scenes::{reference_block, reference_block_cells};
 use vesalius::engine::sim::{BackendKind, Simulation};
-use vesalius::engine::solver::SolverConfig;
+use vesalius::engine::solver::{Guards, SolverConfig};
 
 fn sizes() -> Vec<usize> {
     std::env::var("VESALIUS_BENCH_SIZES")
@@ -49,5 +49,38 @@ fn frame(c: &mut Criterion) {
     group.finish();
 }
 
-criterion_group!(benches, frame);
+/// The cost of the per-frame guards (each region's inverted tets and volume, the fastest
+/// vertex; on the GPU the `guard_tets` reduction and `end_frame`'s verdict): one frame of the
+/// 40k block with the guards on and off, on each backend.
+fn guards(c: &mut Criterion) {
+    let mut group = c.benchmark_group("guards");
+    group
+        .sample_size(10)
+        .measurement_time(Duration::from_secs(10))
+        .warm_up_time(Duration::from_secs(2));
+    let model = reference_block(reference_block_cells(40_000), 0.0);
+    for backend in [BackendKind::Cpu, BackendKind::Gpu] {
+        for on in [true, false] {
+            let config = SolverConfig {
+                guards: Guards {
+                    enabled: on,
+                    ..Guards::default()
+                },
+                ..SolverConfig::default()
+            };
+            let mut sim = match Simulation::new(model.clone(), &config, backend.into()) {
+                Ok(s) => s,
+                Err(e) => {
+                    eprintln!("skipping {backend}: {e}");
+                    continue;
+                }
+            };
+            let id = BenchmarkId::new(format!("{backend}"), if on { "on" } else { "off" });
+            group.bench_function(id, |b| b.iter(|| sim.step(1).expect("stable")));
+        }
+    }
+    group.finish();
+}
+
+criterion_group!(benches, frame, guards);
 criterion_main!(benches);

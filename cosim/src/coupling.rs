@@ -33,7 +33,7 @@ use vesalius_engine::contact::{
 };
 use vesalius_engine::model::{Control, Model, State, SupportDrive};
 use vesalius_engine::sim::{BackendKind, Simulation};
-use vesalius_engine::solver::{diagnostics, EnergyInput, EnergyWatch, Guards, Threads};
+use vesalius_engine::solver::{diagnostics, EnergyInput, EnergyWatch, Guards, SimError, Threads};
 use vesalius_robot::prelude::*;
 
 /// Overrides for a run.
@@ -153,7 +153,8 @@ pub struct CoSim {
     warnings: Vec<String>,
     criteria: CriteriaSpec,
     margin_probe: MarginProbe,
-    /// Physical sanity guards, checked every frame.
+    /// Physical sanity guards: the solver judges the per-frame ones; the energy guard is
+    /// judged here every frame with the tools' work.
     guards: Guards,
     /// The needle's body and its tip and axis in the body frame.
     needle: Option<(usize, DVec3, DVec3)>,
@@ -836,7 +837,12 @@ impl CoSim {
         // is on the host: it was read back after the last frame).
         let before = self.tissue.sync_state()?.tools.poses.clone();
         let clock = Instant::now();
-        self.tissue.step(1)?;
+        // The solver judges the per-frame guards; a breaking frame is still recorded.
+        let solver_breach = match self.tissue.step(1) {
+            Ok(()) => None,
+            Err(SimError::Guard(b)) => Some(*b),
+            Err(e) => return Err(e.into()),
+        };
         let report = self
             .tissue
             .contact_report()
@@ -866,7 +872,7 @@ impl CoSim {
         } else {
             EnergyInput::Work(tool_work(&report, &before, &poses))
         };
-        let breach = self.guards.breach(model, &plan, &diag).or_else(|| {
+        let breach = solver_breach.or_else(|| {
             self.guards
                 .energy_breach(model, &plan, &diag, &mut self.energy, input)
         });

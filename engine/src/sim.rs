@@ -120,6 +120,9 @@ enum Solver {
     Gpu(Box<crate::gpu::GpuXpbd>),
 }
 
+/// A frame with tools: its contact report, and the guard it broke if any.
+type FrameOutcome = (ContactReport, Option<Box<crate::solver::Breach>>);
+
 /// A running tissue simulation.
 pub struct Simulation {
     model: Model,
@@ -338,9 +341,12 @@ impl Simulation {
         self.control = control;
     }
 
-    /// Advances `frames` frames with the control of [`Simulation::set_control`]. On the GPU
-    /// this records and submits the frames, then reads back only the 32-byte failure flag to
-    /// report NaN or blow-up with its step. With tools, each frame also moves them
+    /// Advances `frames` frames with the control of [`Simulation::set_control`]. Both
+    /// backends judge the guards of [`SolverConfig::guards`] after every frame: a breach
+    /// ends the call with [`SimError::Guard`] (on the CPU the state is then the breaking
+    /// frame's; the GPU runs the call's frames through). On the GPU this records and
+    /// submits the frames, then reads back only the 592-byte status (NaN, blow-up and the
+    /// guards, with their frame). With tools, each frame also moves them
     /// (`Control::tool_poses`, reached by the end of the first frame) and reads back the
     /// tissue's force sums (and, with a needle, the positions for its state machine);
     /// [`Simulation::contact_report`] has the last frame's.
@@ -353,8 +359,12 @@ impl Simulation {
                     let n = self.setup_bodies();
                     self.state.tools.poses[..n].to_vec()
                 };
-                let report = self.step_tools_frame(&poses)?;
+                let (report, breach) = self.step_tools_frame(&poses)?;
                 self.contact_report = Some(report);
+                // The frame is complete (tools and report too) when a guard stops the run.
+                if let Some(b) = breach {
+                    return Err(SimError::Guard(b));
+                }
             }
             return Ok(());
         }
@@ -369,7 +379,7 @@ impl Simulation {
             Solver::Gpu(g) => {
                 self.synced = false;
                 g.step(&self.control, frames)?;
-                g.check()
+                g.check(&self.model)
             }
         }
     }
@@ -484,7 +494,8 @@ impl Simulation {
         self.contacts.as_ref().map_or(0, Contacts::num_setup_bodies)
     }
 
-    fn step_tools_frame(&mut self, poses: &[Pose]) -> Result<ContactReport, SimError> {
+    /// One frame with tools: its report, and the guard it broke if any.
+    fn step_tools_frame(&mut self, poses: &[Pose]) -> Result<FrameOutcome, SimError> {
         let Some(mut contacts) = self.contacts.take() else {
             return Err(SimError::Config("step_tools before set_tools".into()));
         };
@@ -502,7 +513,7 @@ impl Simulation {
         contacts: &mut Contacts,
         tools: &mut ToolState,
         poses: &[Pose],
-    ) -> Result<ContactReport, SimError> {
+    ) -> Result<FrameOutcome, SimError> {
         let needle = contacts.has_needle();
         let (substeps, dt) = (self.plan().substeps, self.plan().dt);
         // Only the needle's state machine needs the positions: without one the GPU keeps the
@@ -513,7 +524,7 @@ impl Simulation {
         let time = self.time();
         let positions = needle.then_some(self.positions.as_slice());
         contacts.plan_frame(tools, &self.model, positions, poses, substeps, time)?;
-        let (raw, dev) = match &mut self.solver {
+        let (raw, dev, breach) = match &mut self.solver {
             Solver::Cpu(c) => {
                 let needle = tools.needle.as_ref().map(|n| &n.dev);
                 c.step_contacts(
@@ -527,16 +538,20 @@ impl Simulation {
             #[cfg(feature = "gpu")]
             Solver::Gpu(g) => {
                 self.synced = false;
-                let out = g.step_contacts(&self.control, contacts, tools)?;
-                g.check()?;
-                out
+                let (raw, dev) = g.step_contacts(&self.control, contacts, tools)?;
+                match g.check(&self.model) {
+                    Ok(()) => (raw, dev, None),
+                    Err(SimError::Guard(b)) => (raw, dev, Some(*b)),
+                    Err(e) => return Err(e),
+                }
             }
         };
         if needle {
             self.refresh_positions()?;
         }
         let positions = needle.then_some(self.positions.as_slice());
-        Ok(contacts.finish_frame(tools, &self.model, &raw, dev, positions, dt))
+        let report = contacts.finish_frame(tools, &self.model, &raw, dev, positions, dt);
+        Ok((report, breach.map(Box::new)))
     }
 
     /// Syncs the state and refills `self.positions` from it.

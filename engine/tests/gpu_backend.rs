@@ -45,7 +45,7 @@ fn gpu_matches_cpu_after_many_steps() {
     for _ in 0..4 {
         cpu.step(&model, &mut cpu_state, &control, 30).unwrap();
         gpu.step(&control, 30).unwrap();
-        gpu.check().unwrap();
+        gpu.check(&model).unwrap();
     }
     gpu.read_state(&mut gpu_state).unwrap();
     let moved = cpu_state
@@ -89,7 +89,7 @@ fn gpu_reports_nan_with_its_step() {
     state.velocities[free] = [f32::NAN, 0.0, 0.0];
     let mut gpu = GpuXpbd::new(&ctx, &model, &state, &config).unwrap();
     gpu.step(&model.control(), 3).unwrap();
-    match gpu.check() {
+    match gpu.check(&model) {
         Err(SimError::NonFinite { step, .. }) => assert_eq!(step, 7),
         other => panic!("expected NonFinite at step 7, got {other:?}"),
     }
@@ -113,7 +113,7 @@ fn gpu_reports_blow_up_speed() {
     }
     let mut gpu = GpuXpbd::new(&ctx, &model, &state, &config).unwrap();
     gpu.step(&model.control(), 2).unwrap();
-    match gpu.check() {
+    match gpu.check(&model) {
         Err(SimError::BlowUp { step: 0, speed, .. }) => assert!(speed > 5.0),
         other => panic!("expected BlowUp at step 0, got {other:?}"),
     }

@@ -145,7 +145,7 @@ fn gpu_moves_supports_as_the_cpu_does() {
     let mut gpu = GpuXpbd::new(&ctx, &model, &model.state(), &config).unwrap();
     run(&model, |c, n| {
         gpu.step(c, n).unwrap();
-        gpu.check().unwrap();
+        gpu.check(&model).unwrap();
     });
     let mut gpu_state = model.state();
     gpu.read_state(&mut gpu_state).unwrap();

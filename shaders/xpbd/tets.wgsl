@@ -221,3 +221,110 @@ fn damp(@builtin(global_invocation_id) gid: vec3<u32>) {
         vel[tet[k]] = vec4<f32>(vv[k], 0.0);
     }
 }
+
+// The per-frame guards' sums (Guards::judge and EnergyWatch in engine/src/solver/guards.rs;
+// diagnostics.rs computes the same on the CPU): after the last substep of a frame, thread i
+// takes tet i (inverted, volume change, elastic energy) and vertex i (speed, kinetic and
+// gravitational energy). Counts and volumes are summed with integer atomics (the same totals
+// in any order), the energies per workgroup in a fixed tree into STATUS_PARTIALS for
+// end_frame.
+var<workgroup> wg_inverted: array<atomic<u32>, MAX_MATERIALS>;
+var<workgroup> wg_volume: array<atomic<i32>, MAX_MATERIALS>;
+var<workgroup> wg_speed2: atomic<u32>;
+var<workgroup> wg_energy: array<vec3<f32>, WORKGROUP>;
+
+fn finite(x: f32) -> bool {
+    return (bitcast<u32>(x) & 0x7f800000u) != 0x7f800000u;
+}
+
+@compute @workgroup_size(WORKGROUP)
+fn guard_sums(
+    @builtin(global_invocation_id) gid: vec3<u32>,
+    @builtin(local_invocation_index) lid: u32,
+    @builtin(workgroup_id) wid: vec3<u32>,
+) {
+    let i = gid.x;
+    let energy = params.guards.w != 2u;
+    var e = vec3<f32>(0.0);
+    if (i < params.counts.w) {
+        let tet = tets[i];
+        let r = rest[i];
+        let m = bitcast<u32>(r.c2.w);
+        var u: array<vec3<f32>, 4>;
+        for (var k = 0u; k < 4u; k++) {
+            u[k] = disp[tet[k]].xyz;
+        }
+        let f = deformation(u, r);
+        let j = dot(f[0], cross(f[1], f[2]));
+        if (j <= 0.0) {
+            atomicAdd(&wg_inverted[m], 1u);
+        }
+        // Rest volume 1 / (6 |det Dm^-1|); det F clamped so that no sum can wrap.
+        let v0 = 1.0 / (6.0 * abs(dot(r.c0.xyz, cross(r.c1.xyz, r.c2.xyz))));
+        let share = clamp(j - 1.0, -120.0, 120.0) * v0 * params.health[m].w;
+        // Non-finite states are the NaN flag's (finalize); they add nothing here.
+        if (finite(share)) {
+            atomicAdd(&wg_volume[m], i32(round(share)));
+        }
+        if (energy) {
+            // tet_energy in constraints.rs, shifted to zero at rest, with I_C - 3 from the
+            // displacement gradient H = F - I and (j - g)^2 - (1 - g)^2 = (j - 1)(j + 1 - 2g).
+            let mat = params.materials[m];
+            let h = mat3x3<f32>(
+                f[0] - vec3<f32>(1.0, 0.0, 0.0),
+                f[1] - vec3<f32>(0.0, 1.0, 0.0),
+                f[2] - vec3<f32>(0.0, 0.0, 1.0),
+            );
+            let ic3 = 2.0 * (h[0].x + h[1].y + h[2].z) + dot(h[0], h[0]) + dot(h[1], h[1]) + dot(h[2], h[2]);
+            let psi = 0.5 * mat.mu * ic3 + 0.5 * mat.lambda_mu * (j - 1.0) * (j + 1.0 - 2.0 * mat.gamma);
+            if (finite(psi)) {
+                e.x = psi * v0;
+            }
+        }
+    }
+    if (i < params.counts.x) {
+        let q = disp[i];
+        let v = vel[i].xyz;
+        let s2 = dot(v, v);
+        if (finite(s2)) {
+            atomicMax(&wg_speed2, bitcast<u32>(s2));
+        }
+        if (energy) {
+            let mass = rest_pos[i].w;
+            var ke = 0.0;
+            if (q.w > 0.0) {
+                ke = 0.5 * mass * s2;
+            }
+            let pe = -mass * dot(params.gravity_dt.xyz, q.xyz);
+            if (finite(ke) && finite(pe)) {
+                e.y = ke;
+                e.z = pe;
+            }
+        }
+    }
+    wg_energy[lid] = e;
+    for (var stride = WORKGROUP / 2u; stride > 0u; stride /= 2u) {
+        workgroupBarrier();
+        if (lid < stride) {
+            wg_energy[lid] += wg_energy[lid + stride];
+        }
+    }
+    workgroupBarrier();
+    if (lid < MAX_MATERIALS) {
+        let n = atomicLoad(&wg_inverted[lid]);
+        if (n != 0u) {
+            atomicAdd(&status[STATUS_INVERTED + lid], n);
+        }
+        let dv = atomicLoad(&wg_volume[lid]);
+        if (dv != 0) {
+            atomicAdd(&status[STATUS_VOLUME + lid], bitcast<u32>(dv));
+        }
+    }
+    if (lid == 0u) {
+        atomicMax(&status[STATUS_SPEED2], atomicLoad(&wg_speed2));
+        let at = STATUS_PARTIALS + 3u * wid.x;
+        atomicStore(&status[at], bitcast<u32>(wg_energy[0].x));
+        atomicStore(&status[at + 1u], bitcast<u32>(wg_energy[0].y));
+        atomicStore(&status[at + 2u], bitcast<u32>(wg_energy[0].z));
+    }
+}

@@ -139,8 +139,90 @@ fn finalize(@builtin(global_invocation_id) gid: vec3<u32>) {
     }
 }
 
-// One invocation at the end of each frame: advances the frame counter used by `report`.
-@compute @workgroup_size(1)
-fn end_frame() {
+// The end of each frame, one workgroup: sums the energy partials of guard_sums in a fixed
+// tree, judges the frame's guard sums against the limits (Guards::judge) and the energy
+// against its watch (EnergyWatch::observe with no input or an unknown one), keeps the first
+// breaking frame's figures, clears the sums for the next frame, and advances the frame
+// counter used by `report`.
+var<workgroup> wg_total: array<vec3<f32>, WORKGROUP>;
+
+@compute @workgroup_size(WORKGROUP)
+fn end_frame(@builtin(local_invocation_index) lid: u32) {
+    let judged = params.guards.x != 0u;
+    let mode = params.guards.w;
+    var e = vec3<f32>(0.0);
+    if (judged && mode != 2u) {
+        let parts = (max(params.counts.x, params.counts.w) + WORKGROUP - 1u) / WORKGROUP;
+        for (var g = lid; g < parts; g += WORKGROUP) {
+            let at = STATUS_PARTIALS + 3u * g;
+            e += vec3<f32>(
+                bitcast<f32>(atomicLoad(&status[at])),
+                bitcast<f32>(atomicLoad(&status[at + 1u])),
+                bitcast<f32>(atomicLoad(&status[at + 2u])),
+            );
+        }
+    }
+    wg_total[lid] = e;
+    for (var stride = WORKGROUP / 2u; stride > 0u; stride /= 2u) {
+        workgroupBarrier();
+        if (lid < stride) {
+            wg_total[lid] += wg_total[lid + stride];
+        }
+    }
+    workgroupBarrier();
+    if (lid != 0u) {
+        return;
+    }
+    let frame = atomicLoad(&status[2]) + 1u;
+    if (judged) {
+        var broken = false;
+        for (var m = 0u; m < params.guards.y; m++) {
+            let h = params.health[m];
+            let inverted = atomicLoad(&status[STATUS_INVERTED + m]);
+            let ratio = 1.0 + f32(bitcast<i32>(atomicLoad(&status[STATUS_VOLUME + m]))) / VOLUME_FIXED_ONE;
+            broken = broken || f32(inverted) > h.x || ratio < h.y || ratio > h.z;
+        }
+        let s2 = atomicLoad(&status[STATUS_SPEED2]);
+        broken = broken || bitcast<f32>(s2) > bitcast<f32>(params.guards.z);
+        // The energy watch.
+        var energy_broken = false;
+        var growth = 0.0;
+        var scale = 0.0;
+        if (mode != 2u) {
+            let t = wg_total[0];
+            let total = t.x + t.y + t.z;
+            scale = max(bitcast<f32>(atomicLoad(&status[STATUS_SCALE])), max(abs(t.x), max(abs(t.y), abs(t.z))));
+            atomicStore(&status[STATUS_SCALE], bitcast<u32>(scale));
+            let has = atomicLoad(&status[STATUS_HAS_LOWEST]) != 0u;
+            var lowest = bitcast<f32>(atomicLoad(&status[STATUS_LOWEST]));
+            let ok = (bitcast<u32>(total) & 0x7f800000u) != 0x7f800000u;
+            if (mode == 1u || !ok || !has || !(total >= lowest)) {
+                lowest = total;
+            }
+            atomicStore(&status[STATUS_LOWEST], bitcast<u32>(lowest));
+            atomicStore(&status[STATUS_HAS_LOWEST], 1u);
+            if (mode == 0u && ok && has && scale > 0.0) {
+                growth = total - lowest;
+                scale = max(scale, params.energy.y);
+                energy_broken = growth > params.energy.x * scale;
+            }
+        }
+        if ((broken || energy_broken) && atomicLoad(&status[STATUS_BREACH_FRAME]) == 0xffffffffu) {
+            atomicStore(&status[STATUS_BREACH_FRAME], frame);
+            atomicStore(&status[STATUS_BREACH_SPEED2], s2);
+            atomicStore(&status[STATUS_BREACH_GROWTH], bitcast<u32>(growth));
+            atomicStore(&status[STATUS_BREACH_SCALE], bitcast<u32>(scale));
+            atomicStore(&status[STATUS_BREACH_ENERGY], u32(energy_broken));
+            for (var m = 0u; m < params.guards.y; m++) {
+                atomicStore(&status[STATUS_BREACH_INVERTED + m], atomicLoad(&status[STATUS_INVERTED + m]));
+                atomicStore(&status[STATUS_BREACH_VOLUME + m], atomicLoad(&status[STATUS_VOLUME + m]));
+            }
+        }
+        for (var m = 0u; m < params.guards.y; m++) {
+            atomicStore(&status[STATUS_INVERTED + m], 0u);
+            atomicStore(&status[STATUS_VOLUME + m], 0u);
+        }
+        atomicStore(&status[STATUS_SPEED2], 0u);
+    }
     atomicAdd(&status[2], 1u);
 }

@@ -10,7 +10,7 @@ use std::time::{Duration, Instant};
 use vesalius_engine::output::{FrameWriter, PVD_NAME};
 use vesalius_engine::scene::Scene;
 use vesalius_engine::sim::{BackendKind, Simulation};
-use vesalius_engine::solver::{diagnostics, EnergyInput, EnergyWatch, Threads};
+use vesalius_engine::solver::{SimError, Threads};
 
 /// Arguments of `vesalius run`.
 #[derive(Args, Debug)]
@@ -123,6 +123,7 @@ pub fn run(args: RunArgs) -> Result<()> {
     let mut write_time = Duration::ZERO;
     let t = Instant::now();
     let (model, state) = sim.sync_model_and_state()?;
+    let first_step = state.step;
     super::limits::before_first_frame(
         &mut writer,
         model,
@@ -136,8 +137,6 @@ pub fn run(args: RunArgs) -> Result<()> {
     // Whatever stops the run early (the solver, reading the state back, writing a frame)
     // still leaves a summary.json that says so.
     let mut failure: Option<anyhow::Error> = None;
-    let guards = sim_spec.guards.clone();
-    let mut energy = EnergyWatch::default();
     let mut breached = None;
     while done < frames {
         if let Some(e) = super::limits::interruption(sim.time()) {
@@ -146,7 +145,6 @@ pub fn run(args: RunArgs) -> Result<()> {
         }
         let n = (every as u64).min(frames - done) as u32;
         let t = Instant::now();
-        let chunk_start = sim.time();
         // Moving supports ([[motion]]) change the control every frame.
         let stepped = if supports.is_empty() {
             sim.step(n)
@@ -157,29 +155,28 @@ pub fn run(args: RunArgs) -> Result<()> {
                 sim.step(1)
             })
         };
-        if let Err(e) = stepped {
-            failure = Some(e.into());
-            break;
-        }
+        // The solver judges the guards after every frame (written or not; energy growth
+        // with the supports' motion as unknown input); a breach still has its frame written
+        // below, to be seen.
+        let solver_breach = match stepped {
+            Ok(()) => None,
+            Err(SimError::Guard(b)) => Some(*b),
+            Err(e) => {
+                failure = Some(e.into());
+                break;
+            }
+        };
         solve_time += t.elapsed();
         done += n as u64;
         let t = Instant::now();
-        // The frame is written first, then checked: a broken frame is kept, to be seen.
         let written = sim
             .sync_model_and_state()
             .map_err(anyhow::Error::from)
             .and_then(|(model, state)| {
+                // Fewer when the CPU stopped at a breach.
+                done = state.step - first_step;
                 writer.write_frame(model, state)?;
-                let d = diagnostics(model, state);
-                // Moving supports do work on the tissue; gravity is in the energy.
-                let input = if supports.moves_during(chunk_start, state.time) {
-                    EnergyInput::Unknown
-                } else {
-                    EnergyInput::None
-                };
-                Ok(guards
-                    .breach(model, &plan, &d)
-                    .or_else(|| guards.energy_breach(model, &plan, &d, &mut energy, input)))
+                Ok(solver_breach)
             });
         match written {
             Err(e) => {

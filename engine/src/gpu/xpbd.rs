@@ -9,7 +9,11 @@ use super::GpuContext;
 use crate::contact::needle::{NeedleDevice, NeedleHeader, NeedleTrack, MAX_TRACKS};
 use crate::contact::{Contacts, RawWrench, ShapeParams, ToolState, ToolSubstep, MAX_SHAPES};
 use crate::model::{Control, MaterialParams, Model, State, MAX_MATERIALS, MAX_PLANES};
-use crate::solver::{plan_substeps, SimError, SolverConfig, StepPlan};
+use crate::solver::guards::energy_noise_floor;
+use crate::solver::{
+    plan_substeps, Guards, HealthLimits, RegionHealth, SimError, SolverConfig, StepPlan,
+    VOLUME_FIXED_ONE,
+};
 use wgpu::util::DeviceExt;
 
 const WORKGROUP: u32 = 64;
@@ -19,6 +23,31 @@ const HAS_FORCES_OFFSET: u64 = 40;
 const MAX_GROUPS: u32 = 65535;
 /// Workgroups of the contact reduction (each sums a strided share of the vertices).
 const REDUCE_GROUPS: u32 = 64;
+/// Byte offset of `Params::guards.w` (the frame's energy input, [`EnergyMode`]).
+const ENERGY_MODE_OFFSET: u64 = 60;
+/// Words of the `status` buffer before the energy partials (what [`GpuXpbd::check`] reads),
+/// and the offsets of the per-frame guards in it (the `STATUS_*` constants of
+/// `shaders/xpbd/common.wgsl`).
+const STATUS_HEADER: usize = 148;
+const STATUS_BREACH_FRAME: usize = 8;
+const STATUS_BREACH_SPEED2: usize = 9;
+const STATUS_BREACH_GROWTH: usize = 11;
+const STATUS_BREACH_SCALE: usize = 12;
+const STATUS_BREACH_ENERGY: usize = 13;
+const STATUS_BREACH_INVERTED: usize = 80;
+const STATUS_BREACH_VOLUME: usize = 112;
+
+/// What did work on the tissue in a frame, for the device's energy watch (`Params::guards.w`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[repr(u32)]
+enum EnergyMode {
+    /// Nothing: the energy guard judges the frame.
+    NoInput = 0,
+    /// Applied forces or moving supports: the watch starts again.
+    Unknown = 1,
+    /// Tools: not judged on the device (the co-simulation judges it with the tools' work).
+    Tools = 2,
+}
 
 /// The device side of the tools (bind group 2): one frame's substep records, the static
 /// shape data, attachments, per-vertex impulse sums and the needle.
@@ -45,16 +74,25 @@ struct Params {
     gravity_dt: [f32; 4],
     misc: [f32; 4],
     counts: [u32; 4],
+    guards: [u32; 4],
+    energy: [f32; 4],
     materials: [MaterialParams; MAX_MATERIALS],
+    health: [HealthLimits; MAX_MATERIALS],
     planes: [GpuPlane; MAX_PLANES],
 }
-const _: () = assert!(std::mem::size_of::<Params>() == 48 + 16 * MAX_MATERIALS + 32 * MAX_PLANES);
+const _: () = assert!(std::mem::size_of::<Params>() == 80 + 32 * MAX_MATERIALS + 32 * MAX_PLANES);
 
 /// The XPBD kernels and the device-side model and state of one tissue.
 pub struct GpuXpbd {
     ctx: GpuContext,
     plan: StepPlan,
     max_speed: f64,
+    /// The per-frame guards, judged on the device (`guard_sums`, `end_frame`).
+    guards: Guards,
+    /// The energy input the device was last told of.
+    energy_mode: EnergyMode,
+    /// Per material: its region and tets (to describe a breach the device found).
+    material_tets: Vec<(i32, usize)>,
     num_vertices: u32,
     num_tets: u32,
     colours: Vec<(u32, u32)>,
@@ -65,6 +103,7 @@ pub struct GpuXpbd {
     solve: wgpu::ComputePipeline,
     finalize: wgpu::ComputePipeline,
     end_frame: wgpu::ComputePipeline,
+    guard_sums: wgpu::ComputePipeline,
     reset_lambdas: wgpu::ComputePipeline,
     damp: wgpu::ComputePipeline,
     damped: bool,
@@ -244,13 +283,28 @@ impl GpuXpbd {
                 (1.0 / plan.frame_dt) as f32, // as the CPU backend computes it
             ],
             counts: [nv, model.planes.len() as u32, 0, nt],
+            guards: [
+                config.guards.enabled as u32,
+                model.materials.len() as u32,
+                ((config.guards.speed_limit(model, &plan)).powi(2) as f32).to_bits(),
+                EnergyMode::NoInput as u32,
+            ],
+            energy: [
+                config.guards.max_energy_growth as f32,
+                energy_noise_floor(model) as f32,
+                0.0,
+                0.0,
+            ],
             materials: [MaterialParams::default(); MAX_MATERIALS],
+            health: [HealthLimits::default(); MAX_MATERIALS],
             planes: [GpuPlane {
                 normal_offset: [0.0; 4],
                 friction: [0.0; 4],
             }; MAX_PLANES],
         };
         params.materials[..model.material_params.len()].copy_from_slice(&model.material_params);
+        let health = config.guards.health_limits(model);
+        params.health[..health.len()].copy_from_slice(&health);
         for (dst, p) in params.planes.iter_mut().zip(&model.planes) {
             dst.normal_offset = [
                 p.normal[0] as f32,
@@ -295,15 +349,14 @@ impl GpuXpbd {
             bytemuck::cast_slice(&vec4_zeros),
             U::STORAGE | U::COPY_DST,
         );
-        let status = init(
-            "status",
-            bytemuck::cast_slice(&[u32::MAX, 0, 0, 0, 0, 0, 0, 0]),
-            rw,
-        );
+        let mut status_init = status_words(0);
+        status_init.resize(STATUS_HEADER + 3 * groups(nv.max(nt)) as usize, 0);
+        let status = init("status", bytemuck::cast_slice(&status_init), rw);
         let rest_pos: Vec<[f32; 4]> = model
             .rest_positions
             .iter()
-            .map(|p| [p[0], p[1], p[2], 0.0])
+            .zip(&model.mass)
+            .map(|(p, &m)| [p[0], p[1], p[2], m])
             .collect();
         let rest_pos = init("rest_pos", bytemuck::cast_slice(&rest_pos), U::STORAGE);
         // Per pinned vertex: its target displacement (xyz) and its index (w, bits); one
@@ -383,6 +436,21 @@ impl GpuXpbd {
         let mut me = Self {
             ctx: ctx.clone(),
             max_speed: config.max_speed,
+            guards: config.guards.clone(),
+            energy_mode: EnergyMode::NoInput,
+            material_tets: model
+                .materials
+                .iter()
+                .enumerate()
+                .map(|(m, &(region, _))| {
+                    let n = model
+                        .tet_material
+                        .iter()
+                        .filter(|&&t| t as usize == m)
+                        .count();
+                    (region, n)
+                })
+                .collect(),
             num_vertices: nv,
             num_tets: nt,
             colours,
@@ -392,6 +460,7 @@ impl GpuXpbd {
             solve: pipeline(&tets_module, "solve"),
             finalize: pipeline(&vertices_module, "finalize"),
             end_frame: pipeline(&vertices_module, "end_frame"),
+            guard_sums: pipeline(&tets_module, "guard_sums"),
             reset_lambdas: pipeline(&tets_module, "reset_lambdas"),
             damp: pipeline(&tets_module, "damp"),
             collide: pipeline(&vertices_module, "collide"),
@@ -482,7 +551,7 @@ impl GpuXpbd {
         q.write_buffer(
             &self.status,
             0,
-            bytemuck::cast_slice(&[u32::MAX, 0, state.step as u32, 0, 0, 0, 0, 0]),
+            bytemuck::cast_slice(&status_words(state.step as u32)),
         );
         self.frames = state.step;
         self.time = state.time;
@@ -560,6 +629,11 @@ impl GpuXpbd {
 
     fn step_frames(&mut self, frames: u32, mut pins: PinDrive) {
         for _ in 0..frames {
+            self.set_energy_mode(if self.has_forces || pins == PinDrive::Drive {
+                EnergyMode::Unknown
+            } else {
+                EnergyMode::NoInput
+            });
             let mut enc = self
                 .ctx
                 .device
@@ -573,8 +647,7 @@ impl GpuXpbd {
                 });
                 self.pins_moving = self.encode_pins(&mut pass, pins);
                 self.encode_substeps(&mut pass, None);
-                pass.set_pipeline(&self.end_frame);
-                pass.dispatch_workgroups(1, 1, 1);
+                self.encode_end_frame(&mut pass);
             }
             self.ctx.queue.submit([enc.finish()]);
             self.frames += 1;
@@ -705,6 +778,7 @@ impl GpuXpbd {
         state: &mut ToolState,
     ) -> Result<(Vec<RawWrench>, Option<NeedleDevice>), SimError> {
         let pins = self.upload_control(control)?;
+        self.set_energy_mode(EnergyMode::Tools);
         let Some(tools) = &self.tools else {
             return Err(SimError::Config(
                 "GPU: tools used before set_contacts".into(),
@@ -750,8 +824,7 @@ impl GpuXpbd {
             pass.set_bind_group(2, &tools.bind_group, &[0]);
             pass.set_pipeline(&self.reduce_contacts);
             pass.dispatch_workgroups(REDUCE_GROUPS, 1, 1);
-            pass.set_pipeline(&self.end_frame);
-            pass.dispatch_workgroups(1, 1, 1);
+            self.encode_end_frame(&mut pass);
         }
         q.submit([enc.finish()]);
         self.frames += 1;
@@ -842,6 +915,29 @@ impl GpuXpbd {
         }
     }
 
+    /// The end of a frame: the guards' sums (when the guards are on), then `end_frame`.
+    fn encode_end_frame(&self, pass: &mut wgpu::ComputePass<'_>) {
+        if self.guards.enabled {
+            pass.set_pipeline(&self.guard_sums);
+            pass.dispatch_workgroups(groups(self.num_tets.max(self.num_vertices)), 1, 1);
+        }
+        pass.set_pipeline(&self.end_frame);
+        pass.dispatch_workgroups(1, 1, 1);
+    }
+
+    /// Tells the device what does work on the tissue in the next frame (a 4-byte write,
+    /// only when it changes; applied before the next submission).
+    fn set_energy_mode(&mut self, mode: EnergyMode) {
+        if mode != self.energy_mode {
+            self.ctx.queue.write_buffer(
+                &self.params,
+                ENERGY_MODE_OFFSET,
+                bytemuck::bytes_of(&(mode as u32)),
+            );
+            self.energy_mode = mode;
+        }
+    }
+
     fn dispatch_colours(&self, pass: &mut wgpu::ComputePass<'_>, pipeline: &wgpu::ComputePipeline) {
         pass.set_pipeline(pipeline);
         for (k, &(_, count)) in self.colours.iter().enumerate() {
@@ -888,11 +984,19 @@ impl GpuXpbd {
         Ok(data)
     }
 
-    /// Waits for the GPU and reports the first NaN or blow-up since the state was written.
-    pub fn check(&self) -> Result<(), SimError> {
-        let s: Vec<u32> = bytemuck::pod_collect_to_vec(&self.read_buffer(&self.status)?);
-        if s[0] == u32::MAX {
-            return Ok(());
+    /// Waits for the GPU and reports the first NaN or blow-up since the state was written,
+    /// else the first frame that broke a guard ([`SimError::Guard`], judged by
+    /// [`Guards::judge`] on the sums the device kept of that frame).
+    pub fn check(&self, model: &Model) -> Result<(), SimError> {
+        let s: Vec<u32> = bytemuck::pod_collect_to_vec(&self.read_range(
+            &self.status,
+            0,
+            (STATUS_HEADER * 4) as u64,
+        )?);
+        // A breach is numbered by the frame it ends (a failure by the frames before it, as
+        // `status[2]` counts them): the earlier wins, the failure within the same frame.
+        if s[0] == u32::MAX || s[STATUS_BREACH_FRAME] <= s[0] {
+            return self.guard_breach(model, &s);
         }
         let step = s[0] as u64;
         let vertex = s[1];
@@ -905,6 +1009,58 @@ impl GpuXpbd {
             speed: (f32::from_bits(s[4]) as f64).sqrt(),
             limit: self.max_speed,
         })
+    }
+
+    /// The breach the device recorded in `status` words `s`, if any.
+    fn guard_breach(&self, model: &Model, s: &[u32]) -> Result<(), SimError> {
+        let frame = s[STATUS_BREACH_FRAME];
+        if frame == u32::MAX {
+            return Ok(());
+        }
+        let mut regions: Vec<RegionHealth> = self
+            .material_tets
+            .iter()
+            .enumerate()
+            .map(|(m, &(region, tets))| RegionHealth {
+                region,
+                tets,
+                inverted: s[STATUS_BREACH_INVERTED + m] as usize,
+                volume_ratio: 1.0 + s[STATUS_BREACH_VOLUME + m] as i32 as f64 / VOLUME_FIXED_ONE,
+            })
+            .collect();
+        regions.sort_by_key(|r| r.region);
+        let time = self.time - (self.frames as f64 - frame as f64) * self.plan.frame_dt;
+        let speed = (f32::from_bits(s[STATUS_BREACH_SPEED2]) as f64).sqrt();
+        let at = (frame as u64, time);
+        let energy = || {
+            (s[STATUS_BREACH_ENERGY] != 0).then(|| {
+                self.guards.energy_verdict(
+                    model,
+                    &self.plan,
+                    at,
+                    f32::from_bits(s[STATUS_BREACH_GROWTH]) as f64,
+                    f32::from_bits(s[STATUS_BREACH_SCALE]) as f64,
+                    (0.0, 0.0),
+                )
+            })?
+        };
+        match self
+            .guards
+            .judge(model, &self.plan, at, &regions, speed)
+            .or_else(energy)
+        {
+            Some(breach) => Err(SimError::Guard(Box::new(breach))),
+            // The device compares in f32: a frame right at a limit may pass here. Forget
+            // it, so that a later frame that does break a guard is recorded.
+            None => {
+                self.ctx.queue.write_buffer(
+                    &self.status,
+                    (STATUS_BREACH_FRAME * 4) as u64,
+                    bytemuck::bytes_of(&u32::MAX),
+                );
+                Ok(())
+            }
+        }
     }
 
     /// Reads the state back (positions, velocities, multipliers).
@@ -921,4 +1077,14 @@ impl GpuXpbd {
         state.time = self.time;
         Ok(())
     }
+}
+
+/// The `status` header of a state at frame `frame`: no failure, no breach, sums cleared, the
+/// energy watch empty.
+fn status_words(frame: u32) -> Vec<u32> {
+    let mut s = vec![0; STATUS_HEADER];
+    s[0] = u32::MAX;
+    s[2] = frame;
+    s[STATUS_BREACH_FRAME] = u32::MAX;
+    s
 }

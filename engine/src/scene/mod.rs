@@ -721,6 +721,7 @@ impl Scene {
             max_speed: sim.max_speed,
             threads: sim.threads,
             allow_unstable: sim.allow_unstable,
+            guards: sim.guards.clone(),
         };
         let frames = sim.frames().map_err(|what| self.invalid(what))?;
         Ok(BuiltScene {

@@ -240,6 +240,15 @@ pub fn damp_tet(v: &mut TetVerts, r: &TetRest, beta: f32, dt: f32) {
     }
 }
 
+/// det F of a tet (its current / rest volume) from its vertex displacements.
+pub(crate) fn tet_volume_ratio(u: &[[f32; 3]; 4], r: &TetRest) -> f32 {
+    det(&deformation(u, r))
+}
+
+fn det(f: &[[f32; 3]; 3]) -> f32 {
+    dot(f[0], cross(f[1], f[2]))
+}
+
 /// Elastic energy of one tet (J) and det F.
 #[inline]
 pub(crate) fn tet_energy(
@@ -252,7 +261,7 @@ pub(crate) fn tet_energy(
 ) -> (f64, f32) {
     let f = deformation(u, r);
     let i_c = dot(f[0], f[0]) + dot(f[1], f[1]) + dot(f[2], f[2]);
-    let j = dot(f[0], cross(f[1], f[2]));
+    let j = det(&f);
     // Shifted so that the rest state has zero energy.
     let psi = 0.5 * mu as f64 * (i_c as f64 - 3.0)
         + 0.5 * lambda_mu as f64 * ((j - gamma) as f64).powi(2)

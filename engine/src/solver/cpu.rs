@@ -22,7 +22,10 @@
 
 use super::constraints::{damp_tet, project_tet, rest_lambda, warm_start_tet, TetVerts};
 use super::lanes::{self, Kernel, RestBlock, LANES};
-use super::{plan_substeps, SimError, SolverConfig, StepPlan, Threads};
+use super::{
+    diagnostics, plan_substeps, region_health, Breach, EnergyInput, EnergyWatch, Guards, SimError,
+    SolverConfig, StepPlan, Threads,
+};
 use crate::contact::needle::{needle_pass, NeedleDevice};
 use crate::contact::shapes::{contact_vertex, ContactInputs};
 use crate::contact::{Contacts, RawWrench};
@@ -73,6 +76,10 @@ pub fn auto_team_size(cores: usize, stepping: usize, tets: usize) -> usize {
 pub struct CpuXpbd {
     plan: StepPlan,
     max_speed: f32,
+    /// The per-frame guards (judged after every frame).
+    guards: Guards,
+    /// The energy guard's history over frames without tools.
+    watch: FrameWatch,
     threads: Threads,
     /// Displacements (xyz) and inverse masses (w) during a step.
     xw: Vec<[f32; 4]>,
@@ -101,6 +108,8 @@ impl CpuXpbd {
         Ok(Self {
             plan,
             max_speed: config.max_speed as f32,
+            guards: config.guards.clone(),
+            watch: FrameWatch::default(),
             threads: config.threads,
             xw: vec![[0.0; 4]; model.num_vertices()],
             prev: vec![[0.0; 4]; model.num_vertices()],
@@ -146,7 +155,9 @@ impl CpuXpbd {
         self.simd
     }
 
-    /// Advances `state` by `frames` frames.
+    /// Advances `state` by `frames` frames. A guard broken after a frame
+    /// ([`SolverConfig::guards`]) stops there with [`SimError::Guard`], `state` being that
+    /// frame's.
     pub fn step(
         &mut self,
         model: &Model,
@@ -155,12 +166,15 @@ impl CpuXpbd {
         frames: u32,
     ) -> Result<(), SimError> {
         self.check_inputs(model, state, control)?;
-        self.run_frames(model, state, control, frames, None)
+        match self.run_frames(model, state, control, frames, None)? {
+            None => Ok(()),
+            Some(breach) => Err(SimError::Guard(Box::new(breach))),
+        }
     }
 
     /// Advances `state` by one frame with tools (the substep records of
-    /// [`Contacts::plan_frame`](crate::contact::Contacts)). Returns the per-body sums and the
-    /// needle's record after the frame.
+    /// [`Contacts::plan_frame`](crate::contact::Contacts)). Returns the per-body sums, the
+    /// needle's record after the frame and the guard the frame broke, if any.
     pub(crate) fn step_contacts(
         &mut self,
         model: &Model,
@@ -168,7 +182,7 @@ impl CpuXpbd {
         control: &Control,
         contacts: &Contacts,
         needle: Option<&NeedleDevice>,
-    ) -> Result<(Vec<RawWrench>, Option<NeedleDevice>), SimError> {
+    ) -> Result<ContactFrame, SimError> {
         self.check_inputs(model, state, control)?;
         if contacts.substeps.len() != self.plan.substeps as usize {
             return Err(SimError::Config(format!(
@@ -189,7 +203,7 @@ impl CpuXpbd {
                 .as_mut()
                 .map_or(std::ptr::null_mut(), |n| n as *mut NeedleDevice),
         };
-        self.run_frames(model, state, control, 1, Some(tools))?;
+        let breach = self.run_frames(model, state, control, 1, Some(tools))?;
         // In unit order: the same sums however the units fell between the threads.
         let mut raw = vec![[0.0f64; 6]; bodies];
         if bodies > 0 {
@@ -201,7 +215,7 @@ impl CpuXpbd {
                 }
             }
         }
-        Ok((raw, needle))
+        Ok((raw, needle, breach))
     }
 
     /// Checks that `state`, `control` and this solver belong to `model`.
@@ -231,7 +245,8 @@ impl CpuXpbd {
         check_pin_targets(&model.pinned, control)
     }
 
-    /// Runs `frames` frames on the team (inputs checked), with `tools` if any.
+    /// Runs `frames` frames on the team (inputs checked), with `tools` if any; stops after
+    /// the first frame that breaks a guard and returns the breach.
     fn run_frames(
         &mut self,
         model: &Model,
@@ -239,9 +254,10 @@ impl CpuXpbd {
         control: &Control,
         frames: u32,
         tools: Option<FrameTools>,
-    ) -> Result<(), SimError> {
+    ) -> Result<Option<Breach>, SimError> {
         let nv = model.num_vertices();
         let dt = self.plan.dt as f32;
+        let with_tools = tools.is_some();
         prepare_lambdas(model, state, dt, self.plan.warm_start);
         for (i, (xw, d)) in self.xw.iter_mut().zip(&state.displacements).enumerate() {
             *xw = [d[0], d[1], d[2], model.inv_mass[i]];
@@ -332,14 +348,38 @@ impl CpuXpbd {
             }
             state.step += 1;
             state.time += self.plan.frame_dt;
-            self.check(state)?;
+            let max_speed2 = self.check(state)?;
+            if self.guards.enabled {
+                let breach = if with_tools {
+                    // The co-simulation judges the energy, with the tools' work.
+                    self.guards.judge(
+                        model,
+                        &self.plan,
+                        (state.step, state.time),
+                        &region_health(model, &state.displacements),
+                        (max_speed2 as f64).sqrt(),
+                    )
+                } else {
+                    let input = if !control.vertex_forces.is_empty() || !targets.is_empty() {
+                        EnergyInput::Unknown
+                    } else {
+                        EnergyInput::None
+                    };
+                    self.watch
+                        .judge(&self.guards, &self.plan, model, state, input)
+                };
+                if breach.is_some() {
+                    return Ok(breach);
+                }
+            }
         }
-        Ok(())
+        Ok(None)
     }
 
-    /// NaN and speed check after a frame.
-    fn check(&self, state: &State) -> Result<(), SimError> {
+    /// NaN and speed check after a frame; returns the largest speed squared.
+    fn check(&self, state: &State) -> Result<f32, SimError> {
         let limit2 = self.max_speed * self.max_speed;
+        let mut max2 = 0.0f32;
         let bad = state
             .displacements
             .iter()
@@ -347,13 +387,14 @@ impl CpuXpbd {
             .enumerate()
             .map(|(i, (x, v))| {
                 let s2 = v[0] * v[0] + v[1] * v[1] + v[2] * v[2];
+                max2 = max2.max(s2);
                 let finite = x.iter().all(|c| c.is_finite()) && s2.is_finite();
                 (!finite || s2 > limit2).then_some((i as u32, finite, s2))
             })
             .find(|b| b.is_some())
             .flatten();
         match bad {
-            None => Ok(()),
+            None => Ok(max2),
             Some((vertex, false, _)) => Err(SimError::NonFinite {
                 step: state.step,
                 vertex,
@@ -365,6 +406,39 @@ impl CpuXpbd {
                 limit: self.max_speed as f64,
             }),
         }
+    }
+}
+
+/// A frame with tools on the CPU: the per-body sums, the needle's record after the frame and
+/// the guard the frame broke, if any.
+pub(crate) type ContactFrame = (Vec<RawWrench>, Option<NeedleDevice>, Option<Breach>);
+
+/// The energy watch of the frames a CPU solver runs without tools, and the frame it last saw
+/// (a state that does not follow it starts the history again).
+#[derive(Clone, Debug, Default)]
+struct FrameWatch {
+    watch: EnergyWatch,
+    step: Option<u64>,
+}
+
+impl FrameWatch {
+    /// All the guards on a frame without tools, the energy's with `input`.
+    fn judge(
+        &mut self,
+        guards: &Guards,
+        plan: &StepPlan,
+        model: &Model,
+        state: &State,
+        input: EnergyInput,
+    ) -> Option<Breach> {
+        if self.step != state.step.checked_sub(1) {
+            self.watch = EnergyWatch::default();
+        }
+        self.step = Some(state.step);
+        let d = diagnostics(model, state);
+        guards
+            .breach(model, plan, &d)
+            .or_else(|| guards.energy_breach(model, plan, &d, &mut self.watch, input))
     }
 }
 

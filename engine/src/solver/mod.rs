@@ -47,8 +47,10 @@ pub use constraints::{
     damp_tet, project_tet, rest_lambda, warm_start_tet, TetVerts, MAX_STEP, WARM_START_J,
 };
 pub use cpu::CpuXpbd;
-pub use diagnostics::{diagnostics, Diagnostics, RegionHealth};
-pub use guards::{Breach, EnergyInput, EnergyWatch, GuardKind, Guards};
+pub use diagnostics::{diagnostics, region_health, Diagnostics, RegionHealth};
+pub use guards::{
+    Breach, EnergyInput, EnergyWatch, GuardKind, Guards, HealthLimits, VOLUME_FIXED_ONE,
+};
 
 use crate::model::Model;
 use serde::{Deserialize, Serialize};
@@ -211,6 +213,9 @@ pub struct SolverConfig {
     /// count too small, or the automatic count capped at [`MAX_AUTO_SUBSTEPS`]), which is
     /// otherwise refused before the first step ([`SimError::Unstable`]).
     pub allow_unstable: bool,
+    /// The physical sanity guards both backends judge after every frame (a breach ends the
+    /// step with [`SimError::Guard`]; see [`guards`]).
+    pub guards: Guards,
 }
 
 impl Default for SolverConfig {
@@ -223,6 +228,7 @@ impl Default for SolverConfig {
             max_speed: 500.0,
             threads: Threads::Auto,
             allow_unstable: false,
+            guards: Guards::default(),
         }
     }
 }
@@ -324,6 +330,10 @@ pub enum SimError {
         /// The limit.
         limit: f64,
     },
+    /// A physical sanity guard broke after a frame (the state is that frame's on the CPU;
+    /// on the GPU, the state after the frames of the step call, which ran on).
+    #[error(transparent)]
+    Guard(Box<Breach>),
     /// The control does not fit the model.
     #[error("control: {0}")]
     Control(String),
@@ -359,6 +369,7 @@ pub fn plan_substeps(model: &Model, config: &SolverConfig) -> Result<StepPlan, S
         .threads
         .check()
         .map_err(|e| SimError::Config(e.to_string()))?;
+    config.guards.check().map_err(SimError::Config)?;
     // Worst tet: the largest wave speed / element size over all tets, the size being
     // h_t = sqrt(3) / |Dm^-1|_F (an altitude-like length: slivers count as small).
     let mut worst = (0.0f64, 0i32, 0.0f64, 0.0f64); // (c/h, region, c, h)
