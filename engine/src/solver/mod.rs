@@ -87,13 +87,16 @@ pub const DEFAULT_COURANT: f64 = 1.0;
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub enum Threads {
     /// This run's share of the machine, fewer for small models
-    /// ([`cpu::auto_team_size`]): [`std::thread::available_parallelism`] divided by the
-    /// number of CPU solvers of this process that are stepping at that moment (each counted
-    /// while inside a step call, so N candidates run side by side in one process do not
-    /// oversubscribe the cores), rounded down; then at most one thread per
-    /// [`cpu::MIN_TETS_PER_THREAD`] tets, where an extra thread costs more in
-    /// synchronisation than it saves; at least one. Re-evaluated at the start of every
-    /// frame. Runs in other processes are not counted: give those `Fixed` counts.
+    /// ([`cpu::auto_team_size`]): [`std::thread::available_parallelism`] (or
+    /// [`cpu::THREADS_ENV`], `VESALIUS_THREADS`, if set lower) divided by the number of CPU
+    /// solvers of this process that are stepping at that moment (each counted while inside
+    /// a step call, so N candidates run side by side in one process do not oversubscribe
+    /// the cores), rounded down; then at most one thread per [`cpu::MIN_TETS_PER_THREAD`]
+    /// tets; at least one. Re-evaluated at the start of every frame. Then measured: the
+    /// solver times its frames and runs one now and then on the other size (the team or
+    /// one thread), keeping the faster, so a team whose cores other processes share is
+    /// never kept when one thread is faster. Runs in other processes are not counted: give
+    /// a batch's processes `VESALIUS_THREADS` or `Fixed` counts.
     #[default]
     Auto,
     /// Exactly this many (1..=[`MAX_THREADS`]), whatever the model size and whatever else
