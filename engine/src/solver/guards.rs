@@ -156,7 +156,11 @@ impl Guards {
                     "the total energy rose {growth:.3e} J more than the {work:.3e} J of work the tools did on the tissue since its lowest (largest energy seen {scale:.3e} J)"
                 )
             },
-            cause: likely_cause(model, plan, None),
+            cause: if plan.courant <= 1.0 && confining_planes(model) {
+                "static planes on several sides of the tissue: their projection pumps energy into a confined tissue at the automatic substeps (a column between walls needed 1.8x); raise substeps".into()
+            } else {
+                likely_cause(model, plan, None)
+            },
         })
     }
 
@@ -317,7 +321,7 @@ impl std::fmt::Display for GuardKind {
 
 /// A broken guard: what, where, when and why.
 #[derive(Clone, Debug, PartialEq, Serialize, thiserror::Error)]
-#[error("guard {guard} broken at frame {frame} (t = {time:.4} s){}: {detail} (value {value:.4}, limit {limit}); likely cause: {cause}", region.as_ref().map(|r| format!(" in region {r}")).unwrap_or_default())]
+#[error("guard {guard} broken at frame {frame} (t = {time:.4} s){}: {detail} (value {}, limit {}); likely cause: {cause}", region.as_ref().map(|r| format!(" in region {r}")).unwrap_or_default(), figure(*value, 4), figure(*limit, 6))]
 pub struct Breach {
     /// The guard.
     pub guard: GuardKind,
@@ -335,6 +339,21 @@ pub struct Breach {
     pub detail: String,
     /// The most likely cause, from the plan and the materials.
     pub cause: String,
+}
+
+/// `x` with `digits` decimals, or in scientific notation where that would hide it (joules
+/// of a small block's energy).
+fn figure(x: f64, digits: usize) -> String {
+    if x != 0.0 && x.abs() < 1e-3 {
+        format!("{x:.3e}")
+    } else {
+        let s = format!("{x:.digits$}");
+        if s.contains('.') {
+            s.trim_end_matches('0').trim_end_matches('.').to_string()
+        } else {
+            s
+        }
+    }
 }
 
 /// What did work on the tissue over a stretch of frames, for [`Guards::energy_breach`].
@@ -425,6 +444,18 @@ pub(crate) fn energy_noise_floor(model: &Model) -> f64 {
         .sum::<f64>()
         * NOISE_STRAIN
         * NOISE_STRAIN
+}
+
+/// Whether two of the model's static planes face different ways (the tissue is held on
+/// more than one side).
+fn confining_planes(model: &Model) -> bool {
+    let n = |p: &crate::model::Plane| p.normal;
+    model.planes.iter().enumerate().any(|(i, a)| {
+        model.planes[i + 1..].iter().any(|b| {
+            let (u, v) = (n(a), n(b));
+            (u[0] * v[0] + u[1] * v[1] + u[2] * v[2]).abs() < 0.9
+        })
+    })
 }
 
 /// Bounding-box diagonal of the rest mesh (m).
