@@ -33,6 +33,13 @@ fn column(m: Material) -> Model {
         .unwrap()
 }
 
+/// The exact settlement of the top in uniaxial strain, rho g H^2 / (2 (lambda + 2 mu)).
+fn exact_settlement(m: &Material) -> f64 {
+    let (e, nu) = (m.youngs_modulus, m.poisson_ratio);
+    let p_modulus = e * (1.0 - nu) / ((1.0 + nu) * (1.0 - 2.0 * nu));
+    m.density * 9.81 * H * H / (2.0 * p_modulus)
+}
+
 /// Mean downward displacement of the top face after `seconds`.
 fn settlement(model: &Model, substeps: SubstepPolicy, seconds: f64) -> (f64, u32) {
     let config = SolverConfig {
@@ -61,9 +68,7 @@ fn a_confined_column_settles_as_uniaxial_strain() {
         density: 1000.0,
         damping: 0.0,
     };
-    let (e, nu) = (m.youngs_modulus, m.poisson_ratio);
-    let p_modulus = e * (1.0 - nu) / ((1.0 + nu) * (1.0 - 2.0 * nu));
-    let exact = m.density * 9.81 * H * H / (2.0 * p_modulus);
+    let exact = exact_settlement(&m);
     let model = column(m);
     let (auto, n) = settlement(&model, SubstepPolicy::default(), 2.0);
     let (fine, n4) = settlement(&model, SubstepPolicy::Fixed(4 * n), 2.0);
@@ -96,9 +101,7 @@ fn a_soft_confined_column_is_stopped_by_the_energy_guard_at_the_automatic_subste
         density: 1000.0,
         damping: 0.0,
     };
-    let (e, nu) = (m.youngs_modulus, m.poisson_ratio);
-    let p_modulus = e * (1.0 - nu) / ((1.0 + nu) * (1.0 - 2.0 * nu));
-    let exact = m.density * 9.81 * H * H / (2.0 * p_modulus);
+    let exact = exact_settlement(&m);
     let model = column(m);
     let mut sim = Simulation::new(
         model.clone(),

@@ -87,3 +87,19 @@ const STATUS_BREACH_VOLUME: u32 = 112u;
 const STATUS_SCALE: u32 = 144u;
 const STATUS_PARTIALS: u32 = 148u;
 const VOLUME_FIXED_ONE: f32 = 16777216.0;
+
+// A workgroup's sum of one vec3 per invocation in a fixed tree (the same bits every run).
+// Call from uniform control flow; every invocation gets the sum.
+var<workgroup> wg_sum3: array<vec3<f32>, WORKGROUP>;
+
+fn workgroup_sum3(lid: u32, x: vec3<f32>) -> vec3<f32> {
+    wg_sum3[lid] = x;
+    for (var stride = WORKGROUP / 2u; stride > 0u; stride /= 2u) {
+        workgroupBarrier();
+        if (lid < stride) {
+            wg_sum3[lid] += wg_sum3[lid + stride];
+        }
+    }
+    workgroupBarrier();
+    return wg_sum3[0];
+}

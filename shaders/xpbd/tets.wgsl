@@ -231,7 +231,6 @@ fn damp(@builtin(global_invocation_id) gid: vec3<u32>) {
 var<workgroup> wg_inverted: array<atomic<u32>, MAX_MATERIALS>;
 var<workgroup> wg_volume: array<atomic<i32>, MAX_MATERIALS>;
 var<workgroup> wg_speed2: atomic<u32>;
-var<workgroup> wg_energy: array<vec3<f32>, WORKGROUP>;
 
 fn finite(x: f32) -> bool {
     return (bitcast<u32>(x) & 0x7f800000u) != 0x7f800000u;
@@ -302,14 +301,8 @@ fn guard_sums(
             }
         }
     }
-    wg_energy[lid] = e;
-    for (var stride = WORKGROUP / 2u; stride > 0u; stride /= 2u) {
-        workgroupBarrier();
-        if (lid < stride) {
-            wg_energy[lid] += wg_energy[lid + stride];
-        }
-    }
-    workgroupBarrier();
+    // (Its last barrier also makes the counts above visible.)
+    let total = workgroup_sum3(lid, e);
     if (lid < MAX_MATERIALS) {
         let n = atomicLoad(&wg_inverted[lid]);
         if (n != 0u) {
@@ -323,8 +316,8 @@ fn guard_sums(
     if (lid == 0u) {
         atomicMax(&status[STATUS_SPEED2], atomicLoad(&wg_speed2));
         let at = STATUS_PARTIALS + 3u * wid.x;
-        atomicStore(&status[at], bitcast<u32>(wg_energy[0].x));
-        atomicStore(&status[at + 1u], bitcast<u32>(wg_energy[0].y));
-        atomicStore(&status[at + 2u], bitcast<u32>(wg_energy[0].z));
+        atomicStore(&status[at], bitcast<u32>(total.x));
+        atomicStore(&status[at + 1u], bitcast<u32>(total.y));
+        atomicStore(&status[at + 2u], bitcast<u32>(total.z));
     }
 }

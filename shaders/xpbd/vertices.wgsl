@@ -144,8 +144,6 @@ fn finalize(@builtin(global_invocation_id) gid: vec3<u32>) {
 // against its watch (EnergyWatch::observe with no input or an unknown one), keeps the first
 // breaking frame's figures, clears the sums for the next frame, and advances the frame
 // counter used by `report`.
-var<workgroup> wg_total: array<vec3<f32>, WORKGROUP>;
-
 @compute @workgroup_size(WORKGROUP)
 fn end_frame(@builtin(local_invocation_index) lid: u32) {
     let judged = params.guards.x != 0u;
@@ -162,14 +160,7 @@ fn end_frame(@builtin(local_invocation_index) lid: u32) {
             );
         }
     }
-    wg_total[lid] = e;
-    for (var stride = WORKGROUP / 2u; stride > 0u; stride /= 2u) {
-        workgroupBarrier();
-        if (lid < stride) {
-            wg_total[lid] += wg_total[lid + stride];
-        }
-    }
-    workgroupBarrier();
+    let t = workgroup_sum3(lid, e);
     if (lid != 0u) {
         return;
     }
@@ -189,7 +180,6 @@ fn end_frame(@builtin(local_invocation_index) lid: u32) {
         var growth = 0.0;
         var scale = 0.0;
         if (mode != 2u) {
-            let t = wg_total[0];
             let total = t.x + t.y + t.z;
             scale = max(bitcast<f32>(atomicLoad(&status[STATUS_SCALE])), max(abs(t.x), max(abs(t.y), abs(t.z))));
             atomicStore(&status[STATUS_SCALE], bitcast<u32>(scale));
