@@ -115,7 +115,7 @@ pub enum PlotError {
 }
 
 /// Writes a PNG (width x height px) with one panel per series stacked vertically, sharing the
-/// time axis `times` (seconds), with axes, tick labels, axis titles ("time (s)", "<label> (<unit>)"),
+/// time axis `times` (seconds), with axes, tick labels, axis titles ("time (s)", "`<label> (<unit>)`"),
 /// a title, and dashed vertical lines + labels for the markers in every panel.
 ///
 /// Non-finite times or values are skipped and leave gaps in the lines; a series with no finite

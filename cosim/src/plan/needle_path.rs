@@ -4,8 +4,8 @@
 //! tags, at rest), the robot's kinematics (the needle's pose at each waypoint by forward
 //! kinematics), the needle's event state machine and descriptions
 //! ([`PathTracker`], the simulated needle's), the tip's margins
-//! ([`MarginProbe`], the same code on the rest positions) and the verdict (the same
-//! [`Recorder`] and criteria). A candidate costs one ray cast per trajectory segment
+//! (`MarginProbe`, the same code on the rest positions) and the verdict (the same
+//! `Recorder` and criteria). A candidate costs one ray cast per trajectory segment
 //! through the mesh's region interfaces: microseconds, where a full rollout costs seconds.
 //!
 //! What it neglects, and so what its fidelity figures measure (see `vesalius plan

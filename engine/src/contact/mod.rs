@@ -13,7 +13,7 @@
 //!
 //! # A frame with tools
 //! The caller gives each tool body's pose at the start and at the end of the frame. Before
-//! the frame, [`Contacts::plan_frame`] interpolates them (lerp + slerp) to the end of every
+//! the frame, `Contacts::plan_frame` interpolates them (lerp + slerp) to the end of every
 //! substep and packs one [`ToolSubstep`] record per substep; the GPU gets all of them in one
 //! upload, the CPU reads the same records. In every substep, on both backends and in this
 //! order: predict, warm start, **collide** (planes, then tool shapes, then attachments),
@@ -207,7 +207,7 @@ pub struct ContactReport {
 #[repr(C)]
 #[derive(Clone, Copy, Debug, Default, bytemuck::Pod, bytemuck::Zeroable)]
 pub struct ShapeParams {
-    /// x kind ([`ToolShape::kind`]), y body, z first hull plane, w hull plane count.
+    /// x kind (`ToolShape::kind`), y body, z first hull plane, w hull plane count.
     pub kind: [u32; 4],
     /// Dimensions: sphere (r), capsule / cylinder (r, half length), box (half extents).
     pub dims: [f32; 4],

@@ -15,7 +15,7 @@
 //! * While the tip advances inside a region, the region's cutting force pushes the tissue at
 //!   the tip forward (and the needle back).
 //!
-//! The per-substep work ([`needle_pass`] here, `needle` in `shaders/xpbd/needle.wgsl`) is
+//! The per-substep work (`needle_pass` here, `needle` in `shaders/xpbd/needle.wgsl`) is
 //! one sequential loop: a needle touches a few dozen points. The host-side state machine
 //! ([`NeedleTracker`]) runs once per frame: it finds the face ahead of the tip, locates the
 //! tip, records events and spawns shaft points.

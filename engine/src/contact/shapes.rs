@@ -150,7 +150,7 @@ impl ToolShape {
     }
 
     /// Signed distance of a point in the shape frame (negative inside), in f64 (for tests and
-    /// host-side queries; the kernels use [`sdf`]).
+    /// host-side queries; the kernels use `sdf`).
     pub fn distance(&self, p: [f64; 3]) -> f64 {
         let (k, dims, planes) = self.kernel_params();
         let q = [p[0] as f32, p[1] as f32, p[2] as f32];

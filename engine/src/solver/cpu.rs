@@ -12,7 +12,7 @@
 //! and stores each vertex with one 16-byte access; likewise the velocities (for the damping
 //! kernel). `state.displacements` and `state.velocities` are written back after every frame.
 //!
-//! A frame with tools ([`CpuXpbd::step_contacts`]) adds the tool contacts to the collide
+//! A frame with tools (`CpuXpbd::step_contacts`) adds the tool contacts to the collide
 //! phases (after the static planes, per vertex) and, with a needle, a one-unit needle phase
 //! before and after the solve. The tissue's push on each body is summed per unit of
 //! vertices over the frame, then over the units in order: the same bits on any team.
@@ -33,7 +33,7 @@ use crate::model::{Control, Model, State};
 use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 
 /// Tets per thread below which [`Threads::Auto`] does not try an extra thread. Whether a
-/// team pays at or above this size is measured ([`TeamChooser`]): the 11k-tet kidney ran
+/// team pays at or above this size is measured (`TeamChooser`): the 11k-tet kidney ran
 /// 1.2x faster on two threads than on one on an idle machine (4.9 against 6.0 s per
 /// simulated second) and 2.4x slower beside another busy process.
 pub const MIN_TETS_PER_THREAD: usize = 2048;
