@@ -72,6 +72,7 @@
 //! | `substeps` (`"auto"` or N), `courant` | [`solver::SolverConfig::substeps`] ([`solver::SubstepPolicy`]) |
 //! | `iterations`, `warm_start`, `max_speed` | the [`solver::SolverConfig`] fields of those names |
 //! | `threads` (`"auto"` or N) | [`solver::SolverConfig::threads`] ([`solver::Threads`]) |
+//! | `allow_unstable`, `guards = { ... }` | [`solver::SolverConfig::allow_unstable`], [`solver::SolverConfig::guards`] ([`solver::Guards`]: judged after every frame, a breach is [`solver::SimError::Guard`]) |
 //! | `backend`, `adapter` | [`sim::Backend`] ([`scene::SimulationSpec::backend`]) |
 //! | `duration` (s) | the caller's loop: `duration / frame_dt` frames ([`scene::BuiltScene::frames`]) |
 //!
