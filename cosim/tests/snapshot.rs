@@ -182,7 +182,10 @@ proptest::proptest! {
     fn a_restored_random_press_continues_with_the_same_bits(
         cells in [2u32..5, 2u32..5, 1u32..4],
         friction in 0.0f64..0.8,
-        depth in 0.0f64..0.008,
+        // At most 6 mm in at least 0.1 s: the smooth press peaks at 1.33x its mean speed,
+        // 0.08 m/s, inside the plunge joint's 0.1 m/s limit (7.6 mm in 0.1 s peaked at
+        // 0.1005 m/s and the scene was refused, failing the case for the wrong reason).
+        depth in 0.0f64..0.006,
         t_in in 0.1f64..0.4,
         cut in 1u64..23,
     ) {
