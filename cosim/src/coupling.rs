@@ -171,13 +171,14 @@ pub struct CoSim {
 /// bits on the CPU backend). The tissue's state with the tools' (their poses, the needle's
 /// punctured faces, shaft points with their stick-slip state, tip region, events), the robot
 /// world (rapier's bodies and multibody joints, the controller's targets), the trajectory
-/// the controller follows (its cursor is the time), the tissue's last wrench on each tool
+/// the controller follows (its cursor is the time) or the joint targets it holds, the tissue's last wrench on each tool
 /// link with its linearised contact stiffness, and the records so far.
 #[derive(Clone)]
 pub struct WorldSnapshot {
     tissue: State,
     robot: RobotWorld,
     trajectory: Option<JointTrajectory>,
+    hold: Vec<f64>,
     wrenches: Vec<BodyWrench>,
     stiffness: Vec<ContactStiffness>,
     recorder: Recorder,
@@ -618,6 +619,7 @@ impl CoSim {
             tissue,
             robot: self.world.clone(),
             trajectory: self.trajectory.clone(),
+            hold: self.hold.clone(),
             wrenches: self.wrenches.clone(),
             stiffness: self.stiffness.clone(),
             recorder: self.recorder.clone(),
@@ -637,6 +639,7 @@ impl CoSim {
         self.tissue.set_state(snapshot.tissue.clone())?;
         self.world = snapshot.robot.clone();
         self.trajectory = snapshot.trajectory.clone();
+        self.hold = snapshot.hold.clone();
         self.wrenches = snapshot.wrenches.clone();
         self.stiffness = snapshot.stiffness.clone();
         self.recorder = snapshot.recorder.clone();
@@ -649,6 +652,51 @@ impl CoSim {
     /// a re-plan gives the rest of the run from the current time on).
     pub fn set_trajectory(&mut self, trajectory: &Trajectory) {
         self.trajectory = Some(trajectory.spline().clone());
+    }
+
+    /// From the next frame on the controller holds the joints at `q` (one value per entry
+    /// of the robot's configuration, in [`RobotModel::dof_names`] order) with zero velocity
+    /// targets, instead of following a trajectory: closed-loop control, a target set from
+    /// outside before each frame. Refused (and nothing changed) for a wrong count, a
+    /// non-finite value or one outside its joint's position limits.
+    pub fn set_joint_targets(&mut self, q: &[f64]) -> Result<(), CoSimError> {
+        let names = self.model.dof_names();
+        if q.len() != names.len() {
+            return Err(CoSimError::JointTargets {
+                message: format!(
+                    "{} values for {} joints ({})",
+                    q.len(),
+                    names.len(),
+                    names.join(", ")
+                ),
+            });
+        }
+        for (k, (&v, &(j, _))) in q.iter().zip(self.model.dofs()).enumerate() {
+            let joint = &self.model.joints()[j];
+            let l = &joint.limits;
+            if !v.is_finite() {
+                return Err(CoSimError::JointTargets {
+                    message: format!("{} (value {k}) is {v}, not a finite number", names[k]),
+                });
+            }
+            if l.has_position_limits() && !(l.lower..=l.upper).contains(&v) {
+                return Err(CoSimError::JointTargets {
+                    message: format!(
+                        "{} (value {k}) is {v}, outside its limits [{}, {}]",
+                        names[k], l.lower, l.upper
+                    ),
+                });
+            }
+        }
+        self.trajectory = None;
+        self.hold = q.to_vec();
+        Ok(())
+    }
+
+    /// The joint targets the controller holds when it follows no trajectory (the initial
+    /// configuration, or the last [`CoSim::set_joint_targets`]).
+    pub fn joint_targets(&self) -> &[f64] {
+        &self.hold
     }
 
     /// A second co-simulation in the same world, to run apart from this one (a world for a
@@ -993,6 +1041,23 @@ impl CoSim {
     pub fn finish(self) -> Report {
         self.recorder
             .finish(&self.criteria, self.backend_name, self.coupling)
+    }
+
+    /// The last frame's record (`None` before the first frame), without copying the
+    /// report.
+    pub fn last_record(&self) -> Option<&FrameRecord> {
+        self.recorder.last()
+    }
+
+    /// The needle's events so far.
+    pub fn events(&self) -> &[vesalius_engine::contact::NeedleEvent] {
+        self.recorder.events()
+    }
+
+    /// The tool bodies' names (robot links, "world" for world attachments): the order of
+    /// the records' forces.
+    pub fn body_names(&self) -> &[String] {
+        self.recorder.bodies()
     }
 
     /// The report so far (without consuming the run).

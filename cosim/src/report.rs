@@ -402,6 +402,21 @@ impl Recorder {
         self.records.push(rec);
     }
 
+    /// The last frame's record.
+    pub fn last(&self) -> Option<&FrameRecord> {
+        self.records.last()
+    }
+
+    /// The needle's events so far.
+    pub fn events(&self) -> &[NeedleEvent] {
+        &self.events
+    }
+
+    /// The tool bodies' names.
+    pub fn bodies(&self) -> &[String] {
+        &self.bodies
+    }
+
     /// The number of regions a record has values for.
     pub fn region_count(&self) -> usize {
         self.regions.len()

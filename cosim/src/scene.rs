@@ -450,6 +450,14 @@ pub enum CoSimError {
     /// A trajectory built in code.
     #[error("trajectory: {0}")]
     Trajectory(crate::trajectory::TrajectoryError),
+    /// Joint targets set from outside
+    /// ([`CoSim::set_joint_targets`](crate::coupling::CoSim::set_joint_targets)) that the
+    /// robot cannot take: a wrong count, a non-finite value, a value outside its limits.
+    #[error("joint targets: {message}")]
+    JointTargets {
+        /// Which value and why.
+        message: String,
+    },
     /// A [`WorldSnapshot`](crate::coupling::WorldSnapshot) restored into a co-simulation
     /// of another scene.
     #[error("the snapshot has {snapshot} tool bodies and this co-simulation {this}: it is another scene's")]
