@@ -93,3 +93,24 @@ pub mod sim;
 pub mod solver;
 
 pub use glam;
+
+/// The types most programs need, in one `use vesalius_engine::prelude::*;`: meshes, the
+/// model and its builder, state and control, the simulation and its backend, the solver's
+/// settings and errors, scenes, tools and the guards.
+pub mod prelude {
+    pub use crate::contact::{
+        Attachment, BodyWrench, ContactReport, NeedleEvent, NeedleEventKind, NeedleReport,
+        NeedleSpec, Pose, ToolSetup, ToolShape, ToolShapeDesc,
+    };
+    pub use crate::mesh::generate::box_grid;
+    pub use crate::mesh::{load as load_mesh, LoadOptions, MeshError, TetMesh};
+    pub use crate::model::{
+        Control, Material, Model, ModelBuilder, ModelError, PinSet, Plane, State,
+    };
+    pub use crate::output::{FrameWriter, OutputError};
+    pub use crate::scene::{BuiltScene, Scene, SceneError};
+    pub use crate::sim::{Backend, BackendKind, Simulation};
+    pub use crate::solver::{
+        Breach, Diagnostics, Guards, SimError, SolverConfig, StepPlan, SubstepPolicy, Threads,
+    };
+}
