@@ -210,8 +210,10 @@ pub fn step(data: &[u8]) {
             .positions_iter(model)
             .map(|p| p.map(|c| c as f64))
             .collect();
-        let mut regions: std::collections::BTreeMap<i32, (f64, f64, usize, usize)> =
-            Default::default();
+        let mut regions: std::collections::BTreeMap<
+            vesalius::engine::mesh::RegionId,
+            (f64, f64, usize, usize),
+        > = Default::default();
         for (t, tet) in model.tets.iter().enumerate() {
             let vol = |x: &dyn Fn(usize) -> [f64; 3]| {
                 let [a, b, c, e] = tet.map(|i| x(i as usize));

@@ -31,6 +31,7 @@ use vesalius_engine::contact::{
     event_descriptions, Attachment, BodyWrench, ContactReport, NeedleSpec, Pose, ToolSetup,
     ToolShape, ToolShapeDesc,
 };
+use vesalius_engine::mesh::RegionId;
 use vesalius_engine::model::{Control, Model, State, SupportDrive};
 use vesalius_engine::sim::{BackendKind, Simulation};
 use vesalius_engine::solver::{diagnostics, EnergyInput, EnergyWatch, Guards, SimError, Threads};
@@ -80,7 +81,7 @@ fn world_positions(model: &Model, state: &vesalius_engine::model::State) -> Vec<
 /// The names the needle gives the regions of `model` (its tip region, event regions):
 /// the mesh's name, or `region <id>`.
 fn tip_region_names(model: &Model) -> Vec<String> {
-    let mut ids: Vec<i32> = model.materials.iter().map(|(r, _)| *r).collect();
+    let mut ids: Vec<RegionId> = model.materials.iter().map(|(r, _)| *r).collect();
     ids.sort_unstable();
     ids.dedup();
     ids.iter()
@@ -480,8 +481,8 @@ impl CoSim {
             }
             setup.attachments.push(Attachment { body, vertices });
         }
-        let region_id = |key: &str| -> Result<i32, CoSimError> {
-            if let Ok(id) = key.parse::<i32>() {
+        let region_id = |key: &str| -> Result<RegionId, CoSimError> {
+            if let Ok(id) = key.parse::<RegionId>() {
                 return Ok(id);
             }
             mtissue

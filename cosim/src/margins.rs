@@ -10,6 +10,7 @@
 use glam::DVec3;
 use serde::Serialize;
 use vesalius_engine::contact::faces::{tet_barycentric, Face, FaceSet};
+use vesalius_engine::mesh::RegionId;
 use vesalius_engine::model::Model;
 
 /// Half-length of the line through the tip along which the region's boundary is looked for
@@ -38,7 +39,7 @@ pub struct FrameMargins {
 #[derive(Clone, Debug)]
 pub(crate) struct MarginProbe {
     /// The goal region's id.
-    region: Option<i32>,
+    region: Option<RegionId>,
     /// The goal region's boundary faces.
     faces: FaceSet,
     /// Its tets.
@@ -47,7 +48,7 @@ pub(crate) struct MarginProbe {
 
 impl MarginProbe {
     /// A probe of `region` (a region id of `model`; `None`: targets only).
-    pub fn new(model: &Model, region: Option<i32>) -> Self {
+    pub fn new(model: &Model, region: Option<RegionId>) -> Self {
         let (faces, tets) = match region {
             Some(r) => {
                 let all = FaceSet::new(model);
@@ -260,7 +261,11 @@ mod test {
         let mut mesh = box_grid([10, 10, 10], [0.01, 0.01, 0.01], [-0.005, -0.005, -0.01]);
         for t in 0..mesh.tets.len() {
             let z = mesh.tet_centroid(t).unwrap()[2];
-            mesh.regions[t] = if z > -0.006 && z < -0.004 { 2 } else { 1 };
+            mesh.regions[t] = if z > -0.006 && z < -0.004 {
+                RegionId(2)
+            } else {
+                RegionId(1)
+            };
         }
         ModelBuilder::new(mesh)
             .default_material(Material {
@@ -279,7 +284,7 @@ mod test {
     fn margins_of_a_tilted_needle_in_a_layer() {
         let model = layered();
         let pos: Vec<[f32; 3]> = model.rest_positions.clone();
-        let probe = MarginProbe::new(&model, Some(2));
+        let probe = MarginProbe::new(&model, Some(RegionId(2)));
         let at = |z_mm: f64, tilt_deg: f64| {
             let th = tilt_deg.to_radians();
             let tip = DVec3::new(0.0003, 0.0002, z_mm * 1e-3);

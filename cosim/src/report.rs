@@ -10,6 +10,7 @@ use serde::Serialize;
 use std::collections::BTreeMap;
 use std::path::Path;
 use vesalius_engine::contact::{ContactReport, NeedleEvent, NeedleEventKind, NeedleReport};
+use vesalius_engine::mesh::RegionId;
 use vesalius_engine::model::{Model, State};
 use vesalius_engine::output::tet_strain;
 use vesalius_engine::solver::Breach;
@@ -283,7 +284,7 @@ pub struct Report {
 pub(crate) struct Recorder {
     bodies: Vec<String>,
     joints: Vec<String>,
-    region_ids: Vec<i32>,
+    region_ids: Vec<RegionId>,
     regions: Vec<String>,
     region_volume: Vec<f64>,
     tet_region: Vec<usize>,
@@ -301,7 +302,7 @@ impl Recorder {
         targets: Vec<String>,
         damage: f64,
     ) -> Self {
-        let mut region_ids: Vec<i32> = model.tet_region.clone();
+        let mut region_ids: Vec<RegionId> = model.tet_region.clone();
         region_ids.sort_unstable();
         region_ids.dedup();
         let tet_region: Vec<usize> = model

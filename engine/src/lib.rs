@@ -88,6 +88,9 @@ pub mod model;
 pub mod output;
 pub mod scene;
 pub mod scenes;
+// The WGSL sources as wgpu gets them: public only for the naga validation test
+// (`tests/shaders_validate.rs`); kernels and their buffer layouts are not API.
+#[doc(hidden)]
 pub mod shaders;
 pub mod sim;
 pub mod solver;

@@ -241,7 +241,7 @@ impl Simulation {
         config: &SolverConfig,
         adapter: Option<&str>,
     ) -> Result<Solver, SimError> {
-        let ctx = crate::gpu::GpuContext::new(adapter).map_err(|e| SimError::Gpu(e.to_string()))?;
+        let ctx = crate::gpu::GpuContext::new(adapter)?;
         Ok(Solver::Gpu(Box::new(crate::gpu::GpuXpbd::new(
             &ctx, model, state, config,
         )?)))
@@ -254,9 +254,7 @@ impl Simulation {
         _: &SolverConfig,
         _: Option<&str>,
     ) -> Result<Solver, SimError> {
-        Err(SimError::Gpu(
-            "this build has no GPU backend (feature `gpu` is off)".into(),
-        ))
+        Err(SimError::NoGpuBackend)
     }
 
     /// `Ok(None)`: only software adapters (or none) and the GPU is not required.
@@ -282,9 +280,7 @@ impl Simulation {
         {
             let _ = (model, state, config, adapter);
             if require {
-                return Err(SimError::Gpu(
-                    "this build has no GPU backend (feature `gpu` is off)".into(),
-                ));
+                return Err(SimError::NoGpuBackend);
             }
             Ok(None)
         }

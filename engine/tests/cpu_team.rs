@@ -5,6 +5,7 @@ mod common;
 
 use vesalius_engine::contact::{Attachment, Pose, ToolSetup, ToolShape, ToolShapeDesc};
 use vesalius_engine::glam::DVec3;
+use vesalius_engine::mesh::RegionId;
 use vesalius_engine::model::{Material, Model, Plane, State};
 use vesalius_engine::sim::{Backend, Simulation};
 use vesalius_engine::solver::{CpuXpbd, SolverConfig, Threads};
@@ -190,7 +191,7 @@ fn the_lanes_give_the_bits_of_the_scalar_kernels() {
     // one without damping (whose tets the damping must leave alone).
     let mut mesh = box_grid([8, 8, 4], [0.08, 0.08, 0.04], [-0.04, -0.04, 0.0]);
     for (t, region) in mesh.regions.iter_mut().enumerate() {
-        *region = [1, 2, 1, 3, 2][t % 5];
+        *region = RegionId([1, 2, 1, 3, 2][t % 5]);
     }
     let damped = |damping| Material {
         damping,
@@ -198,9 +199,9 @@ fn the_lanes_give_the_bits_of_the_scalar_kernels() {
     };
     let model = |betas: [f64; 3]| {
         let mut model = ModelBuilder::new(mesh.clone())
-            .material(1, damped(betas[0]))
-            .material(2, damped(betas[1]))
-            .material(3, damped(betas[2]))
+            .material(RegionId(1), damped(betas[0]))
+            .material(RegionId(2), damped(betas[1]))
+            .material(RegionId(3), damped(betas[2]))
             .pin(PinSet::Plane {
                 normal: [0.0, 0.0, 1.0],
                 offset: 0.0,

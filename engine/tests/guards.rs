@@ -6,6 +6,7 @@
 mod common;
 
 use vesalius_engine::mesh::generate::box_grid;
+use vesalius_engine::mesh::RegionId;
 use vesalius_engine::model::{Model, ModelBuilder, PinSet, State};
 use vesalius_engine::sim::{Backend, BackendKind, Simulation};
 use vesalius_engine::solver::{Breach, GuardKind, Guards, SimError, SolverConfig, SubstepPolicy};
@@ -26,16 +27,22 @@ fn crushed() -> (Model, State) {
     let mut mesh = box_grid([6, 6, 8], [0.03, 0.03, 0.02], [-0.015, -0.015, -0.02]);
     for t in 0..mesh.tets.len() {
         mesh.regions[t] = if mesh.tet_centroid(t).unwrap()[2] > -0.005 {
-            1
+            RegionId(1)
         } else {
-            2
+            RegionId(2)
         };
     }
-    mesh.region_names = [(1, "skin".to_string()), (2, "fat".to_string())].into();
+    mesh.region_names = [
+        (RegionId(1), "skin".to_string()),
+        (RegionId(2), "fat".to_string()),
+    ]
+    .into();
     let model = ModelBuilder::new(mesh)
-        .material(1, common::tissue(5e4, 0.45))
-        .material(2, common::tissue(5e3, 0.45))
-        .pin(PinSet::Region { region: 1 })
+        .material(RegionId(1), common::tissue(5e4, 0.45))
+        .material(RegionId(2), common::tissue(5e3, 0.45))
+        .pin(PinSet::Region {
+            region: RegionId(1),
+        })
         .build()
         .unwrap();
     let mut state = model.state();

@@ -1,5 +1,6 @@
 //! Generators, validation, quality, boundary surface, the VTU frame writer and MeshInfo.
 
+use vesalius_engine::mesh::RegionId;
 use vesalius_engine::mesh::{
     self, boundary_triangles, generate, validate, IssueKind, MeshError, MeshInfo, TetMesh,
     ValidateOptions,
@@ -80,7 +81,7 @@ fn layered_limb_regions_volumes_and_surface() {
     }
     let stats = mesh::region_stats(&m);
     assert_eq!(stats.keys().copied().collect::<Vec<_>>(), vec![1, 2, 3, 4]);
-    assert_eq!(m.region_name(4), Some("vein"));
+    assert_eq!(m.region_name(RegionId(4)), Some("vein"));
     // Exact volumes of the polygonal cross-sections: shoelace area of the ring vertices.
     let poly = |r: f64| {
         let mut ring: Vec<[f64; 3]> = m
@@ -104,13 +105,13 @@ fn layered_limb_regions_volumes_and_surface() {
     assert!((total - poly(0.035)).abs() < 1e-9 * total, "{total}");
     let circle = std::f64::consts::PI * 0.035f64.powi(2) * 0.1;
     assert!((total / circle - 1.0).abs() < 0.02, "{total} vs {circle}");
-    let skin = stats[&1].volume;
+    let skin = stats[&RegionId(1)].volume;
     assert!((skin - (poly(0.035) - poly(0.033))).abs() < 1e-9 * total);
-    let muscle = stats[&3].volume;
+    let muscle = stats[&RegionId(3)].volume;
     assert!((muscle - poly(0.024)).abs() < 1e-9 * total);
     // Vein: one cell column of the 26..31 mm ring with the vein's cross-section area, up
     // to the chord (polygon) approximation of the two arcs.
-    let vein = stats[&4].volume;
+    let vein = stats[&RegionId(4)].volume;
     let vein_true = std::f64::consts::PI * 0.0025f64.powi(2) * 0.1;
     assert!(
         (vein / vein_true - 1.0).abs() < 0.01,
@@ -118,7 +119,7 @@ fn layered_limb_regions_volumes_and_surface() {
     );
     // The vein lies around y = +28.5 mm.
     for (i, t) in m.tets.iter().enumerate() {
-        if m.regions[i] == 4 {
+        if m.regions[i] == RegionId(4) {
             let c: Vec<f64> = (0..3)
                 .map(|k| t.iter().map(|&v| m.positions[v as usize][k]).sum::<f64>() / 4.0)
                 .collect();
@@ -140,7 +141,7 @@ fn unit_tet() -> TetMesh {
     TetMesh {
         positions: vec![[0.0; 3], [1.0, 0.0, 0.0], [0.0, 1.0, 0.0], [0.0, 0.0, 1.0]],
         tets: vec![[0, 1, 2, 3]],
-        regions: vec![1],
+        regions: vec![RegionId(1)],
         ..Default::default()
     }
 }
@@ -160,7 +161,7 @@ fn errors_of(mut m: TetMesh) -> Vec<(IssueKind, String)> {
 fn validation_errors_name_the_offender() {
     let mut m = unit_tet();
     m.tets.push([0, 1, 2, 9]);
-    m.regions.push(1);
+    m.regions.push(RegionId(1));
     let e = errors_of(m);
     assert_eq!(e[0].0, IssueKind::IndexOutOfRange);
     assert!(
@@ -275,7 +276,10 @@ fn vtu_frame_writer_round_trips_through_the_reader_and_pvd() {
             ("velocity", mesh::vtu::Field::Vec3(&vel)),
         ],
         &[
-            ("region", mesh::vtu::Field::I32(&m.regions)),
+            (
+                "region",
+                mesh::vtu::Field::I32(bytemuck::cast_slice(&m.regions)),
+            ),
             ("stress", mesh::vtu::Field::F64(&stress)),
         ],
     )
@@ -299,7 +303,10 @@ fn vtu_frame_writer_round_trips_through_the_reader_and_pvd() {
             ("velocity", mesh::vtu::Field::Vec3(&vel)),
         ],
         &[
-            ("region", mesh::vtu::Field::I32(&m.regions)),
+            (
+                "region",
+                mesh::vtu::Field::I32(bytemuck::cast_slice(&m.regions)),
+            ),
             ("stress", mesh::vtu::Field::F64(&stress)),
         ],
     )
@@ -481,8 +488,8 @@ fn box_grid_graded_is_conforming_positive_and_fills_the_box() {
         zs.len() - 1,
         m.tets.len()
     );
-    assert_eq!(m.region_name(1), Some("box"));
-    assert!(m.regions.iter().all(|&r| r == 1));
+    assert_eq!(m.region_name(RegionId(1)), Some("box"));
+    assert!(m.regions.iter().all(|&r| r == RegionId(1)));
     for i in 0..m.tets.len() {
         assert!(m.tet_volume(i).unwrap() > 0.0);
     }

@@ -3,6 +3,7 @@
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
+use vesalius_engine::mesh::RegionId;
 
 use vesalius_engine::mesh::{
     self, parse_msh, parse_tetgen, parse_vtk, parse_vtu, validate, write_msh, write_tetgen,
@@ -22,7 +23,7 @@ fn load(rel: &str) -> TetMesh {
 fn region_counts(m: &TetMesh) -> BTreeMap<i32, usize> {
     let mut c = BTreeMap::new();
     for &r in &m.regions {
-        *c.entry(r).or_insert(0) += 1;
+        *c.entry(r.0).or_insert(0) += 1;
     }
     c
 }
@@ -60,8 +61,8 @@ fn forearm_counts_regions_and_names_from_msh41() {
     assert_eq!(m.tets.len(), 17097);
     let want: BTreeMap<i32, usize> = [(1, 4689), (2, 7510), (3, 3565), (4, 1333)].into();
     assert_eq!(region_counts(m), want);
-    assert_eq!(m.region_name(1), Some("skin"));
-    assert_eq!(m.region_name(4), Some("vein"));
+    assert_eq!(m.region_name(RegionId(1)), Some("skin"));
+    assert_eq!(m.region_name(RegionId(4)), Some("vein"));
     // Surface names (dim 2) are not region names.
     assert_eq!(m.region_names.len(), 4);
     // The boundary-surface triangles are skipped but counted.
@@ -108,7 +109,7 @@ fn kidney_counts() {
         assert_eq!(region_counts(&m), want, "{f}");
     }
     let mut m = load("generated/kidney_like.msh");
-    assert_eq!(m.region_name(2), Some("medulla"));
+    assert_eq!(m.region_name(RegionId(2)), Some("medulla"));
     validate(&mut m, &ValidateOptions::default()).unwrap();
     assert!((m.total_volume() - 1.45e-4).abs() < 0.01 * 1.45e-4);
 }
@@ -185,8 +186,8 @@ fn roundtrip_forearm_liver_and_generated_through_every_writer() {
     roundtrip_all_writers(&load("generated/forearm_segment.msh"));
     roundtrip_all_writers(&load("sofa/liver.msh"));
     let mut g = mesh::generate::box_grid([2, 3, 1], [1e-3, 2e-3, 5e-4], [-1.0, 0.5, 0.0]);
-    g.regions[0] = -7;
-    g.regions[1] = 0;
+    g.regions[0] = RegionId(-7);
+    g.regions[1] = RegionId(0);
     roundtrip_all_writers(&g);
 }
 
@@ -505,7 +506,7 @@ fn appended_vtu(m: &TetMesh, raw: bool) -> Vec<u8> {
         .flat_map(|i| (4 * i).to_le_bytes())
         .collect();
     let types: Vec<u8> = vec![10u8; m.tets.len()];
-    let reg: Vec<u8> = m.regions.iter().flat_map(|r| r.to_le_bytes()).collect();
+    let reg: Vec<u8> = m.regions.iter().flat_map(|r| r.0.to_le_bytes()).collect();
     for b in [pts, conn, offs, types, reg] {
         blocks.push(b);
     }
@@ -613,7 +614,7 @@ fn shipped_limb_segment_matches_its_generator() {
     assert!(shipped.len() < 2_000_000);
     let m = parse_msh(&shipped).unwrap().mesh;
     assert_eq!((m.positions.len(), m.tets.len()), (7581, 40800));
-    assert_eq!(m.region_name(4), Some("vein"));
+    assert_eq!(m.region_name(RegionId(4)), Some("vein"));
 }
 
 #[test]
@@ -631,7 +632,7 @@ fn shipped_vein_slab_matches_its_generator() {
     assert!(shipped.len() < 2_500_000);
     let m = parse_msh(&shipped).unwrap().mesh;
     assert_eq!((m.positions.len(), m.tets.len()), (11220, 58368));
-    assert_eq!(m.region_name(5), Some("vein_lumen"));
+    assert_eq!(m.region_name(RegionId(5)), Some("vein_lumen"));
 }
 
 #[test]
@@ -687,7 +688,7 @@ fn vtu_inline_binary_with_uint32_header() {
     let reg = m
         .regions
         .iter()
-        .flat_map(|r| (*r as u16).to_le_bytes())
+        .flat_map(|r| (r.0 as u16).to_le_bytes())
         .collect();
     let s = format!(
         "<VTKFile type=\"UnstructuredGrid\" header_type=\"UInt32\">\n<UnstructuredGrid>\n<Piece NumberOfPoints=\"{}\" NumberOfCells=\"{}\">\n<Points>{}</Points>\n<Cells>{}{}{}</Cells>\n<CellData>{}</CellData>\n</Piece>\n</UnstructuredGrid>\n</VTKFile>\n",
@@ -732,7 +733,7 @@ fn vtk_51_binary_offsets_connectivity_and_field_data() {
     );
     v.extend((0..t).flat_map(|_| 1.0f32.to_be_bytes()));
     v.extend_from_slice(format!("\ngmsh:physical 1 {t} int\n").as_bytes());
-    v.extend(m.regions.iter().flat_map(|r| r.to_be_bytes()));
+    v.extend(m.regions.iter().flat_map(|r| r.0.to_be_bytes()));
     v.push(b'\n');
     let back = parse_vtk(&v).unwrap();
     assert_eq!(back.format, FileFormat::Vtk { binary: true });

@@ -335,7 +335,7 @@ fn rest_regions(model: &Model, points: &[DVec3]) -> Vec<Option<String>> {
 }
 
 /// The region at `p` in the configuration `pos`.
-fn region_at(model: &Model, pos: &[[f32; 3]], p: DVec3) -> Option<i32> {
+fn region_at(model: &Model, pos: &[[f32; 3]], p: DVec3) -> Option<vesalius_engine::mesh::RegionId> {
     locate(model, pos, &[p.to_array()])[0].map(|(t, _)| model.tet_region[t as usize])
 }
 

@@ -13,6 +13,7 @@
 
 use proptest::prelude::*;
 use std::collections::BTreeMap;
+use vesalius_engine::mesh::RegionId;
 use vesalius_engine::mesh::{
     self, parse_msh, parse_tetgen, parse_vtk, parse_vtu, refine, write_msh, write_tetgen,
     write_vtk, MshVersion, TetMesh,
@@ -131,13 +132,13 @@ fn random_mesh() -> impl Strategy<Value = TetMesh> {
                 }
             }
             for (t, r) in m.regions.iter_mut().enumerate() {
-                *r = regions[t % regions.len()];
+                *r = RegionId(regions[t % regions.len()]);
             }
-            let present: std::collections::BTreeSet<i32> = m.regions.iter().copied().collect();
+            let present: std::collections::BTreeSet<RegionId> = m.regions.iter().copied().collect();
             m.region_names = names
                 .into_iter()
-                .filter(|(r, _)| present.contains(r))
-                .map(|(r, n)| (r, n.trim().to_string()))
+                .filter(|(r, _)| present.contains(&RegionId(*r)))
+                .map(|(r, n)| (RegionId(r), n.trim().to_string()))
                 .filter(|(_, n)| !n.is_empty())
                 .collect();
             m
@@ -152,7 +153,7 @@ fn assert_same(a: &TetMesh, b: &TetMesh, what: &str) -> Result<(), TestCaseError
     Ok(())
 }
 
-fn region_volumes(m: &TetMesh) -> BTreeMap<i32, f64> {
+fn region_volumes(m: &TetMesh) -> BTreeMap<RegionId, f64> {
     let mut v = BTreeMap::new();
     for t in 0..m.tets.len() {
         *v.entry(m.regions[t]).or_insert(0.0) += m.tet_volume(t).unwrap();

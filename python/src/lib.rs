@@ -338,7 +338,7 @@ fn tissue_data(sim: &mut Simulation, what: &str) -> PyResult<Data> {
         "rest_positions" => Data::V3(model.rest_positions.clone()),
         "tets" => Data::Tets(model.tets.clone()),
         "surface" => Data::Tris(model.surface.clone()),
-        "tet_regions" => Data::I32(model.tet_region.clone()),
+        "tet_regions" => Data::I32(model.tet_region.iter().map(|r| r.0).collect()),
         "strain" => {
             let s = tet_strain(model, state);
             Data::Strain([s.green_strain, s.max_stretch, s.volume_ratio])
@@ -567,14 +567,15 @@ impl Tissue {
     /// Region names by id.
     #[getter]
     fn region_names(&self) -> PyResult<std::collections::BTreeMap<i32, String>> {
-        Ok(self
-            .inner
-            .lock()
-            .map_err(poisoned)?
-            .sim
-            .model()
-            .region_names
-            .clone())
+        Ok(region_tags(
+            &self
+                .inner
+                .lock()
+                .map_err(poisoned)?
+                .sim
+                .model()
+                .region_names,
+        ))
     }
 
     /// Simulated time (s).
@@ -1076,7 +1077,9 @@ impl CoSim {
     /// Region names by id.
     #[getter]
     fn region_names(&self, py: Python<'_>) -> PyResult<std::collections::BTreeMap<i32, String>> {
-        self.with(py, |g| Ok(g.sim.tissue().model().region_names.clone()))
+        self.with(py, |g| {
+            Ok(region_tags(&g.sim.tissue().model().region_names))
+        })
     }
 
     /// Simulated time (s).
@@ -1509,4 +1512,11 @@ fn _vesalius(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add("RobotError", py.get_type::<RobotError>())?;
     m.add("OutputError", py.get_type::<OutputError>())?;
     Ok(())
+}
+
+/// Region names keyed by their tags as Python ints.
+fn region_tags(
+    names: &std::collections::BTreeMap<vesalius_engine::mesh::RegionId, String>,
+) -> std::collections::BTreeMap<i32, String> {
+    names.iter().map(|(r, n)| (r.0, n.clone())).collect()
 }

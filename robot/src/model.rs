@@ -12,10 +12,69 @@ use rapier3d::na::{Isometry3, Matrix3, Point3, Unit, Vector3};
 
 use crate::error::{Result, RobotError};
 
-/// Index of a link in [`RobotModel::links`].
-pub type LinkId = usize;
-/// Index of a joint in [`RobotModel::joints`].
-pub type JointId = usize;
+/// Defines an id newtype that indexes slices and `Vec`s of per-item data (`links[id]`,
+/// `state.link_poses[id]`) but is not interchangeable with other ids or counts.
+macro_rules! index_id {
+    ($(#[$doc:meta])* $name:ident, $what:literal) => {
+        $(#[$doc])*
+        #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+        pub struct $name(pub(crate) usize);
+
+        impl $name {
+            /// The position in the model's list (and in every per-item array of this kind).
+            pub fn index(self) -> usize {
+                self.0
+            }
+        }
+
+        impl std::fmt::Display for $name {
+            fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                write!(f, concat!($what, " #{}"), self.0)
+            }
+        }
+
+        impl<T> std::ops::Index<$name> for [T] {
+            type Output = T;
+            fn index(&self, id: $name) -> &T {
+                &self[id.0]
+            }
+        }
+
+        impl<T> std::ops::IndexMut<$name> for [T] {
+            fn index_mut(&mut self, id: $name) -> &mut T {
+                &mut self[id.0]
+            }
+        }
+
+        impl<T> std::ops::Index<$name> for Vec<T> {
+            type Output = T;
+            fn index(&self, id: $name) -> &T {
+                &self[id.0]
+            }
+        }
+
+        impl<T> std::ops::IndexMut<$name> for Vec<T> {
+            fn index_mut(&mut self, id: $name) -> &mut T {
+                &mut self[id.0]
+            }
+        }
+    };
+}
+
+index_id!(
+    /// A link of a [`RobotModel`]: its position in [`RobotModel::links`], and the index of
+    /// the link in every per-link array (`RobotState::link_poses`, FK results). Obtained
+    /// from [`RobotModel::link_id`] or [`RobotModel::link_ids`].
+    LinkId,
+    "link"
+);
+index_id!(
+    /// A joint of a [`RobotModel`]: its position in [`RobotModel::joints`] (file order), and
+    /// the index of the joint in every per-joint array (`RobotState::joint_positions`).
+    /// Obtained from [`RobotModel::joint_id`] or [`RobotModel::joint_ids`].
+    JointId,
+    "joint"
+);
 
 /// The kind of a joint, as in URDF.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -322,6 +381,26 @@ impl RobotModel {
         &self.joints
     }
 
+    /// The ids of all links, in [`RobotModel::links`] order.
+    pub fn link_ids(&self) -> impl ExactSizeIterator<Item = LinkId> + '_ {
+        (0..self.links.len()).map(LinkId)
+    }
+
+    /// The ids of all joints, in [`RobotModel::joints`] order.
+    pub fn joint_ids(&self) -> impl ExactSizeIterator<Item = JointId> + '_ {
+        (0..self.joints.len()).map(JointId)
+    }
+
+    /// The link at position `index` of [`RobotModel::links`], if there is one.
+    pub fn link_at(&self, index: usize) -> Option<LinkId> {
+        (index < self.links.len()).then_some(LinkId(index))
+    }
+
+    /// The joint at position `index` of [`RobotModel::joints`], if there is one.
+    pub fn joint_at(&self, index: usize) -> Option<JointId> {
+        (index < self.joints.len()).then_some(JointId(index))
+    }
+
     /// The root link.
     pub fn root(&self) -> LinkId {
         self.root
@@ -380,6 +459,7 @@ impl RobotModel {
         self.links
             .iter()
             .position(|l| l.name == name)
+            .map(LinkId)
             .ok_or_else(|| RobotError::UnknownName {
                 robot: self.name.clone(),
                 what: "link",
@@ -392,6 +472,7 @@ impl RobotModel {
         self.joints
             .iter()
             .position(|j| j.name == name)
+            .map(JointId)
             .ok_or_else(|| RobotError::UnknownName {
                 robot: self.name.clone(),
                 what: "joint",
@@ -410,7 +491,7 @@ impl RobotModel {
         let mut best = self.root;
         for (i, d) in depth.iter().enumerate() {
             if *d >= depth[best] {
-                best = i;
+                best = LinkId(i);
             }
         }
         best
@@ -424,7 +505,7 @@ impl RobotModel {
             .filter_map(|(i, j)| {
                 j.mimic
                     .as_ref()
-                    .map(|m| (i, m.leader, m.multiplier, m.offset))
+                    .map(|m| (JointId(i), m.leader, m.multiplier, m.offset))
             })
             .collect()
     }

@@ -538,7 +538,9 @@ fn urdf_floating_joint_with_capsule_falls() {
 </robot>"#;
     let m = load_str(text, None, &LoadOptions::default()).unwrap();
     assert_eq!(m.ndof(), 6);
-    let p = m.link_pose(&[0.1, 0.2, 0.3, 0.0, 0.0, 0.5], 1).unwrap();
+    let p = m
+        .link_pose(&[0.1, 0.2, 0.3, 0.0, 0.0, 0.5], m.link_id("puck").unwrap())
+        .unwrap();
     assert!((p.translation.vector - Vector3::new(0.1, 0.2, 1.3)).norm() < 1e-12);
     assert!((p.rotation.angle() - 0.5).abs() < 1e-12);
     let r: f64 = 0.02;

@@ -18,6 +18,7 @@
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
+use vesalius_engine::mesh::RegionId;
 
 use glam::DVec3;
 use vesalius_engine::contact::faces::{locate, FaceSet};
@@ -66,7 +67,7 @@ pub struct NeedlePathModel {
     needle_tip: DVec3,
     needle_axis: DVec3,
     needle_length: f64,
-    props: BTreeMap<i32, NeedleTissue>,
+    props: BTreeMap<RegionId, NeedleTissue>,
     targets: Vec<Vec<DVec3>>,
     recorder: Recorder,
     criteria: CriteriaSpec,
@@ -97,8 +98,8 @@ impl NeedlePathModel {
             .link(&needle.link)
             .map_err(|e| bad(format!("needle.link: {e}")))?
             .id();
-        let region_id = |key: &str| -> Result<i32, CoSimError> {
-            key.parse::<i32>()
+        let region_id = |key: &str| -> Result<RegionId, CoSimError> {
+            key.parse::<RegionId>()
                 .ok()
                 .or_else(|| {
                     model
@@ -211,7 +212,7 @@ impl NeedlePathModel {
     }
 
     /// The region at `p` of the tissue at `positions` (`None`: outside).
-    fn region_at(&self, positions: &[[f32; 3]], p: DVec3) -> Option<i32> {
+    fn region_at(&self, positions: &[[f32; 3]], p: DVec3) -> Option<RegionId> {
         locate(&self.tissue, positions, &[p.to_array()])[0]
             .map(|(t, _)| self.tissue.tet_region[t as usize])
     }
@@ -306,8 +307,8 @@ impl NeedlePathModel {
         positions: &[[f32; 3]],
         tip: DVec3,
         axis: DVec3,
-        region: Option<i32>,
-    ) -> Vec<(f64, Option<i32>)> {
+        region: Option<RegionId>,
+    ) -> Vec<(f64, Option<RegionId>)> {
         let len = self.needle_length;
         let hits = self
             .faces
@@ -346,8 +347,8 @@ impl NeedlePathModel {
         world: World<'_>,
         path: &[(f64, DVec3, DVec3)],
         mut tracker: PathTracker,
-        mut region: Option<i32>,
-        mut pieces: Vec<(f64, Option<i32>)>,
+        mut region: Option<RegionId>,
+        mut pieces: Vec<(f64, Option<RegionId>)>,
         first: Option<(f64, f64, Vec<usize>)>,
         end: f64,
     ) -> Result<Report, CoSimError> {
@@ -415,7 +416,7 @@ impl NeedlePathModel {
         for (time, force, events) in records {
             let at_end = time >= end;
             let f = -axis * force;
-            let name = |r: Option<i32>| r.map(|r| tracker.region_name(r));
+            let name = |r: Option<RegionId>| r.map(|r| tracker.region_name(r));
             recorder.push(FrameRecord {
                 time,
                 forces: vec![f.to_array()],
@@ -447,12 +448,12 @@ impl NeedlePathModel {
         Ok(recorder.finish(&self.criteria, "needle path".into(), Coupling::OneWay))
     }
 
-    fn props_of(&self, r: i32) -> NeedleTissue {
+    fn props_of(&self, r: RegionId) -> NeedleTissue {
         self.props.get(&r).copied().unwrap_or_default()
     }
 
     /// Kinetic shaft friction of the pieces within the needle's length behind the tip (N).
-    fn friction(&self, pieces: &[(f64, Option<i32>)]) -> f64 {
+    fn friction(&self, pieces: &[(f64, Option<RegionId>)]) -> f64 {
         let mut left = self.needle_length;
         let mut f = 0.0;
         for &(len, r) in pieces.iter().rev() {
@@ -469,7 +470,7 @@ impl NeedlePathModel {
     }
 
     /// The quasi-static axial force with the tip cutting through `region` (N).
-    fn axial_force(&self, pieces: &[(f64, Option<i32>)], region: Option<i32>) -> f64 {
+    fn axial_force(&self, pieces: &[(f64, Option<RegionId>)], region: Option<RegionId>) -> f64 {
         self.friction(pieces) + region.map_or(0.0, |r| self.props_of(r).cutting_force)
     }
 }

@@ -3,6 +3,7 @@
 //! machine uses them to find the surface ahead of the tip and the tet the tip is in.
 
 use crate::mesh::quality::{cross, dot, sub};
+use crate::mesh::RegionId;
 use crate::model::Model;
 use std::collections::HashMap;
 
@@ -12,9 +13,9 @@ pub struct Face {
     /// Vertices, ordered so that the normal points out of `inner`'s tet.
     pub verts: [u32; 3],
     /// The tet on the inner side and its region.
-    pub inner: (u32, i32),
+    pub inner: (u32, RegionId),
     /// The tet on the outer side and its region (`None`: the outside).
-    pub outer: Option<(u32, i32)>,
+    pub outer: Option<(u32, RegionId)>,
 }
 
 /// All boundary faces and region interfaces of a model.

@@ -14,7 +14,7 @@
 //! # A frame with tools
 //! The caller gives each tool body's pose at the start and at the end of the frame. Before
 //! the frame, `Contacts::plan_frame` interpolates them (lerp + slerp) to the end of every
-//! substep and packs one [`ToolSubstep`] record per substep; the GPU gets all of them in one
+//! substep and packs one `ToolSubstep` record per substep; the GPU gets all of them in one
 //! upload, the CPU reads the same records. In every substep, on both backends and in this
 //! order: predict, warm start, **collide** (planes, then tool shapes, then attachments),
 //! **needle pass 0** (barrier face, shaft points, cutting force), solve, **needle pass 1**
@@ -33,6 +33,7 @@ pub use needle::{
 };
 pub use shapes::ToolShape;
 
+use crate::mesh::RegionId;
 use crate::model::{Model, State};
 use glam::{DQuat, DVec3};
 use needle::NeedleDevice;
@@ -171,7 +172,7 @@ pub struct ToolSetup {
     pub needle: Option<NeedleSpec>,
     /// Needle properties per tissue region id (regions not listed: no puncture threshold,
     /// no cutting force, no friction).
-    pub needle_tissue: BTreeMap<i32, NeedleTissue>,
+    pub needle_tissue: BTreeMap<RegionId, NeedleTissue>,
 }
 
 /// Errors of the tool setup and of a frame's inputs.
@@ -206,7 +207,7 @@ pub struct ContactReport {
 /// Static parameters of one shape as the kernels read them.
 #[repr(C)]
 #[derive(Clone, Copy, Debug, Default, bytemuck::Pod, bytemuck::Zeroable)]
-pub struct ShapeParams {
+pub(crate) struct ShapeParams {
     /// x kind (`ToolShape::kind`), y body, z first hull plane, w hull plane count.
     pub kind: [u32; 4],
     /// Dimensions: sphere (r), capsule / cylinder (r, half length), box (half extents).
@@ -219,7 +220,7 @@ pub struct ShapeParams {
 /// Laid out as `ToolSubstep` in `shaders/xpbd/contact.wgsl`.
 #[repr(C)]
 #[derive(Clone, Copy, bytemuck::Pod, bytemuck::Zeroable)]
-pub struct ToolSubstep {
+pub(crate) struct ToolSubstep {
     /// x bodies, y shapes, z 1 if any vertex is attached, w substep index in the frame.
     pub counts: [u32; 4],
     /// Needle: tip (w 1 if there is a needle), axis, tip at the previous substep.

@@ -68,6 +68,7 @@
 
 use super::faces::{locate, FaceSet};
 use super::{ContactError, Pose, ToolSubstep};
+use crate::mesh::RegionId;
 use crate::model::Model;
 use glam::DVec3;
 use serde::Serialize;
@@ -173,7 +174,7 @@ impl NeedleTissue {
 /// One shaft point as the kernels see it (`NeedleTrack` in `needle.wgsl`).
 #[repr(C)]
 #[derive(Clone, Copy, Debug, Default, PartialEq, bytemuck::Pod, bytemuck::Zeroable)]
-pub struct NeedleTrack {
+pub(crate) struct NeedleTrack {
     /// The tet's vertices.
     pub verts: [u32; 4],
     /// Barycentric coordinates in the tet.
@@ -186,7 +187,7 @@ pub struct NeedleTrack {
 /// The needle's kernel record (`NeedleHeader` in `needle.wgsl`).
 #[repr(C)]
 #[derive(Clone, Copy, Debug, Default, PartialEq, bytemuck::Pod, bytemuck::Zeroable)]
-pub struct NeedleHeader {
+pub(crate) struct NeedleHeader {
     /// x shaft points, y barrier active, z cutting active, w puncture substep + 1 (0: none).
     pub counts: [u32; 4],
     /// Barrier face vertices (xyz).
@@ -212,7 +213,7 @@ pub struct NeedleHeader {
 
 /// The needle's kernel data: header and shaft points.
 #[derive(Clone, Debug, Default, PartialEq)]
-pub struct NeedleDevice {
+pub(crate) struct NeedleDevice {
     /// Header.
     pub header: NeedleHeader,
     /// Shaft points (`header.counts[0]` of them).
@@ -502,7 +503,7 @@ pub struct NeedleReport {
 #[derive(Clone, Copy, Debug, PartialEq)]
 struct Crossing {
     /// The region (`None`: outside the tissue).
-    region: Option<i32>,
+    region: Option<RegionId>,
     /// End of the frame where it was first seen (s).
     time: f64,
     /// The tip then.
@@ -515,7 +516,7 @@ enum Via {
     /// Point location, held for [`REGION_HOLD_FRAMES`] frames.
     Located,
     /// A puncture of the face from region `from`, with the substep force that did it (N).
-    Puncture { from: Option<i32>, force: f64 },
+    Puncture { from: Option<RegionId>, force: f64 },
 }
 
 /// The needle's host-side state machine: what a needle is in a tissue (its spec, the
@@ -526,8 +527,8 @@ enum Via {
 #[derive(Clone)]
 pub struct NeedleTracker {
     pub(crate) spec: NeedleSpec,
-    tissue: BTreeMap<i32, NeedleTissue>,
-    region_names: BTreeMap<i32, String>,
+    tissue: BTreeMap<RegionId, NeedleTissue>,
+    region_names: BTreeMap<RegionId, String>,
     faces: Arc<FaceSet>,
     spacing: f64,
 }
@@ -543,7 +544,7 @@ pub struct NeedleState {
     pub(crate) upload_from: usize,
     /// Whether the shaft-point limit was warned about (once a run, not every frame).
     warned_tracks: bool,
-    barrier: Option<(usize, Option<i32>, i32)>,
+    barrier: Option<(usize, Option<RegionId>, RegionId)>,
     /// Where the ray from the tip met the barrier face (at the start of the frame that
     /// found it), and the tip at the start of the current frame: the contact event's time
     /// and position come from them, not from the end of the frame.
@@ -551,9 +552,9 @@ pub struct NeedleState {
     frame_tip0: DVec3,
     /// The region located at the tip at the end of the last frame (what the barrier search
     /// uses; may flicker at an interface).
-    located: Option<i32>,
+    located: Option<RegionId>,
     /// The region the tip is in as the events have it (changes after the hysteresis).
-    tip_region: Option<i32>,
+    tip_region: Option<RegionId>,
     /// Located changes not held long enough yet, in order, and how many consecutive frames
     /// the last one has been seen.
     pending: Vec<Crossing>,
@@ -574,7 +575,7 @@ impl NeedleState {
 
     /// The region the tip is in as the events have it: a located change counts once it has
     /// held [`REGION_HOLD_FRAMES`] frames (a puncture at once).
-    pub fn tip_region(&self) -> Option<i32> {
+    pub fn tip_region(&self) -> Option<RegionId> {
         self.tip_region
     }
 
@@ -600,7 +601,7 @@ impl NeedleTracker {
     pub(crate) fn new(
         model: &Model,
         spec: &NeedleSpec,
-        tissue: &BTreeMap<i32, NeedleTissue>,
+        tissue: &BTreeMap<RegionId, NeedleTissue>,
     ) -> Result<Self, ContactError> {
         Self::with_faces(model, spec, tissue, Arc::new(FaceSet::new(model)))
     }
@@ -609,7 +610,7 @@ impl NeedleTracker {
     fn with_faces(
         model: &Model,
         spec: &NeedleSpec,
-        tissue: &BTreeMap<i32, NeedleTissue>,
+        tissue: &BTreeMap<RegionId, NeedleTissue>,
         faces: Arc<FaceSet>,
     ) -> Result<Self, ContactError> {
         let bad = |m: String| Err(ContactError::Setup(format!("needle: {m}")));
@@ -649,7 +650,7 @@ impl NeedleTracker {
         self.spacing
     }
 
-    fn name(&self, r: Option<i32>) -> Option<String> {
+    fn name(&self, r: Option<RegionId>) -> Option<String> {
         r.map(|r| {
             self.region_names
                 .get(&r)
@@ -658,12 +659,12 @@ impl NeedleTracker {
         })
     }
 
-    fn props(&self, r: i32) -> NeedleTissue {
+    fn props(&self, r: RegionId) -> NeedleTissue {
         self.tissue.get(&r).copied().unwrap_or_default()
     }
 
     /// The structure of region `r` (`None` outside the tissue).
-    fn structure(&self, r: Option<i32>) -> Option<String> {
+    fn structure(&self, r: Option<RegionId>) -> Option<String> {
         self.name(r).map(|n| structure_of(&n).to_string())
     }
 
@@ -688,7 +689,7 @@ impl NeedleTracker {
     fn cross(
         &self,
         st: &mut NeedleState,
-        to: Option<i32>,
+        to: Option<RegionId>,
         time: f64,
         at: DVec3,
         a: DVec3,
@@ -749,7 +750,7 @@ impl NeedleTracker {
     fn observe(
         &self,
         st: &mut NeedleState,
-        here: Option<i32>,
+        here: Option<RegionId>,
         time: f64,
         tip: DVec3,
         a: DVec3,
@@ -991,8 +992,8 @@ impl NeedleTracker {
         &self,
         time: f64,
         kind: NeedleEventKind,
-        region: Option<i32>,
-        from: Option<i32>,
+        region: Option<RegionId>,
+        from: Option<RegionId>,
         tip: DVec3,
         force: f64,
     ) -> NeedleEvent {
@@ -1116,7 +1117,7 @@ impl PathTracker {
     pub fn new(
         model: &Model,
         spec: &NeedleSpec,
-        tissue: &BTreeMap<i32, NeedleTissue>,
+        tissue: &BTreeMap<RegionId, NeedleTissue>,
         faces: Arc<FaceSet>,
     ) -> Result<Self, ContactError> {
         Ok(Self {
@@ -1127,7 +1128,14 @@ impl PathTracker {
 
     /// The tip, moving along the unit axis `axis`, crosses from region `from` into `to`
     /// (`None`: the outside) at `time` and `at`.
-    pub fn cross(&mut self, from: Option<i32>, to: Option<i32>, time: f64, at: DVec3, axis: DVec3) {
+    pub fn cross(
+        &mut self,
+        from: Option<RegionId>,
+        to: Option<RegionId>,
+        time: f64,
+        at: DVec3,
+        axis: DVec3,
+    ) {
         let (t, st) = (&self.tracker, &mut self.state);
         let mut out = Vec::new();
         match to {
@@ -1164,7 +1172,7 @@ impl PathTracker {
     }
 
     /// The region the tip is in as the events have it.
-    pub fn tip_region(&self) -> Option<i32> {
+    pub fn tip_region(&self) -> Option<RegionId> {
         self.state.tip_region
     }
 
@@ -1174,12 +1182,12 @@ impl PathTracker {
     }
 
     /// The name the events give region `r` (the mesh's, or `region <id>`).
-    pub fn region_name(&self, r: i32) -> String {
+    pub fn region_name(&self, r: RegionId) -> String {
         self.tracker.name(Some(r)).unwrap_or_default()
     }
 
     /// The needle properties of region `r` (all zero where the scene gives none).
-    pub fn props(&self, r: i32) -> NeedleTissue {
+    pub fn props(&self, r: RegionId) -> NeedleTissue {
         self.tracker.props(r)
     }
 }

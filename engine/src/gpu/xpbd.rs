@@ -8,6 +8,7 @@
 use super::GpuContext;
 use crate::contact::needle::{NeedleDevice, NeedleHeader, NeedleTrack, MAX_TRACKS};
 use crate::contact::{Contacts, RawWrench, ShapeParams, ToolState, ToolSubstep, MAX_SHAPES};
+use crate::mesh::RegionId;
 use crate::model::{Control, MaterialParams, Model, State, MAX_MATERIALS, MAX_PLANES};
 use crate::solver::guards::energy_noise_floor;
 use crate::solver::{
@@ -92,7 +93,7 @@ pub struct GpuXpbd {
     /// The energy input the device was last told of.
     energy_mode: EnergyMode,
     /// Per material: its region and tets (to describe a breach the device found).
-    material_tets: Vec<(i32, usize)>,
+    material_tets: Vec<(RegionId, usize)>,
     num_vertices: u32,
     num_tets: u32,
     colours: Vec<(u32, u32)>,

@@ -5,7 +5,7 @@ use std::collections::BTreeMap;
 use std::f64::consts::PI;
 
 use super::quality::signed_volume;
-use super::TetMesh;
+use super::{RegionId, TetMesh};
 
 mod graded;
 
@@ -24,7 +24,7 @@ const KUHN: [[usize; 4]; 6] = [
     [0, 4, 6, 7],
 ];
 
-fn push_positive(mesh: &mut TetMesh, mut t: [u32; 4], region: i32) {
+fn push_positive(mesh: &mut TetMesh, mut t: [u32; 4], region: RegionId) {
     let p = |i: u32| mesh.positions[i as usize];
     if signed_volume(p(t[0]), p(t[1]), p(t[2]), p(t[3])) < 0.0 {
         t.swap(2, 3);
@@ -117,14 +117,15 @@ impl LimbParams {
 
 /// Region ids of [`layered_limb`].
 pub mod limb_region {
+    use crate::mesh::RegionId;
     /// Skin shell.
-    pub const SKIN: i32 = 1;
+    pub const SKIN: RegionId = RegionId(1);
     /// Subcutaneous fat.
-    pub const FAT: i32 = 2;
+    pub const FAT: RegionId = RegionId(2);
     /// Muscle core.
-    pub const MUSCLE: i32 = 3;
+    pub const MUSCLE: RegionId = RegionId(3);
     /// Vein (solid cylinder in the fat).
-    pub const VEIN: i32 = 4;
+    pub const VEIN: RegionId = RegionId(4);
 }
 
 /// Splits `[a, b]` into about `(b - a) / h` equal steps (at least one), appending the
@@ -459,7 +460,7 @@ pub fn layered_limb(p: &LimbParams) -> TetMesh {
             }
         }
     }
-    let region_of = |r_lo: f64, r_hi: f64, j: usize| -> i32 {
+    let region_of = |r_lo: f64, r_hi: f64, j: usize| -> RegionId {
         let rm = 0.5 * (r_lo + r_hi);
         if rm >= r_skin_in {
             limb_region::SKIN

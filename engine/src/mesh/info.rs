@@ -1,5 +1,6 @@
 //! A serialisable summary of a mesh (the `vesalius mesh info --json` output).
 
+use crate::mesh::RegionId;
 use std::collections::BTreeMap;
 
 use super::quality::{
@@ -12,7 +13,7 @@ use super::TetMesh;
 #[derive(Clone, Debug, PartialEq, serde::Serialize)]
 pub struct RegionInfo {
     /// Region id.
-    pub id: i32,
+    pub id: RegionId,
     /// Name, if known.
     pub name: Option<String>,
     /// Number of tets.

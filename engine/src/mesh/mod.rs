@@ -55,6 +55,56 @@ pub use validate::{validate, Issue, IssueKind, ValidateOptions, ValidationReport
 pub use vtk::{parse_vtk, write_vtk};
 pub use vtu::parse_vtu;
 
+/// A region of a mesh: the tag its tets carry (a Gmsh physical tag, VTK `region` cell data,
+/// a TetGen attribute), which materials, needle properties and reports are keyed by. The
+/// tag is the region's identity in the file, so the number is public; the type keeps it
+/// from being mixed up with counts and indices. `repr(transparent)`: a `&[RegionId]` is
+/// a `&[i32]` for the GPU and numpy (`bytemuck::cast_slice`).
+#[derive(
+    Clone,
+    Copy,
+    Debug,
+    Default,
+    PartialEq,
+    Eq,
+    PartialOrd,
+    Ord,
+    Hash,
+    bytemuck::Pod,
+    bytemuck::Zeroable,
+    serde::Serialize,
+    serde::Deserialize,
+)]
+#[repr(transparent)]
+#[serde(transparent)]
+pub struct RegionId(pub i32);
+
+impl std::fmt::Display for RegionId {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}", self.0)
+    }
+}
+
+/// A region compares equal to its tag, so that `mesh.regions == [1, 1, 2]` reads as written.
+impl PartialEq<i32> for RegionId {
+    fn eq(&self, tag: &i32) -> bool {
+        self.0 == *tag
+    }
+}
+
+impl std::str::FromStr for RegionId {
+    type Err = std::num::ParseIntError;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        s.parse().map(RegionId)
+    }
+}
+
+impl From<i32> for RegionId {
+    fn from(tag: i32) -> Self {
+        RegionId(tag)
+    }
+}
+
 /// A tetrahedral mesh with one region tag per tet.
 ///
 /// Positions are in metres (loaders apply the user's scale). Tets are positively oriented
@@ -66,9 +116,9 @@ pub struct TetMesh {
     /// Tetrahedra as four vertex indices into `positions`.
     pub tets: Vec<[u32; 4]>,
     /// Region id per tet (Gmsh physical tag, VTK `region` cell data, TetGen attribute).
-    pub regions: Vec<i32>,
+    pub regions: Vec<RegionId>,
     /// Optional names of regions (Gmsh `$PhysicalNames`).
-    pub region_names: BTreeMap<i32, String>,
+    pub region_names: BTreeMap<RegionId, String>,
 }
 
 impl TetMesh {
@@ -141,7 +191,7 @@ impl TetMesh {
     }
 
     /// Name of region `r`, if known.
-    pub fn region_name(&self, r: i32) -> Option<&str> {
+    pub fn region_name(&self, r: RegionId) -> Option<&str> {
         self.region_names.get(&r).map(String::as_str)
     }
 }
@@ -359,7 +409,7 @@ const NAMES_PREFIX: &str = "vesalius region_names:";
 /// `vesalius region_names: 1=skin;2=fat` (used where a format has no place for names).
 /// Names are kept exactly: `%`, `;`, `=`, `-` (an XML comment may not hold `--`), control
 /// characters and spaces at either end are written as `%XX` (UTF-8 bytes in hex).
-pub(crate) fn encode_names(names: &BTreeMap<i32, String>) -> String {
+pub(crate) fn encode_names(names: &BTreeMap<RegionId, String>) -> String {
     let list: Vec<String> = names
         .iter()
         .map(|(k, v)| {
@@ -383,7 +433,7 @@ pub(crate) fn encode_names(names: &BTreeMap<i32, String>) -> String {
 }
 
 /// The names [`encode_names`] wrote (a `%` not followed by two hex digits is kept as it is).
-pub(crate) fn decode_names(s: &str) -> BTreeMap<i32, String> {
+pub(crate) fn decode_names(s: &str) -> BTreeMap<RegionId, String> {
     let mut m = BTreeMap::new();
     if let Some(rest) = s.trim().strip_prefix(NAMES_PREFIX) {
         for item in rest.split(';') {

@@ -6,6 +6,7 @@
 //! never trusts a count to preallocate more than the file could hold, and names the line
 //! (ASCII) or byte offset (binary) of every error.
 
+use crate::mesh::RegionId;
 use std::collections::{BTreeMap, HashMap};
 use std::io::Write;
 
@@ -87,7 +88,7 @@ const TET: i64 = 4;
 
 struct RawTet {
     nodes: [u64; 4],
-    region: i32,
+    region: RegionId,
     loc: Location,
     id: u64,
 }
@@ -102,8 +103,8 @@ struct State {
     node_map: HashMap<u64, u32>,
     tets: Vec<RawTet>,
     /// (dim, entity tag) -> first physical tag (v4.1).
-    entity_phys: HashMap<(i32, i32), i32>,
-    names: BTreeMap<i32, String>,
+    entity_phys: HashMap<(i32, i32), RegionId>,
+    names: BTreeMap<RegionId, String>,
     skipped: BTreeMap<String, usize>,
     seen_nodes: bool,
     seen_elements: bool,
@@ -370,7 +371,7 @@ fn read_names(c: &mut Cursor, st: &mut State) -> Result<(), MeshError> {
             .and_then(|s| s.strip_suffix('"'))
             .ok_or_else(|| c.err(format!("expected a quoted name, found `{}`", show(rest))))?;
         if dim == 3 {
-            st.names.insert(tag, name.to_string());
+            st.names.insert(RegionId(tag), name.to_string());
         }
     }
     end(c, "$EndPhysicalNames")
@@ -435,7 +436,7 @@ fn read_entities(c: &mut Cursor, st: &mut State) -> Result<(), MeshError> {
                 }
             }
             if let Some(p) = first {
-                st.entity_phys.insert((dim as i32, tag), p);
+                st.entity_phys.insert((dim as i32, tag), RegionId(p));
             }
             if dim > 0 {
                 let nb = size(c, st, "the number of bounding entities")?;
@@ -548,9 +549,12 @@ fn read_elements_41(c: &mut Cursor, st: &mut State) -> Result<(), MeshError> {
         let region = if ty == TET {
             let dim = to_i32(c, dim, "entity dimension")?;
             let etag = to_i32(c, etag, "entity tag")?;
-            st.entity_phys.get(&(dim, etag)).copied().unwrap_or(0)
+            st.entity_phys
+                .get(&(dim, etag))
+                .copied()
+                .unwrap_or(RegionId(0))
         } else {
-            0
+            RegionId(0)
         };
         if ty == TET {
             st.tets.reserve(n);
@@ -631,7 +635,7 @@ fn read_elements_2(c: &mut Cursor, st: &mut State) -> Result<(), MeshError> {
                 if ty == TET {
                     st.tets.push(RawTet {
                         nodes: q,
-                        region,
+                        region: RegionId(region),
                         loc,
                         id: u64::try_from(id).unwrap_or(0),
                     });
@@ -667,7 +671,7 @@ fn read_elements_2(c: &mut Cursor, st: &mut State) -> Result<(), MeshError> {
         if ty == TET {
             st.tets.push(RawTet {
                 nodes: q,
-                region,
+                region: RegionId(region),
                 loc,
                 id,
             });
@@ -704,7 +708,7 @@ fn read_elements_1(c: &mut Cursor, st: &mut State) -> Result<(), MeshError> {
         if ty == TET {
             st.tets.push(RawTet {
                 nodes: q,
-                region: to_i32(c, phys, "physical region")?,
+                region: RegionId(to_i32(c, phys, "physical region")?),
                 loc,
                 id,
             });
@@ -729,7 +733,7 @@ pub(crate) fn fmt_f64(v: f64) -> String {
 }
 
 /// Region tags in order of first appearance (at least one entry).
-fn region_list(mesh: &TetMesh) -> Vec<i32> {
+fn region_list(mesh: &TetMesh) -> Vec<RegionId> {
     let mut seen = Vec::new();
     let mut set = std::collections::HashSet::new();
     for &r in &mesh.regions {
@@ -738,13 +742,19 @@ fn region_list(mesh: &TetMesh) -> Vec<i32> {
         }
     }
     if seen.is_empty() {
-        seen.push(mesh.region_names.keys().next().copied().unwrap_or(1));
+        seen.push(
+            mesh.region_names
+                .keys()
+                .next()
+                .copied()
+                .unwrap_or(RegionId(1)),
+        );
     }
     seen
 }
 
-fn region_of(mesh: &TetMesh, i: usize) -> i32 {
-    mesh.regions.get(i).copied().unwrap_or(0)
+fn region_of(mesh: &TetMesh, i: usize) -> RegionId {
+    mesh.regions.get(i).copied().unwrap_or(RegionId(0))
 }
 
 fn write_names(w: &mut dyn Write, mesh: &TetMesh) -> std::io::Result<()> {
@@ -781,7 +791,7 @@ pub fn write_msh(
 
 fn write_22(w: &mut dyn Write, mesh: &TetMesh, binary: bool) -> std::io::Result<()> {
     let regions = region_list(mesh);
-    let entity: HashMap<i32, i32> = regions
+    let entity: HashMap<RegionId, i32> = regions
         .iter()
         .enumerate()
         .map(|(i, &r)| (r, i as i32 + 1))
@@ -827,7 +837,7 @@ fn write_22(w: &mut dyn Write, mesh: &TetMesh, binary: bool) -> std::io::Result<
         for (i, t) in mesh.tets.iter().enumerate() {
             let r = region_of(mesh, i);
             let e = entity.get(&r).copied().unwrap_or(1);
-            for v in [i as i32 + 1, r, e] {
+            for v in [i as i32 + 1, r.0, e] {
                 buf.extend_from_slice(&v.to_le_bytes());
             }
             for &n in t {
@@ -856,7 +866,7 @@ fn write_22(w: &mut dyn Write, mesh: &TetMesh, binary: bool) -> std::io::Result<
 
 fn write_41(w: &mut dyn Write, mesh: &TetMesh, binary: bool) -> std::io::Result<()> {
     let regions = region_list(mesh);
-    let entity: HashMap<i32, i32> = regions
+    let entity: HashMap<RegionId, i32> = regions
         .iter()
         .enumerate()
         .map(|(i, &r)| (r, i as i32 + 1))
@@ -918,11 +928,11 @@ fn write_41(w: &mut dyn Write, mesh: &TetMesh, binary: bool) -> std::io::Result<
             for v in boxes[i] {
                 b.extend_from_slice(&v.to_le_bytes());
             }
-            if r == 0 {
+            if r == RegionId(0) {
                 b.extend_from_slice(&0u64.to_le_bytes());
             } else {
                 b.extend_from_slice(&1u64.to_le_bytes());
-                b.extend_from_slice(&r.to_le_bytes());
+                b.extend_from_slice(&r.0.to_le_bytes());
             }
             b.extend_from_slice(&0u64.to_le_bytes());
         }
@@ -932,7 +942,7 @@ fn write_41(w: &mut dyn Write, mesh: &TetMesh, binary: bool) -> std::io::Result<
         writeln!(w, "0 0 0 {}", regions.len())?;
         for (i, &r) in regions.iter().enumerate() {
             let bx = boxes[i];
-            let phys = if r == 0 {
+            let phys = if r == RegionId(0) {
                 "0".to_string()
             } else {
                 format!("1 {r}")

@@ -1,5 +1,6 @@
 //! Element quality, per-region statistics, bounding box and a units guess.
 
+use crate::mesh::RegionId;
 use std::collections::BTreeMap;
 
 use super::TetMesh;
@@ -192,10 +193,10 @@ pub struct RegionStats {
 }
 
 /// Tet count and total volume per region id.
-pub fn region_stats(mesh: &TetMesh) -> BTreeMap<i32, RegionStats> {
-    let mut m: BTreeMap<i32, RegionStats> = BTreeMap::new();
+pub fn region_stats(mesh: &TetMesh) -> BTreeMap<RegionId, RegionStats> {
+    let mut m: BTreeMap<RegionId, RegionStats> = BTreeMap::new();
     for i in 0..mesh.tets.len() {
-        let r = mesh.regions.get(i).copied().unwrap_or(0);
+        let r = mesh.regions.get(i).copied().unwrap_or(RegionId(0));
         let e = m.entry(r).or_insert(RegionStats {
             tets: 0,
             volume: 0.0,

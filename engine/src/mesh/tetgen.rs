@@ -3,6 +3,7 @@
 //! Hand-written: the format is a few lines of whitespace-separated numbers with `#`
 //! comments, and no maintained crate reads it. Never panics; errors name the line.
 
+use crate::mesh::RegionId;
 use std::collections::HashMap;
 use std::io::Write;
 
@@ -55,7 +56,10 @@ fn read_node(data: &[u8]) -> Result<Nodes, MeshError> {
     Ok((pos, map))
 }
 
-fn read_ele(data: &[u8], map: &HashMap<i64, u32>) -> Result<(Vec<[u32; 4]>, Vec<i32>), MeshError> {
+fn read_ele(
+    data: &[u8],
+    map: &HashMap<i64, u32>,
+) -> Result<(Vec<[u32; 4]>, Vec<RegionId>), MeshError> {
     let mut c = Cursor::new(data);
     c.comments = true;
     let n = c.count("the number of tetrahedra", 8)?;
@@ -80,14 +84,14 @@ fn read_ele(data: &[u8], map: &HashMap<i64, u32>) -> Result<(Vec<[u32; 4]>, Vec<
                 *s = idx;
             }
         }
-        let mut region = 0;
+        let mut region = RegionId(0);
         for j in 0..nattr {
             let a: f64 = c.parse("a region attribute")?;
             if j == 0 {
                 if a.fract() != 0.0 || a.abs() > f64::from(i32::MAX) {
                     return Err(c.err(format!("region attribute {a} is not an integer")));
                 }
-                region = a as i32;
+                region = RegionId(a as i32);
             }
         }
         tets.push(q);
@@ -96,7 +100,7 @@ fn read_ele(data: &[u8], map: &HashMap<i64, u32>) -> Result<(Vec<[u32; 4]>, Vec<
     Ok((tets, regions))
 }
 
-fn names_comment(data: &[u8]) -> std::collections::BTreeMap<i32, String> {
+fn names_comment(data: &[u8]) -> std::collections::BTreeMap<RegionId, String> {
     for line in data.split(|&b| b == b'\n') {
         let l = String::from_utf8_lossy(line);
         if let Some(rest) = l.trim().strip_prefix('#') {
@@ -149,7 +153,7 @@ pub fn write_tetgen(
     writeln!(node, "# written by vesalius")?;
     writeln!(ele, "{} 4 1", mesh.tets.len())?;
     for (i, t) in mesh.tets.iter().enumerate() {
-        let r = mesh.regions.get(i).copied().unwrap_or(0);
+        let r = mesh.regions.get(i).copied().unwrap_or(RegionId(0));
         writeln!(ele, "{i} {} {} {} {} {r}", t[0], t[1], t[2], t[3])?;
     }
     if !mesh.region_names.is_empty() {

@@ -6,6 +6,7 @@
 //! numbers. This reader handles the subset a tet mesh needs (`UNSTRUCTURED_GRID`), skips
 //! every other attribute correctly, never panics and names the line of each error.
 
+use crate::mesh::RegionId;
 use std::collections::BTreeMap;
 use std::io::Write;
 
@@ -445,7 +446,7 @@ pub(crate) fn assemble(
             if r.fract() != 0.0 || r.abs() > f64::from(i32::MAX) {
                 return Err(format!("cell {i}: region value {r} is not an integer"));
             }
-            mesh.regions.push(r as i32);
+            mesh.regions.push(RegionId(r as i32));
         } else {
             *skipped.entry(vtk_cell_name(t)).or_insert(0) += 1;
         }
@@ -516,13 +517,21 @@ pub fn write_vtk(w: &mut dyn Write, mesh: &TetMesh, binary: bool) -> std::io::Re
     if binary {
         let mut b = Vec::with_capacity(m * 4);
         for i in 0..m {
-            b.extend_from_slice(&mesh.regions.get(i).copied().unwrap_or(0).to_be_bytes());
+            b.extend_from_slice(
+                &mesh
+                    .regions
+                    .get(i)
+                    .copied()
+                    .unwrap_or(RegionId(0))
+                    .0
+                    .to_be_bytes(),
+            );
         }
         w.write_all(&b)?;
         writeln!(w)?;
     } else {
         for i in 0..m {
-            writeln!(w, "{}", mesh.regions.get(i).copied().unwrap_or(0))?;
+            writeln!(w, "{}", mesh.regions.get(i).copied().unwrap_or(RegionId(0)))?;
         }
     }
     Ok(())

@@ -5,6 +5,7 @@
 //! only elements, attributes and text, and this keeps errors uniform (file and line) and the
 //! dependency list short. It never panics on any input.
 
+use crate::mesh::RegionId;
 use std::collections::BTreeMap;
 use std::io::Write;
 
@@ -316,8 +317,8 @@ pub fn write(
 /// Writes a [`TetMesh`] as `.vtu` (Float64 points, Int32 cell data `region`; region names
 /// in a comment that [`parse_vtu`] reads back).
 pub fn write_mesh(mut w: impl Write, mesh: &TetMesh) -> std::io::Result<()> {
-    let regions: Vec<i32> = (0..mesh.tets.len())
-        .map(|i| mesh.regions.get(i).copied().unwrap_or(0))
+    let regions: Vec<RegionId> = (0..mesh.tets.len())
+        .map(|i| mesh.regions.get(i).copied().unwrap_or(RegionId(0)))
         .collect();
     let names = encode_names(&mesh.region_names);
     let cells = cells_block(&mesh.tets, mesh.positions.len())?;
@@ -327,7 +328,7 @@ pub fn write_mesh(mut w: impl Write, mesh: &TetMesh) -> std::io::Result<()> {
         &cells,
         mesh.tets.len(),
         &[],
-        &[("region", Field::I32(&regions))],
+        &[("region", Field::I32(bytemuck::cast_slice(&regions)))],
         Some(&names),
     )
 }

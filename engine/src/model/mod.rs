@@ -9,6 +9,7 @@ pub mod motion;
 pub use colouring::{colour_tets, Colouring};
 pub use motion::{SupportDrive, SupportMotion};
 
+use crate::mesh::RegionId;
 use crate::mesh::TetMesh;
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
@@ -21,7 +22,7 @@ pub enum ModelError {
     #[error("material of region {region}: {what}")]
     Material {
         /// Region id the material belongs to.
-        region: i32,
+        region: RegionId,
         /// What is wrong.
         what: String,
     },
@@ -31,13 +32,58 @@ pub enum ModelError {
     )]
     MissingMaterial {
         /// The region id.
-        region: i32,
+        region: RegionId,
         /// Number of tets in the region.
         tets: usize,
     },
-    /// The mesh cannot be simulated.
-    #[error("mesh: {0}")]
-    Mesh(String),
+    /// The mesh has no tetrahedra.
+    #[error("mesh: mesh has no tetrahedra")]
+    NoTets,
+    /// The region tags do not match the tets one to one.
+    #[error("mesh: {regions} region tags for {tets} tets")]
+    RegionCount {
+        /// Region tags given.
+        regions: usize,
+        /// Tets in the mesh.
+        tets: usize,
+    },
+    /// A vertex has a NaN or infinite coordinate.
+    #[error("mesh: vertex {vertex} has a non-finite coordinate {position:?}")]
+    NonFiniteVertex {
+        /// The vertex.
+        vertex: usize,
+        /// Its position.
+        position: [f64; 3],
+    },
+    /// A tet names a vertex the mesh does not have.
+    #[error("mesh: tet {tet} references vertex {vertex}, but the mesh has {vertices} vertices")]
+    VertexOutOfRange {
+        /// The tet.
+        tet: usize,
+        /// The vertex it names.
+        vertex: u32,
+        /// Vertices in the mesh.
+        vertices: usize,
+    },
+    /// A tet is inverted or has (next to) no volume.
+    #[error(
+        "mesh: tet {tet} (vertices {vertices:?}) is {} (6V = {six_volume:e}); run mesh validation to fix orientation",
+        if *six_volume < 0.0 { "inverted" } else { "degenerate" }
+    )]
+    DegenerateTet {
+        /// The tet.
+        tet: usize,
+        /// Its vertices.
+        vertices: [u32; 4],
+        /// Six times its signed volume (m^3).
+        six_volume: f64,
+    },
+    /// More regions carry a material than the solver supports.
+    #[error("mesh: {count} regions with materials; at most {MAX_MATERIALS} are supported")]
+    TooManyMaterials {
+        /// Regions with a material.
+        count: usize,
+    },
     /// Gravity has a non-finite component.
     #[error("gravity must be finite, got {0:?}")]
     Gravity([f64; 3]),
@@ -181,7 +227,7 @@ pub enum PinSet {
     /// Every vertex of every tet of a region.
     Region {
         /// Region id.
-        region: i32,
+        region: RegionId,
     },
     /// Every vertex inside an axis-aligned box (inclusive).
     Box {
@@ -247,16 +293,16 @@ impl PinSet {
 /// material index (as bits).
 #[repr(C)]
 #[derive(Clone, Copy, Debug, Default, PartialEq, bytemuck::Pod, bytemuck::Zeroable)]
-pub struct TetRest {
+pub(crate) struct TetRest {
     /// Columns of Dm^-1 with packed scalars in `w`.
-    pub col: [[f32; 4]; 3],
+    pub(crate) col: [[f32; 4]; 3],
 }
 const _: () = assert!(std::mem::size_of::<TetRest>() == 48);
 
 /// Per-material constants used by the solver kernels.
 #[repr(C)]
 #[derive(Clone, Copy, Debug, Default, PartialEq, bytemuck::Pod, bytemuck::Zeroable)]
-pub struct MaterialParams {
+pub(crate) struct MaterialParams {
     /// Rest value of det F in the hydrostatic constraint: 1 + mu / (lambda + mu).
     pub gamma: f32,
     /// Rayleigh damping coefficient beta (s).
@@ -281,7 +327,7 @@ pub struct Model {
     /// Tets sorted by colour.
     pub tets: Vec<[u32; 4]>,
     /// Rest data per tet (same order as `tets`).
-    pub rest: Vec<TetRest>,
+    pub(crate) rest: Vec<TetRest>,
     /// Rest volume per tet (m^3).
     pub rest_volume: Vec<f32>,
     /// Material index per tet (into `materials`).
@@ -289,15 +335,15 @@ pub struct Model {
     /// Index of each tet in the source mesh.
     pub tet_source_index: Vec<u32>,
     /// Region id per tet (source mesh region tag).
-    pub tet_region: Vec<i32>,
+    pub tet_region: Vec<RegionId>,
     /// Colour ranges.
     pub colour_offsets: Vec<u32>,
     /// Materials in use, with the region id each belongs to.
-    pub materials: Vec<(i32, Material)>,
+    pub materials: Vec<(RegionId, Material)>,
     /// Solver constants per material.
-    pub material_params: Vec<MaterialParams>,
+    pub(crate) material_params: Vec<MaterialParams>,
     /// Region names from the mesh.
-    pub region_names: BTreeMap<i32, String>,
+    pub region_names: BTreeMap<RegionId, String>,
     /// Gravity (m/s^2).
     pub gravity: [f32; 3],
     /// Global velocity damping rate (1/s).
@@ -322,7 +368,7 @@ pub const MAX_PLANES: usize = 8;
 #[derive(Clone, Debug)]
 pub struct ModelBuilder {
     mesh: TetMesh,
-    materials: BTreeMap<i32, Material>,
+    materials: BTreeMap<RegionId, Material>,
     default_material: Option<Material>,
     pins: Vec<PinSet>,
     gravity: [f64; 3],
@@ -344,7 +390,7 @@ impl ModelBuilder {
         }
     }
     /// Material of one region.
-    pub fn material(mut self, region: i32, m: Material) -> Self {
+    pub fn material(mut self, region: RegionId, m: Material) -> Self {
         self.materials.insert(region, m);
         self
     }
@@ -379,20 +425,20 @@ impl ModelBuilder {
         let mesh = &self.mesh;
         let nv = mesh.positions.len();
         if mesh.tets.is_empty() {
-            return Err(ModelError::Mesh("mesh has no tetrahedra".into()));
+            return Err(ModelError::NoTets);
         }
         if mesh.regions.len() != mesh.tets.len() {
-            return Err(ModelError::Mesh(format!(
-                "{} region tags for {} tets",
-                mesh.regions.len(),
-                mesh.tets.len()
-            )));
+            return Err(ModelError::RegionCount {
+                regions: mesh.regions.len(),
+                tets: mesh.tets.len(),
+            });
         }
         for (i, p) in mesh.positions.iter().enumerate() {
             if p.iter().any(|c| !c.is_finite()) {
-                return Err(ModelError::Mesh(format!(
-                    "vertex {i} has a non-finite coordinate {p:?}"
-                )));
+                return Err(ModelError::NonFiniteVertex {
+                    vertex: i,
+                    position: *p,
+                });
             }
         }
         if !self.gravity.iter().all(|g| g.is_finite()) {
@@ -403,7 +449,7 @@ impl ModelBuilder {
         }
 
         // Materials per region in use.
-        let mut region_tets: BTreeMap<i32, usize> = BTreeMap::new();
+        let mut region_tets: BTreeMap<RegionId, usize> = BTreeMap::new();
         for &r in &mesh.regions {
             *region_tets.entry(r).or_default() += 1;
         }
@@ -429,10 +475,9 @@ impl ModelBuilder {
             materials.push((region, m));
         }
         if materials.len() > MAX_MATERIALS {
-            return Err(ModelError::Mesh(format!(
-                "{} regions with materials; at most {MAX_MATERIALS} are supported",
-                materials.len()
-            )));
+            return Err(ModelError::TooManyMaterials {
+                count: materials.len(),
+            });
         }
         let material_params: Vec<MaterialParams> = materials
             .iter()
@@ -453,9 +498,11 @@ impl ModelBuilder {
         let mut rest_volume = Vec::with_capacity(mesh.tets.len());
         for (ti, t) in mesh.tets.iter().enumerate() {
             if let Some(&v) = t.iter().find(|&&v| v as usize >= nv) {
-                return Err(ModelError::Mesh(format!(
-                    "tet {ti} references vertex {v}, but the mesh has {nv} vertices"
-                )));
+                return Err(ModelError::VertexOutOfRange {
+                    tet: ti,
+                    vertex: v,
+                    vertices: nv,
+                });
             }
             let x = |k: usize| mesh.positions[t[k] as usize];
             let d = |k: usize| sub(x(k), x(0));
@@ -466,10 +513,11 @@ impl ModelBuilder {
             // cube of its edge length, whatever the units.
             if det.partial_cmp(&(1e-9 * scale * scale * scale)) != Some(std::cmp::Ordering::Greater)
             {
-                return Err(ModelError::Mesh(format!(
-                    "tet {ti} (vertices {t:?}) is {} (6V = {det:e}); run mesh validation to fix orientation",
-                    if det < 0.0 { "inverted" } else { "degenerate" }
-                )));
+                return Err(ModelError::DegenerateTet {
+                    tet: ti,
+                    vertices: *t,
+                    six_volume: det,
+                });
             }
             let vol = det / 6.0;
             let mat_idx = material_of_region[&mesh.regions[ti]];
@@ -680,7 +728,7 @@ impl Model {
         Control::default()
     }
     /// A region's name, or its id where the mesh names none (for messages).
-    pub fn region_label(&self, r: i32) -> String {
+    pub fn region_label(&self, r: RegionId) -> String {
         self.region_names
             .get(&r)
             .cloned()

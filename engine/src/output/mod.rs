@@ -208,7 +208,10 @@ impl FrameWriter {
                 ("velocity", Field::Vec3(&state.velocities)),
             ],
             &[
-                ("region", Field::I32(&model.tet_region)),
+                (
+                    "region",
+                    Field::I32(bytemuck::cast_slice(&model.tet_region)),
+                ),
                 ("green_strain", Field::F32(&strain.green_strain)),
                 ("max_stretch", Field::F32(&strain.max_stretch)),
                 ("volume_ratio", Field::F32(&strain.volume_ratio)),

@@ -44,6 +44,7 @@
 //! ```
 
 use crate::mesh::generate::{box_grid, layered_limb, LimbParams};
+use crate::mesh::RegionId;
 use crate::mesh::{LoadOptions, MeshError, TetMesh, ValidateOptions};
 use crate::model::{Material, Model, ModelBuilder, ModelError, PinSet, Plane};
 use crate::sim::{Backend, BackendKind};
@@ -671,12 +672,12 @@ impl Scene {
         let (mesh, warnings) = self.mesh()?;
         let sim = &self.file.simulation;
         let substeps = sim.substep_policy().map_err(|what| self.invalid(what))?;
-        let names: BTreeMap<&str, i32> = mesh
+        let names: BTreeMap<&str, RegionId> = mesh
             .region_names
             .iter()
             .map(|(id, n)| (n.as_str(), *id))
             .collect();
-        let present: std::collections::BTreeSet<i32> = mesh.regions.iter().copied().collect();
+        let present: std::collections::BTreeSet<RegionId> = mesh.regions.iter().copied().collect();
         let mut builder = ModelBuilder::new(mesh.clone())
             .gravity(sim.gravity)
             .velocity_damping(sim.velocity_damping);
@@ -685,7 +686,7 @@ impl Scene {
                 builder = builder.default_material(*m);
                 continue;
             }
-            let region = match key.parse::<i32>() {
+            let region = match key.parse::<RegionId>() {
                 Ok(id) => id,
                 Err(_) => *names.get(key.as_str()).ok_or_else(|| {
                     self.invalid(format!(

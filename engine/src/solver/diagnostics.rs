@@ -2,6 +2,7 @@
 //! state back first, only when asked).
 
 use super::constraints::{tet_energy, tet_volume_ratio};
+use crate::mesh::RegionId;
 use crate::model::{Model, State};
 use rayon::prelude::*;
 use serde::Serialize;
@@ -41,7 +42,7 @@ pub struct Diagnostics {
 #[derive(Clone, Debug, Default, PartialEq, Serialize)]
 pub struct RegionHealth {
     /// Region id.
-    pub region: i32,
+    pub region: RegionId,
     /// Its tets.
     pub tets: usize,
     /// Its tets with det F <= 0.

@@ -15,11 +15,12 @@
 //! [`region_health`](super::region_health)). The GPU reduces the same figures on the device
 //! (`guard_sums` in `shaders/xpbd/tets.wgsl`: integer atomics for counts and volumes, a
 //! fixed tree for energies) and judges them in `end_frame` (`vertices.wgsl`) with the limits
-//! of [`HealthLimits`] and its own copy of the energy watch; the host reads the verdict with
+//! of `HealthLimits` and its own copy of the energy watch; the host reads the verdict with
 //! the NaN flag after the step call and describes it with the same functions. A breach ends
 //! the step with [`SimError::Guard`](super::SimError).
 
 use super::{Diagnostics, RegionHealth, StepPlan, STABLE_COURANT};
+use crate::mesh::RegionId;
 use crate::model::Model;
 use serde::{Deserialize, Serialize};
 
@@ -202,7 +203,7 @@ impl Guards {
         if !self.enabled {
             return None;
         }
-        let at = |guard, region: Option<i32>, value, limit, detail: String| Breach {
+        let at = |guard, region: Option<RegionId>, value, limit, detail: String| Breach {
             guard,
             frame,
             time,
@@ -255,7 +256,8 @@ impl Guards {
 
     /// The per-material limits the GPU judges a frame by (`Params::health` in
     /// `shaders/xpbd/common.wgsl`), in the model's material order.
-    pub fn health_limits(&self, model: &Model) -> Vec<HealthLimits> {
+    #[cfg_attr(not(feature = "gpu"), allow(dead_code))] // the GPU backend's input
+    pub(crate) fn health_limits(&self, model: &Model) -> Vec<HealthLimits> {
         let mut tets = vec![0usize; model.materials.len()];
         let mut volume = vec![0.0f64; model.materials.len()];
         for (t, &m) in model.tet_material.iter().enumerate() {
@@ -278,7 +280,7 @@ impl Guards {
 /// `vec4<f32>` of `Params::health`.
 #[repr(C)]
 #[derive(Clone, Copy, Debug, Default, PartialEq, bytemuck::Pod, bytemuck::Zeroable)]
-pub struct HealthLimits {
+pub(crate) struct HealthLimits {
     /// Most inverted tets the region may have (a whole number).
     pub allowed_inverted: f32,
     /// Range of the region's volume ratio.
@@ -477,7 +479,7 @@ fn model_diagonal(model: &Model) -> f64 {
 
 /// The likeliest cause of a breach: substeps past the bound first, then a large stiffness
 /// contrast next to the region, else large loads.
-fn likely_cause(model: &Model, plan: &StepPlan, region: Option<i32>) -> String {
+fn likely_cause(model: &Model, plan: &StepPlan, region: Option<RegionId>) -> String {
     if plan.courant > 1.0 {
         let over = plan.courant / STABLE_COURANT;
         return format!(
@@ -517,12 +519,12 @@ mod tests {
         let mut mesh = box_grid([4, 4, 4], [0.1, 0.1, 0.1], [0.0; 3]);
         for t in 0..mesh.tets.len() {
             mesh.regions[t] = if mesh.tet_centroid(t).unwrap()[2] > 0.05 {
-                2
+                RegionId(2)
             } else {
-                1
+                RegionId(1)
             };
         }
-        mesh.region_names.insert(2, "top".into());
+        mesh.region_names.insert(RegionId(2), "top".into());
         ModelBuilder::new(mesh)
             .default_material(Material::SOFT_TISSUE)
             .build()

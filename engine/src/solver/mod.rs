@@ -42,16 +42,16 @@ mod lanes;
 pub mod statics;
 
 /// F = I + Du Dm^-1 of one tet from its vertex displacements (columns).
-pub use constraints::deformation;
-pub use constraints::{
-    damp_tet, project_tet, rest_lambda, warm_start_tet, TetVerts, MAX_STEP, WARM_START_J,
-};
+// The CPU mirrors of the WGSL tet kernels (`constraints`) are the backends' internals, not
+// API; only the deformation gradient is used beside them.
+pub(crate) use constraints::deformation;
 pub use cpu::CpuXpbd;
 pub use diagnostics::{diagnostics, region_health, Diagnostics, RegionHealth};
-pub use guards::{
-    Breach, EnergyInput, EnergyWatch, GuardKind, Guards, HealthLimits, VOLUME_FIXED_ONE,
-};
+#[cfg(feature = "gpu")]
+pub(crate) use guards::HealthLimits;
+pub use guards::{Breach, EnergyInput, EnergyWatch, GuardKind, Guards, VOLUME_FIXED_ONE};
 
+use crate::mesh::RegionId;
 use crate::model::Model;
 use serde::{Deserialize, Serialize};
 
@@ -251,7 +251,7 @@ pub struct StepPlan {
     /// tets at this dt (<= the policy's `courant` when automatic).
     pub courant: f64,
     /// Region of the tet that sets the Courant number.
-    pub critical_region: i32,
+    pub critical_region: RegionId,
     /// Effective wave speed of that tet's material, max(c_s / SHEAR_COURANT, c_p / P_COURANT) (m/s).
     pub wave_speed: f64,
     /// Size of that tet, sqrt(3) / |Dm^-1|_F (m).
@@ -340,7 +340,14 @@ pub enum SimError {
     /// The control does not fit the model.
     #[error("control: {0}")]
     Control(String),
-    /// GPU failure.
+    /// No GPU could be acquired (no adapter, or no device on it).
+    #[cfg(feature = "gpu")]
+    #[error("gpu: {0}")]
+    GpuInit(#[from] crate::gpu::GpuError),
+    /// The GPU backend was asked for in a build without it (feature `gpu` off).
+    #[error("gpu: this build has no GPU backend (feature `gpu` is off)")]
+    NoGpuBackend,
+    /// The GPU failed while running (buffer limits, readback, device loss).
     #[error("gpu: {0}")]
     Gpu(String),
     /// Tools: setup or per-frame poses.
@@ -375,7 +382,7 @@ pub fn plan_substeps(model: &Model, config: &SolverConfig) -> Result<StepPlan, S
     config.guards.check().map_err(SimError::Config)?;
     // Worst tet: the largest wave speed / element size over all tets, the size being
     // h_t = sqrt(3) / |Dm^-1|_F (an altitude-like length: slivers count as small).
-    let mut worst = (0.0f64, 0i32, 0.0f64, 0.0f64); // (c/h, region, c, h)
+    let mut worst = (0.0f64, RegionId(0), 0.0f64, 0.0f64); // (c/h, region, c, h)
     let speeds: Vec<f64> = model
         .materials
         .iter()

@@ -4,6 +4,7 @@
 use vesalius_engine::contact::{NeedleSpec, NeedleTissue, ToolSetup};
 use vesalius_engine::glam::DVec3;
 use vesalius_engine::mesh::generate::box_grid;
+use vesalius_engine::mesh::RegionId;
 use vesalius_engine::mesh::{boundary_triangles, TetMesh};
 use vesalius_engine::model::{Material, Model, ModelBuilder, PinSet};
 
@@ -55,9 +56,13 @@ pub fn layered_block(cells: [usize; 3], skin: f64) -> Model {
     let mut mesh = box_grid(cells, [0.03, 0.03, 0.02], [-0.015, -0.015, -0.02]);
     for t in 0..mesh.tets.len() {
         let z = mesh.tet_centroid(t).unwrap()[2];
-        mesh.regions[t] = if z > -skin { 1 } else { 2 };
+        mesh.regions[t] = if z > -skin { RegionId(1) } else { RegionId(2) };
     }
-    mesh.region_names = [(1, "skin".to_string()), (2, "fat".to_string())].into();
+    mesh.region_names = [
+        (RegionId(1), "skin".to_string()),
+        (RegionId(2), "fat".to_string()),
+    ]
+    .into();
     let mat = |e: f64| Material {
         youngs_modulus: e,
         poisson_ratio: 0.45,
@@ -65,8 +70,8 @@ pub fn layered_block(cells: [usize; 3], skin: f64) -> Model {
         damping: 0.0,
     };
     let mut m = ModelBuilder::new(mesh)
-        .material(1, mat(5.0e4))
-        .material(2, mat(5.0e3))
+        .material(RegionId(1), mat(5.0e4))
+        .material(RegionId(2), mat(5.0e3))
         .pin(PinSet::Plane {
             normal: [0.0, 0.0, 1.0],
             offset: -0.02,
@@ -91,7 +96,7 @@ pub fn needle_setup(puncture: f64) -> ToolSetup {
         }),
         needle_tissue: [
             (
-                1,
+                RegionId(1),
                 NeedleTissue {
                     puncture_force: puncture,
                     cutting_force: 0.05,
@@ -100,7 +105,7 @@ pub fn needle_setup(puncture: f64) -> ToolSetup {
                 },
             ),
             (
-                2,
+                RegionId(2),
                 NeedleTissue {
                     puncture_force: 0.0,
                     cutting_force: 0.02,

@@ -3,7 +3,7 @@
 use rapier3d::na::{Isometry3, Translation3, UnitQuaternion, Vector3};
 
 use crate::error::Result;
-use crate::model::{Joint, JointKind, LinkId, RobotModel};
+use crate::model::{Joint, JointId, JointKind, LinkId, RobotModel};
 
 /// The transform a joint adds at coordinates `c` (child frame in the joint frame).
 pub(crate) fn joint_motion(joint: &Joint, c: &[f64]) -> Isometry3<f64> {
@@ -73,7 +73,7 @@ impl RobotModel {
     }
 
     /// The joints from the root down to `link`, root first.
-    pub fn chain_to(&self, link: LinkId) -> Vec<usize> {
+    pub fn chain_to(&self, link: LinkId) -> Vec<JointId> {
         let mut chain = Vec::new();
         let mut l = link;
         while let Some(j) = self.links[l].parent_joint {

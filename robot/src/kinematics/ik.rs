@@ -121,7 +121,7 @@ pub fn solve_ik_best_effort(
     options: &IkOptions,
 ) -> Result<IkSolution> {
     model.check_q(q_init)?;
-    if link >= model.links.len() {
+    if link.index() >= model.links.len() {
         return Err(RobotError::InvalidArgument(format!(
             "link id {link} out of range for robot '{}'",
             model.name

@@ -110,7 +110,7 @@ impl RobotModel {
         gravity: &Vector3<f64>,
     ) -> DVector<f64> {
         let mut tau = DVector::zeros(self.ncoords);
-        for (l, link) in self.links.iter().enumerate() {
+        for (l, link) in self.link_ids().zip(&self.links) {
             if link.inertial.mass <= 0.0 || link.parent_joint.is_none() {
                 continue;
             }

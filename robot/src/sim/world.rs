@@ -250,7 +250,7 @@ impl RobotWorld {
 
         // Bodies and colliders.
         let mut bodies = Vec::with_capacity(model.links().len());
-        for (l, link) in model.links().iter().enumerate() {
+        for (l, link) in model.link_ids().zip(model.links()) {
             let is_root = l == model.root();
             let builder = if is_root && matches!(placement, BasePlacement::Fixed(_)) {
                 RigidBodyBuilder::fixed()
@@ -442,7 +442,7 @@ impl RobotWorld {
     /// The rapier body of a link (to attach sensors, query contacts...).
     pub fn link_body(&self, id: RobotId, link: LinkId) -> Result<RigidBodyHandle> {
         let inst = self.inst(id)?;
-        inst.bodies.get(link).copied().ok_or_else(|| {
+        inst.bodies.get(link.index()).copied().ok_or_else(|| {
             RobotError::InvalidArgument(format!(
                 "link id {link} out of range for robot '{}'",
                 inst.namespace
@@ -500,7 +500,7 @@ impl RobotWorld {
             return Err(RobotError::InvalidArgument("wrench is not finite".into()));
         }
         let inst = self.inst_mut(id)?;
-        if link >= inst.model.links().len() {
+        if link.index() >= inst.model.links().len() {
             return Err(RobotError::InvalidArgument(format!(
                 "link id {link} out of range for robot '{}'",
                 inst.namespace
@@ -701,7 +701,8 @@ impl RobotWorld {
             std::borrow::Cow::Borrowed(&**model)
         };
         let vvec = rapier3d::na::DVector::from_column_slice(&vfull);
-        let link_velocities = (0..model.links().len())
+        let link_velocities = model
+            .link_ids()
             .map(|l| {
                 let jac = kin.jacobian_full(&full, l, &Vector3::zeros());
                 let tw = jac * &vvec;

@@ -10,8 +10,8 @@ use super::mesh::{load_mesh, PackageResolver};
 use crate::error::{Result, RobotError};
 use crate::math::urdf_pose;
 use crate::model::{
-    CollisionSource, Geometry, Inertial, InertialSource, Joint, JointDynamics, JointKind,
-    JointLimits, Link, Mimic, RobotModel, Shape,
+    CollisionSource, Geometry, Inertial, InertialSource, Joint, JointDynamics, JointId, JointKind,
+    JointLimits, Link, LinkId, Mimic, RobotModel, Shape,
 };
 
 /// Options of the URDF loader.
@@ -305,8 +305,8 @@ fn build(text: &str, src: &str, dir: Option<&Path>, options: &LoadOptions) -> Re
         joints.push(Joint {
             name: j.name.clone(),
             kind,
-            parent,
-            child,
+            parent: LinkId(parent),
+            child: LinkId(child),
             origin,
             axis,
             limits,
@@ -327,8 +327,8 @@ fn build(text: &str, src: &str, dir: Option<&Path>, options: &LoadOptions) -> Re
                 second: j.name.clone(),
             });
         }
-        links[j.child].parent_joint = Some(ji);
-        links[j.parent].child_joints.push(ji);
+        links[j.child].parent_joint = Some(JointId(ji));
+        links[j.parent].child_joints.push(JointId(ji));
     }
     let roots: Vec<usize> = (0..links.len())
         .filter(|&i| links[i].parent_joint.is_none())
@@ -340,7 +340,7 @@ fn build(text: &str, src: &str, dir: Option<&Path>, options: &LoadOptions) -> Re
                 link: links[0].name.clone(),
             })
         }
-        [r] => *r,
+        [r] => LinkId(*r),
         many => {
             return Err(RobotError::MultipleRoots {
                 source_name: src.to_string(),
@@ -402,10 +402,10 @@ fn build(text: &str, src: &str, dir: Option<&Path>, options: &LoadOptions) -> Re
             return Err(bad("non-finite multiplier or offset"));
         }
         joints[ji].mimic = Some(Mimic {
-            leader,
+            leader: JointId(leader),
             multiplier,
             offset,
-            root_leader: leader,
+            root_leader: JointId(leader),
             root_multiplier: multiplier,
             root_offset: offset,
         });

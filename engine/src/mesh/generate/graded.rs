@@ -3,7 +3,7 @@
 use std::collections::BTreeMap;
 
 use super::{push_positive, KUHN};
-use crate::mesh::{MeshError, TetMesh};
+use crate::mesh::{MeshError, RegionId, TetMesh};
 
 /// An error of [`box_grid_graded`]: the generator's name in place of a file name.
 fn bad(msg: String) -> MeshError {
@@ -86,12 +86,12 @@ pub(super) fn grid_mesh(xs: &[f64], ys: &[f64], zs: &[f64], nodes: usize) -> Tet
             for i in 0..nx - 1 {
                 let c = |m: usize| idx(i + (m & 1), j + ((m >> 1) & 1), k + ((m >> 2) & 1));
                 for t in KUHN {
-                    push_positive(&mut mesh, [c(t[0]), c(t[1]), c(t[2]), c(t[3])], 1);
+                    push_positive(&mut mesh, [c(t[0]), c(t[1]), c(t[2]), c(t[3])], RegionId(1));
                 }
             }
         }
     }
-    mesh.region_names.insert(1, "box".into());
+    mesh.region_names.insert(RegionId(1), "box".into());
     mesh
 }
 
@@ -240,16 +240,17 @@ fn sized_coords(
 
 /// Region ids of [`vein_slab`].
 pub mod slab_region {
+    use crate::mesh::RegionId;
     /// Skin, `0 >= z > -skin_thickness`.
-    pub const SKIN: i32 = 1;
+    pub const SKIN: RegionId = RegionId(1);
     /// Subcutaneous fat, between the skin and the muscle.
-    pub const FAT: i32 = 2;
+    pub const FAT: RegionId = RegionId(2);
     /// Muscle, below `z = -muscle_depth`.
-    pub const MUSCLE: i32 = 3;
+    pub const MUSCLE: RegionId = RegionId(3);
     /// Vein wall: the annulus between `vein_radius - wall_thickness` and `vein_radius`.
-    pub const VEIN_WALL: i32 = 4;
+    pub const VEIN_WALL: RegionId = RegionId(4);
     /// Vein lumen (the blood), inside the wall.
-    pub const VEIN_LUMEN: i32 = 5;
+    pub const VEIN_LUMEN: RegionId = RegionId(5);
 }
 
 /// Parameters of [`vein_slab`]. Lengths in metres. In a scene file they are the keys of
@@ -600,7 +601,7 @@ pub fn vein_slab(p: &VeinSlabParams) -> TetMesh {
     let (r, r_in) = (p.vein_radius, p.vein_radius - p.wall_thickness);
     let nodes = xs.len() * ys.len() * zs.len();
     let mut mesh = grid_mesh(&xs, &ys, &zs, nodes);
-    let regions: Vec<i32> = (0..mesh.tets.len())
+    let regions: Vec<RegionId> = (0..mesh.tets.len())
         .map(|t| {
             let c = mesh.tet_centroid(t).expect("grid indices are in range");
             let d = p.vein_axis_distance(c);
@@ -643,7 +644,7 @@ fn enclose_lumen(mesh: &mut TetMesh) {
         }
     }
     faces.sort_unstable();
-    let outside = |r: i32| r != VEIN_LUMEN && r != VEIN_WALL;
+    let outside = |r: RegionId| r != VEIN_LUMEN && r != VEIN_WALL;
     let mut to_wall = Vec::new();
     for w in faces.windows(2) {
         if w[0].0 != w[1].0 {
