@@ -19,6 +19,9 @@ enum Command {
     /// Optimize a scene's needle insertion within a latency budget ([plan]); writes plan.toml,
     /// candidates.csv, convergence.png and summary.json in --out.
     Plan(cli::plan::PlanArgs),
+    /// Draw the tissue at a time offscreen into a PNG (no window or display needed).
+    #[cfg(feature = "viewer")]
+    Render(cli::render::RenderArgs),
     /// List GPU adapters and the backend `auto` would use.
     Info(cli::info::InfoArgs),
     /// Measure tissue-step throughput on the accuracy reference block.
@@ -58,6 +61,8 @@ fn main() -> std::process::ExitCode {
     let result = match cli.command {
         Command::Run(args) => cli::run::run(args),
         Command::Plan(args) => cli::plan::run(args),
+        #[cfg(feature = "viewer")]
+        Command::Render(args) => cli::render::run(args),
         Command::Info(args) => cli::info::run(args),
         Command::Bench(args) => cli::bench::run(args),
         Command::Mesh(cmd) => cli::mesh::run(cmd),

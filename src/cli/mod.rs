@@ -5,5 +5,7 @@ pub mod info;
 pub mod limits;
 pub mod mesh;
 pub mod plan;
+#[cfg(feature = "viewer")]
+pub mod render;
 pub mod robot;
 pub mod run;

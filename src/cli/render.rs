@@ -1,0 +1,172 @@
+//! `vesalius render SCENE.toml --time T --png FILE`: the tissue at time T drawn offscreen
+//! (no window, no display server) with the viewer's renderer.
+
+use anyhow::{bail, Context, Result};
+use clap::Args;
+use std::path::PathBuf;
+use vesalius_cosim::{CoSim, CoSimScene, PredictOptions};
+use vesalius_engine::gpu::GpuContext;
+use vesalius_engine::model::SupportDrive;
+use vesalius_engine::scene::Scene;
+use vesalius_engine::sim::{BackendKind, Simulation};
+use vesalius_engine::solver::Threads;
+use vesalius_viewer::{Camera, Field, Renderer, Surface};
+
+/// Arguments of `vesalius render`.
+#[derive(Args, Debug)]
+pub struct RenderArgs {
+    /// Scene file (TOML; a co-simulation when it has a [robot]).
+    pub scene: PathBuf,
+    /// Simulated time to draw (s): the scene runs to the frame nearest it.
+    #[arg(long, default_value_t = 0.0, allow_hyphen_values = true)]
+    pub time: f64,
+    /// The PNG to write.
+    #[arg(long)]
+    pub png: PathBuf,
+    /// Image size, WIDTHxHEIGHT.
+    #[arg(long, default_value = "800x600", value_parser = parse_size)]
+    pub size: [u32; 2],
+    /// What colours the surface: region, displacement, green_strain, max_stretch or
+    /// volume_ratio.
+    #[arg(long, default_value = "region", value_parser = parse_field)]
+    pub field: Field,
+    /// Camera azimuth about +z from +x and elevation above the horizontal, degrees.
+    #[arg(long, default_value = "30,25", value_parser = parse_view, allow_hyphen_values = true)]
+    pub view: [f32; 2],
+    /// Orthographic instead of perspective.
+    #[arg(long)]
+    pub ortho: bool,
+    /// Backend of the simulation: auto, cpu or gpu. Overrides the scene.
+    #[arg(long)]
+    pub backend: Option<BackendKind>,
+    /// GPU adapter filter, for the simulation and the renderer.
+    #[arg(long)]
+    pub adapter: Option<String>,
+    /// CPU backend threads. Overrides the scene.
+    #[arg(long)]
+    pub threads: Option<Threads>,
+    /// Overwrite the PNG if it exists.
+    #[arg(long)]
+    pub force: bool,
+}
+
+fn parse_size(s: &str) -> Result<[u32; 2], String> {
+    let (w, h) = s
+        .split_once(['x', 'X'])
+        .ok_or_else(|| format!("expected WIDTHxHEIGHT, got {s:?}"))?;
+    let side = |v: &str| {
+        v.trim()
+            .parse::<u32>()
+            .ok()
+            .filter(|&n| (1..=16384).contains(&n))
+            .ok_or_else(|| format!("{v:?} is not a side of 1..=16384 pixels"))
+    };
+    Ok([side(w)?, side(h)?])
+}
+
+fn parse_field(s: &str) -> Result<Field, String> {
+    Field::from_name(s).ok_or_else(|| {
+        let names: Vec<_> = Field::ALL.iter().map(|f| f.name()).collect();
+        format!("unknown field {s:?}; one of {}", names.join(", "))
+    })
+}
+
+fn parse_view(s: &str) -> Result<[f32; 2], String> {
+    let (a, e) = s
+        .split_once(',')
+        .ok_or_else(|| format!("expected AZIMUTH,ELEVATION in degrees, got {s:?}"))?;
+    let num = |v: &str| {
+        v.trim()
+            .parse::<f32>()
+            .ok()
+            .filter(|x| x.is_finite())
+            .ok_or_else(|| format!("{v:?} is not a number of degrees"))
+    };
+    let (a, e) = (num(a)?, num(e)?);
+    if !(-90.0..=90.0).contains(&e) {
+        return Err(format!("elevation {e} is outside -90..=90 degrees"));
+    }
+    Ok([a, e])
+}
+
+/// Runs `render`.
+pub fn run(args: RenderArgs) -> Result<()> {
+    if !(args.time.is_finite() && args.time >= 0.0) {
+        bail!(
+            "--time must be a finite number of seconds >= 0, got {}",
+            args.time
+        );
+    }
+    if args.png.exists() && !args.force {
+        bail!(
+            "{} exists; pass --force to overwrite it",
+            args.png.display()
+        );
+    }
+    let text = std::fs::read_to_string(&args.scene)
+        .with_context(|| format!("reading {}", args.scene.display()))?;
+    let surface = if vesalius_cosim::scene::is_cosim(&text) {
+        let scene = CoSimScene::parse(&text, &args.scene)?;
+        let options = PredictOptions {
+            backend: args.backend,
+            adapter: args.adapter.clone(),
+            threads: args.threads,
+            duration: Some(args.time.max(scene.tissue().file.simulation.duration)),
+            ..Default::default()
+        };
+        let mut sim = CoSim::new(&scene, &options)?;
+        let frame_dt = sim.tissue().plan().frame_dt;
+        let frames = (args.time / frame_dt).round() as u64;
+        sim.run_frames(frames, |_| std::ops::ControlFlow::Continue(()))?;
+        let (model, state) = sim.tissue().sync_model_and_state()?;
+        Surface::new(model, state, args.field)?
+    } else {
+        let mut scene = Scene::parse(&text, &args.scene)?;
+        if let Some(b) = args.backend {
+            scene.file.simulation.backend = b;
+        }
+        if args.adapter.is_some() {
+            scene.file.simulation.adapter = args.adapter.clone();
+        }
+        if let Some(t) = args.threads {
+            scene.file.simulation.threads = t;
+        }
+        let built = scene.build()?;
+        let spec = &scene.file.simulation;
+        let mut sim = Simulation::new(built.model, &built.solver, spec.backend())?;
+        let supports = SupportDrive::new(sim.model(), &scene.file.motion)
+            .map_err(|m| anyhow::anyhow!("{}: {m}", args.scene.display()))?;
+        let frame_dt = sim.plan().frame_dt;
+        let frames = (args.time / frame_dt).round() as u64;
+        for _ in 0..frames {
+            if !supports.is_empty() {
+                let t0 = sim.time();
+                sim.set_control(supports.control(t0, t0 + frame_dt));
+            }
+            sim.step(1)?;
+        }
+        let (model, state) = sim.sync_model_and_state()?;
+        Surface::new(model, state, args.field)?
+    };
+    let renderer = Renderer::new(GpuContext::new(args.adapter.as_deref())?)?;
+    let mut camera = Camera::fit(surface.bounds(), args.view[0], args.view[1]);
+    if args.ortho {
+        let (lo, hi) = surface.bounds();
+        let radius = 0.5 * (0..3).map(|k| (hi[k] - lo[k]).powi(2)).sum::<f32>().sqrt();
+        camera = camera.orthographic(1.05 * radius);
+    }
+    let image = renderer.render(&surface, &camera, args.size)?;
+    image.write_png(&args.png)?;
+    let range = surface
+        .range()
+        .map(|(lo, hi)| format!(", {} {lo:.4e} .. {hi:.4e}", args.field.name()))
+        .unwrap_or_default();
+    eprintln!(
+        "{}: {}x{} on {}{range}",
+        args.png.display(),
+        args.size[0],
+        args.size[1],
+        renderer.context().adapter
+    );
+    Ok(())
+}

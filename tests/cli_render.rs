@@ -1,0 +1,159 @@
+//! `vesalius render`, running the built binary: a tissue scene and a co-simulation scene
+//! drawn offscreen into PNGs, and its refusals. The renderer's own checks against known
+//! pictures are in `viewer/tests/render.rs`.
+#![cfg(feature = "viewer")]
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+const ROOT: &str = env!("CARGO_MANIFEST_DIR");
+
+fn vesalius(args: &[&str]) -> (bool, String) {
+    let out = Command::new(env!("CARGO_BIN_EXE_vesalius"))
+        .args(args)
+        .output()
+        .expect("run vesalius");
+    (
+        out.status.success(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+fn tmp(name: &str) -> PathBuf {
+    let d = Path::new(env!("CARGO_TARGET_TMPDIR")).join("cli_render");
+    std::fs::create_dir_all(&d).unwrap();
+    let p = d.join(name);
+    let _ = std::fs::remove_file(&p);
+    p
+}
+
+/// Width, height and the share of pixels that are not the background.
+fn png_info(path: &Path) -> (u32, u32, f64) {
+    let decoder = png::Decoder::new(std::io::BufReader::new(std::fs::File::open(path).unwrap()));
+    let mut reader = decoder.read_info().unwrap();
+    let mut buf = vec![0; reader.output_buffer_size().unwrap()];
+    let info = reader.next_frame(&mut buf).unwrap();
+    let bg = [230u8, 230, 235]; // viewer::render::BACKGROUND in 8 bits
+    let px = &buf[..info.buffer_size()];
+    let drawn = px
+        .chunks(4)
+        .filter(|p| (0..3).any(|k| p[k].abs_diff(bg[k]) > 1))
+        .count();
+    (
+        info.width,
+        info.height,
+        drawn as f64 / (info.width * info.height) as f64,
+    )
+}
+
+fn gpu_or_skip() -> bool {
+    let required = std::env::var("VESALIUS_REQUIRE_GPU").is_ok_and(|v| v == "1");
+    match vesalius_engine_has_gpu() {
+        true => true,
+        false if required => panic!("VESALIUS_REQUIRE_GPU=1 but no GPU adapter"),
+        false => {
+            eprintln!("skipping: no GPU adapter");
+            false
+        }
+    }
+}
+
+fn vesalius_engine_has_gpu() -> bool {
+    vesalius::engine::gpu::GpuContext::new(None).is_ok()
+}
+
+#[test]
+fn renders_a_tissue_scene_after_some_frames() {
+    if !gpu_or_skip() {
+        return;
+    }
+    let png = tmp("block.png");
+    let scene = format!("{ROOT}/scenes/block_sag.toml");
+    let (ok, err) = vesalius(&[
+        "render",
+        &scene,
+        "--time",
+        "0.1",
+        "--field",
+        "displacement",
+        "--size",
+        "320x240",
+        "--backend",
+        "cpu",
+        "--png",
+        png.to_str().unwrap(),
+    ]);
+    assert!(ok, "{err}");
+    assert!(err.contains("displacement 0.0000e0 .."), "{err}");
+    let (w, h, drawn) = png_info(&png);
+    assert_eq!((w, h), (320, 240));
+    assert!(drawn > 0.1 && drawn < 0.9, "{drawn}");
+    // Nothing the user produced is overwritten without asking.
+    let (ok, err) = vesalius(&[
+        "render",
+        &scene,
+        "--size",
+        "32x24",
+        "--png",
+        png.to_str().unwrap(),
+    ]);
+    assert!(!ok && err.contains("exists; pass --force"), "{err}");
+    assert_eq!(png_info(&png).0, 320);
+    let (ok, err) = vesalius(&[
+        "render",
+        &scene,
+        "--size",
+        "32x24",
+        "--force",
+        "--png",
+        png.to_str().unwrap(),
+    ]);
+    assert!(ok, "{err}");
+    assert_eq!(png_info(&png).0, 32);
+}
+
+#[test]
+fn renders_a_cosimulation_scene() {
+    if !gpu_or_skip() {
+        return;
+    }
+    let png = tmp("indenter.png");
+    let scene = format!("{ROOT}/scenes/phlebotomy.toml");
+    let (ok, err) = vesalius(&[
+        "render",
+        &scene,
+        "--time",
+        "0",
+        "--view",
+        "-60,35",
+        "--size",
+        "200x150",
+        "--png",
+        png.to_str().unwrap(),
+    ]);
+    assert!(ok, "{err}");
+    let (_, _, drawn) = png_info(&png);
+    assert!(drawn > 0.05, "{drawn}");
+}
+
+#[test]
+fn bad_arguments_are_refused() {
+    let scene = format!("{ROOT}/scenes/block_sag.toml");
+    let png = tmp("never.png");
+    let p = png.to_str().unwrap();
+    for (args, says) in [
+        (vec!["--size", "0x10"], "not a side"),
+        (vec!["--size", "640"], "WIDTHxHEIGHT"),
+        (vec!["--field", "temperature"], "unknown field"),
+        (vec!["--view", "10,95"], "outside -90..=90"),
+        (vec!["--time", "-1"], "--time must be"),
+    ] {
+        let mut all = vec!["render", scene.as_str(), "--png", p];
+        all.extend(args.iter().copied());
+        let (ok, err) = vesalius(&all);
+        assert!(!ok && err.contains(says), "{args:?}: {err}");
+        assert!(!png.exists());
+    }
+    let (ok, err) = vesalius(&["render", "no/such/scene.toml", "--png", p]);
+    assert!(!ok && err.contains("no/such/scene.toml"), "{err}");
+}

@@ -1,0 +1,40 @@
+// The tissue surface: flat-shaded triangles (one normal per face, expanded on the host),
+// a colour per vertex from the field's colour map, a light from above the camera.
+
+struct Camera {
+    view_proj: mat4x4<f32>,
+    // Direction the light travels (world, unit): from above and behind the camera; w unused.
+    light: vec4<f32>,
+};
+
+@group(0) @binding(0) var<uniform> camera: Camera;
+
+struct VertexIn {
+    @location(0) position: vec3<f32>,
+    @location(1) normal: vec3<f32>,
+    @location(2) colour: vec3<f32>,
+};
+
+struct VertexOut {
+    @builtin(position) clip: vec4<f32>,
+    @location(0) normal: vec3<f32>,
+    @location(1) colour: vec3<f32>,
+};
+
+@vertex
+fn vs_main(v: VertexIn) -> VertexOut {
+    var out: VertexOut;
+    out.clip = camera.view_proj * vec4<f32>(v.position, 1.0);
+    out.normal = v.normal;
+    out.colour = v.colour;
+    return out;
+}
+
+@fragment
+fn fs_main(v: VertexOut) -> @location(0) vec4<f32> {
+    // Two-sided Lambert, with an ambient floor so that faces seen edge-on keep their colour
+    // readable.
+    let lambert = abs(dot(normalize(v.normal), camera.light.xyz));
+    let shade = 0.35 + 0.65 * lambert;
+    return vec4<f32>(v.colour * shade, 1.0);
+}

@@ -1,0 +1,197 @@
+//! The renderer against what a picture of a known shape must show: a block seen from above
+//! in an orthographic view covers its projected area, its top face has its region's colour,
+//! and a field that is linear across it is drawn as the colour map's own ramp.
+
+use vesalius_engine::gpu::GpuContext;
+use vesalius_engine::mesh::generate::box_grid;
+use vesalius_engine::model::{Material, Model, ModelBuilder};
+use vesalius_viewer::render::BACKGROUND;
+use vesalius_viewer::{colour, Camera, Field, Image, Renderer, Surface, ViewerError};
+
+/// The device, or `None` (test skipped) when there is none and `VESALIUS_REQUIRE_GPU` is
+/// unset; with it set, no adapter fails the test.
+fn renderer() -> Option<Renderer> {
+    match GpuContext::new(None) {
+        Ok(ctx) => Some(Renderer::new(ctx).expect("pipeline")),
+        Err(e) => {
+            if std::env::var("VESALIUS_REQUIRE_GPU").is_ok_and(|v| v == "1") {
+                panic!("VESALIUS_REQUIRE_GPU=1 but no GPU adapter: {e}");
+            }
+            eprintln!("skipping: no GPU adapter ({e})");
+            None
+        }
+    }
+}
+
+/// A 40 x 40 x 20 mm block of 8 x 8 x 4 cubes (5 mm), centred on the z axis, top at z = 0.02.
+fn block() -> Model {
+    let mesh = box_grid([8, 8, 4], [0.04, 0.04, 0.02], [-0.02, -0.02, 0.0]);
+    ModelBuilder::new(mesh)
+        .default_material(Material {
+            youngs_modulus: 1.0e4,
+            poisson_ratio: 0.45,
+            density: 1000.0,
+            damping: 0.0,
+        })
+        .build()
+        .unwrap()
+}
+
+const SIZE: u32 = 200;
+const HALF: f32 = 0.03; // the view spans 60 mm
+
+/// Straight down, orthographic, image x along world x and image up along world y.
+fn top_view() -> Camera {
+    Camera {
+        target: [0.0, 0.0, 0.01],
+        distance: 0.1,
+        azimuth_deg: -90.0,
+        elevation_deg: 90.0,
+        projection: vesalius_viewer::camera::Projection::Perspective { fov_deg: 35.0 },
+    }
+    .orthographic(HALF)
+}
+
+fn to_u8(c: [f32; 3]) -> [u8; 3] {
+    c.map(|x| (x * 255.0).round() as u8)
+}
+
+fn is_background(img: &Image, x: u32, y: u32) -> bool {
+    let p = img.pixel(x, y);
+    let b = to_u8(BACKGROUND);
+    (0..3).all(|k| p[k].abs_diff(b[k]) <= 1)
+}
+
+fn close(a: [u8; 4], b: [u8; 3], tol: u8) -> bool {
+    (0..3).all(|k| a[k].abs_diff(b[k]) <= tol)
+}
+
+#[test]
+fn top_view_covers_the_projected_area_in_the_region_colour() {
+    let Some(r) = renderer() else { return };
+    let model = block();
+    let surface = Surface::new(&model, &model.state(), Field::Region).unwrap();
+    let img = r.render(&surface, &top_view(), [SIZE, SIZE]).unwrap();
+    let covered = (0..SIZE)
+        .flat_map(|y| (0..SIZE).map(move |x| (x, y)))
+        .filter(|&(x, y)| !is_background(&img, x, y))
+        .count();
+    // 40 mm of 60 mm on each side: the pixels whose centres fall inside a square of
+    // 133.3 pixels, 134 a side (centres 33.5 ..= 166.5); a pixel row of slack for the
+    // rasterizer's rounding on the edges.
+    let half_px = SIZE as f64 * 0.02 / (2.0 * HALF as f64);
+    let side = (0..SIZE)
+        .filter(|&c| (c as f64 + 0.5 - SIZE as f64 / 2.0).abs() <= half_px)
+        .count();
+    let expected = side * side;
+    eprintln!("covered {covered} pixels, expected {expected} ({side} a side)");
+    assert!(
+        covered.abs_diff(expected) <= side,
+        "covered {covered} pixels against {expected}"
+    );
+    // The top face looks straight at the camera: the region's colour, unshaded.
+    let centre = img.pixel(SIZE / 2, SIZE / 2);
+    let want = to_u8(colour::region_colour(
+        &[model.tet_region[0]],
+        model.tet_region[0],
+    ));
+    assert!(
+        close(centre, want, 1),
+        "centre {centre:?}, region colour {want:?}"
+    );
+    // Nothing outside the block's square: the corners are background.
+    for (x, y) in [(0, 0), (SIZE - 1, 0), (0, SIZE - 1), (SIZE - 1, SIZE - 1)] {
+        assert!(
+            is_background(&img, x, y),
+            "corner ({x}, {y}) is {:?}",
+            img.pixel(x, y)
+        );
+    }
+}
+
+#[test]
+fn a_linear_field_is_drawn_as_the_colour_ramp() {
+    let Some(r) = renderer() else { return };
+    let model = block();
+    // |u| = 1e-6 (x + 20 mm): from 0 on the left face to 4e-8 m on the right, small enough
+    // that the top stays flat. The vertices sit at the map's knots (x every 5 mm, 1/8 of
+    // the range), so the interpolated colours are the piecewise-linear map itself.
+    let mut state = model.state();
+    for (u, p) in state.displacements.iter_mut().zip(&model.rest_positions) {
+        *u = [0.0, 0.0, 1e-6 * (p[0] + 0.02)];
+    }
+    let surface = Surface::new(&model, &state, Field::Displacement).unwrap();
+    let (lo, hi) = surface.range().unwrap();
+    assert!(
+        lo.abs() < 1e-12 && (hi - 4e-8).abs() < 1e-12,
+        "range {lo} .. {hi}"
+    );
+    let img = r.render(&surface, &top_view(), [SIZE, SIZE]).unwrap();
+    let row = SIZE / 2 + 7; // off the centre line, inside a cell
+    let mut checked = 0;
+    for c in 70..130 {
+        let x = -HALF + (c as f32 + 0.5) * (2.0 * HALF / SIZE as f32);
+        if x.abs() > 0.0195 {
+            continue;
+        }
+        let want = to_u8(colour::sample((x + 0.02) / 0.04));
+        let got = img.pixel(c, row);
+        assert!(
+            close(got, want, 2),
+            "column {c} (x = {x}): {got:?}, map {want:?}"
+        );
+        checked += 1;
+    }
+    assert!(checked > 50);
+}
+
+#[test]
+fn renders_are_deterministic_and_a_perspective_view_sees_the_block() {
+    let Some(r) = renderer() else { return };
+    let model = block();
+    let surface = Surface::new(&model, &model.state(), Field::GreenStrain).unwrap();
+    let camera = Camera::fit(surface.bounds(), 30.0, 25.0);
+    let a = r.render(&surface, &camera, [160, 120]).unwrap();
+    let b = r.render(&surface, &camera, [160, 120]).unwrap();
+    assert_eq!(a, b);
+    assert!(!is_background(&a, 80, 60));
+    assert!(is_background(&a, 0, 0));
+    let path = std::env::temp_dir().join(format!("vesalius-viewer-{}.png", std::process::id()));
+    a.write_png(&path).unwrap();
+    let decoded = png::Decoder::new(std::io::BufReader::new(std::fs::File::open(&path).unwrap()));
+    let mut reader = decoded.read_info().unwrap();
+    let mut buf = vec![0; reader.output_buffer_size().unwrap()];
+    let info = reader.next_frame(&mut buf).unwrap();
+    assert_eq!((info.width, info.height), (160, 120));
+    assert_eq!(&buf[..info.buffer_size()], &a.rgba[..]);
+    std::fs::remove_file(&path).ok();
+}
+
+#[test]
+fn bad_input_is_refused() {
+    let model = block();
+    let mut state = model.state();
+    state.displacements.pop();
+    assert!(matches!(
+        Surface::new(&model, &state, Field::Region),
+        Err(ViewerError::StateMismatch { .. })
+    ));
+    let mut state = model.state();
+    state.displacements[3][1] = f32::NAN;
+    assert!(matches!(
+        Surface::new(&model, &state, Field::Displacement),
+        Err(ViewerError::NonFinite { vertex: 3, .. })
+    ));
+    let Some(r) = renderer() else { return };
+    let surface = Surface::new(&model, &model.state(), Field::Region).unwrap();
+    assert!(matches!(
+        r.render(&surface, &top_view(), [0, 10]),
+        Err(ViewerError::Size { .. })
+    ));
+    let mut cam = top_view();
+    cam.distance = 0.0;
+    assert!(matches!(
+        r.render(&surface, &cam, [10, 10]),
+        Err(ViewerError::Camera(_))
+    ));
+}
