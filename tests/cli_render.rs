@@ -147,6 +147,8 @@ fn bad_arguments_are_refused() {
         (vec!["--field", "temperature"], "unknown field"),
         (vec!["--view", "10,95"], "outside -90..=90"),
         (vec!["--time", "-1"], "--time must be"),
+        (vec!["--cut", "0,0,0"], "must not be zero"),
+        (vec!["--cut", "1,0"], "NX,NY,NZ"),
     ] {
         let mut all = vec!["render", scene.as_str(), "--png", p];
         all.extend(args.iter().copied());

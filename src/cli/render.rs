@@ -10,7 +10,7 @@ use vesalius_engine::model::SupportDrive;
 use vesalius_engine::scene::Scene;
 use vesalius_engine::sim::{BackendKind, Simulation};
 use vesalius_engine::solver::Threads;
-use vesalius_viewer::{Camera, Field, Renderer, Surface};
+use vesalius_viewer::{Camera, CutPlane, Field, Renderer, Surface};
 
 /// Arguments of `vesalius render`.
 #[derive(Args, Debug)]
@@ -36,6 +36,11 @@ pub struct RenderArgs {
     /// Orthographic instead of perspective.
     #[arg(long)]
     pub ortho: bool,
+    /// Cut the tissue open: NX,NY,NZ[,OFFSET], the plane with that normal through the
+    /// tissue's centre (moved OFFSET metres along the normal); what the normal points to
+    /// is taken away and the cut faces of the tets are drawn.
+    #[arg(long, value_parser = parse_cut, allow_hyphen_values = true)]
+    pub cut: Option<[f32; 4]>,
     /// Backend of the simulation: auto, cpu or gpu. Overrides the scene.
     #[arg(long)]
     pub backend: Option<BackendKind>,
@@ -89,6 +94,40 @@ fn parse_view(s: &str) -> Result<[f32; 2], String> {
     Ok([a, e])
 }
 
+fn parse_cut(s: &str) -> Result<[f32; 4], String> {
+    let v: Vec<f32> = s
+        .split(',')
+        .map(|x| x.trim().parse::<f32>().ok().filter(|x| x.is_finite()))
+        .collect::<Option<_>>()
+        .ok_or_else(|| format!("expected NX,NY,NZ[,OFFSET] numbers, got {s:?}"))?;
+    match v[..] {
+        [x, y, z] | [x, y, z, _] if x == 0.0 && y == 0.0 && z == 0.0 => {
+            Err("the cut's normal must not be zero".into())
+        }
+        [x, y, z] => Ok([x, y, z, 0.0]),
+        [x, y, z, d] => Ok([x, y, z, d]),
+        _ => Err(format!("expected NX,NY,NZ[,OFFSET] numbers, got {s:?}")),
+    }
+}
+
+/// The surface of `model` in `state`, cut as `--cut` asks.
+fn surface_of(
+    model: &vesalius_engine::model::Model,
+    state: &vesalius_engine::model::State,
+    args: &RenderArgs,
+) -> Result<Surface> {
+    let whole = Surface::new(model, state, args.field)?;
+    let Some([nx, ny, nz, d]) = args.cut else {
+        return Ok(whole);
+    };
+    let (lo, hi) = whole.bounds();
+    let n = [nx, ny, nz];
+    let len = (nx * nx + ny * ny + nz * nz).sqrt();
+    let point: [f32; 3] = std::array::from_fn(|k| 0.5 * (lo[k] + hi[k]) + d * n[k] / len);
+    let plane = CutPlane::new(n, point).context("the cut's normal must not be zero")?;
+    Ok(Surface::cut(model, state, args.field, plane)?)
+}
+
 /// Runs `render`.
 pub fn run(args: RenderArgs) -> Result<()> {
     if !(args.time.is_finite() && args.time >= 0.0) {
@@ -119,7 +158,7 @@ pub fn run(args: RenderArgs) -> Result<()> {
         let frames = (args.time / frame_dt).round() as u64;
         sim.run_frames(frames, |_| std::ops::ControlFlow::Continue(()))?;
         let (model, state) = sim.tissue().sync_model_and_state()?;
-        Surface::new(model, state, args.field)?
+        surface_of(model, state, &args)?
     } else {
         let mut scene = Scene::parse(&text, &args.scene)?;
         if let Some(b) = args.backend {
@@ -146,7 +185,7 @@ pub fn run(args: RenderArgs) -> Result<()> {
             sim.step(1)?;
         }
         let (model, state) = sim.sync_model_and_state()?;
-        Surface::new(model, state, args.field)?
+        surface_of(model, state, &args)?
     };
     let renderer = Renderer::new(GpuContext::new(args.adapter.as_deref())?)?;
     let mut camera = Camera::fit(surface.bounds(), args.view[0], args.view[1]);

@@ -38,7 +38,7 @@ pub mod surface;
 pub use camera::Camera;
 pub use colour::ColourMap;
 pub use render::{Image, Renderer};
-pub use surface::{Field, Surface};
+pub use surface::{CutPlane, Field, Surface};
 
 /// What can go wrong while rendering.
 #[derive(Debug, thiserror::Error)]

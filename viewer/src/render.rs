@@ -37,6 +37,7 @@ struct Vertex {
 struct CameraUniform {
     view_proj: [[f32; 4]; 4],
     light: [f32; 4],
+    clip: [f32; 4],
 }
 
 /// An RGBA8 image, rows top to bottom.
@@ -194,6 +195,9 @@ impl Renderer {
         let uniform = CameraUniform {
             view_proj: view_proj.to_cols_array_2d(),
             light: [l.x, l.y, l.z, 0.0],
+            clip: surface.cut.map_or([0.0; 4], |c| {
+                [c.normal[0], c.normal[1], c.normal[2], c.offset]
+            }),
         };
         let ubuf = buffer(
             device,
@@ -347,7 +351,11 @@ fn flat_vertices(surface: &Surface) -> Vec<Vertex> {
     let map = surface.range().map(|(lo, hi)| ColourMap::new(lo, hi));
     let regions: Vec<RegionId> = match &surface.values {
         Values::Regions(r) => {
-            let mut r = r.clone();
+            let mut r: Vec<RegionId> = r
+                .iter()
+                .copied()
+                .chain(surface.section.iter().map(|s| s.region))
+                .collect();
             r.sort_unstable();
             r.dedup();
             r
@@ -370,6 +378,22 @@ fn flat_vertices(surface: &Surface) -> Vec<Vertex> {
                 normal: n.to_array(),
                 colour,
             });
+        }
+    }
+    if let Some(cut) = surface.cut {
+        for tri in &surface.section {
+            for k in 0..3 {
+                let colour = match (&surface.values, map) {
+                    (Values::Regions(_), _) => region_colour(&regions, tri.region),
+                    (_, Some(m)) => m.colour(tri.values[k]),
+                    _ => BACKGROUND,
+                };
+                out.push(Vertex {
+                    position: tri.corners[k],
+                    normal: cut.normal,
+                    colour,
+                });
+            }
         }
     }
     out

@@ -61,7 +61,52 @@ pub enum Values {
     Regions(Vec<RegionId>),
 }
 
-/// The boundary surface of a model in a state, with one field's values.
+/// A cut through the tissue: what lies on the side the normal points to is taken away
+/// (the surface there is not drawn) and the cut faces of the tets are drawn in its place.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct CutPlane {
+    /// Unit normal (world), pointing to the side removed.
+    pub normal: [f32; 3],
+    /// The plane is `normal . x = offset` (m).
+    pub offset: f32,
+}
+
+impl CutPlane {
+    /// The plane through `point` with `normal` (normalized here); `None` for a zero or
+    /// non-finite normal or point.
+    pub fn new(normal: [f32; 3], point: [f32; 3]) -> Option<Self> {
+        let n = glam::Vec3::from(normal);
+        let p = glam::Vec3::from(point);
+        let len = n.length();
+        if !(len > 0.0 && len.is_finite() && p.is_finite()) {
+            return None;
+        }
+        let n = n / len;
+        Some(Self {
+            normal: n.to_array(),
+            offset: n.dot(p),
+        })
+    }
+
+    fn distance(&self, p: [f32; 3]) -> f32 {
+        glam::Vec3::from(self.normal).dot(glam::Vec3::from(p)) - self.offset
+    }
+}
+
+/// One triangle of a cut face, inside one tet.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct SectionTriangle {
+    /// Its corners (m), on the cut plane.
+    pub corners: [[f32; 3]; 3],
+    /// The field at its corners (per-vertex fields interpolated along the tet's edges;
+    /// the tet's value for per-tet fields; 0 for regions).
+    pub values: [f32; 3],
+    /// The tet's region.
+    pub region: RegionId,
+}
+
+/// The boundary surface of a model in a state, with one field's values, and optionally
+/// a cut through it.
 #[derive(Clone, Debug)]
 pub struct Surface {
     /// Deformed positions of the model's vertices (m).
@@ -72,6 +117,10 @@ pub struct Surface {
     pub field: Field,
     /// Its values.
     pub values: Values,
+    /// The cut, if any ([`Surface::cut`]).
+    pub cut: Option<CutPlane>,
+    /// The cut faces of the tets the plane crosses.
+    pub section: Vec<SectionTriangle>,
 }
 
 impl Surface {
@@ -140,7 +189,87 @@ impl Surface {
             triangles,
             field,
             values,
+            cut: None,
+            section: Vec::new(),
         })
+    }
+
+    /// The surface cut by `plane`: the boundary beyond it is clipped when drawn, and the
+    /// plane's section through every tet it crosses is added, coloured by the same field.
+    pub fn cut(
+        model: &Model,
+        state: &State,
+        field: Field,
+        plane: CutPlane,
+    ) -> Result<Self, ViewerError> {
+        let mut surface = Self::new(model, state, field)?;
+        let per_tet: Option<Vec<f32>> = match field {
+            Field::GreenStrain | Field::MaxStretch | Field::VolumeRatio => {
+                let strain = tet_strain(model, state);
+                Some(match field {
+                    Field::GreenStrain => strain.green_strain,
+                    Field::MaxStretch => strain.max_stretch,
+                    _ => strain.volume_ratio,
+                })
+            }
+            _ => None,
+        };
+        let per_vertex = match &surface.values {
+            Values::PerVertex(v) => Some(v.clone()),
+            _ => None,
+        };
+        const EDGES: [(usize, usize); 6] = [(0, 1), (0, 2), (0, 3), (1, 2), (1, 3), (2, 3)];
+        for (ti, t) in model.tets.iter().enumerate() {
+            let p = t.map(|v| surface.positions[v as usize]);
+            let d = p.map(|q| plane.distance(q));
+            // A vertex on the plane counts as behind it, so no corner is counted twice.
+            if d.iter().all(|&x| x > 0.0) || d.iter().all(|&x| x <= 0.0) {
+                continue;
+            }
+            let mut corners: Vec<([f32; 3], f32)> = Vec::with_capacity(4);
+            for (i, j) in EDGES {
+                if (d[i] > 0.0) == (d[j] > 0.0) {
+                    continue;
+                }
+                let s = d[i] / (d[i] - d[j]);
+                let x = glam::Vec3::from(p[i]).lerp(glam::Vec3::from(p[j]), s);
+                let value = match (&per_vertex, &per_tet) {
+                    (Some(v), _) => {
+                        let (a, b) = (v[t[i] as usize], v[t[j] as usize]);
+                        a + (b - a) * s
+                    }
+                    (_, Some(v)) => v[ti],
+                    _ => 0.0,
+                };
+                corners.push((x.to_array(), value));
+            }
+            // Three corners are a triangle; four a quadrilateral: order them around their
+            // centroid in the plane, then fan.
+            if corners.len() == 4 {
+                let c = corners
+                    .iter()
+                    .fold(glam::Vec3::ZERO, |acc, (x, _)| acc + glam::Vec3::from(*x))
+                    / 4.0;
+                let n = glam::Vec3::from(plane.normal);
+                let u = (glam::Vec3::from(corners[0].0) - c).normalize_or_zero();
+                let w = n.cross(u);
+                let angle = |x: [f32; 3]| {
+                    let r = glam::Vec3::from(x) - c;
+                    r.dot(w).atan2(r.dot(u))
+                };
+                corners.sort_by(|a, b| angle(a.0).total_cmp(&angle(b.0)));
+            }
+            for k in 1..corners.len() - 1 {
+                let tri = [corners[0], corners[k], corners[k + 1]];
+                surface.section.push(SectionTriangle {
+                    corners: tri.map(|c| c.0),
+                    values: tri.map(|c| c.1),
+                    region: model.tet_region[ti],
+                });
+            }
+        }
+        surface.cut = Some(plane);
+        Ok(surface)
     }
 
     /// The axis-aligned box of the vertices the triangles use: `(min, max)`.
@@ -161,10 +290,13 @@ impl Surface {
 
     /// The range of the field's values (for the colour bar): `None` for regions.
     pub fn range(&self) -> Option<(f32, f32)> {
+        let section = self.section.iter().flat_map(|s| s.values);
         match &self.values {
             Values::PerVertex(v) | Values::PerFace(v) => Some(
                 v.iter()
-                    .fold((f32::INFINITY, f32::NEG_INFINITY), |(lo, hi), &x| {
+                    .copied()
+                    .chain(section)
+                    .fold((f32::INFINITY, f32::NEG_INFINITY), |(lo, hi), x| {
                         (lo.min(x), hi.max(x))
                     }),
             ),

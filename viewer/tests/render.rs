@@ -4,9 +4,10 @@
 
 use vesalius_engine::gpu::GpuContext;
 use vesalius_engine::mesh::generate::box_grid;
+use vesalius_engine::mesh::RegionId;
 use vesalius_engine::model::{Material, Model, ModelBuilder};
 use vesalius_viewer::render::BACKGROUND;
-use vesalius_viewer::{colour, Camera, Field, Image, Renderer, Surface, ViewerError};
+use vesalius_viewer::{colour, Camera, CutPlane, Field, Image, Renderer, Surface, ViewerError};
 
 /// The device, or `None` (test skipped) when there is none and `VESALIUS_REQUIRE_GPU` is
 /// unset; with it set, no adapter fails the test.
@@ -194,4 +195,94 @@ fn bad_input_is_refused() {
         r.render(&surface, &cam, [10, 10]),
         Err(ViewerError::Camera(_))
     ));
+}
+
+/// The section's area: the sum of its triangles' areas.
+fn section_area(s: &Surface) -> f64 {
+    s.section
+        .iter()
+        .map(|t| {
+            let [a, b, c] = t.corners.map(|p| glam::DVec3::from(p.map(f64::from)));
+            0.5 * (b - a).cross(c - a).length()
+        })
+        .sum()
+}
+
+#[test]
+fn a_cut_shows_the_inside() {
+    // A region inside the block, away from its surface: tets within 8 mm of its centre.
+    let mut mesh = box_grid([8, 8, 4], [0.04, 0.04, 0.02], [-0.02, -0.02, 0.0]);
+    for t in 0..mesh.tets.len() {
+        let c = mesh.tet_centroid(t).unwrap();
+        let r = (c[0].powi(2) + c[1].powi(2) + (c[2] - 0.01).powi(2)).sqrt();
+        mesh.regions[t] = RegionId(if r < 0.008 { 2 } else { 1 });
+    }
+    let model = ModelBuilder::new(mesh)
+        .default_material(Material {
+            youngs_modulus: 1.0e4,
+            poisson_ratio: 0.45,
+            density: 1000.0,
+            damping: 0.0,
+        })
+        .build()
+        .unwrap();
+    let state = model.state();
+    // The sections of a box are its exact cross-sections: 40 x 20 mm across x, and
+    // 40 sqrt(2) x 20 mm on the diagonal.
+    let across = CutPlane::new([1.0, 0.0, 0.0], [0.0, 0.0, 0.0]).unwrap();
+    let s = Surface::cut(&model, &state, Field::Region, across).unwrap();
+    assert!(
+        (section_area(&s) / 8.0e-4 - 1.0).abs() < 1e-5,
+        "{}",
+        section_area(&s)
+    );
+    let diagonal = CutPlane::new([1.0, 1.0, 0.0], [0.001, 0.0, 0.0]).unwrap();
+    let d = Surface::cut(&model, &state, Field::Displacement, diagonal).unwrap();
+    // Through (1 mm, 0, 0) on the diagonal: the line x + y = 1 mm crosses the 40 mm square
+    // in a chord of length sqrt(2) (40 mm - 1 mm).
+    let expected = 0.02 * 2f64.sqrt() * (0.04 - 0.001);
+    assert!(
+        (section_area(&d) / expected - 1.0).abs() < 1e-4,
+        "{} vs {expected}",
+        section_area(&d)
+    );
+    assert!(CutPlane::new([0.0; 3], [0.0; 3]).is_none());
+
+    let Some(r) = renderer() else { return };
+    // Seen from +x, orthographic: the centre pixel is the outer region on the whole block
+    // and the inner region on the cut one, both lit alike (normal +x).
+    let side = Camera {
+        target: [0.0, 0.0, 0.01],
+        distance: 0.1,
+        azimuth_deg: 0.0,
+        elevation_deg: 0.0,
+        projection: vesalius_viewer::camera::Projection::Perspective { fov_deg: 35.0 },
+    }
+    .orthographic(HALF);
+    let light = side.light();
+    let shade = 0.35 + 0.65 * light.dot(glam::Vec3::X).abs();
+    let regions = [RegionId(1), RegionId(2)];
+    let lit = |r: RegionId| to_u8(colour::region_colour(&regions, r).map(|c| c * shade));
+    let whole = r
+        .render(
+            &Surface::new(&model, &state, Field::Region).unwrap(),
+            &side,
+            [SIZE, SIZE],
+        )
+        .unwrap();
+    let cut = r.render(&s, &side, [SIZE, SIZE]).unwrap();
+    let (got_whole, got_cut) = (
+        whole.pixel(SIZE / 2, SIZE / 2),
+        cut.pixel(SIZE / 2, SIZE / 2),
+    );
+    assert!(
+        close(got_whole, lit(RegionId(1)), 2),
+        "whole {got_whole:?} vs {:?}",
+        lit(RegionId(1))
+    );
+    assert!(
+        close(got_cut, lit(RegionId(2)), 2),
+        "cut {got_cut:?} vs {:?}",
+        lit(RegionId(2))
+    );
 }
