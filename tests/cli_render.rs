@@ -137,6 +137,51 @@ fn renders_a_cosimulation_scene() {
 }
 
 #[test]
+fn replays_a_finished_run() {
+    if !gpu_or_skip() {
+        return;
+    }
+    // A short run of the reference block, then its frame nearest 0.1 s drawn from the files.
+    let out = Path::new(env!("CARGO_TARGET_TMPDIR")).join("cli_render_run");
+    let _ = std::fs::remove_dir_all(&out);
+    let scene = format!("{ROOT}/scenes/block_sag.toml");
+    let (ok, err) = vesalius(&[
+        "run",
+        &scene,
+        "--out",
+        out.to_str().unwrap(),
+        "--duration",
+        "0.2",
+        "--backend",
+        "cpu",
+        "--quiet",
+    ]);
+    assert!(ok, "{err}");
+    let png = tmp("replay.png");
+    let (ok, err) = vesalius(&[
+        "render",
+        out.to_str().unwrap(),
+        "--time",
+        "0.1",
+        "--field",
+        "green_strain",
+        "--cut",
+        "0,1,0",
+        "--size",
+        "160x120",
+        "--png",
+        png.to_str().unwrap(),
+    ]);
+    assert!(ok, "{err}");
+    assert!(err.contains("frame at t = 0.1000 s"), "{err}");
+    assert!(err.contains("green_strain"), "{err}");
+    assert!(png_info(&png).2 > 0.1);
+    // A directory that is not an output of `vesalius run`.
+    let (ok, err) = vesalius(&["render", ROOT, "--png", tmp("none.png").to_str().unwrap()]);
+    assert!(!ok && err.contains("not an output directory"), "{err}");
+}
+
+#[test]
 fn bad_arguments_are_refused() {
     let scene = format!("{ROOT}/scenes/block_sag.toml");
     let png = tmp("never.png");

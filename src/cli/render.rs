@@ -1,12 +1,15 @@
-//! `vesalius render SCENE.toml --time T --png FILE`: the tissue at time T drawn offscreen
-//! (no window, no display server) with the viewer's renderer.
+//! `vesalius render SCENE.toml|OUT_DIR --time T --png FILE`: the tissue at time T (run to
+//! it, or read back from a finished run's frames) drawn offscreen (no window, no display
+//! server) with the viewer's renderer.
 
 use anyhow::{bail, Context, Result};
 use clap::Args;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use vesalius_cosim::{CoSim, CoSimScene, PredictOptions};
 use vesalius_engine::gpu::GpuContext;
+use vesalius_engine::mesh::vtu::{parse_pvd, parse_vtu_frame};
 use vesalius_engine::model::SupportDrive;
+use vesalius_engine::output::PVD_NAME;
 use vesalius_engine::scene::Scene;
 use vesalius_engine::sim::{BackendKind, Simulation};
 use vesalius_engine::solver::Threads;
@@ -15,9 +18,11 @@ use vesalius_viewer::{Camera, CutPlane, Field, Renderer, Surface};
 /// Arguments of `vesalius render`.
 #[derive(Args, Debug)]
 pub struct RenderArgs {
-    /// Scene file (TOML; a co-simulation when it has a [robot]).
+    /// Scene file (TOML; a co-simulation when it has a [robot]), or an output directory of
+    /// `vesalius run` (its tissue.pvd frames: the one nearest --time is drawn).
     pub scene: PathBuf,
-    /// Simulated time to draw (s): the scene runs to the frame nearest it.
+    /// Simulated time to draw (s): the scene runs to the frame nearest it, or the output
+    /// frame nearest it is read.
     #[arg(long, default_value_t = 0.0, allow_hyphen_values = true)]
     pub time: f64,
     /// The PNG to write.
@@ -110,13 +115,13 @@ fn parse_cut(s: &str) -> Result<[f32; 4], String> {
     }
 }
 
-/// The surface of `model` in `state`, cut as `--cut` asks.
-fn surface_of(
-    model: &vesalius_engine::model::Model,
-    state: &vesalius_engine::model::State,
+/// The surface `make` builds (given the cut, if any), cut as `--cut` asks: through the
+/// centre of the whole surface's box, moved along the normal.
+fn cut_as_asked(
     args: &RenderArgs,
+    make: impl Fn(Option<CutPlane>) -> Result<Surface, vesalius_viewer::ViewerError>,
 ) -> Result<Surface> {
-    let whole = Surface::new(model, state, args.field)?;
+    let whole = make(None)?;
     let Some([nx, ny, nz, d]) = args.cut else {
         return Ok(whole);
     };
@@ -125,7 +130,42 @@ fn surface_of(
     let len = (nx * nx + ny * ny + nz * nz).sqrt();
     let point: [f32; 3] = std::array::from_fn(|k| 0.5 * (lo[k] + hi[k]) + d * n[k] / len);
     let plane = CutPlane::new(n, point).context("the cut's normal must not be zero")?;
-    Ok(Surface::cut(model, state, args.field, plane)?)
+    Ok(make(Some(plane))?)
+}
+
+/// The surface of `model` in `state`, cut as `--cut` asks.
+fn surface_of(
+    model: &vesalius_engine::model::Model,
+    state: &vesalius_engine::model::State,
+    args: &RenderArgs,
+) -> Result<Surface> {
+    cut_as_asked(args, |cut| match cut {
+        None => Surface::new(model, state, args.field),
+        Some(plane) => Surface::cut(model, state, args.field, plane),
+    })
+}
+
+/// The frame of the output directory `dir` nearest `--time`, from its `tissue.pvd`.
+fn replay(dir: &Path, args: &RenderArgs) -> Result<(Surface, f64)> {
+    let index = dir.join(PVD_NAME);
+    let text = std::fs::read(&index).with_context(|| {
+        format!(
+            "{}: no {PVD_NAME}: not an output directory of `vesalius run`",
+            dir.display()
+        )
+    })?;
+    let frames = parse_pvd(&text).with_context(|| index.display().to_string())?;
+    let Some((time, file)) = frames
+        .iter()
+        .min_by(|a, b| (a.0 - args.time).abs().total_cmp(&(b.0 - args.time).abs()))
+    else {
+        bail!("{} lists no frames", index.display());
+    };
+    let path = dir.join(file);
+    let data = std::fs::read(&path).with_context(|| format!("reading {}", path.display()))?;
+    let frame = parse_vtu_frame(&data).with_context(|| path.display().to_string())?;
+    let surface = cut_as_asked(args, |cut| Surface::from_frame(&frame, args.field, cut))?;
+    Ok((surface, *time))
 }
 
 /// Runs `render`.
@@ -142,6 +182,18 @@ pub fn run(args: RenderArgs) -> Result<()> {
             args.png.display()
         );
     }
+    let surface = if args.scene.is_dir() {
+        let (surface, time) = replay(&args.scene, &args)?;
+        eprintln!("frame at t = {time:.4} s");
+        surface
+    } else {
+        simulate(&args)?
+    };
+    draw(&args, &surface)
+}
+
+/// Runs the scene to `--time` and takes its surface.
+fn simulate(args: &RenderArgs) -> Result<Surface> {
     let text = std::fs::read_to_string(&args.scene)
         .with_context(|| format!("reading {}", args.scene.display()))?;
     let surface = if vesalius_cosim::scene::is_cosim(&text) {
@@ -158,7 +210,7 @@ pub fn run(args: RenderArgs) -> Result<()> {
         let frames = (args.time / frame_dt).round() as u64;
         sim.run_frames(frames, |_| std::ops::ControlFlow::Continue(()))?;
         let (model, state) = sim.tissue().sync_model_and_state()?;
-        surface_of(model, state, &args)?
+        surface_of(model, state, args)?
     } else {
         let mut scene = Scene::parse(&text, &args.scene)?;
         if let Some(b) = args.backend {
@@ -185,8 +237,13 @@ pub fn run(args: RenderArgs) -> Result<()> {
             sim.step(1)?;
         }
         let (model, state) = sim.sync_model_and_state()?;
-        surface_of(model, state, &args)?
+        surface_of(model, state, args)?
     };
+    Ok(surface)
+}
+
+/// Draws `surface` as the arguments ask and writes the PNG.
+fn draw(args: &RenderArgs, surface: &Surface) -> Result<()> {
     let renderer = Renderer::new(GpuContext::new(args.adapter.as_deref())?)?;
     let mut camera = Camera::fit(surface.bounds(), args.view[0], args.view[1]);
     if args.ortho {
@@ -194,7 +251,7 @@ pub fn run(args: RenderArgs) -> Result<()> {
         let radius = 0.5 * (0..3).map(|k| (hi[k] - lo[k]).powi(2)).sum::<f32>().sqrt();
         camera = camera.orthographic(1.05 * radius);
     }
-    let image = renderer.render(&surface, &camera, args.size)?;
+    let image = renderer.render(surface, &camera, args.size)?;
     image.write_png(&args.png)?;
     let range = surface
         .range()

@@ -72,6 +72,9 @@ pub enum ViewerError {
         /// The field's name.
         field: &'static str,
     },
+    /// An output frame lacks the array the field needs.
+    #[error("the frame has no {0} array")]
+    MissingArray(&'static str),
     /// The camera cannot see anything (zero distance, a non-finite value).
     #[error("camera: {0}")]
     Camera(&'static str),

@@ -286,3 +286,56 @@ fn a_cut_shows_the_inside() {
         lit(RegionId(2))
     );
 }
+
+#[test]
+fn a_frame_read_back_draws_as_the_state_it_was_written_from() {
+    // A deformed state (a shear and a stretch), written as `vesalius run` writes frames,
+    // read back through the .pvd and drawn: the same picture as the state itself.
+    let model = block();
+    let mut state = model.state();
+    for (u, p) in state.displacements.iter_mut().zip(&model.rest_positions) {
+        *u = [0.2 * p[2], 0.0, 0.1 * p[2]];
+    }
+    let dir = std::env::temp_dir().join(format!("vesalius-viewer-frame-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    let mut writer = vesalius_engine::output::FrameWriter::create(&dir, false).unwrap();
+    writer.write_frame(&model, &model.state()).unwrap();
+    state.time = 0.5;
+    writer.write_frame(&model, &state).unwrap();
+    let index = std::fs::read(dir.join(vesalius_engine::output::PVD_NAME)).unwrap();
+    let frames = vesalius_engine::mesh::vtu::parse_pvd(&index).unwrap();
+    assert_eq!(frames.len(), 2);
+    assert_eq!(frames[1].0, 0.5);
+    let data = std::fs::read(dir.join(&frames[1].1)).unwrap();
+    let frame = vesalius_engine::mesh::vtu::parse_vtu_frame(&data).unwrap();
+    for field in [Field::Region, Field::Displacement, Field::GreenStrain] {
+        let from_state = Surface::new(&model, &state, field).unwrap();
+        let from_file = Surface::from_frame(&frame, field, None).unwrap();
+        assert_eq!(from_state.triangles.len(), from_file.triangles.len());
+        let (a, b) = (from_state.range(), from_file.range());
+        if let (Some(a), Some(b)) = (a, b) {
+            assert!((a.0 - b.0).abs() <= 1e-6 * b.1.abs() && (a.1 - b.1).abs() <= 1e-6 * b.1.abs());
+        }
+        let Some(r) = renderer() else { continue };
+        let camera = Camera::fit(from_state.bounds(), 30.0, 25.0);
+        let x = r.render(&from_state, &camera, [120, 90]).unwrap();
+        let y = r.render(&from_file, &camera, [120, 90]).unwrap();
+        let differing = x
+            .rgba
+            .chunks(4)
+            .zip(y.rgba.chunks(4))
+            .filter(|(p, q)| (0..3).any(|k| p[k].abs_diff(q[k]) > 1));
+        assert_eq!(differing.count(), 0, "{}", field.name());
+    }
+    assert!(matches!(
+        Surface::from_frame(&frame, Field::MaxStretch, None).map(|_| ()),
+        Ok(())
+    ));
+    let mut bare = frame.clone();
+    bare.point_data.clear();
+    assert!(matches!(
+        Surface::from_frame(&bare, Field::Displacement, None),
+        Err(ViewerError::MissingArray(_))
+    ));
+    std::fs::remove_dir_all(&dir).ok();
+}

@@ -333,6 +333,67 @@ pub fn write_mesh(mut w: impl Write, mesh: &TetMesh) -> std::io::Result<()> {
     )
 }
 
+/// Reads a `.pvd` time-series index: `(timestep, file)` of each `<DataSet>`, in file order.
+/// Errors name the line; a `<DataSet>` without a finite `timestep` or a `file` is one.
+pub fn parse_pvd(data: &[u8]) -> Result<Vec<(f64, String)>, MeshError> {
+    let mut out = Vec::new();
+    let mut i = 0usize;
+    let mut collection = false;
+    while let Some(lt) = data
+        .get(i..)
+        .and_then(|d| d.iter().position(|&b| b == b'<'))
+        .map(|p| p + i)
+    {
+        let rest = data.get(lt..).unwrap_or(&[]);
+        if rest.starts_with(b"<?") || rest.starts_with(b"<!--") {
+            let close: &[u8] = if rest.starts_with(b"<?") {
+                b"?>"
+            } else {
+                b"-->"
+            };
+            i = find(data, lt, close).ok_or_else(|| err_at(data, lt, "unterminated tag"))?
+                + close.len();
+            continue;
+        }
+        let tag = parse_tag(data, lt)?;
+        i = tag.end;
+        if tag.closing {
+            continue;
+        }
+        match tag.name.as_str() {
+            "VTKFile" => {
+                if tag.attr("type").is_some_and(|t| t != "Collection") {
+                    return Err(err_at(
+                        data,
+                        lt,
+                        "not a .pvd: VTKFile type is not Collection",
+                    ));
+                }
+                collection = true;
+            }
+            "DataSet" => {
+                let t = tag
+                    .attr("timestep")
+                    .and_then(|v| v.trim().parse::<f64>().ok())
+                    .filter(|t| t.is_finite())
+                    .ok_or_else(|| err_at(data, lt, "<DataSet> without a finite timestep"))?;
+                let file = tag
+                    .attr("file")
+                    .filter(|f| !f.is_empty())
+                    .ok_or_else(|| err_at(data, lt, "<DataSet> without a file"))?;
+                out.push((t, unescape(file)));
+            }
+            _ => {}
+        }
+    }
+    if !collection {
+        return Err(MeshError::format(
+            "not a .pvd: no <VTKFile type=\"Collection\">",
+        ));
+    }
+    Ok(out)
+}
+
 /// Writes a ParaView `.pvd` collection indexing a time series of `.vtu` frames.
 /// Each entry is `(time, file name relative to the .pvd)`.
 pub fn write_pvd(mut w: impl Write, frames: &[(f64, &str)]) -> std::io::Result<()> {
@@ -728,6 +789,52 @@ impl Ctx<'_> {
 /// other cells are skipped and counted; the region comes from the CellData array `region`
 /// (else `gmsh:physical`, `CellEntityIds`, `material`).
 pub fn parse_vtu(data: &[u8]) -> Result<LoadedMesh, MeshError> {
+    parse(data, false).map(|(mesh, _)| mesh)
+}
+
+/// A data array of a `.vtu` frame: its components per point or cell and the values
+/// (as `f64`, point or cell after point or cell).
+#[derive(Clone, Debug, PartialEq)]
+pub struct DataArray {
+    /// Components per point or cell (1 for scalars, 3 for vectors).
+    pub components: usize,
+    /// The values, `components` per point or cell.
+    pub values: Vec<f64>,
+}
+
+/// A simulation output frame read back: the mesh (points at the frame's positions) and its
+/// `PointData` and `CellData` arrays by name.
+#[derive(Clone, Debug)]
+pub struct VtuFrame {
+    /// The mesh.
+    pub mesh: TetMesh,
+    /// Point arrays (`displacement`, `velocity` in Vesalius frames), one tuple per point.
+    pub point_data: BTreeMap<String, DataArray>,
+    /// Cell arrays (`region`, `green_strain`, `max_stretch`, `volume_ratio`), one tuple
+    /// per tet.
+    pub cell_data: BTreeMap<String, DataArray>,
+}
+
+/// Parses a `.vtu` with its data arrays, as [`parse_vtu`] does the mesh. Refused when it
+/// has cells other than tets: the cell arrays would not line up with the tets.
+pub fn parse_vtu_frame(data: &[u8]) -> Result<VtuFrame, MeshError> {
+    let (loaded, arrays) = parse(data, true)?;
+    if let Some((kind, n)) = loaded.skipped.iter().next() {
+        return Err(MeshError::format(format!(
+            "the frame has {n} {kind} cells besides its tets; its cell data cannot be matched to the tets"
+        )));
+    }
+    let (point_data, cell_data) = arrays.expect("asked for");
+    Ok(VtuFrame {
+        mesh: loaded.mesh,
+        point_data,
+        cell_data,
+    })
+}
+
+type FrameArrays = (BTreeMap<String, DataArray>, BTreeMap<String, DataArray>);
+
+fn parse(data: &[u8], with_data: bool) -> Result<(LoadedMesh, Option<FrameArrays>), MeshError> {
     let mut ctx = Ctx {
         data,
         big_endian: false,
@@ -988,9 +1095,47 @@ pub fn parse_vtu(data: &[u8]) -> Result<LoadedMesh, MeshError> {
     let (mut mesh, skipped) = assemble(&points, &offs, &conn, &types, region.as_deref())
         .map_err(|m| err_at(data, conn_a.pos, m))?;
     mesh.region_names = names;
-    Ok(LoadedMesh {
-        mesh,
-        format: FileFormat::Vtu,
-        skipped,
-    })
+    let frame = if with_data {
+        let mut point_data = BTreeMap::new();
+        let mut cell_data = BTreeMap::new();
+        for a in &arrays {
+            let (count, out) = match a.parent.as_str() {
+                "PointData" => (np, &mut point_data),
+                "CellData" => (nc, &mut cell_data),
+                _ => continue,
+            };
+            let values = ctx.values(a)?;
+            if values.len() != count * a.ncomp.max(1) {
+                return Err(err_at(
+                    data,
+                    a.pos,
+                    format!(
+                        "{} `{}` has {} values for {count} tuples of {}",
+                        a.parent,
+                        a.name,
+                        values.len(),
+                        a.ncomp.max(1)
+                    ),
+                ));
+            }
+            out.insert(
+                a.name.clone(),
+                DataArray {
+                    components: a.ncomp.max(1),
+                    values,
+                },
+            );
+        }
+        Some((point_data, cell_data))
+    } else {
+        None
+    };
+    Ok((
+        LoadedMesh {
+            mesh,
+            format: FileFormat::Vtu,
+            skipped,
+        },
+        frame,
+    ))
 }
