@@ -1139,3 +1139,38 @@ fn parse(data: &[u8], with_data: bool) -> Result<(LoadedMesh, Option<FrameArrays
         frame,
     ))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn pvd_round_trips_and_every_prefix_is_an_error_or_a_prefix_of_the_frames() {
+        let frames = [
+            (0.0, "frame_00000.vtu"),
+            (1.0 / 60.0, "a&b <c>.vtu"),
+            (0.5, "f2.vtu"),
+        ];
+        let mut text = Vec::new();
+        write_pvd(&mut text, &frames).unwrap();
+        let back = parse_pvd(&text).unwrap();
+        assert_eq!(back.len(), 3);
+        for ((t, f), (bt, bf)) in frames.iter().zip(&back) {
+            assert_eq!(t, bt);
+            assert_eq!(*f, bf.as_str());
+        }
+        // Truncated files never panic; what they return is an error or the frames so far.
+        for n in 0..text.len() {
+            if let Ok(got) = parse_pvd(&text[..n]) {
+                assert!(got.len() <= 3 && got.iter().zip(&back).all(|(a, b)| a == b));
+            }
+        }
+        assert!(parse_pvd(b"<VTKFile type=\"UnstructuredGrid\"/>").is_err());
+        assert!(parse_pvd(b"<VTKFile type=\"Collection\"><DataSet file=\"x\"/>").is_err());
+        assert!(
+            parse_pvd(b"<VTKFile type=\"Collection\"><DataSet timestep=\"nan\" file=\"x\"/>")
+                .is_err()
+        );
+        assert!(parse_pvd(b"no xml at all").is_err());
+    }
+}
