@@ -13,7 +13,7 @@ use vesalius_engine::output::PVD_NAME;
 use vesalius_engine::scene::Scene;
 use vesalius_engine::sim::{BackendKind, Simulation};
 use vesalius_engine::solver::Threads;
-use vesalius_viewer::{Camera, CutPlane, Field, Renderer, Surface};
+use vesalius_viewer::{Camera, CutPlane, Field, Renderer, Solid, Surface};
 
 /// Arguments of `vesalius render`.
 #[derive(Args, Debug)]
@@ -182,18 +182,20 @@ pub fn run(args: RenderArgs) -> Result<()> {
             args.png.display()
         );
     }
-    let surface = if args.scene.is_dir() {
+    let (surface, solids) = if args.scene.is_dir() {
         let (surface, time) = replay(&args.scene, &args)?;
         eprintln!("frame at t = {time:.4} s");
-        surface
+        (surface, Vec::new())
     } else {
         simulate(&args)?
     };
-    draw(&args, &surface)
+    draw(&args, &surface, &solids)
 }
 
-/// Runs the scene to `--time` and takes its surface.
-fn simulate(args: &RenderArgs) -> Result<Surface> {
+/// Runs the scene to `--time` and takes its surface, and the robot's links for a
+/// co-simulation.
+fn simulate(args: &RenderArgs) -> Result<(Surface, Vec<Solid>)> {
+    let mut solids = Vec::new();
     let text = std::fs::read_to_string(&args.scene)
         .with_context(|| format!("reading {}", args.scene.display()))?;
     let surface = if vesalius_cosim::scene::is_cosim(&text) {
@@ -209,6 +211,19 @@ fn simulate(args: &RenderArgs) -> Result<Surface> {
         let frame_dt = sim.tissue().plan().frame_dt;
         let frames = (args.time / frame_dt).round() as u64;
         sim.run_frames(frames, |_| std::ops::ControlFlow::Continue(()))?;
+        // The robot where it is, its tool links marked.
+        let robot = sim.world().state(sim.robot())?;
+        let tools: Vec<_> = sim
+            .body_names()
+            .iter()
+            .filter_map(|n| sim.robot_model().link_id(n).ok())
+            .collect();
+        let (robot_solids, problems) =
+            vesalius_viewer::robot_solids(sim.robot_model(), &robot.link_poses, &tools);
+        for p in problems {
+            eprintln!("warning: {p} (drawn from its collision shapes)");
+        }
+        solids = robot_solids;
         let (model, state) = sim.tissue().sync_model_and_state()?;
         surface_of(model, state, args)?
     } else {
@@ -239,11 +254,11 @@ fn simulate(args: &RenderArgs) -> Result<Surface> {
         let (model, state) = sim.sync_model_and_state()?;
         surface_of(model, state, args)?
     };
-    Ok(surface)
+    Ok((surface, solids))
 }
 
-/// Draws `surface` as the arguments ask and writes the PNG.
-fn draw(args: &RenderArgs, surface: &Surface) -> Result<()> {
+/// Draws `surface` and `solids` as the arguments ask and writes the PNG.
+fn draw(args: &RenderArgs, surface: &Surface, solids: &[Solid]) -> Result<()> {
     let renderer = Renderer::new(GpuContext::new(args.adapter.as_deref())?)?;
     let mut camera = Camera::fit(surface.bounds(), args.view[0], args.view[1]);
     if args.ortho {
@@ -251,7 +266,7 @@ fn draw(args: &RenderArgs, surface: &Surface) -> Result<()> {
         let radius = 0.5 * (0..3).map(|k| (hi[k] - lo[k]).powi(2)).sum::<f32>().sqrt();
         camera = camera.orthographic(1.05 * radius);
     }
-    let image = renderer.render(surface, &camera, args.size)?;
+    let image = renderer.render_with(surface, solids, &camera, args.size)?;
     image.write_png(&args.png)?;
     let range = surface
         .range()

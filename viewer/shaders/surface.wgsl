@@ -15,13 +15,14 @@ struct Camera {
 struct VertexIn {
     @location(0) position: vec3<f32>,
     @location(1) normal: vec3<f32>,
-    @location(2) colour: vec3<f32>,
+    // w: 1 for the tissue (clipped by the cut), 0 for rigid bodies (never clipped).
+    @location(2) colour: vec4<f32>,
 };
 
 struct VertexOut {
     @builtin(position) clip: vec4<f32>,
     @location(0) normal: vec3<f32>,
-    @location(1) colour: vec3<f32>,
+    @location(1) colour: vec4<f32>,
     @location(2) world: vec3<f32>,
 };
 
@@ -38,12 +39,12 @@ fn vs_main(v: VertexIn) -> VertexOut {
 @fragment
 fn fs_main(v: VertexOut) -> @location(0) vec4<f32> {
     // Beyond the cut (a micrometre of slack keeps the section faces, which lie on it).
-    if (dot(camera.clip.xyz, v.world) - camera.clip.w > 1e-6) {
+    if (v.colour.w > 0.5 && dot(camera.clip.xyz, v.world) - camera.clip.w > 1e-6) {
         discard;
     }
     // Two-sided Lambert, with an ambient floor so that faces seen edge-on keep their colour
     // readable.
     let lambert = abs(dot(normalize(v.normal), camera.light.xyz));
     let shade = 0.35 + 0.65 * lambert;
-    return vec4<f32>(v.colour * shade, 1.0);
+    return vec4<f32>(v.colour.rgb * shade, 1.0);
 }

@@ -10,6 +10,8 @@
 //!   regions).
 //! * [`camera`]: orbit cameras (azimuth, elevation, distance about a target), fitted to a
 //!   bounding box, perspective or orthographic.
+//! * [`solids`]: a robot's links from its URDF geometry (visual meshes, else collision
+//!   shapes), posed.
 //! * [`render`]: the wgpu pipeline (its WGSL in `shaders/surface.wgsl`) and [`Image`].
 //!
 //! ```no_run
@@ -33,11 +35,13 @@
 pub mod camera;
 pub mod colour;
 pub mod render;
+pub mod solids;
 pub mod surface;
 
 pub use camera::Camera;
 pub use colour::ColourMap;
 pub use render::{Image, Renderer};
+pub use solids::{robot_solids, Solid};
 pub use surface::{CutPlane, Field, Surface};
 
 /// What can go wrong while rendering.

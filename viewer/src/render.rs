@@ -8,6 +8,7 @@ use vesalius_engine::gpu::GpuContext;
 use vesalius_engine::mesh::RegionId;
 
 use crate::colour::{region_colour, ColourMap};
+use crate::solids::Solid;
 use crate::surface::{Surface, Values};
 use crate::{Camera, ViewerError};
 
@@ -28,7 +29,8 @@ pub const BACKGROUND: [f32; 3] = [0.9, 0.9, 0.92];
 struct Vertex {
     position: [f32; 3],
     normal: [f32; 3],
-    colour: [f32; 3],
+    /// RGB, and 1 where the cut clips (the tissue), 0 where it does not (rigid bodies).
+    colour: [f32; 4],
 }
 
 /// Layout of the WGSL `Camera` uniform.
@@ -115,7 +117,7 @@ impl Renderer {
             bind_group_layouts: &[Some(&layout)],
             immediate_size: 0,
         });
-        let attributes = wgpu::vertex_attr_array![0 => Float32x3, 1 => Float32x3, 2 => Float32x3];
+        let attributes = wgpu::vertex_attr_array![0 => Float32x3, 1 => Float32x3, 2 => Float32x4];
         let pipeline = device.create_render_pipeline(&wgpu::RenderPipelineDescriptor {
             label: Some("surface"),
             layout: Some(&pipeline_layout),
@@ -173,6 +175,17 @@ impl Renderer {
         &self,
         surface: &Surface,
         camera: &Camera,
+        size: [u32; 2],
+    ) -> Result<Image, ViewerError> {
+        self.render_with(surface, &[], camera, size)
+    }
+
+    /// Draws `surface` and the rigid `solids` (a robot's links, tools; never cut).
+    pub fn render_with(
+        &self,
+        surface: &Surface,
+        solids: &[Solid],
+        camera: &Camera,
         [width, height]: [u32; 2],
     ) -> Result<Image, ViewerError> {
         let device = &self.ctx.device;
@@ -184,7 +197,21 @@ impl Renderer {
             return Err(ViewerError::EmptySurface);
         }
         let view_proj = camera.view_proj(width as f32 / height as f32)?;
-        let vertices = flat_vertices(surface);
+        let mut vertices = flat_vertices(surface);
+        for solid in solids {
+            for tri in &solid.triangles {
+                let p = tri.map(glam::Vec3::from);
+                let n = (p[1] - p[0]).cross(p[2] - p[0]).normalize_or_zero();
+                let [r, g, b] = solid.colour;
+                for q in tri {
+                    vertices.push(Vertex {
+                        position: *q,
+                        normal: n.to_array(),
+                        colour: [r, g, b, 0.0],
+                    });
+                }
+            }
+        }
         let vbuf = buffer(
             device,
             "surface vertices",
@@ -376,7 +403,7 @@ fn flat_vertices(surface: &Surface) -> Vec<Vertex> {
             out.push(Vertex {
                 position: p[k].to_array(),
                 normal: n.to_array(),
-                colour,
+                colour: [colour[0], colour[1], colour[2], 1.0],
             });
         }
     }
@@ -391,7 +418,7 @@ fn flat_vertices(surface: &Surface) -> Vec<Vertex> {
                 out.push(Vertex {
                     position: tri.corners[k],
                     normal: cut.normal,
-                    colour,
+                    colour: [colour[0], colour[1], colour[2], 1.0],
                 });
             }
         }

@@ -339,3 +339,51 @@ fn a_frame_read_back_draws_as_the_state_it_was_written_from() {
     ));
     std::fs::remove_dir_all(&dir).ok();
 }
+
+#[test]
+fn a_robot_is_drawn_from_its_urdf_where_its_links_are() {
+    use vesalius_robot::prelude::{load_str, LoadOptions};
+    use vesalius_viewer::solids::{LINK_COLOUR, TOOL_COLOUR};
+    // A box tool link (20 x 10 x 5 mm, centred at x = 5 mm, 40 mm up) and a cylinder link
+    // (radius 4 mm along z) above the block, seen straight down: their tops cover their
+    // projected areas in their colours, unshaded, in front of the tissue.
+    let urdf = r#"<robot name="r">
+      <link name="base"/>
+      <link name="probe"><visual><origin xyz="0.005 0 0.04"/><geometry><box size="0.02 0.01 0.005"/></geometry></visual></link>
+      <link name="post"><collision><origin xyz="-0.012 0.01 0.035"/><geometry><cylinder radius="0.004" length="0.01"/></geometry></collision></link>
+      <joint name="j1" type="fixed"><parent link="base"/><child link="probe"/></joint>
+      <joint name="j2" type="fixed"><parent link="base"/><child link="post"/></joint>
+    </robot>"#;
+    let robot = load_str(urdf, None, &LoadOptions::default()).unwrap();
+    let poses = robot.link_poses(&robot.neutral_configuration()).unwrap();
+    let probe = robot.link_id("probe").unwrap();
+    let (solids, problems) = vesalius_viewer::robot_solids(&robot, &poses, &[probe]);
+    assert!(problems.is_empty(), "{problems:?}");
+    assert_eq!(solids.len(), 2); // the base has no geometry
+    let Some(r) = renderer() else { return };
+    let model = block();
+    let surface = Surface::new(&model, &model.state(), Field::Region).unwrap();
+    let img = r
+        .render_with(&surface, &solids, &top_view(), [SIZE, SIZE])
+        .unwrap();
+    let count = |c: [f32; 3]| {
+        let want = to_u8(c);
+        img.rgba
+            .chunks(4)
+            .filter(|p| close([p[0], p[1], p[2], p[3]], want, 1))
+            .count() as f64
+    };
+    let px = 2.0 * HALF as f64 / SIZE as f64; // m per pixel
+    let (tool, post) = (count(TOOL_COLOUR), count(LINK_COLOUR));
+    let tool_expected = 0.02 * 0.01 / (px * px);
+    let post_expected = std::f64::consts::PI * 0.004f64.powi(2) / (px * px);
+    eprintln!("tool {tool} px ({tool_expected:.0}), post {post} px ({post_expected:.0})");
+    assert!(
+        (tool / tool_expected - 1.0).abs() < 0.05,
+        "tool {tool} against {tool_expected}"
+    );
+    assert!(
+        (post / post_expected - 1.0).abs() < 0.08,
+        "post {post} against {post_expected}"
+    );
+}

@@ -1,0 +1,196 @@
+//! Rigid things drawn beside the tissue: a robot's links from its URDF geometry (visual
+//! meshes, falling back to collision geometry), posed where the simulation has them.
+
+use glam::{DMat4, DQuat, DVec3};
+use vesalius_robot::model::{Geometry, Shape};
+use vesalius_robot::prelude::{Isometry3, LinkId, RobotModel};
+
+/// A rigid body's triangles in world coordinates (m), drawn in one colour.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Solid {
+    /// Triangles, world coordinates (m), either orientation.
+    pub triangles: Vec<[[f32; 3]; 3]>,
+    /// Its colour (RGB in [0, 1]).
+    pub colour: [f32; 3],
+}
+
+/// Links in the simulation's tools (they touch the tissue).
+pub const TOOL_COLOUR: [f32; 3] = [0.85, 0.55, 0.2];
+/// The other links.
+pub const LINK_COLOUR: [f32; 3] = [0.62, 0.64, 0.68];
+
+/// Segments around a cylinder, capsule or sphere.
+const SEGMENTS: usize = 32;
+
+/// The links of `model` at `link_poses` (world, per link), one [`Solid`] per link that
+/// has geometry: its visual shapes, or its collision shapes when it has none; `tools` in
+/// [`TOOL_COLOUR`]. A visual mesh not loaded with the model is loaded here (STL, OBJ,
+/// COLLADA); one that cannot be read falls back to the collision shapes, and its error is
+/// returned in the second list.
+pub fn robot_solids(
+    model: &RobotModel,
+    link_poses: &[Isometry3<f64>],
+    tools: &[LinkId],
+) -> (Vec<Solid>, Vec<String>) {
+    let mut solids = Vec::new();
+    let mut problems = Vec::new();
+    for (id, link) in model.link_ids().zip(model.links()) {
+        let Some(pose) = link_poses.get(id.index()) else {
+            continue;
+        };
+        let mut triangles = Vec::new();
+        let mut ok = !link.visuals.is_empty();
+        for shape in &link.visuals {
+            if let Err(e) = tessellate(&link.name, shape, pose, &mut triangles) {
+                problems.push(e);
+                ok = false;
+                break;
+            }
+        }
+        if !ok {
+            triangles.clear();
+            for shape in &link.collisions {
+                if let Err(e) = tessellate(&link.name, shape, pose, &mut triangles) {
+                    problems.push(e);
+                }
+            }
+        }
+        if !triangles.is_empty() {
+            solids.push(Solid {
+                triangles,
+                colour: if tools.contains(&id) {
+                    TOOL_COLOUR
+                } else {
+                    LINK_COLOUR
+                },
+            });
+        }
+    }
+    (solids, problems)
+}
+
+/// The world transform of `shape` on a link at `pose`.
+fn transform(pose: &Isometry3<f64>, shape: &Shape) -> DMat4 {
+    let iso = pose * shape.origin;
+    let t = iso.translation.vector;
+    let q = iso.rotation.quaternion();
+    DMat4::from_rotation_translation(
+        DQuat::from_xyzw(q.i, q.j, q.k, q.w),
+        DVec3::new(t.x, t.y, t.z),
+    )
+}
+
+/// Appends the shape's triangles (world coordinates) to `out`.
+fn tessellate(
+    link: &str,
+    shape: &Shape,
+    pose: &Isometry3<f64>,
+    out: &mut Vec<[[f32; 3]; 3]>,
+) -> Result<(), String> {
+    let m = transform(pose, shape);
+    let mut push = |a: DVec3, b: DVec3, c: DVec3| {
+        out.push([a, b, c].map(|p| m.transform_point3(p).as_vec3().to_array()));
+    };
+    match &shape.geometry {
+        Geometry::Box { size } => {
+            let h = DVec3::new(size.x, size.y, size.z) * 0.5;
+            let corner = |i: usize| {
+                DVec3::new(
+                    if i & 1 == 0 { -h.x } else { h.x },
+                    if i & 2 == 0 { -h.y } else { h.y },
+                    if i & 4 == 0 { -h.z } else { h.z },
+                )
+            };
+            // Two triangles per face of the unit cube's corner numbering.
+            for [a, b, c, d] in [
+                [0, 1, 3, 2],
+                [4, 6, 7, 5],
+                [0, 4, 5, 1],
+                [2, 3, 7, 6],
+                [0, 2, 6, 4],
+                [1, 5, 7, 3],
+            ] {
+                push(corner(a), corner(b), corner(c));
+                push(corner(a), corner(c), corner(d));
+            }
+        }
+        Geometry::Cylinder { radius, length } => {
+            tube(*radius, -0.5 * length, 0.5 * length, &mut push);
+            disc(*radius, -0.5 * length, &mut push);
+            disc(*radius, 0.5 * length, &mut push);
+        }
+        Geometry::Capsule { radius, length } => {
+            tube(*radius, -0.5 * length, 0.5 * length, &mut push);
+            sphere(*radius, DVec3::new(0.0, 0.0, -0.5 * length), &mut push);
+            sphere(*radius, DVec3::new(0.0, 0.0, 0.5 * length), &mut push);
+        }
+        Geometry::Sphere { radius } => sphere(*radius, DVec3::ZERO, &mut push),
+        Geometry::Mesh {
+            uri,
+            path,
+            scale,
+            data,
+        } => {
+            let data = match (data, path) {
+                (Some(d), _) => d.clone(),
+                (None, Some(p)) => {
+                    vesalius_robot::urdf::load_mesh(link, p, scale).map_err(|e| e.to_string())?
+                }
+                (None, None) => return Err(format!("link {link}: mesh {uri} was not found")),
+            };
+            for t in &data.triangles {
+                let p = t.map(|v| {
+                    let q = data.vertices[v as usize];
+                    DVec3::new(q.x as f64, q.y as f64, q.z as f64)
+                });
+                push(p[0], p[1], p[2]);
+            }
+        }
+    }
+    Ok(())
+}
+
+fn ring(radius: f64, z: f64, k: usize) -> DVec3 {
+    let a = std::f64::consts::TAU * k as f64 / SEGMENTS as f64;
+    DVec3::new(radius * a.cos(), radius * a.sin(), z)
+}
+
+/// The side of a cylinder about z from `z0` to `z1`.
+fn tube(radius: f64, z0: f64, z1: f64, push: &mut impl FnMut(DVec3, DVec3, DVec3)) {
+    for k in 0..SEGMENTS {
+        let (a, b) = (ring(radius, z0, k), ring(radius, z0, k + 1));
+        let (c, d) = (ring(radius, z1, k + 1), ring(radius, z1, k));
+        push(a, b, c);
+        push(a, c, d);
+    }
+}
+
+/// A disc at height `z`.
+fn disc(radius: f64, z: f64, push: &mut impl FnMut(DVec3, DVec3, DVec3)) {
+    let c = DVec3::new(0.0, 0.0, z);
+    for k in 0..SEGMENTS {
+        push(c, ring(radius, z, k), ring(radius, z, k + 1));
+    }
+}
+
+/// A sphere about `centre` (latitude-longitude, `SEGMENTS` around, half as many up).
+fn sphere(radius: f64, centre: DVec3, push: &mut impl FnMut(DVec3, DVec3, DVec3)) {
+    let rows = SEGMENTS / 2;
+    let point = |i: usize, k: usize| {
+        let lat = std::f64::consts::PI * (i as f64 / rows as f64 - 0.5);
+        let lon = std::f64::consts::TAU * k as f64 / SEGMENTS as f64;
+        centre + radius * DVec3::new(lat.cos() * lon.cos(), lat.cos() * lon.sin(), lat.sin())
+    };
+    for i in 0..rows {
+        for k in 0..SEGMENTS {
+            let (a, b, c, d) = (
+                point(i, k),
+                point(i, k + 1),
+                point(i + 1, k + 1),
+                point(i + 1, k),
+            );
+            push(a, b, c);
+            push(a, c, d);
+        }
+    }
+}
