@@ -13,6 +13,7 @@ use vesalius_engine::output::PVD_NAME;
 use vesalius_engine::scene::Scene;
 use vesalius_engine::sim::{BackendKind, Simulation};
 use vesalius_engine::solver::Threads;
+use vesalius_viewer::solids::{arrow, marker, FORCE_COLOUR, TARGET_COLOUR};
 use vesalius_viewer::{Camera, CutPlane, Field, Renderer, Solid, Surface};
 
 /// Arguments of `vesalius render`.
@@ -55,6 +56,9 @@ pub struct RenderArgs {
     /// CPU backend threads. Overrides the scene.
     #[arg(long)]
     pub threads: Option<Threads>,
+    /// Length of the force arrows of a co-simulation (m per N).
+    #[arg(long, default_value_t = 0.02)]
+    pub force_scale: f64,
     /// Overwrite the PNG if it exists.
     #[arg(long)]
     pub force: bool,
@@ -176,6 +180,12 @@ pub fn run(args: RenderArgs) -> Result<()> {
             args.time
         );
     }
+    if !(args.force_scale.is_finite() && args.force_scale >= 0.0) {
+        bail!(
+            "--force-scale must be a finite length per newton >= 0, got {}",
+            args.force_scale
+        );
+    }
     if args.png.exists() && !args.force {
         bail!(
             "{} exists; pass --force to overwrite it",
@@ -224,6 +234,25 @@ fn simulate(args: &RenderArgs) -> Result<(Surface, Vec<Solid>)> {
             eprintln!("warning: {p} (drawn from its collision shapes)");
         }
         solids = robot_solids;
+        // The tissue's force on each tool body, at its link's origin, and the target
+        // points where the tissue has carried them.
+        if let Some(record) = sim.last_record().cloned() {
+            for (name, f) in sim.body_names().iter().zip(&record.forces) {
+                let Ok(link) = sim.robot_model().link_id(name) else {
+                    continue;
+                };
+                let o = robot.link_poses[link].translation.vector;
+                let v = f.map(|c| c * args.force_scale);
+                if let Some(a) = arrow([o.x, o.y, o.z], v, 4e-4, FORCE_COLOUR) {
+                    solids.push(a);
+                }
+            }
+        }
+        for points in sim.target_points()? {
+            for p in points {
+                solids.push(marker(p.to_array(), 1e-3, TARGET_COLOUR));
+            }
+        }
         let (model, state) = sim.tissue().sync_model_and_state()?;
         surface_of(model, state, args)?
     } else {

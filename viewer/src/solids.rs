@@ -194,3 +194,89 @@ fn sphere(radius: f64, centre: DVec3, push: &mut impl FnMut(DVec3, DVec3, DVec3)
         }
     }
 }
+
+/// Forces.
+pub const FORCE_COLOUR: [f32; 3] = [0.85, 0.1, 0.1];
+/// Target points.
+pub const TARGET_COLOUR: [f32; 3] = [0.95, 0.85, 0.1];
+
+/// An arrow from `from` along `vector` (m, world): a shaft of `radius` and a head three
+/// radii wide making up the last quarter (at most six radii) of its length. `None` for a
+/// zero or non-finite vector.
+pub fn arrow(from: [f64; 3], vector: [f64; 3], radius: f64, colour: [f32; 3]) -> Option<Solid> {
+    let v = DVec3::from(vector);
+    let len = v.length();
+    if !(len > 0.0 && len.is_finite() && radius > 0.0) {
+        return None;
+    }
+    let head = (0.25 * len).min(6.0 * radius);
+    // The arrow is built along +z and turned onto `vector`.
+    let m = DMat4::from_rotation_translation(
+        DQuat::from_rotation_arc(DVec3::Z, v / len),
+        DVec3::from(from),
+    );
+    let mut triangles = Vec::new();
+    let mut push = |a: DVec3, b: DVec3, c: DVec3| {
+        triangles.push([a, b, c].map(|p| m.transform_point3(p).as_vec3().to_array()));
+    };
+    tube(radius, 0.0, len - head, &mut push);
+    disc(radius, 0.0, &mut push);
+    disc(3.0 * radius, len - head, &mut push);
+    let tip = DVec3::new(0.0, 0.0, len);
+    for k in 0..SEGMENTS {
+        push(
+            ring(3.0 * radius, len - head, k),
+            ring(3.0 * radius, len - head, k + 1),
+            tip,
+        );
+    }
+    Some(Solid { triangles, colour })
+}
+
+/// A sphere of `radius` at `centre` (a target point's marker).
+pub fn marker(centre: [f64; 3], radius: f64, colour: [f32; 3]) -> Solid {
+    let mut triangles = Vec::new();
+    sphere(
+        radius,
+        DVec3::from(centre),
+        &mut |a: DVec3, b: DVec3, c: DVec3| {
+            triangles.push([a, b, c].map(|p| p.as_vec3().to_array()));
+        },
+    );
+    Solid { triangles, colour }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn bounds(s: &Solid) -> ([f32; 3], [f32; 3]) {
+        let mut lo = [f32::INFINITY; 3];
+        let mut hi = [f32::NEG_INFINITY; 3];
+        for p in s.triangles.iter().flatten() {
+            for k in 0..3 {
+                lo[k] = lo[k].min(p[k]);
+                hi[k] = hi[k].max(p[k]);
+            }
+        }
+        (lo, hi)
+    }
+
+    #[test]
+    fn an_arrow_spans_its_vector_and_a_marker_its_sphere() {
+        let a = arrow([0.01, 0.0, 0.0], [0.0, 0.0, -0.02], 0.0005, FORCE_COLOUR).unwrap();
+        let (lo, hi) = bounds(&a);
+        assert!(
+            (hi[2] - 0.0).abs() < 1e-7 && (lo[2] + 0.02).abs() < 1e-7,
+            "{lo:?} {hi:?}"
+        );
+        assert!((hi[0] - 0.0115).abs() < 1e-6 && (lo[0] - 0.0085).abs() < 1e-6);
+        assert!(arrow([0.0; 3], [0.0; 3], 0.001, FORCE_COLOUR).is_none());
+        assert!(arrow([0.0; 3], [f64::NAN, 0.0, 1.0], 0.001, FORCE_COLOUR).is_none());
+        let m = marker([1.0, 2.0, 3.0], 0.5, TARGET_COLOUR);
+        let (lo, hi) = bounds(&m);
+        for k in 0..3 {
+            assert!((hi[k] - lo[k] - 1.0).abs() < 1e-3, "{lo:?} {hi:?}");
+        }
+    }
+}
