@@ -157,7 +157,9 @@ fn replays_a_finished_run() {
         "--quiet",
     ]);
     assert!(ok, "{err}");
-    let png = tmp("replay.png");
+    // Into a folder that does not exist yet: it is made.
+    let png = tmp("new_folder").join("replay.png");
+    let _ = std::fs::remove_dir_all(png.parent().unwrap());
     let (ok, err) = vesalius(&[
         "render",
         out.to_str().unwrap(),

@@ -296,6 +296,9 @@ fn draw(args: &RenderArgs, surface: &Surface, solids: &[Solid]) -> Result<()> {
         camera = camera.orthographic(1.05 * radius);
     }
     let image = renderer.render_with(surface, solids, &camera, args.size)?;
+    if let Some(dir) = args.png.parent().filter(|d| !d.as_os_str().is_empty()) {
+        std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
+    }
     image.write_png(&args.png)?;
     let range = surface
         .range()
