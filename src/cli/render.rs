@@ -56,6 +56,9 @@ pub struct RenderArgs {
     /// CPU backend threads. Overrides the scene.
     #[arg(long)]
     pub threads: Option<Threads>,
+    /// No colour bar (a field's bar and range are drawn at the right by default).
+    #[arg(long)]
+    pub no_colour_bar: bool,
     /// Length of the force arrows of a co-simulation (m per N).
     #[arg(long, default_value_t = 0.02)]
     pub force_scale: f64,
@@ -295,7 +298,10 @@ fn draw(args: &RenderArgs, surface: &Surface, solids: &[Solid]) -> Result<()> {
         let radius = 0.5 * (0..3).map(|k| (hi[k] - lo[k]).powi(2)).sum::<f32>().sqrt();
         camera = camera.orthographic(1.05 * radius);
     }
-    let image = renderer.render_with(surface, solids, &camera, args.size)?;
+    let mut image = renderer.render_with(surface, solids, &camera, args.size)?;
+    if let (Some((lo, hi)), false) = (surface.range(), args.no_colour_bar) {
+        vesalius_viewer::colour_bar::draw(&mut image, lo, hi);
+    }
     if let Some(dir) = args.png.parent().filter(|d| !d.as_os_str().is_empty()) {
         std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
     }

@@ -8,6 +8,7 @@
 //! * [`surface`]: the surface of a model in a state, and the fields it can be coloured by.
 //! * [`colour`]: colour maps (a perceptually uniform sequential map, a categorical one for
 //!   regions).
+//! * [`colour_bar`]: the map's ramp and range drawn into an image.
 //! * [`camera`]: orbit cameras (azimuth, elevation, distance about a target), fitted to a
 //!   bounding box, perspective or orthographic.
 //! * [`solids`]: a robot's links from its URDF geometry (visual meshes, else collision
@@ -34,6 +35,7 @@
 
 pub mod camera;
 pub mod colour;
+pub mod colour_bar;
 pub mod render;
 pub mod solids;
 pub mod surface;
