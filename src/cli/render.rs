@@ -13,7 +13,9 @@ use vesalius_engine::output::PVD_NAME;
 use vesalius_engine::scene::Scene;
 use vesalius_engine::sim::{BackendKind, Simulation};
 use vesalius_engine::solver::Threads;
-use vesalius_viewer::solids::{arrow, marker, FORCE_COLOUR, TARGET_COLOUR};
+use vesalius_viewer::solids::{
+    arrow, marker, vertex_markers, FORCE_COLOUR, PIN_COLOUR, TARGET_COLOUR,
+};
 use vesalius_viewer::{Camera, CutPlane, Field, Renderer, Solid, Surface};
 
 /// Arguments of `vesalius render`.
@@ -56,6 +58,9 @@ pub struct RenderArgs {
     /// CPU backend threads. Overrides the scene.
     #[arg(long)]
     pub threads: Option<Threads>,
+    /// Mark the pinned vertices (dark octahedra).
+    #[arg(long)]
+    pub pins: bool,
     /// No colour bar (a field's bar and range are drawn at the right by default).
     #[arg(long)]
     pub no_colour_bar: bool,
@@ -257,7 +262,9 @@ fn simulate(args: &RenderArgs) -> Result<(Surface, Vec<Solid>)> {
             }
         }
         let (model, state) = sim.tissue().sync_model_and_state()?;
-        surface_of(model, state, args)?
+        let surface = surface_of(model, state, args)?;
+        solids.extend(pin_markers(model, &surface, args));
+        surface
     } else {
         let mut scene = Scene::parse(&text, &args.scene)?;
         if let Some(b) = args.backend {
@@ -284,9 +291,30 @@ fn simulate(args: &RenderArgs) -> Result<(Surface, Vec<Solid>)> {
             sim.step(1)?;
         }
         let (model, state) = sim.sync_model_and_state()?;
-        surface_of(model, state, args)?
+        let surface = surface_of(model, state, args)?;
+        solids.extend(pin_markers(model, &surface, args));
+        surface
     };
     Ok((surface, solids))
+}
+
+/// The pinned vertices of `model` at their positions in `surface`, when `--pins` asks.
+fn pin_markers(
+    model: &vesalius_engine::model::Model,
+    surface: &Surface,
+    args: &RenderArgs,
+) -> Option<Solid> {
+    if !args.pins || model.pinned.is_empty() {
+        return None;
+    }
+    let (lo, hi) = surface.bounds();
+    let diagonal = (0..3).map(|k| (hi[k] - lo[k]).powi(2)).sum::<f32>().sqrt();
+    Some(vertex_markers(
+        &surface.positions,
+        &model.pinned,
+        0.006 * diagonal,
+        PIN_COLOUR,
+    ))
 }
 
 /// Draws `surface` and `solids` as the arguments ask and writes the PNG.

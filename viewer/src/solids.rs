@@ -246,6 +246,38 @@ pub fn marker(centre: [f64; 3], radius: f64, colour: [f32; 3]) -> Solid {
     Solid { triangles, colour }
 }
 
+/// Pinned vertices.
+pub const PIN_COLOUR: [f32; 3] = [0.1, 0.1, 0.1];
+
+/// Small octahedra (half-diagonal `size`, m) at `vertices` of `positions`: pinned or
+/// attached vertices marked. Indices out of range are skipped.
+pub fn vertex_markers(
+    positions: &[[f32; 3]],
+    vertices: &[u32],
+    size: f32,
+    colour: [f32; 3],
+) -> Solid {
+    let mut triangles = Vec::with_capacity(8 * vertices.len());
+    for &v in vertices {
+        let Some(&p) = positions.get(v as usize) else {
+            continue;
+        };
+        let c = glam::Vec3::from(p);
+        let axes = [glam::Vec3::X, glam::Vec3::Y, glam::Vec3::Z].map(|a| a * size);
+        for sx in [-1.0f32, 1.0] {
+            for sy in [-1.0f32, 1.0] {
+                for sz in [-1.0f32, 1.0] {
+                    triangles.push(
+                        [c + axes[0] * sx, c + axes[1] * sy, c + axes[2] * sz]
+                            .map(|q| q.to_array()),
+                    );
+                }
+            }
+        }
+    }
+    Solid { triangles, colour }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

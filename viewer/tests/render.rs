@@ -387,3 +387,48 @@ fn a_robot_is_drawn_from_its_urdf_where_its_links_are() {
         "post {post} against {post_expected}"
     );
 }
+
+#[test]
+fn pinned_vertices_are_marked_where_they_are() {
+    use vesalius_engine::model::PinSet;
+    use vesalius_viewer::solids::{vertex_markers, PIN_COLOUR};
+    let mesh = box_grid([8, 8, 4], [0.04, 0.04, 0.02], [-0.02, -0.02, 0.0]);
+    let model = ModelBuilder::new(mesh)
+        .default_material(Material {
+            youngs_modulus: 1.0e4,
+            poisson_ratio: 0.45,
+            density: 1000.0,
+            damping: 0.0,
+        })
+        .pin(PinSet::Plane {
+            normal: [0.0, 0.0, 1.0],
+            offset: 0.0,
+        })
+        .build()
+        .unwrap();
+    assert_eq!(model.pinned.len(), 81); // the 9 x 9 vertices of the bottom face
+    let surface = Surface::new(&model, &model.state(), Field::Region).unwrap();
+    let pins = vertex_markers(&surface.positions, &model.pinned, 0.001, PIN_COLOUR);
+    assert_eq!(pins.triangles.len(), 8 * 81);
+    let Some(r) = renderer() else { return };
+    // Straight up from below, orthographic: image x along world x, image down along +y.
+    let below = Camera {
+        elevation_deg: -90.0,
+        ..top_view()
+    };
+    let img = r
+        .render_with(&surface, &[pins], &below, [SIZE, SIZE])
+        .unwrap();
+    let bare = r.render(&surface, &below, [SIZE, SIZE]).unwrap();
+    let px = 2.0 * HALF / SIZE as f32;
+    for &v in &model.pinned {
+        let p = model.rest_positions[v as usize];
+        let col = (((p[0] + HALF) / px) as u32).min(SIZE - 1);
+        let row = (((p[1] + HALF) / px) as u32).min(SIZE - 1);
+        let (m, t) = (img.pixel(col, row), bare.pixel(col, row));
+        assert!(
+            (0..3).all(|k| m[k] < 60) && (0..3).any(|k| t[k] > 60),
+            "vertex {v} at ({col}, {row}): marked {m:?}, bare {t:?}"
+        );
+    }
+}
