@@ -24,18 +24,29 @@ fn renderer() -> Option<Renderer> {
     }
 }
 
-/// A 40 x 40 x 20 mm block of 8 x 8 x 4 cubes (5 mm), centred on the z axis, top at z = 0.02.
+/// The mesh of a 40 x 40 x 20 mm block of 8 x 8 x 4 cubes (5 mm), centred on the z axis,
+/// top at z = 0.02.
+fn block_mesh() -> vesalius_engine::mesh::TetMesh {
+    box_grid([8, 8, 4], [0.04, 0.04, 0.02], [-0.02, -0.02, 0.0])
+}
+
+/// A model of `mesh` in soft tissue, with `pins`.
+fn soft(mesh: vesalius_engine::mesh::TetMesh, pins: &[vesalius_engine::model::PinSet]) -> Model {
+    let mut b = ModelBuilder::new(mesh).default_material(Material {
+        youngs_modulus: 1.0e4,
+        poisson_ratio: 0.45,
+        density: 1000.0,
+        damping: 0.0,
+    });
+    for p in pins {
+        b = b.pin(p.clone());
+    }
+    b.build().unwrap()
+}
+
+/// The block, unpinned.
 fn block() -> Model {
-    let mesh = box_grid([8, 8, 4], [0.04, 0.04, 0.02], [-0.02, -0.02, 0.0]);
-    ModelBuilder::new(mesh)
-        .default_material(Material {
-            youngs_modulus: 1.0e4,
-            poisson_ratio: 0.45,
-            density: 1000.0,
-            damping: 0.0,
-        })
-        .build()
-        .unwrap()
+    soft(block_mesh(), &[])
 }
 
 const SIZE: u32 = 200;
@@ -211,21 +222,13 @@ fn section_area(s: &Surface) -> f64 {
 #[test]
 fn a_cut_shows_the_inside() {
     // A region inside the block, away from its surface: tets within 8 mm of its centre.
-    let mut mesh = box_grid([8, 8, 4], [0.04, 0.04, 0.02], [-0.02, -0.02, 0.0]);
+    let mut mesh = block_mesh();
     for t in 0..mesh.tets.len() {
         let c = mesh.tet_centroid(t).unwrap();
         let r = (c[0].powi(2) + c[1].powi(2) + (c[2] - 0.01).powi(2)).sqrt();
         mesh.regions[t] = RegionId(if r < 0.008 { 2 } else { 1 });
     }
-    let model = ModelBuilder::new(mesh)
-        .default_material(Material {
-            youngs_modulus: 1.0e4,
-            poisson_ratio: 0.45,
-            density: 1000.0,
-            damping: 0.0,
-        })
-        .build()
-        .unwrap();
+    let model = soft(mesh, &[]);
     let state = model.state();
     // The sections of a box are its exact cross-sections: 40 x 20 mm across x, and
     // 40 sqrt(2) x 20 mm on the diagonal.
@@ -392,20 +395,13 @@ fn a_robot_is_drawn_from_its_urdf_where_its_links_are() {
 fn pinned_vertices_are_marked_where_they_are() {
     use vesalius_engine::model::PinSet;
     use vesalius_viewer::solids::{vertex_markers, PIN_COLOUR};
-    let mesh = box_grid([8, 8, 4], [0.04, 0.04, 0.02], [-0.02, -0.02, 0.0]);
-    let model = ModelBuilder::new(mesh)
-        .default_material(Material {
-            youngs_modulus: 1.0e4,
-            poisson_ratio: 0.45,
-            density: 1000.0,
-            damping: 0.0,
-        })
-        .pin(PinSet::Plane {
+    let model = soft(
+        block_mesh(),
+        &[PinSet::Plane {
             normal: [0.0, 0.0, 1.0],
             offset: 0.0,
-        })
-        .build()
-        .unwrap();
+        }],
+    );
     assert_eq!(model.pinned.len(), 81); // the 9 x 9 vertices of the bottom face
     let surface = Surface::new(&model, &model.state(), Field::Region).unwrap();
     let pins = vertex_markers(&surface.positions, &model.pinned, 0.001, PIN_COLOUR);
