@@ -152,7 +152,9 @@ fn ctrl_c_stops_a_run_and_keeps_its_summary() {
         .arg(block_sag())
         .arg("--out")
         .arg(&out)
-        .args(["--backend", "cpu", "-q", "--duration", "600"])
+        // --force: the 600 s the run would write (6000 frames, 14 GB) must not be refused
+        // for the disk space; it is stopped after three frames.
+        .args(["--backend", "cpu", "-q", "--duration", "600", "--force"])
         .stderr(std::process::Stdio::piped())
         .spawn()
         .unwrap();

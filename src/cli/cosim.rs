@@ -14,11 +14,8 @@ use vesalius_engine::output::{FrameWriter, PVD_NAME};
 pub fn run(args: &RunArgs, text: &str) -> Result<()> {
     let scene = CoSimScene::parse(text, &args.scene)?;
     let options = PredictOptions {
-        backend: args.backend,
-        adapter: args.adapter.clone(),
-        threads: args.threads,
         duration: args.duration,
-        coupling: None,
+        ..args.backend.predict_options()
     };
     // Check the output directory before spending time simulating.
     let mut writer = FrameWriter::create(&args.out, args.force)?;

@@ -1,4 +1,5 @@
 //! Subcommands of the `vesalius` CLI, one module each.
+pub mod backend;
 pub mod bench;
 pub mod cosim;
 pub mod info;

@@ -11,8 +11,7 @@ use vesalius_engine::mesh::vtu::{parse_pvd, parse_vtu_frame};
 use vesalius_engine::model::SupportDrive;
 use vesalius_engine::output::PVD_NAME;
 use vesalius_engine::scene::Scene;
-use vesalius_engine::sim::{BackendKind, Simulation};
-use vesalius_engine::solver::Threads;
+use vesalius_engine::sim::Simulation;
 use vesalius_viewer::solids::{
     arrow, marker, vertex_markers, FORCE_COLOUR, PIN_COLOUR, TARGET_COLOUR,
 };
@@ -49,15 +48,9 @@ pub struct RenderArgs {
     /// is taken away and the cut faces of the tets are drawn.
     #[arg(long, value_parser = parse_cut, allow_hyphen_values = true)]
     pub cut: Option<[f32; 4]>,
-    /// Backend of the simulation: auto, cpu or gpu. Overrides the scene.
-    #[arg(long)]
-    pub backend: Option<BackendKind>,
-    /// GPU adapter filter, for the simulation and the renderer.
-    #[arg(long)]
-    pub adapter: Option<String>,
-    /// CPU backend threads. Overrides the scene.
-    #[arg(long)]
-    pub threads: Option<Threads>,
+    /// Backend, adapter (the renderer's too) and threads of the simulation.
+    #[command(flatten)]
+    pub backend: super::backend::BackendArgs,
     /// Mark the pinned vertices (dark octahedra).
     #[arg(long)]
     pub pins: bool,
@@ -219,11 +212,8 @@ fn simulate(args: &RenderArgs) -> Result<(Surface, Vec<Solid>)> {
     let surface = if vesalius_cosim::scene::is_cosim(&text) {
         let scene = CoSimScene::parse(&text, &args.scene)?;
         let options = PredictOptions {
-            backend: args.backend,
-            adapter: args.adapter.clone(),
-            threads: args.threads,
             duration: Some(args.time.max(scene.tissue().file.simulation.duration)),
-            ..Default::default()
+            ..args.backend.predict_options()
         };
         let mut sim = CoSim::new(&scene, &options)?;
         let frame_dt = sim.tissue().plan().frame_dt;
@@ -267,15 +257,7 @@ fn simulate(args: &RenderArgs) -> Result<(Surface, Vec<Solid>)> {
         surface
     } else {
         let mut scene = Scene::parse(&text, &args.scene)?;
-        if let Some(b) = args.backend {
-            scene.file.simulation.backend = b;
-        }
-        if args.adapter.is_some() {
-            scene.file.simulation.adapter = args.adapter.clone();
-        }
-        if let Some(t) = args.threads {
-            scene.file.simulation.threads = t;
-        }
+        args.backend.apply(&mut scene);
         let built = scene.build()?;
         let spec = &scene.file.simulation;
         let mut sim = Simulation::new(built.model, &built.solver, spec.backend())?;
@@ -319,7 +301,7 @@ fn pin_markers(
 
 /// Draws `surface` and `solids` as the arguments ask and writes the PNG.
 fn draw(args: &RenderArgs, surface: &Surface, solids: &[Solid]) -> Result<()> {
-    let renderer = Renderer::new(GpuContext::new(args.adapter.as_deref())?)?;
+    let renderer = Renderer::new(GpuContext::new(args.backend.adapter.as_deref())?)?;
     let mut camera = Camera::fit(surface.bounds(), args.view[0], args.view[1]);
     if args.ortho {
         let (lo, hi) = surface.bounds();

@@ -9,8 +9,8 @@ use std::path::PathBuf;
 use std::time::{Duration, Instant};
 use vesalius_engine::output::{FrameWriter, PVD_NAME};
 use vesalius_engine::scene::Scene;
-use vesalius_engine::sim::{BackendKind, Simulation};
-use vesalius_engine::solver::{SimError, Threads};
+use vesalius_engine::sim::Simulation;
+use vesalius_engine::solver::SimError;
 
 /// Arguments of `vesalius run`.
 #[derive(Args, Debug)]
@@ -20,16 +20,9 @@ pub struct RunArgs {
     /// Output directory for frames (.vtu/.pvd) and summary.json.
     #[arg(long)]
     pub out: PathBuf,
-    /// Backend: auto (hardware GPU if any, else CPU), cpu or gpu. Overrides the scene.
-    #[arg(long)]
-    pub backend: Option<BackendKind>,
-    /// GPU adapter filter (name or backend substring). Overrides the scene and VESALIUS_ADAPTER.
-    #[arg(long)]
-    pub adapter: Option<String>,
-    /// CPU backend threads: a count, or auto (this run's share of the cores, fewer for
-    /// small models). Overrides the scene.
-    #[arg(long)]
-    pub threads: Option<Threads>,
+    /// Backend, adapter and threads.
+    #[command(flatten)]
+    pub backend: super::backend::BackendArgs,
     /// Simulated duration in seconds. Overrides the scene.
     #[arg(long)]
     pub duration: Option<f64>,
@@ -73,15 +66,7 @@ pub fn run(args: RunArgs) -> Result<()> {
     if let Some(d) = args.duration {
         scene.file.simulation.duration = d;
     }
-    if let Some(b) = args.backend {
-        scene.file.simulation.backend = b;
-    }
-    if args.adapter.is_some() {
-        scene.file.simulation.adapter = args.adapter.clone();
-    }
-    if let Some(t) = args.threads {
-        scene.file.simulation.threads = t;
-    }
+    args.backend.apply(&mut scene);
     let built = scene.build()?;
     for w in &built.warnings {
         eprintln!("warning: {w}");
