@@ -337,6 +337,26 @@ impl Simulation {
         self.control = control;
     }
 
+    /// Advances `frames` frames with the supports moving as `supports` says (a scene's
+    /// `[[motion]]`): each frame's control is the supports' targets at its end. Without
+    /// motions, one [`Simulation::step`] of all the frames with the control as it is.
+    pub fn step_with_supports(
+        &mut self,
+        supports: &crate::model::SupportDrive,
+        frames: u32,
+    ) -> Result<(), SimError> {
+        if supports.is_empty() {
+            return self.step(frames);
+        }
+        let dt = self.plan().frame_dt;
+        for _ in 0..frames {
+            let t0 = self.time();
+            self.set_control(supports.control(t0, t0 + dt));
+            self.step(1)?;
+        }
+        Ok(())
+    }
+
     /// Advances `frames` frames with the control of [`Simulation::set_control`]. Both
     /// backends judge the guards of [`SolverConfig::guards`] after every frame: a breach
     /// ends the call with [`SimError::Guard`] (on the CPU the state is then the breaking

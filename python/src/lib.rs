@@ -486,12 +486,10 @@ impl Tissue {
             let mut g = self.inner.lock().map_err(poisoned)?;
             let inner = &mut *g;
             for _ in 0..frames {
-                if !inner.supports.is_empty() {
-                    let t0 = inner.sim.time();
-                    let dt = inner.sim.plan().frame_dt;
-                    inner.sim.set_control(inner.supports.control(t0, t0 + dt));
-                }
-                inner.sim.step(1).map_err(sim_err)?;
+                inner
+                    .sim
+                    .step_with_supports(&inner.supports, 1)
+                    .map_err(sim_err)?;
                 if let Some(r) = &mut inner.recording {
                     r.after_frame(&mut inner.sim)
                         .map_err(OutputError::new_err)?;

@@ -12,6 +12,7 @@ use vesalius_engine::model::SupportDrive;
 use vesalius_engine::output::PVD_NAME;
 use vesalius_engine::scene::Scene;
 use vesalius_engine::sim::Simulation;
+use vesalius_viewer::camera::bounding_radius;
 use vesalius_viewer::solids::{
     arrow, marker, vertex_markers, FORCE_COLOUR, PIN_COLOUR, TARGET_COLOUR,
 };
@@ -60,6 +61,9 @@ pub struct RenderArgs {
     /// Length of the force arrows of a co-simulation (m per N).
     #[arg(long, default_value_t = 0.02)]
     pub force_scale: f64,
+    /// No progress bar while the scene runs to --time.
+    #[arg(long, short)]
+    pub quiet: bool,
     /// Overwrite the PNG if it exists.
     #[arg(long)]
     pub force: bool,
@@ -218,7 +222,12 @@ fn simulate(args: &RenderArgs) -> Result<(Surface, Vec<Solid>)> {
         let mut sim = CoSim::new(&scene, &options)?;
         let frame_dt = sim.tissue().plan().frame_dt;
         let frames = (args.time / frame_dt).round() as u64;
-        sim.run_frames(frames, |_| std::ops::ControlFlow::Continue(()))?;
+        let bar = super::run::progress_bar(frames, args.quiet);
+        sim.run_frames(frames, |_| {
+            bar.inc(1);
+            std::ops::ControlFlow::Continue(())
+        })?;
+        bar.finish_and_clear();
         // The robot where it is, its tool links marked.
         let robot = sim.world().state(sim.robot())?;
         let tools: Vec<_> = sim
@@ -265,13 +274,12 @@ fn simulate(args: &RenderArgs) -> Result<(Surface, Vec<Solid>)> {
             .map_err(|m| anyhow::anyhow!("{}: {m}", args.scene.display()))?;
         let frame_dt = sim.plan().frame_dt;
         let frames = (args.time / frame_dt).round() as u64;
+        let bar = super::run::progress_bar(frames, args.quiet);
         for _ in 0..frames {
-            if !supports.is_empty() {
-                let t0 = sim.time();
-                sim.set_control(supports.control(t0, t0 + frame_dt));
-            }
-            sim.step(1)?;
+            sim.step_with_supports(&supports, 1)?;
+            bar.inc(1);
         }
+        bar.finish_and_clear();
         let (model, state) = sim.sync_model_and_state()?;
         let surface = surface_of(model, state, args)?;
         solids.extend(pin_markers(model, &surface, args));
@@ -289,12 +297,11 @@ fn pin_markers(
     if !args.pins || model.pinned.is_empty() {
         return None;
     }
-    let (lo, hi) = surface.bounds();
-    let diagonal = (0..3).map(|k| (hi[k] - lo[k]).powi(2)).sum::<f32>().sqrt();
+    let size = 0.012 * bounding_radius(surface.bounds());
     Some(vertex_markers(
         &surface.positions,
         &model.pinned,
-        0.006 * diagonal,
+        size,
         PIN_COLOUR,
     ))
 }
@@ -304,9 +311,7 @@ fn draw(args: &RenderArgs, surface: &Surface, solids: &[Solid]) -> Result<()> {
     let renderer = Renderer::new(GpuContext::new(args.backend.adapter.as_deref())?)?;
     let mut camera = Camera::fit(surface.bounds(), args.view[0], args.view[1]);
     if args.ortho {
-        let (lo, hi) = surface.bounds();
-        let radius = 0.5 * (0..3).map(|k| (hi[k] - lo[k]).powi(2)).sum::<f32>().sqrt();
-        camera = camera.orthographic(1.05 * radius);
+        camera = camera.orthographic(1.05 * bounding_radius(surface.bounds()));
     }
     let mut image = renderer.render_with(surface, solids, &camera, args.size)?;
     if let (Some((lo, hi)), false) = (surface.range(), args.no_colour_bar) {

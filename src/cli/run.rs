@@ -131,15 +131,7 @@ pub fn run(args: RunArgs) -> Result<()> {
         let n = (every as u64).min(frames - done) as u32;
         let t = Instant::now();
         // Moving supports ([[motion]]) change the control every frame.
-        let stepped = if supports.is_empty() {
-            sim.step(n)
-        } else {
-            (0..n).try_for_each(|_| {
-                let t0 = sim.time();
-                sim.set_control(supports.control(t0, t0 + plan.frame_dt));
-                sim.step(1)
-            })
-        };
+        let stepped = sim.step_with_supports(&supports, n);
         // The solver judges the guards after every frame (written or not; energy growth
         // with the supports' motion as unknown input); a breach still has its frame written
         // below, to be seen.

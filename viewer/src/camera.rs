@@ -20,6 +20,12 @@ pub enum Projection {
     },
 }
 
+/// Half the diagonal of the box `bounds`: the radius of a sphere about its centre that
+/// holds it (at least 1 um).
+pub fn bounding_radius((lo, hi): ([f32; 3], [f32; 3])) -> f32 {
+    0.5 * Vec3::from(hi).distance(Vec3::from(lo)).max(2e-6)
+}
+
 /// An orbit camera.
 #[derive(Clone, Copy, Debug, PartialEq)]
 pub struct Camera {
@@ -29,8 +35,9 @@ pub struct Camera {
     pub distance: f32,
     /// Angle about +z from +x to the eye's direction (degrees).
     pub azimuth_deg: f32,
-    /// Angle of the eye above the target's xy plane (degrees, -90..=90; 90 looks straight
-    /// down with +y... rotated by the azimuth, as the limit of lower elevations).
+    /// Angle of the eye above the target's xy plane (degrees, -90..=90). At 90 the camera
+    /// looks straight down, its image oriented as the limit of lower elevations at the same
+    /// azimuth (image up along `-(cos az, sin az, 0)`).
     pub elevation_deg: f32,
     /// The projection.
     pub projection: Projection,
@@ -46,7 +53,7 @@ impl Camera {
             0.5 * (lo[1] + hi[1]),
             0.5 * (lo[2] + hi[2]),
         ];
-        let radius = 0.5 * Vec3::from(hi).distance(Vec3::from(lo)).max(1e-6);
+        let radius = bounding_radius(bounds);
         let fov_deg = 35.0f32;
         Self {
             target,
@@ -57,7 +64,8 @@ impl Camera {
         }
     }
 
-    /// The same view, orthographic, showing the box's bounding sphere.
+    /// The same view, orthographic, showing `half_height` (m) above and below the target
+    /// (`1.05 * bounding_radius(bounds)` shows a whole box).
     pub fn orthographic(mut self, half_height: f32) -> Self {
         self.projection = Projection::Orthographic { half_height };
         self
