@@ -7,7 +7,9 @@
 //! scenes; `VESALIUS_BENCH_BACKENDS=cpu` picks backends (GPU cases are skipped when no adapter
 //! is found). Each scene is first run to `VESALIUS_BENCH_WARM` of its duration (default 0.6,
 //! when the tools are in the tissue: the needle past the skin, the probe sliding, the flap
-//! lifted) and then timed frame by frame from there.
+//! lifted) and then timed frame by frame from there. A scene whose tools take face contact
+//! (`tool_contact`, issue 16) is also timed with vertex contact only (`coupled_vertices`):
+//! the difference is the cost of face contact.
 
 mod common;
 
@@ -15,6 +17,7 @@ use common::{backends, list};
 use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion, Throughput};
 use std::time::Duration;
 use vesalius::cosim::{CoSim, CoSimScene, PredictOptions};
+use vesalius::engine::contact::SurfaceContact;
 use vesalius::engine::sim::Simulation;
 
 fn frame(c: &mut Criterion) {
@@ -58,11 +61,27 @@ fn frame(c: &mut Criterion) {
                 (t.model().num_tets() as u64, t.plan().substeps as u64)
             };
             let warm_frames = (warm * scene.file.simulation.duration * 60.0) as u64;
+            let faces = sim
+                .tissue()
+                .contacts()
+                .is_some_and(|c| c.surface_contact().faces);
+            group.throughput(Throughput::Elements(tets * substeps));
+            let label = format!("{tets}tets_{substeps}substeps");
+            if faces {
+                let mut vertices_only = scene.clone();
+                vertices_only.file.tool_contact = SurfaceContact::Vertices;
+                let mut v = CoSim::new(&vertices_only, &opts).expect("the scene with vertices");
+                for _ in 0..warm_frames {
+                    v.step_frame().expect("scene runs");
+                }
+                group.bench_function(
+                    BenchmarkId::new(format!("{name}/{backend}/coupled_vertices"), &label),
+                    |bch| bch.iter(|| v.step_frame().expect("scene runs").time),
+                );
+            }
             for _ in 0..warm_frames {
                 sim.step_frame().expect("scene runs");
             }
-            group.throughput(Throughput::Elements(tets * substeps));
-            let label = format!("{tets}tets_{substeps}substeps");
             group.bench_function(
                 BenchmarkId::new(format!("{name}/{backend}/coupled"), &label),
                 |bch| bch.iter(|| sim.step_frame().expect("scene runs").time),

@@ -438,7 +438,10 @@ impl CoSim {
                 body_links.len() - 1
             }
         };
-        let mut setup = ToolSetup::default();
+        let mut setup = ToolSetup {
+            surface_contact: f.tool_contact,
+            ..Default::default()
+        };
         for (k, t) in f.tool.iter().enumerate() {
             let l = link_of(&t.link, &format!("tool[{k}].link"))?;
             let b = body_of(l);

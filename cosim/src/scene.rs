@@ -66,7 +66,7 @@
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
-use vesalius_engine::contact::NeedleTissue;
+use vesalius_engine::contact::{NeedleTissue, SurfaceContact};
 use vesalius_engine::model::{Material, PinSet, Plane, SupportMotion};
 use vesalius_engine::scene::{MeshSpec, OutputSpec, Scene, SceneFile, SimulationSpec};
 
@@ -276,6 +276,11 @@ pub struct CoSimFile {
     /// Tool links.
     #[serde(default)]
     pub tool: Vec<ToolSpec>,
+    /// Vertex or face contact between the tools and the tissue surface (`"auto"`,
+    /// `"vertices"`, `"faces"`; auto picks faces for tools thin against the surface's
+    /// vertex spacing).
+    #[serde(default)]
+    pub tool_contact: SurfaceContact,
     /// The needle.
     #[serde(default)]
     pub needle: Option<NeedleSpecFile>,

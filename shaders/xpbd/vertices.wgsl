@@ -127,9 +127,13 @@ fn finalize(@builtin(global_invocation_id) gid: vec3<u32>) {
     }
     let p = prev[i].xyz;
     let x0 = rest_pos[i].xyz;
-    let x = contact_vertex(i, collide_planes(q.xyz, p, x0), p, x0, q.w);
+    finish_vertex(i, contact_vertex(i, collide_planes(q.xyz, p, x0), p, x0, q.w), p, q.w);
+}
+
+// Velocity from the substep's motion, and the guards' per-vertex checks.
+fn finish_vertex(i: u32, x: vec3<f32>, p: vec3<f32>, w: f32) {
     let v = (x - p) * params.misc.x;
-    disp[i] = vec4<f32>(x, q.w);
+    disp[i] = vec4<f32>(x, w);
     vel[i] = vec4<f32>(v, 0.0);
     let s2 = dot(v, v);
     if (not_finite(x.x) || not_finite(x.y) || not_finite(x.z) || not_finite(s2)) {
@@ -137,6 +141,45 @@ fn finalize(@builtin(global_invocation_id) gid: vec3<u32>) {
     } else if (s2 > params.misc.z) {
         report(i, 2u, s2);
     }
+}
+
+// Face contact, first half (after collide): each surface triangle's proposals.
+@compute @workgroup_size(WORKGROUP)
+fn faces(@builtin(global_invocation_id) gid: vec3<u32>) {
+    if (gid.x >= surface[0]) {
+        return;
+    }
+    face_contact(gid.x);
+}
+
+// Face contact, second half, before the solve.
+@compute @workgroup_size(WORKGROUP)
+fn gather(@builtin(global_invocation_id) gid: vec3<u32>) {
+    let i = gid.x;
+    if (i >= params.counts.x) {
+        return;
+    }
+    let q = disp[i];
+    if (q.w == 0.0) {
+        return;
+    }
+    disp[i] = vec4<f32>(gather_vertex(i, q.xyz, rest_pos[i].xyz, q.w), q.w);
+}
+
+// Face contact, second half, at the end of the substep (after collide and faces): then
+// the velocities as in finalize.
+@compute @workgroup_size(WORKGROUP)
+fn gather_finalize(@builtin(global_invocation_id) gid: vec3<u32>) {
+    let i = gid.x;
+    if (i >= params.counts.x) {
+        return;
+    }
+    let q = disp[i];
+    if (q.w == 0.0) {
+        return;
+    }
+    let p = prev[i].xyz;
+    finish_vertex(i, gather_vertex(i, q.xyz, rest_pos[i].xyz, q.w), p, q.w);
 }
 
 // The end of each frame, one workgroup: sums the energy partials of guard_sums in a fixed

@@ -36,6 +36,10 @@ pub fn run(args: &RunArgs, text: &str) -> Result<()> {
         sim.robot_model().name,
         sim.robot_model().ndof(),
     );
+    let tool_contact = sim.tissue().contacts().map(|c| c.surface_contact().clone());
+    if let Some(c) = &tool_contact {
+        eprintln!("{c}");
+    }
     // `[plan] mode = "online"`: the supervisor re-plans the rest during the run.
     let mut supervisor = match &scene.file.plan {
         Some(p) if p.mode == PlanMode::Online && !args.no_supervisor => {
@@ -222,6 +226,13 @@ pub fn run(args: &RunArgs, text: &str) -> Result<()> {
         "warnings": warnings,
         "wall_time_s": wall,
         "substeps_per_frame": plan.substeps,
+        "tool_contact": tool_contact.as_ref().map(|c| json!({
+            "faces": c.faces,
+            "requested": c.requested,
+            "surface_triangles": c.triangles,
+            "mean_surface_edge_m": c.mean_edge,
+            "thinnest_tool_radius_m": c.smallest_radius.is_finite().then_some(c.smallest_radius),
+        })),
         "frames_written": writer.frames_written(),
         "pvd": PVD_NAME,
         "files": ["forces.csv", "link_poses.csv", "events.json", "forces.png"],

@@ -26,12 +26,14 @@
 pub mod faces;
 pub mod needle;
 pub mod shapes;
+pub mod surface;
 
 pub use needle::{
     event_descriptions, NeedleEvent, NeedleEventKind, NeedleReport, NeedleSpec, NeedleState,
     NeedleTissue, NeedleTracker, PathTracker,
 };
 pub use shapes::ToolShape;
+pub use surface::{SurfaceContact, SurfaceContactChoice};
 
 use crate::mesh::RegionId;
 use crate::model::{Model, State};
@@ -173,6 +175,8 @@ pub struct ToolSetup {
     /// Needle properties per tissue region id (regions not listed: no puncture threshold,
     /// no cutting force, no friction).
     pub needle_tissue: BTreeMap<RegionId, NeedleTissue>,
+    /// Vertex or face contact between the tool shapes and the tissue surface.
+    pub surface_contact: SurfaceContact,
 }
 
 /// Errors of the tool setup and of a frame's inputs.
@@ -212,8 +216,12 @@ pub(crate) struct ShapeParams {
     pub kind: [u32; 4],
     /// Dimensions: sphere (r), capsule / cylinder (r, half length), box (half extents).
     pub dims: [f32; 4],
-    /// x static friction, y kinetic friction.
+    /// x static friction, y kinetic friction, z 1 if the shape takes face contact, w the
+    /// share of the core left when shortened by the smallest radius.
     pub friction: [f32; 4],
+    /// The shape's core for face contact (`surface::deepest_point`): the segment from
+    /// `-xyz` to `xyz` (a point when zero); w the bounding radius about the shape's origin.
+    pub core: [f32; 4],
 }
 
 /// Everything the kernels need for one substep, computed on the host before the frame.
@@ -273,6 +281,9 @@ pub struct Contacts {
     pub(crate) substeps: Vec<ToolSubstep>,
     world_body: Option<usize>,
     pub(crate) needle: Option<NeedleTracker>,
+    /// The tissue surface, when the tool shapes take face contact.
+    pub(crate) surface: Option<surface::SurfaceMesh>,
+    surface_choice: SurfaceContactChoice,
     /// Start time of the frame planned last (s).
     frame_start_time: f64,
 }
@@ -341,24 +352,16 @@ impl Contacts {
             s.shape.check().map_err(|e| {
                 ContactError::Setup(format!("shape {k} on {}: {e}", setup.bodies[s.body]))
             })?;
-            let (kind, dims, planes) = s.shape.kernel_params();
-            shapes.push(ShapeParams {
-                kind: [
-                    kind,
-                    s.body as u32,
-                    hull_planes.len() as u32,
-                    planes.len() as u32,
-                ],
-                dims,
-                friction: [
-                    s.static_friction as f32,
-                    s.kinetic_friction as f32,
-                    0.0,
-                    0.0,
-                ],
-            });
+            let (_, _, planes) = s.shape.kernel_params();
+            shapes.push(s.shape.shape_params(
+                s.body as u32,
+                hull_planes.len() as u32,
+                [s.static_friction as f32, s.kinetic_friction as f32],
+                false,
+            ));
             hull_planes.extend(planes);
         }
+        let (surface, surface_choice) = choose_surface(model, setup, &mut shapes);
         let nv = model.num_vertices();
         let positions = state.positions(model);
         let mut attach = Vec::new();
@@ -430,6 +433,8 @@ impl Contacts {
             substeps: Vec::new(),
             world_body,
             needle,
+            surface,
+            surface_choice,
             frame_start_time: state.time,
         };
         Ok((contacts, tools))
@@ -462,6 +467,11 @@ impl Contacts {
     /// plus `"world"` when something is attached to the world).
     pub fn body_names(&self) -> &[String] {
         &self.body_names
+    }
+
+    /// Whether the tool shapes take face contact, and why (see [`SurfaceContact`]).
+    pub fn surface_contact(&self) -> &SurfaceContactChoice {
+        &self.surface_choice
     }
 
     /// Whether there is a needle (its state machine needs the positions every frame).
@@ -610,6 +620,46 @@ impl Contacts {
         }
         report
     }
+}
+
+/// Resolves the setup's [`SurfaceContact`]: the surface mesh when faces are on (and marks
+/// the shapes that take face contact), and the choice as reported.
+fn choose_surface(
+    model: &Model,
+    setup: &ToolSetup,
+    shapes: &mut [ShapeParams],
+) -> (Option<surface::SurfaceMesh>, SurfaceContactChoice) {
+    let smallest_radius = setup
+        .shapes
+        .iter()
+        .filter_map(|s| surface::face_radii(&s.shape).map(|(r, _)| r))
+        .fold(f64::INFINITY, f64::min);
+    let mut choice = SurfaceContactChoice {
+        requested: setup.surface_contact,
+        faces: false,
+        triangles: 0,
+        mean_edge: 0.0,
+        smallest_radius,
+    };
+    if setup.surface_contact == SurfaceContact::Vertices || !smallest_radius.is_finite() {
+        return (None, choice);
+    }
+    let mesh = surface::SurfaceMesh::new(model);
+    choice.triangles = mesh.faces.len();
+    choice.mean_edge = mesh.mean_edge;
+    choice.faces = match setup.surface_contact {
+        SurfaceContact::Faces => true,
+        _ => smallest_radius < surface::AUTO_RADIUS_PER_EDGE * mesh.mean_edge,
+    } && !mesh.faces.is_empty();
+    if !choice.faces {
+        return (None, choice);
+    }
+    for (p, s) in shapes.iter_mut().zip(&setup.shapes) {
+        if surface::face_radii(&s.shape).is_some() {
+            p.friction[2] = 1.0;
+        }
+    }
+    (Some(mesh), choice)
 }
 
 fn check_poses(poses: &[Pose]) -> Result<(), ContactError> {

@@ -149,6 +149,55 @@ impl ToolShape {
         }
     }
 
+    /// The kernels' record of this shape on body `body`, its hull planes from `first_plane`,
+    /// with friction `[static, kinetic]` and face contact on or off.
+    pub(crate) fn shape_params(
+        &self,
+        body: u32,
+        first_plane: u32,
+        friction: [f32; 2],
+        faces: bool,
+    ) -> ShapeParams {
+        let (k, dims, planes) = self.kernel_params();
+        let bound = super::surface::face_radii(self).map_or(0.0, |(_, b)| b) as f32;
+        // The core segment's half vector and the share of it left when shortened by the
+        // smallest radius (see `surface::deepest_point`).
+        let (core, ratio) = match self {
+            ToolShape::Capsule { half_length, .. } => ([0.0, 0.0, *half_length], 1.0),
+            ToolShape::Cylinder {
+                radius,
+                half_length,
+            } => (
+                [0.0, 0.0, *half_length],
+                if *half_length > 0.0 {
+                    (half_length - radius.min(*half_length)) / half_length
+                } else {
+                    1.0
+                },
+            ),
+            ToolShape::Box { half_extents: h } => {
+                let a = (0..3).fold(0, |a, j| if h[j] > h[a] { j } else { a });
+                let lo = h.iter().copied().fold(f64::INFINITY, f64::min);
+                let mut c = [0.0; 3];
+                c[a] = h[a];
+                (c, (h[a] - lo) / h[a])
+            }
+            _ => ([0.0; 3], 1.0),
+        };
+        let core = [core[0] as f32, core[1] as f32, core[2] as f32, bound];
+        ShapeParams {
+            kind: [k, body, first_plane, planes.len() as u32],
+            dims,
+            friction: [
+                friction[0],
+                friction[1],
+                f32::from(u8::from(faces)),
+                ratio as f32,
+            ],
+            core,
+        }
+    }
+
     /// Signed distance of a point in the shape frame (negative inside), in f64 (for tests and
     /// host-side queries; the kernels use `sdf`).
     pub fn distance(&self, p: [f64; 3]) -> f64 {
@@ -157,7 +206,7 @@ impl ToolShape {
         let s = ShapeParams {
             kind: [k, 0, 0, planes.len() as u32],
             dims,
-            friction: [0.0; 4],
+            ..Default::default()
         };
         sdf(&s, &planes, q).0 as f64
     }
@@ -169,7 +218,7 @@ fn dot(a: [f32; 3], b: [f32; 3]) -> f32 {
 }
 
 #[inline(always)]
-fn apply_rows(m: &[[f32; 4]; 3], x: [f32; 3]) -> [f32; 3] {
+pub(crate) fn apply_rows(m: &[[f32; 4]; 3], x: [f32; 3]) -> [f32; 3] {
     [
         dot([m[0][0], m[0][1], m[0][2]], x) + m[0][3],
         dot([m[1][0], m[1][1], m[1][2]], x) + m[1][3],
@@ -179,7 +228,7 @@ fn apply_rows(m: &[[f32; 4]; 3], x: [f32; 3]) -> [f32; 3] {
 
 /// Rotates a local vector back to the world with the transpose of the rows' rotation.
 #[inline(always)]
-fn unrotate(m: &[[f32; 4]; 3], d: [f32; 3]) -> [f32; 3] {
+pub(crate) fn unrotate(m: &[[f32; 4]; 3], d: [f32; 3]) -> [f32; 3] {
     let mut out = [0.0f32; 3];
     for k in 0..3 {
         out[k] = d[0] * m[0][k] + d[1] * m[1][k] + d[2] * m[2][k];
@@ -352,7 +401,7 @@ pub(crate) fn contact_vertex(
 /// The body's share of a vertex correction `dw`: impulse x dt `-dw / w` and its moment
 /// about the body origin at this substep.
 #[inline(always)]
-fn push_impulse(
+pub(crate) fn push_impulse(
     step: &ToolSubstep,
     b: usize,
     x0: [f32; 3],

@@ -102,7 +102,7 @@ fn sorted_adapters(instance: &wgpu::Instance) -> Vec<wgpu::Adapter> {
 }
 
 /// Storage buffers the kernels bind per shader stage.
-const STORAGE_BUFFERS: u32 = 14;
+const STORAGE_BUFFERS: u32 = 16;
 
 /// A wgpu device and queue with the adapter they came from.
 #[derive(Clone)]

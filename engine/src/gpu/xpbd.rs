@@ -59,6 +59,8 @@ struct GpuTools {
     bind_group: wgpu::BindGroup,
     bodies: u32,
     has_needle: bool,
+    /// Surface triangles of face contact (0: off).
+    faces: u32,
 }
 
 #[repr(C)]
@@ -109,6 +111,9 @@ pub struct GpuXpbd {
     damp: wgpu::ComputePipeline,
     damped: bool,
     collide: wgpu::ComputePipeline,
+    faces: wgpu::ComputePipeline,
+    gather: wgpu::ComputePipeline,
+    gather_finalize: wgpu::ComputePipeline,
     needle_before_solve: wgpu::ComputePipeline,
     needle_after_solve: wgpu::ComputePipeline,
     reduce_contacts: wgpu::ComputePipeline,
@@ -237,6 +242,8 @@ impl GpuXpbd {
                 storage(2, true),
                 storage(3, false),
                 storage(4, false),
+                storage(5, true),
+                storage(6, false),
             ],
         });
         let pipeline_layout = device.create_pipeline_layout(&wgpu::PipelineLayoutDescriptor {
@@ -427,12 +434,8 @@ impl GpuXpbd {
             &tool_layout,
             &[ToolSubstep::default()],
             tool_stride,
-            &[],
-            &[],
-            &[],
+            None,
             nv,
-            0,
-            false,
         );
         let mut me = Self {
             ctx: ctx.clone(),
@@ -465,6 +468,9 @@ impl GpuXpbd {
             reset_lambdas: pipeline(&tets_module, "reset_lambdas"),
             damp: pipeline(&tets_module, "damp"),
             collide: pipeline(&vertices_module, "collide"),
+            faces: pipeline(&vertices_module, "faces"),
+            gather: pipeline(&vertices_module, "gather"),
+            gather_finalize: pipeline(&vertices_module, "gather_finalize"),
             needle_before_solve: pipeline(&needle_module, "needle_before_solve"),
             needle_after_solve: pipeline(&needle_module, "needle_after_solve"),
             reduce_contacts: pipeline(&needle_module, "reduce_contacts"),
@@ -658,20 +664,22 @@ impl GpuXpbd {
         }
     }
 
-    /// Creates the tool buffers and their bind group.
-    #[allow(clippy::too_many_arguments)]
+    /// Creates the tool buffers and their bind group (`None`: the idle group of frames
+    /// without tools).
     fn tool_buffers(
         device: &wgpu::Device,
         layout: &wgpu::BindGroupLayout,
         substeps: &[ToolSubstep],
         stride: u32,
-        shapes: &[ShapeParams],
-        planes: &[[f32; 4]],
-        attach: &[[f32; 4]],
+        contacts: Option<&Contacts>,
         nv: u32,
-        bodies: u32,
-        has_needle: bool,
     ) -> GpuTools {
+        let shapes = contacts.map_or(&[][..], |c| &c.shapes);
+        let planes = contacts.map_or(&[][..], |c| &c.hull_planes);
+        let attach = contacts.map_or(&[][..], |c| &c.attach);
+        let bodies = contacts.map_or(0, |c| c.num_bodies() as u32);
+        let has_needle = contacts.is_some_and(|c| c.has_needle());
+        let surface = contacts.and_then(|c| c.surface.as_ref());
         use wgpu::BufferUsages as U;
         let init = |label: &str, contents: &[u8], usage: wgpu::BufferUsages| {
             device.create_buffer_init(&wgpu::util::BufferInitDescriptor {
@@ -711,6 +719,17 @@ impl GpuXpbd {
             usage: U::STORAGE | U::COPY_SRC | U::COPY_DST,
             mapped_at_creation: false,
         });
+        let faces = surface.map_or(0, |m| m.faces.len() as u32);
+        let surface_buf = match surface {
+            Some(m) => init("surface", bytemuck::cast_slice(&m.packed()), U::STORAGE),
+            None => init("surface", bytemuck::cast_slice(&[0u32; 4]), U::STORAGE),
+        };
+        let proposals = device.create_buffer(&wgpu::BufferDescriptor {
+            label: Some("face proposals"),
+            size: (3 * faces as u64).max(1) * 16,
+            usage: U::STORAGE,
+            mapped_at_creation: false,
+        });
         let bind_group = device.create_bind_group(&wgpu::BindGroupDescriptor {
             label: Some("xpbd tools"),
             layout,
@@ -739,6 +758,14 @@ impl GpuXpbd {
                     binding: 4,
                     resource: needle.as_entire_binding(),
                 },
+                wgpu::BindGroupEntry {
+                    binding: 5,
+                    resource: surface_buf.as_entire_binding(),
+                },
+                wgpu::BindGroupEntry {
+                    binding: 6,
+                    resource: proposals.as_entire_binding(),
+                },
             ],
         });
         GpuTools {
@@ -748,6 +775,7 @@ impl GpuXpbd {
             bind_group,
             bodies,
             has_needle,
+            faces,
         }
     }
 
@@ -759,12 +787,8 @@ impl GpuXpbd {
             &self.tool_layout,
             &substeps,
             self.tool_stride,
-            &contacts.shapes,
-            &contacts.hull_planes,
-            &contacts.attach,
+            Some(contacts),
             self.num_vertices,
-            contacts.num_bodies() as u32,
-            contacts.has_needle(),
         ));
         Ok(())
     }
@@ -868,8 +892,9 @@ impl GpuXpbd {
     }
 
     /// One frame's substeps, in the order the CPU backend runs them: predict, warm start,
-    /// collide (planes, then tools), needle before the solve, solve, needle after it,
-    /// finalize, damp. With `tools`, substep `s` reads its tool poses at dynamic offset
+    /// collide (planes, then tools), face contact (faces, gather), needle before the solve,
+    /// solve, needle after it, finalize (with face contact: collide, faces, gather and
+    /// finalize), damp. With `tools`, substep `s` reads its tool poses at dynamic offset
     /// `s * tool_stride`; without, the idle tool group is bound and collide runs only for
     /// planes.
     fn encode_substeps(&self, pass: &mut wgpu::ComputePass<'_>, tools: Option<&GpuTools>) {
@@ -880,6 +905,7 @@ impl GpuXpbd {
         }
         let needle = tools.is_some_and(|t| t.has_needle);
         let collide = tools.is_some() || self.num_planes > 0;
+        let faces = tools.map_or(0, |t| t.faces);
         let vg = groups(self.num_vertices);
         for s in 0..self.plan.substeps {
             if let Some(t) = tools {
@@ -897,6 +923,12 @@ impl GpuXpbd {
                 pass.set_pipeline(&self.collide);
                 pass.dispatch_workgroups(vg, 1, 1);
             }
+            if faces > 0 {
+                pass.set_pipeline(&self.faces);
+                pass.dispatch_workgroups(groups(faces), 1, 1);
+                pass.set_pipeline(&self.gather);
+                pass.dispatch_workgroups(vg, 1, 1);
+            }
             if needle {
                 pass.set_pipeline(&self.needle_before_solve);
                 pass.dispatch_workgroups(1, 1, 1);
@@ -908,7 +940,15 @@ impl GpuXpbd {
                 pass.set_pipeline(&self.needle_after_solve);
                 pass.dispatch_workgroups(1, 1, 1);
             }
-            pass.set_pipeline(&self.finalize);
+            if faces > 0 {
+                pass.set_pipeline(&self.collide);
+                pass.dispatch_workgroups(vg, 1, 1);
+                pass.set_pipeline(&self.faces);
+                pass.dispatch_workgroups(groups(faces), 1, 1);
+                pass.set_pipeline(&self.gather_finalize);
+            } else {
+                pass.set_pipeline(&self.finalize);
+            }
             pass.dispatch_workgroups(vg, 1, 1);
             if self.damped {
                 self.dispatch_colours(pass, &self.damp);

@@ -27,7 +27,8 @@ use super::{
     SolverConfig, StepPlan, Threads,
 };
 use crate::contact::needle::{needle_pass, NeedleDevice};
-use crate::contact::shapes::{contact_vertex, ContactInputs};
+use crate::contact::shapes::{contact_vertex, push_impulse, ContactInputs};
+use crate::contact::surface::{face_contact, gather_vertex};
 use crate::contact::{Contacts, RawWrench};
 use crate::model::{Control, Model, State};
 use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
@@ -305,10 +306,13 @@ impl CpuXpbd {
         let units = model.num_vertices().div_ceil(VERTEX_UNIT);
         let mut sums = vec![[0.0f64; 6]; units * bodies];
         let mut needle = needle.cloned();
+        let mut proposals =
+            vec![[0.0f32; 4]; 3 * contacts.surface.as_ref().map_or(0, |s| s.faces.len())];
         let tools = FrameTools {
             contacts,
             bodies,
             sums: sums.as_mut_ptr(),
+            proposals: proposals.as_mut_ptr(),
             needle: needle
                 .as_mut()
                 .map_or(std::ptr::null_mut(), |n| n as *mut NeedleDevice),
@@ -577,8 +581,15 @@ enum Phase {
     Needle(u32),
     /// Per tet of a colour: `Frame::solve`.
     Solve(usize),
+    /// Per surface triangle: `Frame::faces` (face contact's proposals).
+    Faces,
+    /// Per vertex: `Frame::gather` (face contact's corrections).
+    Gather,
     /// Per vertex: the collide phase again, then `Frame::finalize`.
     Finalize,
+    /// Per vertex (face contact, after the collide phase and `Faces`): `Frame::gather`,
+    /// then `Frame::finalize`.
+    GatherFinalize,
     /// Per tet of a colour: `Frame::damp`.
     Damp(usize),
 }
@@ -586,6 +597,9 @@ enum Phase {
 /// Vertices per unit of work of a per-vertex phase (a per-tet phase's unit is one block of
 /// eight tets of a colour).
 const VERTEX_UNIT: usize = 64;
+
+/// Surface triangles per unit of work of the face-contact phase.
+const FACE_UNIT: usize = 64;
 
 /// Fewest units a thread claims at once (unless fewer are left in the phase).
 const MIN_CLAIM: usize = 4;
@@ -617,6 +631,13 @@ fn substep_phases(
         // see the tissue too far out of the plane).
         phases.push((Phase::CollidePlanes, vertex_units));
     }
+    let faces = tools
+        .and_then(|t| t.surface.as_ref())
+        .map(|s| s.faces.len().div_ceil(FACE_UNIT));
+    if let Some(face_units) = faces {
+        phases.push((Phase::Faces, face_units));
+        phases.push((Phase::Gather, vertex_units));
+    }
     let needle = tools.is_some_and(|t| t.has_needle());
     if needle {
         phases.push((Phase::Needle(0), 1));
@@ -628,7 +649,14 @@ fn substep_phases(
         // And its puncture test.
         phases.push((Phase::Needle(1), 1));
     }
-    phases.push((Phase::Finalize, vertex_units));
+    match faces {
+        Some(face_units) => phases.extend([
+            (Phase::CollidePlanes, vertex_units),
+            (Phase::Faces, face_units),
+            (Phase::GatherFinalize, vertex_units),
+        ]),
+        None => phases.push((Phase::Finalize, vertex_units)),
+    }
     if model.material_params.iter().any(|m| m.beta > 0.0) {
         phases.extend(colours.map(|c| (Phase::Damp(c), colour_units(c))));
     }
@@ -810,8 +838,14 @@ impl Schedule {
                 Phase::CollidePlanes => frame.collide(substep, units),
                 Phase::Needle(pass) => frame.needle(substep, pass),
                 Phase::Solve(c) => frame.solve(c, units),
+                Phase::Faces => frame.faces(substep, units),
+                Phase::Gather => frame.gather(substep, units),
                 Phase::Finalize => {
                     frame.collide(substep, units.clone());
+                    frame.finalize(vertex_range(frame.model, units));
+                }
+                Phase::GatherFinalize => {
+                    frame.gather(substep, units.clone());
                     frame.finalize(vertex_range(frame.model, units));
                 }
                 Phase::Damp(c) => frame.damp(c, units),
@@ -889,6 +923,9 @@ struct FrameTools<'a> {
     /// Per vertex unit, per body: the wrench sums of the unit's vertices over the frame's
     /// collide phases (each unit's sums are written by one thread at a time, in phase order).
     sums: *mut RawWrench,
+    /// Face contact: per surface triangle corner, the correction it proposes (xyz) and the
+    /// body + 1 (w; 0: none), written by `Frame::faces`, read by `Frame::gather`.
+    proposals: *mut [f32; 4],
     /// The needle's record (null without a needle); only the one-unit needle phases use it.
     needle: *mut NeedleDevice,
 }
@@ -1012,6 +1049,92 @@ impl Frame<'_> {
                         r[j] += f[j] as f64;
                         r[3 + j] += m[j] as f64;
                     }
+                });
+                xw[..3].copy_from_slice(&x);
+            }
+        }
+    }
+
+    /// 2b' and 4'. Face contact on the surface triangles of units `units`: each triangle's
+    /// proposed corrections for its corners (`contact::surface`).
+    fn faces(&self, substep: usize, units: std::ops::Range<usize>) {
+        let Some(tools) = &self.tools else {
+            return;
+        };
+        let c = tools.contacts;
+        let Some(surface) = &c.surface else {
+            return;
+        };
+        let model = self.model;
+        let step = &c.substeps[substep];
+        let n = surface.faces.len();
+        for f in (units.start * FACE_UNIT).min(n)..(units.end * FACE_UNIT).min(n) {
+            let t = surface.faces[f];
+            let mut x = [[0.0f32; 3]; 3];
+            let mut p = [[0.0f32; 3]; 3];
+            let mut w = [0.0f32; 3];
+            for k in 0..3 {
+                let i = t[k] as usize;
+                let x0 = model.rest_positions[i];
+                // SAFETY: the per-vertex phase before this one is done; vertices are only
+                // read here.
+                let (xw, pv) = unsafe { (*self.xw.add(i), *self.prev.add(i)) };
+                x[k] = [x0[0] + xw[0], x0[1] + xw[1], x0[2] + xw[2]];
+                p[k] = [x0[0] + pv[0], x0[1] + pv[1], x0[2] + pv[2]];
+                let attached = c.attach.get(i).is_some_and(|a| a[3] > 0.0);
+                w[k] = if attached { 0.0 } else { xw[3] };
+            }
+            let out = face_contact(step, &c.shapes, x, p, w);
+            // SAFETY: triangle f's three slots belong to the thread that runs its unit.
+            unsafe {
+                for k in 0..3 {
+                    *tools.proposals.add(3 * f + k) = out[k];
+                }
+            }
+        }
+    }
+
+    /// Face contact's second half on the vertices of units `units`: each surface vertex adds
+    /// the mean of its triangles' proposals, and the bodies the matching impulses.
+    fn gather(&self, substep: usize, units: std::ops::Range<usize>) {
+        let Some(tools) = &self.tools else {
+            return;
+        };
+        let c = tools.contacts;
+        let Some(surface) = &c.surface else {
+            return;
+        };
+        let model = self.model;
+        let step = &c.substeps[substep];
+        // SAFETY: the faces phase before this one is done; proposals are only read here.
+        let proposals =
+            unsafe { std::slice::from_raw_parts(tools.proposals, 3 * surface.faces.len()) };
+        for u in units {
+            // SAFETY: as in `collide_tools`.
+            let sums = unsafe {
+                std::slice::from_raw_parts_mut(tools.sums.add(u * tools.bodies), tools.bodies)
+            };
+            for i in vertex_range(model, u..u + 1) {
+                let (a, b) = (surface.offsets[i] as usize, surface.offsets[i + 1] as usize);
+                if a == b {
+                    continue;
+                }
+                // SAFETY: as in `predict`.
+                let xw = unsafe { &mut *self.xw.add(i) };
+                let w = xw[3];
+                if w == 0.0 || c.attach.get(i).is_some_and(|a| a[3] > 0.0) {
+                    continue;
+                }
+                let x0 = model.rest_positions[i];
+                let mut x = [xw[0], xw[1], xw[2]];
+                gather_vertex(proposals, &surface.slots[a..b], &mut x, |body, dw, x| {
+                    push_impulse(step, body, x0, x, dw, w, &mut |b, f, m| {
+                        let r = &mut sums[b];
+                        for j in 0..3 {
+                            r[j] += f[j] as f64;
+                            r[3 + j] += m[j] as f64;
+                        }
+                    });
                 });
                 xw[..3].copy_from_slice(&x);
             }
