@@ -442,8 +442,9 @@ fn face_contact(f: u32) {
             }
             let m = tool.shapes[k];
             let cl = apply_rows(m, centre);
-            let rr = tool_static[4u * k + 3u].w + reach;
-            if (dot(cl, cl) > rr * rr) {
+            let core = tool_static[4u * k + 3u];
+            let rr = core.w + reach;
+            if (dist2(cl, core_point(core.xyz, cl)) > rr * rr) {
                 continue;
             }
             let t0 = apply_rows(m, y[0]);

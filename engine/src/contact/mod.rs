@@ -220,7 +220,7 @@ pub(crate) struct ShapeParams {
     /// share of the core left when shortened by the smallest radius.
     pub friction: [f32; 4],
     /// The shape's core for face contact (`surface::deepest_point`): the segment from
-    /// `-xyz` to `xyz` (a point when zero); w the bounding radius about the shape's origin.
+    /// `-xyz` to `xyz` (a point when zero); w the farthest any point of the shape lies from it.
     pub core: [f32; 4],
 }
 

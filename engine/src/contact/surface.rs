@@ -8,7 +8,8 @@
 //! triangles between the vertices:
 //!
 //! 1. **faces** (one work item per surface triangle): for each tool shape near the triangle
-//!    (a bounding-sphere test: the broad phase), the triangle's deepest point in the shape
+//!    (the broad phase: the triangle's bounding sphere against the shape's distance from
+//!    its core), the triangle's deepest point in the shape
 //!    is found (the point of the triangle closest to the shape's core: the centre of a
 //!    sphere, the axis segment of a capsule or cylinder, the long axis of a box; see
 //!    [`deepest_point`]), and the correction that moves
@@ -97,23 +98,25 @@ impl std::fmt::Display for SurfaceContactChoice {
     }
 }
 
-/// The smallest radius of curvature of a shape's surface and its bounding radius about its
-/// origin, for the shapes that take face contact (`None`: convex hulls).
+/// The smallest radius of curvature of a shape's surface and how far its points lie from its
+/// core (`ShapeParams::core`), for the shapes that take face contact (`None`: convex hulls).
 pub(crate) fn face_radii(shape: &ToolShape) -> Option<(f64, f64)> {
     match shape {
         ToolShape::Sphere { radius } => Some((*radius, *radius)),
         ToolShape::Capsule {
             radius,
             half_length,
-        } => Some((*radius, radius + half_length)),
-        ToolShape::Cylinder {
-            radius,
-            half_length,
-        } => Some((*radius, radius.hypot(*half_length))),
-        ToolShape::Box { half_extents: h } => Some((
-            h.iter().copied().fold(f64::INFINITY, f64::min),
-            (h[0] * h[0] + h[1] * h[1] + h[2] * h[2]).sqrt(),
-        )),
+        } => Some((*radius, *radius)),
+        ToolShape::Cylinder { radius, .. } => Some((*radius, *radius)),
+        ToolShape::Box { half_extents: h } => {
+            // The core is the longest axis: the reach is the other two's diagonal.
+            let a = (0..3).fold(0, |a, j| if h[j] > h[a] { j } else { a });
+            let (b, c) = ((a + 1) % 3, (a + 2) % 3);
+            Some((
+                h.iter().copied().fold(f64::INFINITY, f64::min),
+                h[b].hypot(h[c]),
+            ))
+        }
         ToolShape::Convex { .. } => None,
     }
 }
@@ -487,10 +490,11 @@ pub(crate) fn face_contact(
             continue;
         }
         let m = &step.shapes[k];
-        // Broad phase: the triangle's bounding sphere against the shape's.
+        // Broad phase: the triangle's bounding sphere against the shape's reach about its
+        // core (a long shaft only tests the triangles near its axis).
         let cl = apply_rows(m, centre);
         let r = sp.core[3] + reach;
-        if dot(cl, cl) > r * r {
+        if dist2(cl, core_point([sp.core[0], sp.core[1], sp.core[2]], cl)) > r * r {
             continue;
         }
         let t = [

@@ -781,6 +781,13 @@ impl GpuXpbd {
 
     /// Uploads the tools' static data (shapes, attachments) and sizes their buffers.
     pub fn set_contacts(&mut self, contacts: &Contacts) -> Result<(), SimError> {
+        let faces = contacts.surface.as_ref().map_or(0, |s| s.faces.len());
+        if faces > (MAX_GROUPS * WORKGROUP) as usize {
+            return Err(SimError::Config(format!(
+                "{faces} surface triangles of face contact exceed one dispatch ({} max)",
+                MAX_GROUPS * WORKGROUP
+            )));
+        }
         let substeps = vec![ToolSubstep::default(); self.plan.substeps as usize];
         self.tools = Some(Self::tool_buffers(
             &self.ctx.device,
