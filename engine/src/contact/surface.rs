@@ -12,7 +12,7 @@
 //!    its core), the triangle's deepest point in the shape
 //!    is found (the point of the triangle closest to the shape's core: the centre of a
 //!    sphere, the axis segment of a capsule or cylinder, the long axis of a box; see
-//!    [`deepest_point`]), and the correction that moves
+//!    `deepest_point`), and the correction that moves
 //!    it to the shape's surface (with Coulomb friction on its motion relative to the tool,
 //!    as for vertices) is shared by the triangle's three vertices by barycentric weight and
 //!    inverse mass (`dx_i = w_i b_i dx / sum_j w_j b_j^2`, so that the point moves by `dx`).
@@ -102,12 +102,9 @@ impl std::fmt::Display for SurfaceContactChoice {
 /// core (`ShapeParams::core`), for the shapes that take face contact (`None`: convex hulls).
 pub(crate) fn face_radii(shape: &ToolShape) -> Option<(f64, f64)> {
     match shape {
-        ToolShape::Sphere { radius } => Some((*radius, *radius)),
-        ToolShape::Capsule {
-            radius,
-            half_length,
-        } => Some((*radius, *radius)),
-        ToolShape::Cylinder { radius, .. } => Some((*radius, *radius)),
+        ToolShape::Sphere { radius }
+        | ToolShape::Capsule { radius, .. }
+        | ToolShape::Cylinder { radius, .. } => Some((*radius, *radius)),
         ToolShape::Box { half_extents: h } => {
             // The core is the longest axis: the reach is the other two's diagonal.
             let a = (0..3).fold(0, |a, j| if h[j] > h[a] { j } else { a });
@@ -179,6 +176,7 @@ impl SurfaceMesh {
 
     /// The kernels' read-only surface buffer: a header (faces, start of the vertex offsets,
     /// start of the slot lists, 0), the faces, the vertex offsets, the slot lists.
+    #[cfg_attr(not(feature = "gpu"), allow(dead_code))]
     pub fn packed(&self) -> Vec<u32> {
         let f = self.faces.len() as u32;
         let offsets_at = 4 + 4 * f;
