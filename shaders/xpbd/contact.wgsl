@@ -150,6 +150,25 @@ fn push_impulse(i: u32, b: u32, xw: vec3<f32>, dw: vec3<f32>, w: f32) {
     contact_acc[idx + 1u] = contact_acc[idx + 1u] + vec4<f32>(cross(r, f), 0.0);
 }
 
+// Where contact point p inside shape k by depth along n goes, less the tangential motion
+// since pp that friction holds back (shapes.rs: contact_target). Vertex and face contact.
+fn contact_target(k: u32, p: vec3<f32>, n: vec3<f32>, depth: f32, pp: vec3<f32>) -> vec3<f32> {
+    var q = p + depth * n;
+    let dl = q - pp;
+    let dn = dot(dl, n);
+    let t = dl - dn * n;
+    let tl = sqrt(dot(t, t));
+    if (tl > 0.0) {
+        let fr = tool_static[4u * k + 2u];
+        var f = 1.0;
+        if (tl > fr.x * depth) {
+            f = min(fr.y * depth / tl, 1.0);
+        }
+        q = q - f * t;
+    }
+    return q;
+}
+
 // Pushes vertex i (displacement x, displacement at the substep start xp, rest position x0,
 // inverse mass w > 0) out of every tool shape with friction, then to its attachment.
 fn contact_vertex(i: u32, x_in: vec3<f32>, xp_in: vec3<f32>, x0: vec3<f32>, w: f32) -> vec3<f32> {
@@ -161,22 +180,7 @@ fn contact_vertex(i: u32, x_in: vec3<f32>, xp_in: vec3<f32>, x0: vec3<f32>, w: f
         if (s.w >= 0.0) {
             continue;
         }
-        let n = s.xyz;
-        let depth = -s.w;
-        var q = p + depth * n;
-        let pp = apply_rows(tool.shapes_prev[k], x0 + xp_in);
-        let dl = q - pp;
-        let dn = dot(dl, n);
-        let t = dl - dn * n;
-        let tl = sqrt(dot(t, t));
-        if (tl > 0.0) {
-            let fr = tool_static[4u * k + 2u];
-            var f = 1.0;
-            if (tl > fr.x * depth) {
-                f = min(fr.y * depth / tl, 1.0);
-            }
-            q = q - f * t;
-        }
+        let q = contact_target(k, p, s.xyz, -s.w, apply_rows(tool.shapes_prev[k], x0 + xp_in));
         let dw = unrotate(m, q - p);
         x = x + dw;
         let body = bitcast<u32>(tool_static[4u * k].y);
@@ -459,23 +463,10 @@ fn face_contact(f: u32) {
             if (denom <= 0.0) {
                 continue;
             }
-            let n = dp.n;
-            let depth = -dp.d;
             let p = at_bary(t0, t1, t2, b);
-            var q = p + depth * n;
             let mp = tool.shapes_prev[k];
             let pp = at_bary(apply_rows(mp, xp[0]), apply_rows(mp, xp[1]), apply_rows(mp, xp[2]), b);
-            let dl = q - pp;
-            let dn = dot(dl, n);
-            let tv = dl - dn * n;
-            let tl = sqrt(dot(tv, tv));
-            if (tl > 0.0) {
-                var ff = 1.0;
-                if (tl > fr.x * depth) {
-                    ff = min(fr.y * depth / tl, 1.0);
-                }
-                q = q - ff * tv;
-            }
+            let q = contact_target(k, p, dp.n, -dp.d, pp);
             let dw = unrotate(m, q - p);
             let body = f32(bitcast<u32>(tool_static[4u * k].y) + 1u);
             for (var c = 0u; c < 3u; c++) {

@@ -484,6 +484,12 @@ impl Contacts {
         self.needle.as_ref()
     }
 
+    /// Whether vertex `i` is attached to a body or the world.
+    #[inline]
+    pub(crate) fn is_attached(&self, i: usize) -> bool {
+        self.attach.get(i).is_some_and(|a| a[3] > 0.0)
+    }
+
     /// Number of bodies including the world body.
     pub(crate) fn num_bodies(&self) -> usize {
         self.body_names.len()

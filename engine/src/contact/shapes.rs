@@ -5,6 +5,7 @@
 #![allow(clippy::needless_range_loop)]
 
 use super::{ShapeParams, ToolSubstep};
+use crate::solver::constraints::dot;
 
 /// A rigid tool shape, in its own frame. Capsules and cylinders lie along the local z axis
 /// (the URDF convention).
@@ -213,11 +214,6 @@ impl ToolShape {
 }
 
 #[inline(always)]
-fn dot(a: [f32; 3], b: [f32; 3]) -> f32 {
-    a[0] * b[0] + a[1] * b[1] + a[2] * b[2]
-}
-
-#[inline(always)]
 pub(crate) fn apply_rows(m: &[[f32; 4]; 3], x: [f32; 3]) -> [f32; 3] {
     [
         dot([m[0][0], m[0][1], m[0][2]], x) + m[0][3],
@@ -318,6 +314,41 @@ pub(crate) fn sdf(s: &ShapeParams, planes: &[[f32; 4]], p: [f32; 3]) -> (f32, [f
     }
 }
 
+/// Where a contact point `p` (shape frame) inside shape `sp` by `depth` along its outward
+/// normal `n` goes: to the surface, less the tangential motion relative to the tool since
+/// `pp` (the point at the start of the substep, in the tool's frame then) that Coulomb
+/// friction holds back. Shared by vertex and face contact; mirrors `contact_target` in
+/// `shaders/xpbd/contact.wgsl`.
+#[inline(always)]
+pub(crate) fn contact_target(
+    sp: &ShapeParams,
+    p: [f32; 3],
+    n: [f32; 3],
+    depth: f32,
+    pp: [f32; 3],
+) -> [f32; 3] {
+    let mut q = [
+        p[0] + depth * n[0],
+        p[1] + depth * n[1],
+        p[2] + depth * n[2],
+    ];
+    let dl = [q[0] - pp[0], q[1] - pp[1], q[2] - pp[2]];
+    let dn = dot(dl, n);
+    let t = [dl[0] - dn * n[0], dl[1] - dn * n[1], dl[2] - dn * n[2]];
+    let tl = dot(t, t).sqrt();
+    if tl > 0.0 {
+        let f = if tl <= sp.friction[0] * depth {
+            1.0
+        } else {
+            (sp.friction[1] * depth / tl).min(1.0)
+        };
+        for j in 0..3 {
+            q[j] -= f * t[j];
+        }
+    }
+    q
+}
+
 /// Per-vertex data the contact kernel needs.
 pub(crate) struct ContactInputs<'a> {
     pub step: &'a ToolSubstep,
@@ -352,28 +383,8 @@ pub(crate) fn contact_vertex(
             continue;
         }
         let depth = -d;
-        let mut q = [
-            p[0] + depth * n[0],
-            p[1] + depth * n[1],
-            p[2] + depth * n[2],
-        ];
-        // Friction on the motion relative to the tool over this substep, in the tool frame.
         let xp = [x0[0] + prev[0], x0[1] + prev[1], x0[2] + prev[2]];
-        let pp = apply_rows(&step.shapes_prev[k], xp);
-        let dl = [q[0] - pp[0], q[1] - pp[1], q[2] - pp[2]];
-        let dn = dot(dl, n);
-        let t = [dl[0] - dn * n[0], dl[1] - dn * n[1], dl[2] - dn * n[2]];
-        let tl = dot(t, t).sqrt();
-        if tl > 0.0 {
-            let f = if tl <= sp.friction[0] * depth {
-                1.0
-            } else {
-                (sp.friction[1] * depth / tl).min(1.0)
-            };
-            for j in 0..3 {
-                q[j] -= f * t[j];
-            }
-        }
+        let q = contact_target(sp, p, n, depth, apply_rows(&step.shapes_prev[k], xp));
         let dw = unrotate(m, [q[0] - p[0], q[1] - p[1], q[2] - p[2]]);
         for j in 0..3 {
             x[j] += dw[j];

@@ -36,10 +36,11 @@
 // Index loops over xyz and corners mirror the WGSL.
 #![allow(clippy::needless_range_loop)]
 
-use super::shapes::{apply_rows, sdf, unrotate};
+use super::shapes::{apply_rows, contact_target, sdf, unrotate};
 use super::{ShapeParams, ToolShape, ToolSubstep};
 use crate::mesh::boundary_triangles;
 use crate::model::Model;
+use crate::solver::constraints::{cross, dot, sub};
 
 /// Which contact the tool shapes make with the tissue.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
@@ -189,22 +190,6 @@ impl SurfaceMesh {
     }
 }
 
-#[inline(always)]
-fn dot(a: [f32; 3], b: [f32; 3]) -> f32 {
-    a[0] * b[0] + a[1] * b[1] + a[2] * b[2]
-}
-#[inline(always)]
-fn sub(a: [f32; 3], b: [f32; 3]) -> [f32; 3] {
-    [a[0] - b[0], a[1] - b[1], a[2] - b[2]]
-}
-#[inline(always)]
-fn cross(a: [f32; 3], b: [f32; 3]) -> [f32; 3] {
-    [
-        a[1] * b[2] - a[2] * b[1],
-        a[2] * b[0] - a[0] * b[2],
-        a[0] * b[1] - a[1] * b[0],
-    ]
-}
 #[inline(always)]
 fn at_bary(t: &[[f32; 3]; 3], b: [f32; 3]) -> [f32; 3] {
     let mut out = [0.0f32; 3];
@@ -510,33 +495,13 @@ pub(crate) fn face_contact(
         }
         let depth = -d;
         let p = at_bary(&t, b);
-        let mut q = [
-            p[0] + depth * n[0],
-            p[1] + depth * n[1],
-            p[2] + depth * n[2],
-        ];
-        // Friction on the contact point's motion relative to the tool over this substep.
         let mp = &step.shapes_prev[k];
         let tp = [
             apply_rows(mp, prev[0]),
             apply_rows(mp, prev[1]),
             apply_rows(mp, prev[2]),
         ];
-        let pp = at_bary(&tp, b);
-        let dl = sub(q, pp);
-        let dn = dot(dl, n);
-        let tv = [dl[0] - dn * n[0], dl[1] - dn * n[1], dl[2] - dn * n[2]];
-        let tl = dot(tv, tv).sqrt();
-        if tl > 0.0 {
-            let f = if tl <= sp.friction[0] * depth {
-                1.0
-            } else {
-                (sp.friction[1] * depth / tl).min(1.0)
-            };
-            for j in 0..3 {
-                q[j] -= f * tv[j];
-            }
-        }
+        let q = contact_target(sp, p, n, depth, at_bary(&tp, b));
         let dw = unrotate(m, sub(q, p));
         for c in 0..3 {
             let s = w[c] * b[c] / denom;

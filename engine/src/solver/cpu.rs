@@ -28,7 +28,7 @@ use super::{
 };
 use crate::contact::needle::{needle_pass, NeedleDevice};
 use crate::contact::shapes::{contact_vertex, push_impulse, ContactInputs};
-use crate::contact::surface::{face_contact, gather_vertex};
+use crate::contact::surface::{face_contact, gather_vertex, SurfaceMesh};
 use crate::contact::{Contacts, RawWrench};
 use crate::model::{Control, Model, State};
 use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
@@ -1055,16 +1055,19 @@ impl Frame<'_> {
         }
     }
 
+    /// The frame's tools and their surface mesh, when face contact is on.
+    fn face_tools(&self) -> Option<(&FrameTools<'_>, &SurfaceMesh)> {
+        let tools = self.tools.as_ref()?;
+        Some((tools, tools.contacts.surface.as_ref()?))
+    }
+
     /// 2b' and 4'. Face contact on the surface triangles of units `units`: each triangle's
     /// proposed corrections for its corners (`contact::surface`).
     fn faces(&self, substep: usize, units: std::ops::Range<usize>) {
-        let Some(tools) = &self.tools else {
+        let Some((tools, surface)) = self.face_tools() else {
             return;
         };
         let c = tools.contacts;
-        let Some(surface) = &c.surface else {
-            return;
-        };
         let model = self.model;
         let step = &c.substeps[substep];
         let n = surface.faces.len();
@@ -1081,8 +1084,7 @@ impl Frame<'_> {
                 let (xw, pv) = unsafe { (*self.xw.add(i), *self.prev.add(i)) };
                 x[k] = [x0[0] + xw[0], x0[1] + xw[1], x0[2] + xw[2]];
                 p[k] = [x0[0] + pv[0], x0[1] + pv[1], x0[2] + pv[2]];
-                let attached = c.attach.get(i).is_some_and(|a| a[3] > 0.0);
-                w[k] = if attached { 0.0 } else { xw[3] };
+                w[k] = if c.is_attached(i) { 0.0 } else { xw[3] };
             }
             let out = face_contact(step, &c.shapes, x, p, w);
             // SAFETY: triangle f's three slots belong to the thread that runs its unit.
@@ -1097,13 +1099,10 @@ impl Frame<'_> {
     /// Face contact's second half on the vertices of units `units`: each surface vertex adds
     /// the mean of its triangles' proposals, and the bodies the matching impulses.
     fn gather(&self, substep: usize, units: std::ops::Range<usize>) {
-        let Some(tools) = &self.tools else {
+        let Some((tools, surface)) = self.face_tools() else {
             return;
         };
         let c = tools.contacts;
-        let Some(surface) = &c.surface else {
-            return;
-        };
         let model = self.model;
         let step = &c.substeps[substep];
         // SAFETY: the faces phase before this one is done; proposals are only read here.
@@ -1122,7 +1121,7 @@ impl Frame<'_> {
                 // SAFETY: as in `predict`.
                 let xw = unsafe { &mut *self.xw.add(i) };
                 let w = xw[3];
-                if w == 0.0 || c.attach.get(i).is_some_and(|a| a[3] > 0.0) {
+                if w == 0.0 || c.is_attached(i) {
                     continue;
                 }
                 let x0 = model.rest_positions[i];

@@ -34,7 +34,7 @@
 //! at its axis invert within 6 frames), both scaled by `courant` (default 1; use 0.7 for
 //! nu >= 0.495).
 
-mod constraints;
+pub(crate) mod constraints;
 pub mod cpu;
 mod diagnostics;
 pub mod guards;
