@@ -146,3 +146,18 @@ fn robot_errors_print_their_message_once() {
     // The message has everything; no source repeats it (anyhow's `{:#}` prints the chain).
     assert!(e.source().is_none(), "{msg}");
 }
+
+#[test]
+fn an_unknown_tool_contact_names_the_choices() {
+    let text = format!("tool_contact = \"edges\"\n{}", base(""));
+    let e = CoSimScene::parse(&text, Path::new("bad.toml"))
+        .expect_err("tool_contact = \"edges\" is refused")
+        .to_string();
+    assert!(
+        e.contains("tool_contact")
+            && e.contains("auto")
+            && e.contains("faces")
+            && e.contains("line 1"),
+        "{e}"
+    );
+}
