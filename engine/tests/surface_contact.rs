@@ -91,8 +91,8 @@ fn spread(f: &[f64]) -> f64 {
 /// shaft lands (vertex contact alone: 0.197-0.224 N, the README's baseline).
 #[test]
 fn a_shaft_feels_the_same_force_wherever_it_lands() {
-    let (f, faces) = across_a_cell(SurfaceContact::Auto, 0.002);
-    assert!(faces, "auto picks faces for a 2.5 mm radius on 2 mm cells");
+    let (f, faces) = across_a_cell(SurfaceContact::Faces, 0.002);
+    assert!(faces);
     eprintln!(
         "2 mm cells, faces: {f:.4?}, spread {:.1} %",
         100.0 * spread(&f)
@@ -121,16 +121,15 @@ fn faces_hold_a_shaft_up_between_coarse_vertices() {
     assert!(f.iter().all(|&x| x > 0.9 * vmax), "{f:?} against {vmax}");
 }
 
-/// Auto: a tool much wider than the surface spacing keeps vertex contact, and says so.
-#[test]
-fn auto_keeps_vertex_contact_for_a_wide_tool() {
+/// What `SurfaceContact::Auto` picks for `shape` over a 40 x 40 x 20 mm block of 5 mm cells.
+fn auto_choice(shape: ToolShape) -> vesalius_engine::contact::SurfaceContactChoice {
     let mut model = common::pinned_block([8, 8, 4], [0.04, 0.04, 0.02], common::tissue(1e4, 0.45));
     model.gravity = [0.0; 3];
     let setup = ToolSetup {
-        bodies: vec!["ball".into()],
+        bodies: vec!["tool".into()],
         shapes: vec![ToolShapeDesc {
             body: 0,
-            shape: ToolShape::Sphere { radius: 0.05 },
+            shape,
             origin: Pose::IDENTITY,
             static_friction: 0.0,
             kinetic_friction: 0.0,
@@ -144,12 +143,28 @@ fn auto_keeps_vertex_contact_for_a_wide_tool() {
         &[Pose::from_translation(DVec3::new(0.0, 0.0, 0.08))],
     )
     .unwrap();
-    let choice = sim.contacts().unwrap().surface_contact().clone();
-    assert!(!choice.faces, "{choice}");
-    assert!((choice.mean_edge - 0.0055).abs() < 0.0015, "{choice}");
+    sim.contacts().unwrap().surface_contact().clone()
+}
+
+/// Auto: a tool wider than the surface spacing keeps vertex contact, a thinner one gets
+/// faces, and each says so.
+#[test]
+fn auto_picks_faces_only_for_a_tool_thinner_than_the_spacing() {
+    let wide = auto_choice(ToolShape::Sphere { radius: 0.01 });
+    assert!(!wide.faces, "{wide}");
+    assert!((wide.mean_edge - 0.0055).abs() < 0.0015, "{wide}");
     assert!(
-        choice.to_string().starts_with("tool contact: vertices"),
-        "{choice}"
+        wide.to_string().starts_with("tool contact: vertices"),
+        "{wide}"
+    );
+    let thin = auto_choice(ToolShape::Cylinder {
+        radius: RADIUS,
+        half_length: HALF_LENGTH,
+    });
+    assert!(thin.faces, "{thin}");
+    assert!(
+        thin.to_string().starts_with("tool contact: faces"),
+        "{thin}"
     );
 }
 
