@@ -94,6 +94,7 @@ pub use scene::{CoSimError, CoSimScene, Coupling, CriteriaSpec, WaypointSpec};
 pub use trajectory::{
     JointHandle, LinkHandle, SceneRobot, Trajectory, TrajectoryBuilder, TrajectoryError,
 };
+pub use vesalius_engine::scene::overrides::Override;
 /// The types most co-simulation programs need, in one `use vesalius_cosim::prelude::*;`.
 pub mod prelude {
     pub use crate::coupling::{CoSim, PredictOptions, WorldSnapshot};

@@ -68,7 +68,8 @@ use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use vesalius_engine::contact::{NeedleTissue, SurfaceContact};
 use vesalius_engine::model::{Material, PinSet, Plane, SupportMotion};
-use vesalius_engine::scene::{MeshSpec, OutputSpec, Scene, SceneFile, SimulationSpec};
+use vesalius_engine::scene::overrides::{self, Override};
+use vesalius_engine::scene::{MeshSpec, OutputSpec, Scene, SceneError, SceneFile, SimulationSpec};
 
 /// A position and roll-pitch-yaw orientation (URDF convention).
 #[derive(Clone, Copy, Debug, Default, PartialEq, Serialize, Deserialize)]
@@ -522,6 +523,33 @@ impl CoSimScene {
             file,
         };
         scene.check()?;
+        Ok(scene)
+    }
+
+    /// Parses scene text as [`CoSimScene::parse`] does after making `changes` to its values
+    /// ([`vesalius_engine::scene::overrides`]); an error about a changed value lists the
+    /// changes.
+    pub fn parse_with(text: &str, path: &Path, changes: &[Override]) -> Result<Self, CoSimError> {
+        if changes.is_empty() {
+            return Self::parse(text, path);
+        }
+        let invalid = |message: String| CoSimError::Scene {
+            path: path.display().to_string(),
+            message,
+        };
+        let file: CoSimFile = overrides::read_with(text, changes).map_err(invalid)?;
+        let scene = Self {
+            path: path.to_path_buf(),
+            file,
+        };
+        scene.check().map_err(|e| {
+            let message = match e {
+                CoSimError::Scene { message, .. } => message,
+                CoSimError::Tissue(SceneError::Invalid { what, .. }) => what,
+                other => other.to_string(),
+            };
+            invalid(format!("with {}: {message}", overrides::describe(changes)))
+        })?;
         Ok(scene)
     }
 

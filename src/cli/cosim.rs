@@ -12,7 +12,7 @@ use vesalius_engine::output::{FrameWriter, PVD_NAME};
 
 /// Runs a co-simulation scene whose text is `text`.
 pub fn run(args: &RunArgs, text: &str) -> Result<()> {
-    let scene = CoSimScene::parse(text, &args.scene)?;
+    let scene = CoSimScene::parse_with(text, &args.scene, &args.set)?;
     let options = PredictOptions {
         duration: args.duration,
         ..args.backend.predict_options()
@@ -222,6 +222,7 @@ pub fn run(args: &RunArgs, text: &str) -> Result<()> {
     let summary = json!({
         "vesalius_version": env!("CARGO_PKG_VERSION"),
         "scene": args.scene.display().to_string(),
+        "overrides": args.set.iter().map(|c| c.to_string()).collect::<Vec<_>>(),
         "status": match &failure { None => "ok".to_string(), Some(e) => format!("failed: {e:#}") },
         "warnings": warnings,
         "wall_time_s": wall,

@@ -8,6 +8,7 @@ use serde_json::json;
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
 use vesalius_engine::output::{FrameWriter, PVD_NAME};
+use vesalius_engine::scene::overrides::Override;
 use vesalius_engine::scene::Scene;
 use vesalius_engine::sim::Simulation;
 use vesalius_engine::solver::SimError;
@@ -37,6 +38,11 @@ pub struct RunArgs {
     /// `[plan] mode = "online"` scene (to compare the two).
     #[arg(long)]
     pub no_supervisor: bool,
+    /// Change a scene value before the run, e.g. `--set materials.skin.youngs_modulus=6e4`
+    /// or `--set mesh.generator.vein_radius=0.0025` (dotted keys; arrays of tables by
+    /// index: `tool.0.static_friction=0.3`). Repeatable; written to summary.json.
+    #[arg(long = "set", value_name = "KEY=VALUE")]
+    pub set: Vec<Override>,
 }
 
 /// The frame progress bar of `run` (hidden with `--quiet`).
@@ -62,7 +68,7 @@ pub fn run(args: RunArgs) -> Result<()> {
     if vesalius_cosim::scene::is_cosim(&text) {
         return super::cosim::run(&args, &text);
     }
-    let mut scene = Scene::parse(&text, &args.scene)?;
+    let mut scene = Scene::parse_with(&text, &args.scene, &args.set)?;
     if let Some(d) = args.duration {
         scene.file.simulation.duration = d;
     }
@@ -179,6 +185,7 @@ pub fn run(args: RunArgs) -> Result<()> {
     let summary = json!({
         "vesalius_version": env!("CARGO_PKG_VERSION"),
         "scene": args.scene.display().to_string(),
+        "overrides": args.set.iter().map(|c| c.to_string()).collect::<Vec<_>>(),
         "status": match &failure { None => "ok".to_string(), Some(e) => format!("failed: {e:#}") },
         "backend": format!("{:?}", sim.backend_kind()).to_lowercase(),
         "device": sim.backend_name(),

@@ -43,6 +43,8 @@
 //! translate = [0.0, 0.0, 0.002]
 //! ```
 
+pub mod overrides;
+
 use crate::mesh::generate::{box_grid, layered_limb, LimbParams};
 use crate::mesh::RegionId;
 use crate::mesh::{LoadOptions, MeshError, TetMesh, ValidateOptions};
@@ -554,6 +556,31 @@ impl Scene {
             file,
         };
         scene.check()?;
+        Ok(scene)
+    }
+
+    /// Parses scene text as [`Scene::parse`] does after making `changes` to its values
+    /// ([`overrides`]); an error about a changed value lists the changes.
+    pub fn parse_with(
+        text: &str,
+        path: &Path,
+        changes: &[overrides::Override],
+    ) -> Result<Self, SceneError> {
+        if changes.is_empty() {
+            return Self::parse(text, path);
+        }
+        let file: SceneFile =
+            overrides::read_with(text, changes).map_err(|message| SceneError::Parse {
+                path: path.display().to_string(),
+                message,
+            })?;
+        let scene = Self {
+            path: path.to_path_buf(),
+            file,
+        };
+        scene.file.check().map_err(|what| {
+            scene.invalid(format!("with {}: {what}", overrides::describe(changes)))
+        })?;
         Ok(scene)
     }
 
