@@ -19,6 +19,9 @@ enum Command {
     /// Optimize a scene's needle insertion within a latency budget ([plan]); writes plan.toml,
     /// candidates.csv, convergence.png and summary.json in --out.
     Plan(cli::plan::PlanArgs),
+    /// Run an in-silico trial: every case (virtual patients, material draws) against every
+    /// behaviour; results.csv, summary.json and summary.md in --out (resumable).
+    Trial(cli::trial::TrialArgs),
     /// Draw the tissue at a time offscreen into a PNG (no window or display needed).
     #[cfg(feature = "viewer")]
     Render(cli::render::RenderArgs),
@@ -61,6 +64,7 @@ fn main() -> std::process::ExitCode {
     let result = match cli.command {
         Command::Run(args) => cli::run::run(args),
         Command::Plan(args) => cli::plan::run(args),
+        Command::Trial(args) => cli::trial::run(args),
         #[cfg(feature = "viewer")]
         Command::Render(args) => cli::render::run(args),
         Command::Info(args) => cli::info::run(args),

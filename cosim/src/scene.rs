@@ -429,7 +429,7 @@ impl CoSimFile {
 /// Errors of co-simulation scenes and runs.
 ///
 /// One message per error, as for the engine's
-/// [`SceneError`](vesalius_engine::scene::SceneError): a variant that wraps another error
+/// [`SceneError`]: a variant that wraps another error
 /// prints its message and does not expose it as a `source` (so `Robot` and `Trajectory`
 /// convert with the `From` impls below, not thiserror's `#[from]`, which would); the
 /// transparent ones add nothing of their own.

@@ -10,3 +10,4 @@ pub mod plan;
 pub mod render;
 pub mod robot;
 pub mod run;
+pub mod trial;

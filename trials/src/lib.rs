@@ -77,8 +77,10 @@ mod design;
 mod error;
 pub mod normal;
 mod param;
+pub mod runner;
 pub mod sampling;
 
 pub use design::{Case, Correlation, Design, DesignKind, DesignSettings, MAX_CASES};
 pub use error::TrialError;
 pub use param::{Param, Value, MIN_TRUNCATED_MASS};
+pub use runner::{Behaviour, BehaviourKind, Row, RunError, RunOutcome, Summary, Trial};

@@ -1,0 +1,680 @@
+//! Running a trial on this machine: every case of a [`Design`] against every robot
+//! behaviour, on all cores, into a result table that survives being killed.
+//!
+//! A trial file is a design file ([`Design`]) plus what to run it on:
+//!
+//! ```toml
+//! scene = "../scenes/phlebotomy.toml"   # relative to the trial file
+//!
+//! [[behaviour]]
+//! name = "fixed_stroke"
+//! kind = "fixed"                        # the scene's own trajectory
+//!
+//! [run]                                 # optional
+//! duration = 1.0                        # s of each case (default: the scene's)
+//! ```
+//!
+//! Each case's parameters become changes to the scene before it is read
+//! (`vesalius_engine::scene::overrides`): `cohort.<name>` sets the mesh generator's `<name>`
+//! (`mesh.generator.<name>`), `materials.<region>.<field>` the region's material. A case
+//! whose scene is refused (a draw the scene cannot take), or whose run fails, is a row with
+//! its error.
+//!
+//! The output folder holds `trial.json` (the trial's text and the runner's version: a restart
+//! with another trial is refused), `rows.jsonl` (one line per finished row, written and
+//! flushed as each finishes, so a killed run keeps them and a restart runs only the rest) and,
+//! once every row is there, `results.csv` (one row per case and behaviour, in case order) and
+//! `summary.json` / `summary.md` (pass rate per behaviour with Wilson 95 % intervals, the
+//! failed criteria ranked). Rows have the same values whatever the order or the number of
+//! threads they ran on (the CPU backend gives the same bits on any team; each case runs on
+//! one thread).
+
+use crate::{Case, Design, TrialError, Value};
+use serde::{Deserialize, Serialize};
+use std::collections::{BTreeMap, BTreeSet};
+use std::io::{BufRead, Write};
+use std::path::{Path, PathBuf};
+use std::sync::Mutex;
+use std::time::Instant;
+use vesalius_cosim::engine::scene::overrides::Override;
+use vesalius_cosim::engine::solver::Threads;
+use vesalius_cosim::{BackendKind, CoSimScene, PredictOptions};
+
+/// A robot behaviour a trial runs every case with.
+#[derive(Clone, Debug, Deserialize, Serialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct Behaviour {
+    /// Its name in the table.
+    pub name: String,
+    /// What the robot does.
+    pub kind: BehaviourKind,
+}
+
+/// What a behaviour does.
+#[derive(Clone, Copy, Debug, Deserialize, Serialize, PartialEq, Eq)]
+#[serde(rename_all = "snake_case")]
+pub enum BehaviourKind {
+    /// The scene's own trajectory, as it is.
+    Fixed,
+}
+
+/// `[run]`: how each case runs.
+#[derive(Clone, Debug, Default, Deserialize, Serialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct RunSpec {
+    /// Simulated seconds of each case (default: the scene's duration).
+    pub duration: Option<f64>,
+}
+
+/// What a trial file holds beside its design.
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct TrialTail {
+    scene: PathBuf,
+    behaviour: Vec<Behaviour>,
+    #[serde(default)]
+    run: RunSpec,
+}
+
+/// A trial: a design, the scene its cases change, the behaviours.
+#[derive(Clone, Debug)]
+pub struct Trial {
+    /// The trial file.
+    pub path: PathBuf,
+    /// Its text (kept in the output folder, to refuse resuming another trial there).
+    pub text: String,
+    /// The scene file (resolved against the trial file's folder).
+    pub scene_path: PathBuf,
+    /// The scene's text.
+    pub scene_text: String,
+    /// Cases and their parameters.
+    pub design: Design,
+    /// Behaviours, each run on every case.
+    pub behaviours: Vec<Behaviour>,
+    /// How each case runs.
+    pub run: RunSpec,
+}
+
+/// One row of the result table: one case with one behaviour.
+#[derive(Clone, Debug, Deserialize, Serialize, PartialEq)]
+pub struct Row {
+    /// `<case id>/<behaviour>`.
+    pub id: String,
+    /// The case.
+    pub case: Case,
+    /// The behaviour's name.
+    pub behaviour: String,
+    /// The scene's verdict (false for an error).
+    pub passed: bool,
+    /// The criteria that failed, by kind (`final_tip_region`, `physical_sanity`, ...).
+    pub failed: Vec<String>,
+    /// Needle events as `time:description`, in order.
+    pub events: Vec<String>,
+    /// Largest tool force over the run (N, over the tools).
+    pub peak_force: Option<f64>,
+    /// Largest damaged volume fraction over the regions.
+    pub peak_damaged_fraction: Option<f64>,
+    /// The guard that stopped the run, if one did.
+    pub guard: Option<String>,
+    /// Simulated time (s).
+    pub simulated_time: f64,
+    /// Wall time of the case (s).
+    pub wall_time: f64,
+    /// Backend of the run.
+    pub backend: String,
+    /// Why the case has no verdict (the scene refused the draw, the run failed).
+    pub error: Option<String>,
+}
+
+/// A trial that cannot run (the file, the output folder).
+#[derive(Debug, thiserror::Error)]
+pub enum RunError {
+    /// The trial file: syntax, a key, a value.
+    #[error("{path}: {message}")]
+    File {
+        /// The trial file.
+        path: String,
+        /// What is wrong, naming the key.
+        message: String,
+    },
+    /// The design.
+    #[error("{path}: {source}")]
+    Design {
+        /// The trial file.
+        path: String,
+        /// What the design said.
+        source: TrialError,
+    },
+    /// The output folder.
+    #[error("{path}: {message}")]
+    Output {
+        /// The folder or file.
+        path: String,
+        /// What is wrong.
+        message: String,
+    },
+}
+
+impl Trial {
+    /// Reads a trial file and the scene it names, and checks both (every case's scene is
+    /// checked again when the case runs, with its draws).
+    pub fn load(path: &Path) -> Result<Self, RunError> {
+        let file_err = |message: String| RunError::File {
+            path: path.display().to_string(),
+            message,
+        };
+        let text = std::fs::read_to_string(path).map_err(|e| file_err(e.to_string()))?;
+        let mut doc: toml::Table = toml::from_str(&text).map_err(|e| file_err(e.to_string()))?;
+        let mut tail = toml::Table::new();
+        for key in ["scene", "behaviour", "run"] {
+            if let Some(v) = doc.remove(key) {
+                tail.insert(key.into(), v);
+            }
+        }
+        let tail: TrialTail = toml::Value::Table(tail)
+            .try_into()
+            .map_err(|e: toml::de::Error| file_err(e.message().to_string()))?;
+        let design = Design::from_table(&doc).map_err(|source| RunError::Design {
+            path: path.display().to_string(),
+            source,
+        })?;
+        if tail.behaviour.is_empty() {
+            return Err(file_err("behaviour: no behaviour to run".into()));
+        }
+        let mut names = BTreeSet::new();
+        for b in &tail.behaviour {
+            let ok = !b.name.is_empty()
+                && b.name
+                    .chars()
+                    .all(|c| c.is_alphanumeric() || c == '_' || c == '-');
+            if !ok {
+                return Err(file_err(format!(
+                    "behaviour.name: `{}` is not a name (letters, digits, _ and -)",
+                    b.name
+                )));
+            }
+            if !names.insert(&b.name) {
+                return Err(file_err(format!("behaviour.name: `{}` twice", b.name)));
+            }
+        }
+        if let Some(d) = tail.run.duration {
+            if !(d.is_finite() && d > 0.0) {
+                return Err(file_err(format!(
+                    "run.duration: {d} is not a positive time"
+                )));
+            }
+        }
+        if design.params().contains_key("cohort.mesh") {
+            return Err(file_err(
+                "cohort.meshes: cohorts of mesh files are not run yet (generator parameters are)"
+                    .into(),
+            ));
+        }
+        let base = path.parent().unwrap_or(Path::new("."));
+        let scene_path = base.join(&tail.scene);
+        let scene_text = std::fs::read_to_string(&scene_path)
+            .map_err(|e| file_err(format!("scene: {}: {e}", scene_path.display())))?;
+        CoSimScene::parse(&scene_text, &scene_path).map_err(|e| file_err(format!("scene: {e}")))?;
+        Ok(Self {
+            path: path.to_path_buf(),
+            text,
+            scene_path,
+            scene_text,
+            design,
+            behaviours: tail.behaviour,
+            run: tail.run,
+        })
+    }
+
+    /// Every row's id, in table order (case index, repetition, behaviour).
+    pub fn row_ids(&self) -> Vec<String> {
+        let cases = self.design.cases();
+        cases
+            .iter()
+            .flat_map(|c| self.behaviours.iter().map(move |b| row_id(c, b)))
+            .collect()
+    }
+
+    /// Runs one case with one behaviour; an error is the row's, never the caller's.
+    pub fn run_case(&self, case: &Case, behaviour: &Behaviour) -> Row {
+        let clock = Instant::now();
+        let mut row = Row {
+            id: row_id(case, behaviour),
+            case: case.clone(),
+            behaviour: behaviour.name.clone(),
+            passed: false,
+            failed: Vec::new(),
+            events: Vec::new(),
+            peak_force: None,
+            peak_damaged_fraction: None,
+            guard: None,
+            simulated_time: 0.0,
+            wall_time: 0.0,
+            backend: String::new(),
+            error: None,
+        };
+        let changes = overrides(case);
+        let result = CoSimScene::parse_with(&self.scene_text, &self.scene_path, &changes).and_then(
+            |scene| {
+                let options = PredictOptions {
+                    backend: Some(BackendKind::Cpu),
+                    threads: Some(Threads::fixed(1).expect("one thread")),
+                    duration: self.run.duration,
+                    ..Default::default()
+                };
+                match behaviour.kind {
+                    BehaviourKind::Fixed => vesalius_cosim::predict(&scene, None, &options),
+                }
+            },
+        );
+        match result {
+            Ok(report) => {
+                row.passed = report.verdict.passed;
+                row.failed = report
+                    .verdict
+                    .failed()
+                    .map(|c| {
+                        serde_json::to_value(&c.criterion)
+                            .ok()
+                            .and_then(|v| v["kind"].as_str().map(String::from))
+                            .unwrap_or_else(|| format!("{:?}", c.criterion))
+                    })
+                    .collect();
+                row.events = report
+                    .events
+                    .iter()
+                    .map(|e| format!("{:.4}:{}", e.time, e.description))
+                    .collect();
+                row.peak_force = report.peak_force.iter().copied().reduce(f64::max);
+                row.peak_damaged_fraction = report
+                    .peak_damaged_fraction
+                    .iter()
+                    .copied()
+                    .reduce(f64::max);
+                row.guard = report.guard_breach.as_ref().map(|b| b.to_string());
+                row.simulated_time = report.simulated_time;
+                row.backend = report.backend.clone();
+            }
+            Err(e) => row.error = Some(e.to_string()),
+        }
+        row.wall_time = clock.elapsed().as_secs_f64();
+        row
+    }
+}
+
+/// A row's id: the case's and the behaviour's.
+fn row_id(case: &Case, behaviour: &Behaviour) -> String {
+    format!("{}/{}", case.id, behaviour.name)
+}
+
+/// The scene changes a case stands for.
+pub fn overrides(case: &Case) -> Vec<Override> {
+    case.values
+        .iter()
+        .map(|(name, value)| {
+            let key = match name.strip_prefix("cohort.") {
+                Some(rest) => format!("mesh.generator.{rest}"),
+                None => name.clone(),
+            };
+            let value = match value {
+                Value::Number(x) => toml::Value::Float(*x),
+                Value::Text(s) => toml::Value::String(s.clone()),
+            };
+            Override::new(key, value)
+        })
+        .collect()
+}
+
+/// What [`run`] did.
+#[derive(Clone, Debug)]
+pub struct RunOutcome {
+    /// Every row, in table order.
+    pub rows: Vec<Row>,
+    /// Rows run now (the rest were in the journal from an earlier run).
+    pub ran: usize,
+}
+
+/// Runs the rows of `trial` that `out` does not hold yet (all of them in a new folder), on
+/// rayon's pool, calling `progress(row, done, total)` as each finishes; then writes the
+/// table and the summaries. `only`: run just these row or case ids (`c0003-r0` runs its
+/// every behaviour), without writing the table.
+pub fn run(
+    trial: &Trial,
+    out: &Path,
+    only: Option<&[String]>,
+    progress: impl Fn(&Row, usize, usize) + Sync,
+) -> Result<RunOutcome, RunError> {
+    use rayon::prelude::*;
+    let out_err = |p: &Path, message: String| RunError::Output {
+        path: p.display().to_string(),
+        message,
+    };
+    std::fs::create_dir_all(out).map_err(|e| out_err(out, e.to_string()))?;
+    let stamp = out.join("trial.json");
+    let mine = serde_json::json!({
+        "trial": trial.path.display().to_string(),
+        "text": trial.text,
+        "scene_text": trial.scene_text,
+        "version": env!("CARGO_PKG_VERSION"),
+    });
+    match std::fs::read_to_string(&stamp) {
+        Ok(theirs) => {
+            let theirs: serde_json::Value =
+                serde_json::from_str(&theirs).map_err(|e| out_err(&stamp, e.to_string()))?;
+            if ["text", "scene_text", "version"]
+                .iter()
+                .any(|k| theirs[k] != mine[k])
+            {
+                return Err(out_err(
+                    out,
+                    "holds the results of another trial (its trial file, scene or version \
+                     differ); use another --out"
+                        .into(),
+                ));
+            }
+        }
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+            std::fs::write(
+                &stamp,
+                serde_json::to_string_pretty(&mine).expect("json") + "\n",
+            )
+            .map_err(|e| out_err(&stamp, e.to_string()))?;
+        }
+        Err(e) => return Err(out_err(&stamp, e.to_string())),
+    }
+    let journal_path = out.join("rows.jsonl");
+    let mut done: BTreeMap<String, Row> = BTreeMap::new();
+    if let Ok(f) = std::fs::File::open(&journal_path) {
+        for (n, line) in std::io::BufReader::new(f).lines().enumerate() {
+            let line = line.map_err(|e| out_err(&journal_path, e.to_string()))?;
+            // A line cut short by a kill is the last one: that row runs again.
+            match serde_json::from_str::<Row>(&line) {
+                Ok(row) => {
+                    done.insert(row.id.clone(), row);
+                }
+                Err(_) if line.trim().is_empty() => {}
+                Err(e) => log_partial(&journal_path, n + 1, &e),
+            }
+        }
+    }
+    let cases = trial.design.cases();
+    let wanted = |c: &Case, b: &Behaviour| match only {
+        None => true,
+        Some(ids) => ids.iter().any(|i| *i == c.id || *i == row_id(c, b)),
+    };
+    let jobs: Vec<(&Case, &Behaviour)> = cases
+        .iter()
+        .flat_map(|c| trial.behaviours.iter().map(move |b| (c, b)))
+        .filter(|(c, b)| wanted(c, b))
+        .collect();
+    if jobs.is_empty() {
+        return Err(out_err(
+            out,
+            format!(
+                "no row has the id(s) {}",
+                only.unwrap_or_default().join(", ")
+            ),
+        ));
+    }
+    let pending: Vec<&(&Case, &Behaviour)> = jobs
+        .iter()
+        .filter(|(c, b)| !done.contains_key(&row_id(c, b)))
+        .collect();
+    let journal = Mutex::new(
+        std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(&journal_path)
+            .map_err(|e| out_err(&journal_path, e.to_string()))?,
+    );
+    let total = jobs.len();
+    let finished = std::sync::atomic::AtomicUsize::new(total - pending.len());
+    let fresh: Vec<Result<Row, RunError>> = pending
+        .par_iter()
+        .map(|(c, b)| {
+            let row = trial.run_case(c, b);
+            let line = serde_json::to_string(&row).expect("a row is JSON");
+            {
+                let mut f = journal.lock().expect("journal lock");
+                writeln!(f, "{line}")
+                    .and_then(|()| f.flush())
+                    .map_err(|e| out_err(&journal_path, e.to_string()))?;
+            }
+            let n = finished.fetch_add(1, std::sync::atomic::Ordering::Relaxed) + 1;
+            progress(&row, n, total);
+            Ok(row)
+        })
+        .collect();
+    let ran = fresh.len();
+    for row in fresh {
+        let row = row?;
+        done.insert(row.id.clone(), row);
+    }
+    let rows: Vec<Row> = jobs
+        .iter()
+        .map(|(c, b)| done[&row_id(c, b)].clone())
+        .collect();
+    if only.is_none() {
+        write_table(trial, out, &rows)?;
+    }
+    Ok(RunOutcome { rows, ran })
+}
+
+/// A journal line that does not read (cut short by a kill): its row runs again.
+fn log_partial(path: &Path, line: usize, e: &serde_json::Error) {
+    eprintln!(
+        "{}:{line}: an unfinished row ({e}); it runs again",
+        path.display()
+    );
+}
+
+/// Writes `results.csv`, `summary.json` and `summary.md` (each through a temporary file, so
+/// none is ever half written).
+fn write_table(trial: &Trial, out: &Path, rows: &[Row]) -> Result<(), RunError> {
+    let out_err = |p: &Path, message: String| RunError::Output {
+        path: p.display().to_string(),
+        message,
+    };
+    let params: Vec<&String> = trial.design.params().keys().collect();
+    let mut w = csv::Writer::from_writer(Vec::new());
+    let mut header: Vec<String> = ["id", "case", "repetition", "seed", "behaviour"]
+        .iter()
+        .map(|s| s.to_string())
+        .collect();
+    header.extend(params.iter().map(|p| p.to_string()));
+    header.extend(
+        [
+            "passed",
+            "failed",
+            "events",
+            "peak_force_n",
+            "peak_damaged_fraction",
+            "guard",
+            "simulated_time_s",
+            "wall_time_s",
+            "backend",
+            "error",
+        ]
+        .iter()
+        .map(|s| s.to_string()),
+    );
+    w.write_record(&header).expect("in memory");
+    let opt = |x: Option<f64>| x.map(|v| format!("{v:e}")).unwrap_or_default();
+    for r in rows {
+        let mut rec = vec![
+            r.id.clone(),
+            r.case.index.to_string(),
+            r.case.repetition.to_string(),
+            r.case.seed.to_string(),
+            r.behaviour.clone(),
+        ];
+        rec.extend(params.iter().map(|p| match r.case.values.get(*p) {
+            Some(Value::Number(x)) => format!("{x:e}"),
+            Some(Value::Text(s)) => s.clone(),
+            None => String::new(),
+        }));
+        rec.extend([
+            r.passed.to_string(),
+            r.failed.join(";"),
+            r.events.join(";"),
+            opt(r.peak_force),
+            opt(r.peak_damaged_fraction),
+            r.guard.clone().unwrap_or_default(),
+            format!("{:e}", r.simulated_time),
+            format!("{:.3}", r.wall_time),
+            r.backend.clone(),
+            r.error.clone().unwrap_or_default(),
+        ]);
+        w.write_record(&rec).expect("in memory");
+    }
+    let csv = w.into_inner().expect("in memory");
+    let summary = summarize(trial, rows);
+    let md = summary_markdown(&summary);
+    for (name, bytes) in [
+        ("results.csv", csv),
+        (
+            "summary.json",
+            (serde_json::to_string_pretty(&summary).expect("json") + "\n").into_bytes(),
+        ),
+        ("summary.md", md.into_bytes()),
+    ] {
+        let path = out.join(name);
+        let tmp = out.join(format!(".{name}.tmp"));
+        std::fs::write(&tmp, bytes)
+            .and_then(|()| std::fs::rename(&tmp, &path))
+            .map_err(|e| out_err(&path, e.to_string()))?;
+    }
+    Ok(())
+}
+
+/// Pass rate of one behaviour.
+#[derive(Clone, Debug, Serialize, PartialEq)]
+pub struct BehaviourSummary {
+    /// The behaviour.
+    pub behaviour: String,
+    /// Rows.
+    pub cases: usize,
+    /// Rows that passed.
+    pub passed: usize,
+    /// Rows with an error (no verdict: counted as not passed).
+    pub errors: usize,
+    /// passed / cases.
+    pub pass_rate: f64,
+    /// Wilson score 95 % interval of the pass rate.
+    pub wilson_95: [f64; 2],
+    /// Failed criteria by kind, most frequent first.
+    pub failure_modes: Vec<(String, usize)>,
+}
+
+/// The trial's summary.
+#[derive(Clone, Debug, Serialize, PartialEq)]
+pub struct Summary {
+    /// The trial file.
+    pub trial: String,
+    /// Cases of the design (points times repetitions).
+    pub cases: usize,
+    /// Per behaviour, in the file's order.
+    pub behaviours: Vec<BehaviourSummary>,
+}
+
+/// Pass rates and failure modes per behaviour.
+pub fn summarize(trial: &Trial, rows: &[Row]) -> Summary {
+    let behaviours = trial
+        .behaviours
+        .iter()
+        .map(|b| {
+            let mine: Vec<&Row> = rows.iter().filter(|r| r.behaviour == b.name).collect();
+            let passed = mine.iter().filter(|r| r.passed).count();
+            let errors = mine.iter().filter(|r| r.error.is_some()).count();
+            let mut modes: BTreeMap<String, usize> = BTreeMap::new();
+            for r in &mine {
+                for f in &r.failed {
+                    *modes.entry(f.clone()).or_default() += 1;
+                }
+                if r.error.is_some() {
+                    *modes.entry("error".into()).or_default() += 1;
+                }
+            }
+            let mut failure_modes: Vec<(String, usize)> = modes.into_iter().collect();
+            failure_modes.sort_by(|a, b| b.1.cmp(&a.1).then_with(|| a.0.cmp(&b.0)));
+            let n = mine.len();
+            BehaviourSummary {
+                behaviour: b.name.clone(),
+                cases: n,
+                passed,
+                errors,
+                pass_rate: if n > 0 { passed as f64 / n as f64 } else { 0.0 },
+                wilson_95: wilson(passed, n, 1.959_963_984_540_054),
+                failure_modes,
+            }
+        })
+        .collect();
+    Summary {
+        trial: trial.path.display().to_string(),
+        cases: trial.design.num_cases() as usize,
+        behaviours,
+    }
+}
+
+/// The Wilson score interval of `k` successes in `n` trials at `z` standard scores (Wilson
+/// 1927): it stays inside [0, 1] and is not degenerate at 0 or n successes, unlike the
+/// normal approximation.
+pub fn wilson(k: usize, n: usize, z: f64) -> [f64; 2] {
+    if n == 0 {
+        return [0.0, 1.0];
+    }
+    let (k, n) = (k as f64, n as f64);
+    let p = k / n;
+    let z2 = z * z;
+    let centre = (p + z2 / (2.0 * n)) / (1.0 + z2 / n);
+    let half = z / (1.0 + z2 / n) * (p * (1.0 - p) / n + z2 / (4.0 * n * n)).sqrt();
+    [(centre - half).max(0.0), (centre + half).min(1.0)]
+}
+
+/// `summary.md`: the pass-rate table and the failure modes.
+fn summary_markdown(s: &Summary) -> String {
+    let mut md = format!(
+        "# Trial {}\n\n{} cases per behaviour.\n\n| behaviour | passed | pass rate | Wilson 95 % | errors | failure modes |\n|---|---:|---:|---|---:|---|\n",
+        s.trial, s.cases
+    );
+    for b in &s.behaviours {
+        let modes = b
+            .failure_modes
+            .iter()
+            .map(|(m, n)| format!("{m} ({n})"))
+            .collect::<Vec<_>>()
+            .join(", ");
+        md += &format!(
+            "| {} | {}/{} | {:.1} % | {:.1}-{:.1} % | {} | {} |\n",
+            b.behaviour,
+            b.passed,
+            b.cases,
+            100.0 * b.pass_rate,
+            100.0 * b.wilson_95[0],
+            100.0 * b.wilson_95[1],
+            b.errors,
+            modes
+        );
+    }
+    md
+}
+
+#[cfg(test)]
+mod tests {
+    use super::wilson;
+
+    /// Against the interval as published tables give it (Newcombe 1998, table I: 81/263
+    /// gives 0.2553-0.3662) and its limits.
+    #[test]
+    fn wilson_interval_matches_published_values() {
+        let [lo, hi] = wilson(81, 263, 1.959_963_984_540_054);
+        assert!(
+            (lo - 0.2553).abs() < 5e-4 && (hi - 0.3662).abs() < 5e-4,
+            "{lo} {hi}"
+        );
+        let [lo, hi] = wilson(0, 10, 1.96);
+        assert_eq!(lo, 0.0);
+        assert!((hi - 0.2775).abs() < 5e-4, "{hi}");
+        assert_eq!(wilson(0, 0, 1.96), [0.0, 1.0]);
+    }
+}

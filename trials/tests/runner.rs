@@ -1,0 +1,246 @@
+//! The trial runner on a small trial: a probe pressed into blocks of drawn stiffness and
+//! Poisson ratio (an impossible ratio among the draws), against a force limit.
+
+use std::path::{Path, PathBuf};
+use vesalius_trials::runner::{run, summarize, wilson};
+use vesalius_trials::{Row, Trial};
+
+/// A fresh folder under the target directory.
+fn scratch(name: &str) -> PathBuf {
+    let d = Path::new(env!("CARGO_TARGET_TMPDIR")).join(name);
+    let _ = std::fs::remove_dir_all(&d);
+    std::fs::create_dir_all(&d).unwrap();
+    d
+}
+
+/// The force limit of the scene (N): between the forces of the softest and stiffest draws.
+const LIMIT: f64 = 1.5;
+
+/// Writes the scene and a trial of `size` LHS points over it into `dir`; returns the trial
+/// file. The trial text may be changed by `edit`.
+fn write_trial(dir: &Path, size: u32, edit: impl Fn(String) -> String) -> PathBuf {
+    let urdf = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../robots/indenter/indenter.urdf"
+    );
+    let scene = format!(
+        r#"
+[mesh]
+generator = {{ kind = "box", cells = [4, 4, 2], size = [0.1, 0.1, 0.05], origin = [-0.05, -0.05, 0.0] }}
+[materials]
+default = {{ youngs_modulus = 1.0e4, poisson_ratio = 0.45, density = 1000.0 }}
+[[pin]]
+kind = "plane"
+normal = [0.0, 0.0, 1.0]
+offset = 0.0
+[simulation]
+duration = 0.4
+gravity = [0.0, 0.0, 0.0]
+velocity_damping = 20.0
+[robot]
+urdf = "{urdf}"
+base = {{ xyz = [0.0, 0.0, 0.091] }}
+stiffness = 5000.0
+damping = 200.0
+[[tool]]
+link = "probe"
+[criteria]
+max_tool_force = {LIMIT}
+[[trajectory]]
+t = 0.0
+joints = {{ plunge = 0.0 }}
+[[trajectory]]
+t = 0.3
+joints = {{ plunge = 0.004 }}
+"#
+    );
+    std::fs::write(dir.join("press.toml"), scene).unwrap();
+    let trial = format!(
+        r#"
+scene = "press.toml"
+[design]
+kind = "lhs"
+size = {size}
+seed = 7
+[cohort]
+# The block's height (the box generator's size[2]), one level here.
+"size.2" = {{ dist = "fixed", values = [0.05] }}
+[materials.default.youngs_modulus]
+dist = "uniform"
+low = 4.0e3
+high = 2.0e4
+[materials.default.poisson_ratio]
+dist = "fixed"
+values = [0.45, 0.45, 0.45, 0.7]
+[[behaviour]]
+name = "fixed"
+kind = "fixed"
+"#
+    );
+    let path = dir.join("trial.toml");
+    std::fs::write(&path, edit(trial)).unwrap();
+    path
+}
+
+fn e_of(r: &Row) -> f64 {
+    r.case.values["materials.default.youngs_modulus"]
+        .as_f64()
+        .unwrap()
+}
+
+/// Without the wall time (the only value that differs between two runs of a row).
+fn physics(rows: &[Row]) -> Vec<Row> {
+    rows.iter()
+        .cloned()
+        .map(|mut r| {
+            r.wall_time = 0.0;
+            r
+        })
+        .collect()
+}
+
+#[test]
+fn a_cohort_parameter_the_generator_does_not_know_is_every_cases_error() {
+    let dir = scratch("trial_unknown");
+    let path = write_trial(&dir, 4, |t| t.replace("\"size.2\"", "height"));
+    let trial = Trial::load(&path).unwrap();
+    let out = run(&trial, &dir.join("out"), None, |_, _, _| {}).unwrap();
+    assert_eq!(out.rows.len(), 4);
+    for r in &out.rows {
+        let e = r.error.as_deref().expect("an error row");
+        assert!(
+            e.contains("height") && e.contains("mesh.generator.height"),
+            "{e}"
+        );
+    }
+}
+
+#[test]
+fn rows_follow_the_physics_and_the_table_and_summary_agree() {
+    let dir = scratch("trial_rows");
+    let path = write_trial(&dir, 8, |t| t);
+    let trial = Trial::load(&path).unwrap();
+    let out = run(&trial, &dir.join("out"), None, |_, _, _| {}).unwrap();
+    assert_eq!(out.rows.len(), 8);
+    assert_eq!(out.ran, 8);
+    for r in &out.rows {
+        let nu = r.case.values["materials.default.poisson_ratio"]
+            .as_f64()
+            .unwrap();
+        eprintln!(
+            "{} E {:.0} nu {nu} passed {} peak {:?} error {:?}",
+            r.id,
+            e_of(r),
+            r.passed,
+            r.peak_force,
+            r.error
+        );
+        if nu > 0.5 {
+            // An impossible material is the case's error, naming the key, not the trial's.
+            let e = r.error.as_deref().expect("an error row");
+            assert!(e.contains("poisson"), "{e}");
+            assert!(!r.passed);
+        } else {
+            assert!(r.error.is_none(), "{:?}", r.error);
+            let f = r.peak_force.unwrap();
+            assert_eq!(r.passed, f <= LIMIT, "{r:?}");
+        }
+    }
+    // Stiffer blocks push back harder: every passing case is softer than every failing one.
+    let ok: Vec<&Row> = out.rows.iter().filter(|r| r.error.is_none()).collect();
+    let soft_max = ok
+        .iter()
+        .filter(|r| r.passed)
+        .map(|r| e_of(r))
+        .fold(0.0, f64::max);
+    let stiff_min = ok
+        .iter()
+        .filter(|r| !r.passed)
+        .map(|r| e_of(r))
+        .fold(f64::INFINITY, f64::min);
+    assert!(
+        soft_max > 0.0 && stiff_min.is_finite(),
+        "both outcomes occur"
+    );
+    assert!(soft_max < stiff_min, "{soft_max} vs {stiff_min}");
+    let mut forces: Vec<(f64, f64)> = ok
+        .iter()
+        .map(|r| (e_of(r), r.peak_force.unwrap()))
+        .collect();
+    forces.sort_by(|a, b| a.0.total_cmp(&b.0));
+    assert!(forces.windows(2).all(|w| w[1].1 > w[0].1), "{forces:?}");
+
+    // The table: a header and one line per row, in case order.
+    let csv = std::fs::read_to_string(dir.join("out/results.csv")).unwrap();
+    let lines: Vec<&str> = csv.lines().collect();
+    assert_eq!(lines.len(), 9);
+    assert!(
+        lines[0].starts_with("id,case,repetition,seed,behaviour,cohort.size.2,materials.default.poisson_ratio,materials.default.youngs_modulus,passed"),
+        "{}",
+        lines[0]
+    );
+    assert!(lines[1].starts_with("c0000-r0/fixed,0,0,"));
+    let s = summarize(&trial, &out.rows);
+    let b = &s.behaviours[0];
+    let passed = out.rows.iter().filter(|r| r.passed).count();
+    assert_eq!((b.cases, b.passed), (8, passed));
+    assert_eq!(b.wilson_95, wilson(passed, 8, 1.959_963_984_540_054));
+    assert!(b.failure_modes.iter().any(|(m, _)| m == "max_tool_force"));
+    assert!(b.failure_modes.iter().any(|(m, _)| m == "error"));
+    let json: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(dir.join("out/summary.json")).unwrap())
+            .unwrap();
+    assert_eq!(json["behaviours"][0]["passed"], passed);
+
+    // Killed midway: the journal holds three rows and half a line. The restart runs only
+    // the other five, on one thread, and gives the same rows.
+    let again = dir.join("again");
+    std::fs::create_dir_all(&again).unwrap();
+    std::fs::copy(dir.join("out/trial.json"), again.join("trial.json")).unwrap();
+    let journal = std::fs::read_to_string(dir.join("out/rows.jsonl")).unwrap();
+    let kept: Vec<&str> = journal.lines().take(3).collect();
+    let cut = &journal.lines().nth(3).unwrap()[..40];
+    std::fs::write(
+        again.join("rows.jsonl"),
+        format!("{}\n{cut}", kept.join("\n")),
+    )
+    .unwrap();
+    assert!(!again.join("results.csv").exists());
+    let pool = rayon::ThreadPoolBuilder::new()
+        .num_threads(1)
+        .build()
+        .unwrap();
+    let resumed = pool
+        .install(|| run(&trial, &again, None, |_, _, _| {}))
+        .unwrap();
+    assert_eq!(resumed.ran, 5);
+    assert_eq!(physics(&resumed.rows), physics(&out.rows));
+
+    // Another trial in the same folder is refused.
+    std::fs::create_dir_all(dir.join("other")).unwrap();
+    let other = write_trial(&dir.join("other"), 4, |t| t);
+    let other = Trial::load(&other).unwrap();
+    let err = run(&other, &dir.join("out"), None, |_, _, _| {}).unwrap_err();
+    assert!(err.to_string().contains("another trial"), "{err}");
+}
+
+#[test]
+fn bad_trial_files_are_errors_that_name_the_key() {
+    let dir = scratch("trial_errors");
+    let load = |edit: &dyn Fn(String) -> String| {
+        let p = write_trial(&dir, 4, edit);
+        Trial::load(&p).unwrap_err().to_string()
+    };
+    let e = load(&|t| t.replace("kind = \"fixed\"\n", "kind = \"fixed\"\nbudget = 2\n"));
+    assert!(e.contains("budget"), "{e}");
+    let e = load(&|t| t.replace("kind = \"fixed\"\n", "kind = \"teleport\"\n"));
+    assert!(e.contains("teleport"), "{e}");
+    let e = load(&|t| t.replace("scene = \"press.toml\"", "scene = \"nowhere.toml\""));
+    assert!(e.contains("scene") && e.contains("nowhere.toml"), "{e}");
+    let e = load(&|t| t.replace("[[behaviour]]\nname = \"fixed\"\nkind = \"fixed\"\n", ""));
+    assert!(e.contains("behaviour"), "{e}");
+    let e = load(&|t| t.replace("low = 4.0e3", "low = 4.0e5"));
+    assert!(e.contains("materials.default.youngs_modulus"), "{e}");
+    let e = load(&|t| format!("{t}[run]\nduration = -1.0\n"));
+    assert!(e.contains("run.duration"), "{e}");
+}
