@@ -244,3 +244,19 @@ fn bad_trial_files_are_errors_that_name_the_key() {
     let e = load(&|t| format!("{t}[run]\nduration = -1.0\n"));
     assert!(e.contains("run.duration"), "{e}");
 }
+
+/// The shipped smoke trial reads (its scene, its design) and has the rows the README says.
+#[test]
+fn the_shipped_smoke_trial_loads() {
+    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("smoke.toml");
+    let trial = Trial::load(&path).unwrap();
+    let ids = trial.row_ids();
+    assert_eq!(ids.len(), 12);
+    assert_eq!(ids[0], "c0000-r0/fixed_stroke");
+    // Every case's scene reads with its draws (the runs themselves take minutes).
+    for case in trial.design.cases() {
+        let changes = vesalius_trials::runner::overrides(&case);
+        vesalius_cosim::CoSimScene::parse_with(&trial.scene_text, &trial.scene_path, &changes)
+            .unwrap();
+    }
+}
