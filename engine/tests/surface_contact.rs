@@ -36,12 +36,12 @@ fn shaft(mode: SurfaceContact) -> ToolSetup {
     }
 }
 
-/// The settled vertical force (N) on the shaft pressed `DEPTH` at lateral offset `x` (m) into
-/// a 40 x 40 x 20 mm block (10 kPa, bottom pinned, no gravity) of `cell` (m) cells, and what
-/// the contact resolved to.
-fn press(kind: BackendKind, mode: SurfaceContact, cell: f64, x: f64) -> (f64, bool) {
-    let n = (0.04 / cell).round() as usize;
-    let mesh = box_grid([n, n, n / 2], [0.04, 0.04, TOP], [-0.02, -0.02, 0.0]);
+/// A 10 kPa block (nu 0.45) with its bottom (z = 0) pinned, no gravity, this velocity
+/// damping (1/s).
+fn pinned_block(
+    mesh: vesalius_engine::mesh::TetMesh,
+    damping: f64,
+) -> vesalius_engine::model::Model {
     let mut model = ModelBuilder::new(mesh)
         .default_material(Material {
             youngs_modulus: 1.0e4,
@@ -53,10 +53,22 @@ fn press(kind: BackendKind, mode: SurfaceContact, cell: f64, x: f64) -> (f64, bo
             normal: [0.0, 0.0, 1.0],
             offset: 0.0,
         })
-        .velocity_damping(20.0)
+        .velocity_damping(damping)
         .build()
         .expect("the block");
     model.gravity = [0.0; 3];
+    model
+}
+
+/// The settled vertical force (N) on the shaft pressed `DEPTH` at lateral offset `x` (m) into
+/// a 40 x 40 x 20 mm block (10 kPa, bottom pinned, no gravity) of `cell` (m) cells, and what
+/// the contact resolved to.
+fn press(kind: BackendKind, mode: SurfaceContact, cell: f64, x: f64) -> (f64, bool) {
+    let n = (0.04 / cell).round() as usize;
+    let model = pinned_block(
+        box_grid([n, n, n / 2], [0.04, 0.04, TOP], [-0.02, -0.02, 0.0]),
+        20.0,
+    );
     let at = |d: f64| Pose::from_translation(DVec3::new(x, 0.0, TOP + RADIUS - d));
     let mut sim = Simulation::new(model, &SolverConfig::default(), kind.into())
         .unwrap_or_else(|e| panic!("{kind}: {e}"));
@@ -239,26 +251,14 @@ fn gpu_and_cpu_agree_on_face_contact() {
 fn coarse_hertz(mode: SurfaceContact, cell: f64, off: [f64; 2]) -> f64 {
     let (half, depth, r) = (0.06, 0.06, 0.02);
     let n = (2.0 * half / cell).round() as usize;
-    let mesh = box_grid(
-        [n, n, n / 2],
-        [2.0 * half, 2.0 * half, depth],
-        [-half, -half, 0.0],
+    let model = pinned_block(
+        box_grid(
+            [n, n, n / 2],
+            [2.0 * half, 2.0 * half, depth],
+            [-half, -half, 0.0],
+        ),
+        30.0,
     );
-    let mut model = ModelBuilder::new(mesh)
-        .default_material(Material {
-            youngs_modulus: 1.0e4,
-            poisson_ratio: 0.45,
-            density: 1000.0,
-            damping: 0.0,
-        })
-        .pin(PinSet::Plane {
-            normal: [0.0, 0.0, 1.0],
-            offset: 0.0,
-        })
-        .velocity_damping(30.0)
-        .build()
-        .expect("the block");
-    model.gravity = [0.0; 3];
     let setup = ToolSetup {
         bodies: vec!["indenter".into()],
         shapes: vec![ToolShapeDesc {

@@ -197,19 +197,15 @@ impl Param {
                     return Err(invalid(path, format!("sd = {sd} must be positive")));
                 }
                 check_bounds(path, *low, *high)?;
-                let (a, b) = self.standard_bounds();
-                let m = normal::mass(a, b);
-                if m < MIN_TRUNCATED_MASS {
-                    return Err(invalid(
-                        path,
-                        format!(
-                            "the truncation interval [{}, {}] holds only {m:.3e} of the normal's probability \
-                             (mean {mean}, sd {sd}); check the bounds and their units",
-                            fmt_bound(*low, f64::NEG_INFINITY),
-                            fmt_bound(*high, f64::INFINITY)
-                        ),
-                    ));
-                }
+                self.check_mass(
+                    path,
+                    format!(
+                        "[{}, {}]",
+                        fmt_bound(*low, f64::NEG_INFINITY),
+                        fmt_bound(*high, f64::INFINITY)
+                    ),
+                    format!("the normal's probability (mean {mean}, sd {sd})"),
+                )?;
             }
             Param::LogNormal {
                 median,
@@ -242,20 +238,33 @@ impl Param {
                         format!("high = {h}: a log-normal is positive, give high > 0"),
                     ));
                 }
-                let (a, b) = self.standard_bounds();
-                let m = normal::mass(a, b);
-                if m < MIN_TRUNCATED_MASS {
-                    return Err(invalid(
-                        path,
-                        format!(
-                            "the truncation interval [{}, {}] holds only {m:.3e} of the log-normal's probability \
-                             (median {median}, gsd {gsd}); check the bounds and their units",
-                            fmt_bound(*low, 0.0),
-                            fmt_bound(*high, f64::INFINITY)
-                        ),
-                    ));
-                }
+                self.check_mass(
+                    path,
+                    format!(
+                        "[{}, {}]",
+                        fmt_bound(*low, 0.0),
+                        fmt_bound(*high, f64::INFINITY)
+                    ),
+                    format!("the log-normal's probability (median {median}, gsd {gsd})"),
+                )?;
             }
+        }
+        Ok(())
+    }
+
+    /// Refuses truncation bounds (`interval`, as written) that keep under
+    /// [`MIN_TRUNCATED_MASS`] of `of` (the distribution, described).
+    fn check_mass(&self, path: &str, interval: String, of: String) -> Result<(), TrialError> {
+        let (a, b) = self.standard_bounds();
+        let m = normal::mass(a, b);
+        if m < MIN_TRUNCATED_MASS {
+            return Err(invalid(
+                path,
+                format!(
+                    "the truncation interval {interval} holds only {m:.3e} of {of}; check the \
+                     bounds and their units"
+                ),
+            ));
         }
         Ok(())
     }
