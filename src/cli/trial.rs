@@ -18,8 +18,8 @@ pub struct TrialArgs {
     /// summary.md. A directory holding part of this trial's rows resumes it.
     #[arg(long)]
     pub out: PathBuf,
-    /// Run only this case (`c0007-r0`, every behaviour) or row (`c0007-r0/fixed`);
-    /// repeatable. Prints the rows; the table is written by a full run.
+    /// Run only this case (`c0007-r0`, every behaviour) or row (`c0007-r0/fixed`) again,
+    /// alone; repeatable. Prints the rows and leaves the journal and the table as they are.
     #[arg(long = "case", value_name = "ID")]
     pub cases: Vec<String>,
     /// Parallel cases (default: every core).

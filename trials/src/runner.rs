@@ -337,7 +337,8 @@ pub struct RunOutcome {
 /// Runs the rows of `trial` that `out` does not hold yet (all of them in a new folder), on
 /// rayon's pool, calling `progress(row, done, total)` as each finishes; then writes the
 /// table and the summaries. `only`: run just these row or case ids (`c0003-r0` runs its
-/// every behaviour), without writing the table.
+/// every behaviour) again, whether or not the journal holds them, and leave the journal and
+/// the table as they are.
 pub fn run(
     trial: &Trial,
     out: &Path,
@@ -418,7 +419,7 @@ pub fn run(
     }
     let pending: Vec<&(&Case, &Behaviour)> = jobs
         .iter()
-        .filter(|(c, b)| !done.contains_key(&row_id(c, b)))
+        .filter(|(c, b)| only.is_some() || !done.contains_key(&row_id(c, b)))
         .collect();
     let journal = Mutex::new(
         std::fs::OpenOptions::new()
@@ -434,7 +435,7 @@ pub fn run(
         .map(|(c, b)| {
             let row = trial.run_case(c, b);
             let line = serde_json::to_string(&row).expect("a row is JSON");
-            {
+            if only.is_none() {
                 let mut f = journal.lock().expect("journal lock");
                 writeln!(f, "{line}")
                     .and_then(|()| f.flush())

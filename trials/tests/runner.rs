@@ -216,6 +216,22 @@ fn rows_follow_the_physics_and_the_table_and_summary_agree() {
     assert_eq!(resumed.ran, 5);
     assert_eq!(physics(&resumed.rows), physics(&out.rows));
 
+    // One case run again alone: the same row, and the journal and table untouched.
+    let journal_before = std::fs::read_to_string(again.join("rows.jsonl")).unwrap();
+    let alone = run(
+        &trial,
+        &again,
+        Some(&["c0002-r0".to_string()]),
+        |_, _, _| {},
+    )
+    .unwrap();
+    assert_eq!(alone.ran, 1);
+    assert_eq!(physics(&alone.rows), physics(&out.rows[2..3]));
+    assert_eq!(
+        std::fs::read_to_string(again.join("rows.jsonl")).unwrap(),
+        journal_before
+    );
+
     // Another trial in the same folder is refused.
     std::fs::create_dir_all(dir.join("other")).unwrap();
     let other = write_trial(&dir.join("other"), 4, |t| t);
