@@ -122,17 +122,21 @@ fn phlebotomy_reaches_the_lumen_and_a_miss_does_not() {
     assert!(pos("entered fat") < pos("punctured vein wall"));
     assert!(pos("punctured vein wall") < pos("tip in vein lumen"));
 
-    // Margins. The shipped stroke passes, but with no room: the tip ends on the lumen's
-    // back wall, tenting it (the needle holds the face ahead of it at the tip until it
-    // punctures), so both its distance to the lumen's boundary and to the back wall are
-    // zero to f32 rounding. It was inside the lumen on the way (the stretch of its line
-    // in the lumen is a few mm long) and passed near the vein's centreline.
+    // Margins. The shipped stroke passes, but with little room: the tip ends within 0.1 mm
+    // of the lumen's back wall (0.06 mm inside the lumen, 0.09 mm from the back wall since
+    // the face search follows the tip's path to the skin; before, it ended on the back
+    // wall, tenting it, both distances zero to f32 rounding). It was inside the lumen on
+    // the way (the stretch of its line in the lumen is a few mm long) and passed near the
+    // vein's centreline.
     let mg = &hit.margins;
     eprintln!("hit margins: {mg:#?}");
     let inside = mg.final_region_distance.unwrap();
     let back = mg.final_back_wall.unwrap();
     let chord = mg.final_chord.unwrap();
-    assert!(inside.abs() < 1e-5 && back.abs() < 1e-5, "{inside} {back}");
+    assert!(
+        inside > -1e-6 && inside < 1.5e-4 && back > -1e-6 && back < 1.5e-4,
+        "{inside} {back}"
+    );
     assert!(mg.max_region_distance.unwrap() > 0.0);
     // Once in the lumen the tip is never past the back wall (to f32 rounding). Before,
     // while the front wall tents ahead of the tip (a 0.5 mm wall in 1 mm cells pushed
