@@ -10,6 +10,11 @@
 //! name = "fixed_stroke"
 //! kind = "fixed"                        # the scene's own trajectory
 //!
+//! [[behaviour]]                         # needs a scene with a [plan] table
+//! name = "planned"
+//! kind = "plan"                         # a plan for each patient, then run on it
+//! iterations = 20                       # of the scene's planner (default 20)
+//!
 //! [run]                                 # optional
 //! duration = 1.0                        # s of each case (default: the scene's)
 //! ```
@@ -19,6 +24,15 @@
 //! (`mesh.generator.<name>`), `materials.<region>.<field>` the region's material. A case
 //! whose scene is refused (a draw the scene cannot take), or whose run fails, is a row with
 //! its error.
+//!
+//! A `plan` behaviour plans each case's insertion with the scene's `[plan]` on its planning
+//! model of that case's anatomy (so the robot sees the patient as a perfect image would
+//! show it; registration error is not drawn yet), a fixed number of iterations seeded by
+//! the case (the same plan on any machine, whatever its speed), and runs the plan on the
+//! full model: the row is that run's. The planner does not validate on the full model (that
+//! would let it try the patient before choosing); the scene's `plan.calibrate` (one
+//! full-model rollout of the initial candidate to fit the arm's axial lag) is kept as the
+//! scene says.
 //!
 //! The output folder holds `trial.json` (the trial's text and the runner's version: a restart
 //! with another trial is refused), `rows.jsonl` (one line per finished row, written and
@@ -35,9 +49,11 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::io::{BufRead, Write};
 use std::path::{Path, PathBuf};
 use std::sync::Mutex;
+use std::time::Duration;
 use std::time::Instant;
 use vesalius_cosim::engine::scene::overrides::Override;
 use vesalius_cosim::engine::solver::Threads;
+use vesalius_cosim::plan::{PlanOptions, Variable};
 use vesalius_cosim::{BackendKind, CoSimScene, PredictOptions};
 
 /// A robot behaviour a trial runs every case with.
@@ -48,6 +64,9 @@ pub struct Behaviour {
     pub name: String,
     /// What the robot does.
     pub kind: BehaviourKind,
+    /// `plan`: iterations of the scene's planner (default [`DEFAULT_PLAN_ITERATIONS`]).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub iterations: Option<u64>,
 }
 
 /// What a behaviour does.
@@ -56,7 +75,12 @@ pub struct Behaviour {
 pub enum BehaviourKind {
     /// The scene's own trajectory, as it is.
     Fixed,
+    /// The scene's planner on each case's anatomy, then its plan (module docs).
+    Plan,
 }
+
+/// Iterations of a `plan` behaviour's planner when the trial does not say.
+pub const DEFAULT_PLAN_ITERATIONS: u64 = 20;
 
 /// `[run]`: how each case runs.
 #[derive(Clone, Debug, Default, Deserialize, Serialize, PartialEq)]
@@ -124,6 +148,24 @@ pub struct Row {
     pub backend: String,
     /// Why the case has no verdict (the scene refused the draw, the run failed).
     pub error: Option<String>,
+    /// A `plan` behaviour's plan: its decision variables by key (`pitch_deg`, `depth`, ...)
+    /// and its cost on the planning model.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub plan: Option<PlannedRow>,
+}
+
+/// What a `plan` behaviour chose for a case.
+#[derive(Clone, Debug, Deserialize, Serialize, PartialEq)]
+pub struct PlannedRow {
+    /// The decision variables, by key.
+    pub variables: BTreeMap<String, f64>,
+    /// Its cost on the planning model.
+    pub planning_cost: f64,
+    /// Whether it passed on the planning model (the robot's prediction; the row's `passed`
+    /// is the patient's outcome).
+    pub planning_passed: bool,
+    /// Planner iterations.
+    pub iterations: u64,
 }
 
 /// A trial that cannot run (the file, the output folder).
@@ -196,6 +238,21 @@ impl Trial {
             if !names.insert(&b.name) {
                 return Err(file_err(format!("behaviour.name: `{}` twice", b.name)));
             }
+            match (b.kind, b.iterations) {
+                (BehaviourKind::Fixed, Some(_)) => {
+                    return Err(file_err(format!(
+                        "behaviour `{}`: iterations is for kind = \"plan\"",
+                        b.name
+                    )))
+                }
+                (BehaviourKind::Plan, Some(0)) => {
+                    return Err(file_err(format!(
+                        "behaviour `{}`: iterations must be at least 1",
+                        b.name
+                    )))
+                }
+                _ => {}
+            }
         }
         if let Some(d) = tail.run.duration {
             if !(d.is_finite() && d > 0.0) {
@@ -214,7 +271,19 @@ impl Trial {
         let scene_path = base.join(&tail.scene);
         let scene_text = std::fs::read_to_string(&scene_path)
             .map_err(|e| file_err(format!("scene: {}: {e}", scene_path.display())))?;
-        CoSimScene::parse(&scene_text, &scene_path).map_err(|e| file_err(format!("scene: {e}")))?;
+        let scene = CoSimScene::parse(&scene_text, &scene_path)
+            .map_err(|e| file_err(format!("scene: {e}")))?;
+        if let Some(b) = tail
+            .behaviour
+            .iter()
+            .find(|b| b.kind == BehaviourKind::Plan && scene.file.plan.is_none())
+        {
+            return Err(file_err(format!(
+                "behaviour `{}`: kind = \"plan\" needs a scene with a [plan] table; {} has none",
+                b.name,
+                scene_path.display()
+            )));
+        }
         Ok(Self {
             path: path.to_path_buf(),
             text,
@@ -252,8 +321,10 @@ impl Trial {
             wall_time: 0.0,
             backend: String::new(),
             error: None,
+            plan: None,
         };
         let changes = overrides(case);
+        let mut planned = None;
         let result = CoSimScene::parse_with(&self.scene_text, &self.scene_path, &changes).and_then(
             |scene| {
                 let options = PredictOptions {
@@ -264,6 +335,36 @@ impl Trial {
                 };
                 match behaviour.kind {
                     BehaviourKind::Fixed => vesalius_cosim::predict(&scene, None, &options),
+                    BehaviourKind::Plan => {
+                        let plan = vesalius_cosim::plan::plan(
+                            &scene,
+                            &PlanOptions {
+                                // The iteration count ends the plan, not the clock.
+                                budget: Some(Duration::from_secs(24 * 3600)),
+                                seed: Some(case.seed),
+                                iterations: Some(
+                                    behaviour.iterations.unwrap_or(DEFAULT_PLAN_ITERATIONS),
+                                ),
+                                predict: options.clone(),
+                                validate: Some(0),
+                            },
+                        )?;
+                        planned = Some(PlannedRow {
+                            variables: Variable::ALL
+                                .iter()
+                                .zip(plan.trajectory_variables())
+                                .map(|(v, x)| (v.key().to_string(), x))
+                                .collect(),
+                            planning_cost: plan.best.cost.total,
+                            planning_passed: plan.best.passed,
+                            iterations: plan.iterations,
+                        });
+                        let options = PredictOptions {
+                            duration: self.run.duration.or(Some(plan.insertion.duration)),
+                            ..options
+                        };
+                        vesalius_cosim::predict(&scene, Some(&plan.trajectory), &options)
+                    }
                 }
             },
         );
@@ -297,6 +398,7 @@ impl Trial {
             }
             Err(e) => row.error = Some(e.to_string()),
         }
+        row.plan = planned;
         row.wall_time = clock.elapsed().as_secs_f64();
         row
     }
@@ -499,6 +601,17 @@ fn write_table(trial: &Trial, out: &Path, rows: &[Row]) -> Result<(), RunError> 
         .iter()
         .map(|s| s.to_string()),
     );
+    // A `plan` behaviour's variables, one column each (`plan.pitch_deg`, ...), when a row
+    // has a plan.
+    let plan_keys: BTreeSet<&String> = rows
+        .iter()
+        .filter_map(|r| r.plan.as_ref())
+        .flat_map(|p| p.variables.keys())
+        .collect();
+    header.extend(plan_keys.iter().map(|k| format!("plan.{k}")));
+    if !plan_keys.is_empty() {
+        header.push("plan.planning_cost".into());
+    }
     w.write_record(&header).expect("in memory");
     let opt = |x: Option<f64>| x.map(|v| format!("{v:e}")).unwrap_or_default();
     for r in rows {
@@ -526,6 +639,14 @@ fn write_table(trial: &Trial, out: &Path, rows: &[Row]) -> Result<(), RunError> 
             r.backend.clone(),
             r.error.clone().unwrap_or_default(),
         ]);
+        rec.extend(
+            plan_keys
+                .iter()
+                .map(|k| opt(r.plan.as_ref().and_then(|p| p.variables.get(*k).copied()))),
+        );
+        if !plan_keys.is_empty() {
+            rec.push(opt(r.plan.as_ref().map(|p| p.planning_cost)));
+        }
         w.write_record(&rec).expect("in memory");
     }
     let csv = w.into_inner().expect("in memory");
@@ -565,6 +686,10 @@ pub struct BehaviourSummary {
     pub wilson_95: [f64; 2],
     /// Failed criteria by kind, most frequent first.
     pub failure_modes: Vec<(String, usize)>,
+    /// A `plan` behaviour's rows whose plan passed on the planning model and failed on the
+    /// full model: where the robot's prediction was wrong about the patient (`None` for
+    /// other behaviours).
+    pub plan_misses: Option<usize>,
 }
 
 /// The trial's summary.
@@ -607,6 +732,11 @@ pub fn summarize(trial: &Trial, rows: &[Row]) -> Summary {
                 pass_rate: if n > 0 { passed as f64 / n as f64 } else { 0.0 },
                 wilson_95: wilson(passed, n, 1.959_963_984_540_054),
                 failure_modes,
+                plan_misses: (b.kind == BehaviourKind::Plan).then(|| {
+                    mine.iter()
+                        .filter(|r| !r.passed && r.plan.as_ref().is_some_and(|p| p.planning_passed))
+                        .count()
+                }),
             }
         })
         .collect();
@@ -656,6 +786,14 @@ fn summary_markdown(s: &Summary) -> String {
             b.errors,
             modes
         );
+    }
+    for b in &s.behaviours {
+        if let Some(m) = b.plan_misses {
+            md += &format!(
+                "\n{}: {m} of {} plans passed on the planning model and failed on the patient.\n",
+                b.behaviour, b.cases
+            );
+        }
     }
     md
 }

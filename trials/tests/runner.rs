@@ -259,6 +259,21 @@ fn bad_trial_files_are_errors_that_name_the_key() {
     assert!(e.contains("materials.default.youngs_modulus"), "{e}");
     let e = load(&|t| format!("{t}[run]\nduration = -1.0\n"));
     assert!(e.contains("run.duration"), "{e}");
+    let e = load(&|t| t.replace("kind = \"fixed\"\n", "kind = \"fixed\"\niterations = 5\n"));
+    assert!(e.contains("iterations") && e.contains("plan"), "{e}");
+    // The press scene has no [plan] to plan with.
+    let e = load(&|t| t.replace("kind = \"fixed\"\n", "kind = \"plan\"\n"));
+    assert!(e.contains("[plan]") && e.contains("press.toml"), "{e}");
+}
+
+/// The shipped planning trial reads: two behaviours over its eight forearms.
+#[test]
+fn the_shipped_planning_trial_loads() {
+    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("planned.toml");
+    let trial = Trial::load(&path).unwrap();
+    let ids = trial.row_ids();
+    assert_eq!(ids.len(), 16);
+    assert_eq!(ids[1], "c0000-r0/planned");
 }
 
 /// The shipped smoke trial reads (its scene, its design) and has the rows the README says.
