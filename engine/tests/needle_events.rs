@@ -232,6 +232,16 @@ fn check_consistent(frames: &[Frame], frame_dt: f64) {
 
 const FRAME: f64 = 1.0 / 60.0;
 
+/// The events' descriptions, printed, checked for consistency and for holding `want` in
+/// order.
+fn sequence<'a>(frames: &'a [Frame], want: &[&str]) -> Vec<&'a str> {
+    print(frames);
+    let n = names(frames);
+    check_consistent(frames, FRAME);
+    assert!(in_order(&n, want), "{n:?}");
+    n
+}
+
 /// A vertical insertion at `x` (y = 0.2 mm, off the grid lines) from 1 mm above the skin
 /// down to `z_end` at `speed` (m/s).
 fn vertical(x: f64, z_end: f64, speed: f64) -> (DVec3, Vec<DVec3>) {
@@ -253,28 +263,22 @@ fn through_the_lumen(kind: BackendKind, e: f64, puncture: f64, speed: f64) -> Ve
 #[test]
 fn through_the_lumen_and_out_through_the_back_wall_transfixes_the_vein() {
     let frames = through_the_lumen(BackendKind::Cpu, 1.0e4, 0.02, 0.02);
-    print(&frames);
-    let n = names(&frames);
-    check_consistent(&frames, FRAME);
-    assert!(
-        in_order(
-            &n,
-            &[
-                "punctured skin",
-                "left skin",
-                "entered fat",
-                "left fat",
-                "punctured vein wall",
-                "left vein wall",
-                "tip in vein lumen",
-                "left vein lumen",
-                "exited vein (back wall)",
-                "left vein wall",
-                "transfixed vein",
-                "entered fat",
-            ]
-        ),
-        "{n:?}"
+    let n = sequence(
+        &frames,
+        &[
+            "punctured skin",
+            "left skin",
+            "entered fat",
+            "left fat",
+            "punctured vein wall",
+            "left vein wall",
+            "tip in vein lumen",
+            "left vein lumen",
+            "exited vein (back wall)",
+            "left vein wall",
+            "transfixed vein",
+            "entered fat",
+        ],
     );
     assert_eq!(n.iter().filter(|d| **d == "transfixed vein").count(), 1);
     assert_eq!(frames.last().unwrap().region.as_deref(), Some("fat"));
@@ -303,23 +307,17 @@ fn grazing_the_wall_transfixes_the_vein_without_entering_the_lumen() {
     let p = params();
     let (dir, tips) = vertical(p.vein_x + 0.0029, p.vein_z - p.vein_radius - 0.0012, 0.02);
     let frames = drive(BackendKind::Cpu, 1.0e4, 0.02, dir, &tips);
-    print(&frames);
-    let n = names(&frames);
-    check_consistent(&frames, FRAME);
-    assert!(
-        in_order(
-            &n,
-            &[
-                "punctured skin",
-                "entered fat",
-                "left fat",
-                "punctured vein wall",
-                "left vein wall",
-                "transfixed vein",
-                "entered fat",
-            ]
-        ),
-        "{n:?}"
+    let n = sequence(
+        &frames,
+        &[
+            "punctured skin",
+            "entered fat",
+            "left fat",
+            "punctured vein wall",
+            "left vein wall",
+            "transfixed vein",
+            "entered fat",
+        ],
     );
     assert!(!n.contains(&"tip in vein lumen"), "{n:?}");
     assert_eq!(n.iter().filter(|d| **d == "transfixed vein").count(), 1);
@@ -348,20 +346,14 @@ fn a_tip_moving_off_its_axis_punctures_the_skin_where_its_path_meets_it() {
         axis,
         &line(start, start + path * len, n),
     );
-    print(&frames);
-    let n = names(&frames);
-    check_consistent(&frames, FRAME);
-    assert!(
-        in_order(
-            &n,
-            &[
-                "tip touched skin",
-                "punctured skin",
-                "left skin",
-                "entered fat"
-            ]
-        ),
-        "{n:?}"
+    sequence(
+        &frames,
+        &[
+            "tip touched skin",
+            "punctured skin",
+            "left skin",
+            "entered fat",
+        ],
     );
     assert_eq!(frames.last().unwrap().region.as_deref(), Some("fat"));
     // Touched where the path meets the skin (x = 8.7 mm at rest), not where the axis does
