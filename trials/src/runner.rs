@@ -684,6 +684,8 @@ pub struct BehaviourSummary {
     pub pass_rate: f64,
     /// Wilson score 95 % interval of the pass rate.
     pub wilson_95: [f64; 2],
+    /// Mean wall time of a row (s, on one CPU thread): what a case costs, to size a trial.
+    pub mean_wall_time_s: f64,
     /// Failed criteria by kind, most frequent first.
     pub failure_modes: Vec<(String, usize)>,
     /// A `plan` behaviour's rows whose plan passed on the planning model and failed on the
@@ -731,6 +733,11 @@ pub fn summarize(trial: &Trial, rows: &[Row]) -> Summary {
                 errors,
                 pass_rate: if n > 0 { passed as f64 / n as f64 } else { 0.0 },
                 wilson_95: wilson(passed, n, 1.959_963_984_540_054),
+                mean_wall_time_s: if n > 0 {
+                    mine.iter().map(|r| r.wall_time).sum::<f64>() / n as f64
+                } else {
+                    0.0
+                },
                 failure_modes,
                 plan_misses: (b.kind == BehaviourKind::Plan).then(|| {
                     mine.iter()
@@ -765,7 +772,7 @@ pub fn wilson(k: usize, n: usize, z: f64) -> [f64; 2] {
 /// `summary.md`: the pass-rate table and the failure modes.
 fn summary_markdown(s: &Summary) -> String {
     let mut md = format!(
-        "# Trial {}\n\n{} cases per behaviour.\n\n| behaviour | passed | pass rate | Wilson 95 % | errors | failure modes |\n|---|---:|---:|---|---:|---|\n",
+        "# Trial {}\n\n{} cases per behaviour.\n\n| behaviour | passed | pass rate | Wilson 95 % | errors | s per case | failure modes |\n|---|---:|---:|---|---:|---:|---|\n",
         s.trial, s.cases
     );
     for b in &s.behaviours {
@@ -776,7 +783,7 @@ fn summary_markdown(s: &Summary) -> String {
             .collect::<Vec<_>>()
             .join(", ");
         md += &format!(
-            "| {} | {}/{} | {:.1} % | {:.1}-{:.1} % | {} | {} |\n",
+            "| {} | {}/{} | {:.1} % | {:.1}-{:.1} % | {} | {:.1} | {} |\n",
             b.behaviour,
             b.passed,
             b.cases,
@@ -784,6 +791,7 @@ fn summary_markdown(s: &Summary) -> String {
             100.0 * b.wilson_95[0],
             100.0 * b.wilson_95[1],
             b.errors,
+            b.mean_wall_time_s,
             modes
         );
     }

@@ -185,6 +185,9 @@ fn rows_follow_the_physics_and_the_table_and_summary_agree() {
     let passed = out.rows.iter().filter(|r| r.passed).count();
     assert_eq!((b.cases, b.passed), (8, passed));
     assert_eq!(b.wilson_95, wilson(passed, 8, 1.959_963_984_540_054));
+    let mean_wall = out.rows.iter().map(|r| r.wall_time).sum::<f64>() / 8.0;
+    assert!((b.mean_wall_time_s - mean_wall).abs() <= 1e-12 * mean_wall.max(1.0));
+    assert!(b.mean_wall_time_s > 0.0);
     assert!(b.failure_modes.iter().any(|(m, _)| m == "max_tool_force"));
     assert!(b.failure_modes.iter().any(|(m, _)| m == "error"));
     let json: serde_json::Value =
