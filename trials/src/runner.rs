@@ -686,6 +686,10 @@ pub struct BehaviourSummary {
     pub wilson_95: [f64; 2],
     /// Mean wall time of a row (s, on one CPU thread): what a case costs, to size a trial.
     pub mean_wall_time_s: f64,
+    /// The numeric inputs that most separate the rows that passed from those that failed
+    /// (rows with an error left out), most separating first; empty unless both outcomes
+    /// occur.
+    pub separation: Vec<Separation>,
     /// Failed criteria by kind, most frequent first.
     pub failure_modes: Vec<(String, usize)>,
     /// A `plan` behaviour's rows whose plan passed on the planning model and failed on the
@@ -703,6 +707,67 @@ pub struct Summary {
     pub cases: usize,
     /// Per behaviour, in the file's order.
     pub behaviours: Vec<BehaviourSummary>,
+}
+
+/// How well one numeric input separates passing from failing rows.
+#[derive(Clone, Debug, Deserialize, Serialize, PartialEq)]
+pub struct Separation {
+    /// The input's full name (`cohort.vein_z`).
+    pub input: String,
+    /// The probability that a passing row's value is above a failing row's (ties count
+    /// half): the Mann-Whitney U statistic over the product of the group sizes (the area
+    /// under the ROC curve of the input as a predictor of passing). 0.5: no separation; 0 or
+    /// 1: the input alone tells the outcome.
+    pub auc: f64,
+    /// Mean of the input over the passing rows.
+    pub mean_passed: f64,
+    /// Mean over the failing rows.
+    pub mean_failed: f64,
+}
+
+/// [`Separation`] of every numeric input of `rows` (without errors), most separating first
+/// (by |auc - 0.5|, ties by name); empty unless both outcomes occur.
+pub fn separation(rows: &[&Row]) -> Vec<Separation> {
+    let rows: Vec<&&Row> = rows.iter().filter(|r| r.error.is_none()).collect();
+    let (pass, fail): (Vec<&&Row>, Vec<&&Row>) = rows.iter().partition(|r| r.passed);
+    if pass.is_empty() || fail.is_empty() {
+        return Vec::new();
+    }
+    let inputs: BTreeSet<&String> = rows.iter().flat_map(|r| r.case.values.keys()).collect();
+    let mut out: Vec<Separation> = inputs
+        .into_iter()
+        .filter_map(|k| {
+            let of = |g: &[&&Row]| -> Option<Vec<f64>> {
+                g.iter().map(|r| r.case.values.get(k)?.as_f64()).collect()
+            };
+            let (p, f) = (of(&pass)?, of(&fail)?);
+            // Every pair: the groups are trial-sized (hundreds), not millions.
+            let mut u = 0.0;
+            for a in &p {
+                for b in &f {
+                    u += match a.total_cmp(b) {
+                        std::cmp::Ordering::Greater => 1.0,
+                        std::cmp::Ordering::Equal => 0.5,
+                        std::cmp::Ordering::Less => 0.0,
+                    };
+                }
+            }
+            let mean = |v: &[f64]| v.iter().sum::<f64>() / v.len() as f64;
+            Some(Separation {
+                input: k.clone(),
+                auc: u / (p.len() * f.len()) as f64,
+                mean_passed: mean(&p),
+                mean_failed: mean(&f),
+            })
+        })
+        .collect();
+    out.sort_by(|a, b| {
+        (b.auc - 0.5)
+            .abs()
+            .total_cmp(&(a.auc - 0.5).abs())
+            .then_with(|| a.input.cmp(&b.input))
+    });
+    out
 }
 
 /// Pass rates and failure modes per behaviour.
@@ -733,6 +798,7 @@ pub fn summarize(trial: &Trial, rows: &[Row]) -> Summary {
                 errors,
                 pass_rate: if n > 0 { passed as f64 / n as f64 } else { 0.0 },
                 wilson_95: wilson(passed, n, 1.959_963_984_540_054),
+                separation: separation(&mine),
                 mean_wall_time_s: if n > 0 {
                     mine.iter().map(|r| r.wall_time).sum::<f64>() / n as f64
                 } else {
@@ -794,6 +860,26 @@ fn summary_markdown(s: &Summary) -> String {
             b.mean_wall_time_s,
             modes
         );
+    }
+    for b in &s.behaviours {
+        if !b.separation.is_empty() {
+            let list = b
+                .separation
+                .iter()
+                .take(3)
+                .map(|x| {
+                    format!(
+                        "`{}` (AUC {:.2}: mean {:.4e} passing, {:.4e} failing)",
+                        x.input, x.auc, x.mean_passed, x.mean_failed
+                    )
+                })
+                .collect::<Vec<_>>()
+                .join(", ");
+            md += &format!(
+                "\n{}: the inputs that most separate pass from fail: {list}.\n",
+                b.behaviour
+            );
+        }
     }
     for b in &s.behaviours {
         if let Some(m) = b.plan_misses {

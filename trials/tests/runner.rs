@@ -188,6 +188,18 @@ fn rows_follow_the_physics_and_the_table_and_summary_agree() {
     let mean_wall = out.rows.iter().map(|r| r.wall_time).sum::<f64>() / 8.0;
     assert!((b.mean_wall_time_s - mean_wall).abs() <= 1e-12 * mean_wall.max(1.0));
     assert!(b.mean_wall_time_s > 0.0);
+    // Every passing block is softer than every failing one: the modulus separates them
+    // completely (AUC 0: a passing row's modulus is never above a failing row's), the
+    // constant inputs not at all.
+    let top = &b.separation[0];
+    assert_eq!(top.input, "materials.default.youngs_modulus");
+    assert_eq!(top.auc, 0.0);
+    assert!(top.mean_passed < top.mean_failed);
+    assert!(
+        b.separation[1..].iter().all(|x| x.auc == 0.5),
+        "{:?}",
+        b.separation
+    );
     assert!(b.failure_modes.iter().any(|(m, _)| m == "max_tool_force"));
     assert!(b.failure_modes.iter().any(|(m, _)| m == "error"));
     let json: serde_json::Value =
