@@ -15,6 +15,11 @@
 //! kind = "plan"                         # a plan for each patient, then run on it
 //! iterations = 20                       # of the scene's planner (default 20)
 //!
+//! [[behaviour]]                         # needs [plan] mode = "online"
+//! name = "supervised"
+//! kind = "online"                       # the scene's stroke under its online supervisor
+//! iterations = 4                        # of each re-plan (default 4)
+//!
 //! [run]                                 # optional
 //! duration = 1.0                        # s of each case (default: the scene's)
 //! ```
@@ -33,6 +38,11 @@
 //! would let it try the patient before choosing); the scene's `plan.calibrate` (one
 //! full-model rollout of the initial candidate to fit the arm's axial lag) is kept as the
 //! scene says.
+//!
+//! An `online` behaviour runs the scene's trajectory under its online supervisor (`[plan]
+//! mode = "online"`: re-plans of the rest of the stroke when the patient moves, the needle
+//! stalls or the force drops), each re-plan a fixed number of iterations (the same decisions
+//! on any machine; the re-plans' latencies in the row are this machine's).
 //!
 //! The output folder holds `trial.json` (the trial's text and the runner's version: a restart
 //! with another trial is refused), `rows.jsonl` (one line per finished row, written and
@@ -53,8 +63,8 @@ use std::time::Duration;
 use std::time::Instant;
 use vesalius_cosim::engine::scene::overrides::Override;
 use vesalius_cosim::engine::solver::Threads;
-use vesalius_cosim::plan::{PlanOptions, Variable};
-use vesalius_cosim::{BackendKind, CoSimScene, PredictOptions};
+use vesalius_cosim::plan::{run_supervised, PlanMode, PlanOptions, Supervisor, Variable};
+use vesalius_cosim::{BackendKind, CoSim, CoSimScene, PredictOptions};
 
 /// A robot behaviour a trial runs every case with.
 #[derive(Clone, Debug, Deserialize, Serialize, PartialEq)]
@@ -64,7 +74,8 @@ pub struct Behaviour {
     pub name: String,
     /// What the robot does.
     pub kind: BehaviourKind,
-    /// `plan`: iterations of the scene's planner (default [`DEFAULT_PLAN_ITERATIONS`]).
+    /// `plan`: iterations of the scene's planner (default [`DEFAULT_PLAN_ITERATIONS`]);
+    /// `online`: of each re-plan (default [`DEFAULT_REPLAN_ITERATIONS`]).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub iterations: Option<u64>,
 }
@@ -77,10 +88,15 @@ pub enum BehaviourKind {
     Fixed,
     /// The scene's planner on each case's anatomy, then its plan (module docs).
     Plan,
+    /// The scene's trajectory under its online supervisor (module docs).
+    Online,
 }
 
 /// Iterations of a `plan` behaviour's planner when the trial does not say.
 pub const DEFAULT_PLAN_ITERATIONS: u64 = 20;
+
+/// Iterations of each re-plan of an `online` behaviour when the trial does not say.
+pub const DEFAULT_REPLAN_ITERATIONS: u64 = 4;
 
 /// `[run]`: how each case runs.
 #[derive(Clone, Debug, Default, Deserialize, Serialize, PartialEq)]
@@ -152,6 +168,26 @@ pub struct Row {
     /// and its cost on the planning model.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub plan: Option<PlannedRow>,
+    /// An `online` behaviour's supervisor: its re-plans.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub supervisor: Option<SupervisedRow>,
+}
+
+/// What an `online` behaviour's supervisor did in a case.
+#[derive(Clone, Debug, Deserialize, Serialize, PartialEq)]
+pub struct SupervisedRow {
+    /// Re-plans made.
+    pub replans: usize,
+    /// Re-plans that switched the plan.
+    pub switches: usize,
+    /// Re-plans that probed.
+    pub probes: usize,
+    /// Re-plans per trigger (`patient moved`, `loss of resistance`, ...).
+    pub triggers: BTreeMap<String, usize>,
+    /// Median re-plan latency (ms, on this machine).
+    pub latency_p50_ms: f64,
+    /// Largest re-plan latency (ms).
+    pub latency_max_ms: f64,
 }
 
 /// What a `plan` behaviour chose for a case.
@@ -241,11 +277,11 @@ impl Trial {
             match (b.kind, b.iterations) {
                 (BehaviourKind::Fixed, Some(_)) => {
                     return Err(file_err(format!(
-                        "behaviour `{}`: iterations is for kind = \"plan\"",
+                        "behaviour `{}`: iterations is for kind = \"plan\" or \"online\"",
                         b.name
                     )))
                 }
-                (BehaviourKind::Plan, Some(0)) => {
+                (BehaviourKind::Plan | BehaviourKind::Online, Some(0)) => {
                     return Err(file_err(format!(
                         "behaviour `{}`: iterations must be at least 1",
                         b.name
@@ -280,6 +316,16 @@ impl Trial {
         {
             return Err(file_err(format!(
                 "behaviour `{}`: kind = \"plan\" needs a scene with a [plan] table; {} has none",
+                b.name,
+                scene_path.display()
+            )));
+        }
+        if let Some(b) = tail.behaviour.iter().find(|b| {
+            b.kind == BehaviourKind::Online
+                && scene.file.plan.as_ref().map(|p| p.mode) != Some(PlanMode::Online)
+        }) {
+            return Err(file_err(format!(
+                "behaviour `{}`: kind = \"online\" needs a scene with [plan] mode = \"online\"; {} has none",
                 b.name,
                 scene_path.display()
             )));
@@ -322,9 +368,11 @@ impl Trial {
             backend: String::new(),
             error: None,
             plan: None,
+            supervisor: None,
         };
         let changes = overrides(case);
         let mut planned = None;
+        let mut supervised = None;
         let result = CoSimScene::parse_with(&self.scene_text, &self.scene_path, &changes).and_then(
             |scene| {
                 let options = PredictOptions {
@@ -365,6 +413,24 @@ impl Trial {
                         };
                         vesalius_cosim::predict(&scene, Some(&plan.trajectory), &options)
                     }
+                    BehaviourKind::Online => {
+                        let sim = CoSim::new(&scene, &options)?;
+                        let mut sup = Supervisor::new(&scene, sim.end_time())?;
+                        sup.set_iterations(Some(
+                            behaviour.iterations.unwrap_or(DEFAULT_REPLAN_ITERATIONS),
+                        ));
+                        let report = run_supervised(sim, &mut sup, |_, _| {})?;
+                        let s = sup.summary();
+                        supervised = Some(SupervisedRow {
+                            replans: s.replans,
+                            switches: s.switches,
+                            probes: s.probes,
+                            triggers: s.triggers,
+                            latency_p50_ms: s.latency_p50_ms,
+                            latency_max_ms: s.latency_max_ms,
+                        });
+                        Ok(report)
+                    }
                 }
             },
         );
@@ -399,6 +465,7 @@ impl Trial {
             Err(e) => row.error = Some(e.to_string()),
         }
         row.plan = planned;
+        row.supervisor = supervised;
         row.wall_time = clock.elapsed().as_secs_f64();
         row
     }
@@ -612,6 +679,20 @@ fn write_table(trial: &Trial, out: &Path, rows: &[Row]) -> Result<(), RunError> 
     if !plan_keys.is_empty() {
         header.push("plan.planning_cost".into());
     }
+    let supervised = rows.iter().any(|r| r.supervisor.is_some());
+    if supervised {
+        header.extend(
+            [
+                "replans",
+                "replan_switches",
+                "replan_probes",
+                "replan_triggers",
+                "replan_latency_p50_ms",
+                "replan_latency_max_ms",
+            ]
+            .map(String::from),
+        );
+    }
     w.write_record(&header).expect("in memory");
     let opt = |x: Option<f64>| x.map(|v| format!("{v:e}")).unwrap_or_default();
     for r in rows {
@@ -646,6 +727,23 @@ fn write_table(trial: &Trial, out: &Path, rows: &[Row]) -> Result<(), RunError> 
         );
         if !plan_keys.is_empty() {
             rec.push(opt(r.plan.as_ref().map(|p| p.planning_cost)));
+        }
+        if supervised {
+            match &r.supervisor {
+                Some(s) => rec.extend([
+                    s.replans.to_string(),
+                    s.switches.to_string(),
+                    s.probes.to_string(),
+                    s.triggers
+                        .iter()
+                        .map(|(k, n)| format!("{k}={n}"))
+                        .collect::<Vec<_>>()
+                        .join(";"),
+                    format!("{:.3}", s.latency_p50_ms),
+                    format!("{:.3}", s.latency_max_ms),
+                ]),
+                None => rec.extend(std::iter::repeat_n(String::new(), 6)),
+            }
         }
         w.write_record(&rec).expect("in memory");
     }

@@ -279,6 +279,8 @@ fn bad_trial_files_are_errors_that_name_the_key() {
     // The press scene has no [plan] to plan with.
     let e = load(&|t| t.replace("kind = \"fixed\"\n", "kind = \"plan\"\n"));
     assert!(e.contains("[plan]") && e.contains("press.toml"), "{e}");
+    let e = load(&|t| t.replace("kind = \"fixed\"\n", "kind = \"online\"\n"));
+    assert!(e.contains("online") && e.contains("press.toml"), "{e}");
 }
 
 /// The shipped planning trial reads: two behaviours over its eight forearms.
