@@ -4,20 +4,12 @@
 //! the library (the fixed stroke misses the moved vein; supervised, it re-plans after the
 //! motion and ends in the lumen), here through the trial runner. Two full-model runs.
 
-use std::path::{Path, PathBuf};
-use vesalius_trials::runner::run;
-use vesalius_trials::Trial;
+mod common;
 
-fn scratch(name: &str) -> PathBuf {
-    let d = Path::new(env!("CARGO_TARGET_TMPDIR")).join(name);
-    let _ = std::fs::remove_dir_all(&d);
-    std::fs::create_dir_all(&d).unwrap();
-    d
-}
+use std::path::Path;
 
 #[test]
 fn the_supervised_stroke_reaches_the_moved_vein_where_the_fixed_one_does_not() {
-    let dir = scratch("trial_online");
     let scene = Path::new(env!("CARGO_MANIFEST_DIR")).join("../scenes/phlebotomy_moving_arm.toml");
     // One case: the scene as shipped (the vein's depth and the skin's modulus at the
     // scene's own values; a design needs a cohort).
@@ -43,17 +35,8 @@ iterations = 4
 "#,
         scene.display()
     );
-    let path = dir.join("trial.toml");
-    std::fs::write(&path, trial).unwrap();
-    let trial = Trial::load(&path).unwrap();
-    let out = run(&trial, &dir.join("out"), None, |_, _, _| {}).unwrap();
-    for r in &out.rows {
-        eprintln!(
-            "{}: passed {} failed {:?} supervisor {:?}\n  {:?}",
-            r.id, r.passed, r.failed, r.supervisor, r.events
-        );
-    }
-    let (fixed, online) = (&out.rows[0], &out.rows[1]);
+    let (_, rows, dir) = common::run_text("trial_online", &trial);
+    let (fixed, online) = (&rows[0], &rows[1]);
     assert!(fixed.error.is_none() && online.error.is_none());
     assert!(!fixed.passed, "the fixed stroke misses the moved vein");
     assert!(fixed.supervisor.is_none());

@@ -9,20 +9,13 @@
 //! written it failed: the needle-path planning model put its tip in the lumen, the full
 //! model left it in the fat. The row says so, and the summary counts it.
 
-use std::path::{Path, PathBuf};
-use vesalius_trials::runner::{run, summarize};
-use vesalius_trials::Trial;
+mod common;
 
-fn scratch(name: &str) -> PathBuf {
-    let d = Path::new(env!("CARGO_TARGET_TMPDIR")).join(name);
-    let _ = std::fs::remove_dir_all(&d);
-    std::fs::create_dir_all(&d).unwrap();
-    d
-}
+use std::path::Path;
+use vesalius_trials::runner::summarize;
 
 #[test]
 fn a_plan_for_the_patient_is_run_on_the_full_model_and_its_misses_are_counted() {
-    let dir = scratch("trial_planned");
     let scene = Path::new(env!("CARGO_MANIFEST_DIR")).join("../scenes/phlebotomy_plan.toml");
     let trial = format!(
         r#"
@@ -48,17 +41,8 @@ iterations = 12
 "#,
         scene.display()
     );
-    let path = dir.join("trial.toml");
-    std::fs::write(&path, trial).unwrap();
-    let trial = Trial::load(&path).unwrap();
-    let out = run(&trial, &dir.join("out"), None, |_, _, _| {}).unwrap();
-    for r in &out.rows {
-        eprintln!(
-            "{}: passed {} failed {:?} plan {:?}\n  {:?}",
-            r.id, r.passed, r.failed, r.plan, r.events
-        );
-    }
-    let (fixed, planned) = (&out.rows[0], &out.rows[1]);
+    let (trial, rows, dir) = common::run_text("trial_planned", &trial);
+    let (fixed, planned) = (&rows[0], &rows[1]);
     assert!(fixed.error.is_none() && planned.error.is_none());
     assert!(fixed.plan.is_none());
     assert!(!fixed.passed, "the fixed stroke misses this vein");
@@ -72,7 +56,7 @@ iterations = 12
     }
     let plan = planned.plan.as_ref().expect("the plan");
     // The summary counts a plan the planning model passed and the patient failed.
-    let s = summarize(&trial, &out.rows);
+    let s = summarize(&trial, &rows);
     let miss = usize::from(plan.planning_passed && !planned.passed);
     assert_eq!(s.behaviours[1].plan_misses, Some(miss));
     assert_eq!(s.behaviours[0].plan_misses, None);

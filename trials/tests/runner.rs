@@ -1,17 +1,12 @@
 //! The trial runner on a small trial: a probe pressed into blocks of drawn stiffness and
 //! Poisson ratio (an impossible ratio among the draws), against a force limit.
 
+mod common;
+
+use common::scratch;
 use std::path::{Path, PathBuf};
 use vesalius_trials::runner::{run, summarize, wilson};
 use vesalius_trials::{Row, Trial};
-
-/// A fresh folder under the target directory.
-fn scratch(name: &str) -> PathBuf {
-    let d = Path::new(env!("CARGO_TARGET_TMPDIR")).join(name);
-    let _ = std::fs::remove_dir_all(&d);
-    std::fs::create_dir_all(&d).unwrap();
-    d
-}
 
 /// The force limit of the scene (N): between the forces of the softest and stiffest draws.
 const LIMIT: f64 = 1.5;
