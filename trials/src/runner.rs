@@ -63,7 +63,9 @@ use std::time::Duration;
 use std::time::Instant;
 use vesalius_cosim::engine::scene::overrides::Override;
 use vesalius_cosim::engine::solver::Threads;
-use vesalius_cosim::plan::{run_supervised, PlanMode, PlanOptions, Supervisor, Variable};
+use vesalius_cosim::plan::{
+    run_supervised, PlanMode, PlanOptions, Supervisor, SupervisorSummary, Variable,
+};
 use vesalius_cosim::{BackendKind, CoSim, CoSimScene, PredictOptions};
 
 /// A robot behaviour a trial runs every case with.
@@ -168,26 +170,9 @@ pub struct Row {
     /// and its cost on the planning model.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub plan: Option<PlannedRow>,
-    /// An `online` behaviour's supervisor: its re-plans.
+    /// An `online` behaviour's supervisor: its re-plans (latencies on this machine).
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub supervisor: Option<SupervisedRow>,
-}
-
-/// What an `online` behaviour's supervisor did in a case.
-#[derive(Clone, Debug, Deserialize, Serialize, PartialEq)]
-pub struct SupervisedRow {
-    /// Re-plans made.
-    pub replans: usize,
-    /// Re-plans that switched the plan.
-    pub switches: usize,
-    /// Re-plans that probed.
-    pub probes: usize,
-    /// Re-plans per trigger (`patient moved`, `loss of resistance`, ...).
-    pub triggers: BTreeMap<String, usize>,
-    /// Median re-plan latency (ms, on this machine).
-    pub latency_p50_ms: f64,
-    /// Largest re-plan latency (ms).
-    pub latency_max_ms: f64,
+    pub supervisor: Option<SupervisorSummary>,
 }
 
 /// What a `plan` behaviour chose for a case.
@@ -309,26 +294,23 @@ impl Trial {
             .map_err(|e| file_err(format!("scene: {}: {e}", scene_path.display())))?;
         let scene = CoSimScene::parse(&scene_text, &scene_path)
             .map_err(|e| file_err(format!("scene: {e}")))?;
-        if let Some(b) = tail
-            .behaviour
-            .iter()
-            .find(|b| b.kind == BehaviourKind::Plan && scene.file.plan.is_none())
-        {
-            return Err(file_err(format!(
-                "behaviour `{}`: kind = \"plan\" needs a scene with a [plan] table; {} has none",
-                b.name,
-                scene_path.display()
-            )));
-        }
-        if let Some(b) = tail.behaviour.iter().find(|b| {
-            b.kind == BehaviourKind::Online
-                && scene.file.plan.as_ref().map(|p| p.mode) != Some(PlanMode::Online)
-        }) {
-            return Err(file_err(format!(
-                "behaviour `{}`: kind = \"online\" needs a scene with [plan] mode = \"online\"; {} has none",
-                b.name,
-                scene_path.display()
-            )));
+        // What each behaviour needs of the scene.
+        let mode = scene.file.plan.as_ref().map(|p| p.mode);
+        for b in &tail.behaviour {
+            let missing = match b.kind {
+                BehaviourKind::Plan if mode.is_none() => Some(("plan", "a [plan] table")),
+                BehaviourKind::Online if mode != Some(PlanMode::Online) => {
+                    Some(("online", "[plan] mode = \"online\""))
+                }
+                _ => None,
+            };
+            if let Some((kind, what)) = missing {
+                return Err(file_err(format!(
+                    "behaviour `{}`: kind = \"{kind}\" needs a scene with {what}; {} has none",
+                    b.name,
+                    scene_path.display()
+                )));
+            }
         }
         Ok(Self {
             path: path.to_path_buf(),
@@ -420,15 +402,7 @@ impl Trial {
                             behaviour.iterations.unwrap_or(DEFAULT_REPLAN_ITERATIONS),
                         ));
                         let report = run_supervised(sim, &mut sup, |_, _| {})?;
-                        let s = sup.summary();
-                        supervised = Some(SupervisedRow {
-                            replans: s.replans,
-                            switches: s.switches,
-                            probes: s.probes,
-                            triggers: s.triggers,
-                            latency_p50_ms: s.latency_p50_ms,
-                            latency_max_ms: s.latency_max_ms,
-                        });
+                        supervised = Some(sup.summary());
                         Ok(report)
                     }
                 }

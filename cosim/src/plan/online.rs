@@ -49,7 +49,7 @@ use std::collections::{BTreeMap, VecDeque};
 use std::time::{Duration, Instant};
 
 use glam::DVec3;
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use vesalius_robot::prelude::JointTrajectory;
 
 use super::needle_path::LiveNeedle;
@@ -143,7 +143,7 @@ pub struct Replan {
 }
 
 /// Latency figures of a supervised run.
-#[derive(Clone, Debug, Default, Serialize)]
+#[derive(Clone, Debug, Default, Serialize, Deserialize, PartialEq)]
 pub struct SupervisorSummary {
     /// Re-plans made.
     pub replans: usize,
