@@ -28,6 +28,8 @@ use vesalius_engine::scene::{Scene as TissueScene, SceneError as RustSceneError}
 use vesalius_engine::sim::{BackendKind, Simulation};
 use vesalius_engine::solver::{SimError, Threads};
 
+mod trial;
+
 pyo3::create_exception!(
     vesalius,
     VesaliusError,
@@ -1501,6 +1503,7 @@ fn _vesalius(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<Snapshot>()?;
     m.add_class::<Report>()?;
     m.add_class::<PlanResult>()?;
+    m.add_class::<trial::Trial>()?;
     m.add_function(wrap_pyfunction!(predict, m)?)?;
     m.add_function(wrap_pyfunction!(plan, m)?)?;
     m.add("VesaliusError", py.get_type::<VesaliusError>())?;
@@ -1509,6 +1512,7 @@ fn _vesalius(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add("GuardError", py.get_type::<GuardError>())?;
     m.add("RobotError", py.get_type::<RobotError>())?;
     m.add("OutputError", py.get_type::<OutputError>())?;
+    m.add("TrialError", py.get_type::<trial::TrialError>())?;
     Ok(())
 }
 

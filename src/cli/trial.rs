@@ -5,6 +5,7 @@ use anyhow::{bail, Result};
 use clap::Args;
 use indicatif::{ProgressBar, ProgressStyle};
 use std::path::PathBuf;
+use vesalius_trials::executor::{Executor, Local, Ray};
 use vesalius_trials::runner::run as run_trial;
 use vesalius_trials::Trial;
 
@@ -28,6 +29,19 @@ pub struct TrialArgs {
     /// No progress bar.
     #[arg(long, short)]
     pub quiet: bool,
+    /// Run the rows as tasks of the Ray cluster at this address (`HOST:PORT` of its head,
+    /// as `ray start --head` prints it, or `auto`) instead of on this machine. Every node
+    /// needs the `vesalius` Python package and the trial's files at the same paths. The
+    /// rows, journal and table are those of a local run.
+    #[arg(long, value_name = "ADDRESS")]
+    pub ray: Option<String>,
+    /// With --ray: the Python interpreter with `vesalius` and `ray` (default:
+    /// $VESALIUS_PYTHON, else python3).
+    #[arg(long, requires = "ray")]
+    pub python: Option<PathBuf>,
+    /// With --ray: retries of a row whose worker was lost.
+    #[arg(long, requires = "ray", default_value_t = 3)]
+    pub retries: u32,
 }
 
 /// Runs `vesalius trial`.
@@ -60,17 +74,43 @@ pub fn run(args: TrialArgs) -> Result<()> {
         pool = pool.num_threads(j);
     }
     let pool = pool.build()?;
+    let executor: Box<dyn Executor + Sync> = match &args.ray {
+        None => Box::new(Local),
+        Some(address) => {
+            if args.jobs.is_some() {
+                bail!(
+                    "--jobs is for a local run: on Ray, each row takes one of the cluster's CPUs"
+                );
+            }
+            let python = args
+                .python
+                .clone()
+                .or_else(|| std::env::var_os("VESALIUS_PYTHON").map(PathBuf::from))
+                .unwrap_or_else(|| PathBuf::from("python3"));
+            Box::new(Ray {
+                address: address.clone(),
+                python,
+                retries: args.retries,
+            })
+        }
+    };
     let outcome = pool.install(|| {
-        run_trial(&trial, &args.out, only, |row, done, total| {
-            bar.set_length(total as u64);
-            bar.set_position(done as u64);
-            let what = match (&row.error, row.passed) {
-                (Some(_), _) => "error",
-                (None, true) => "passed",
-                (None, false) => "failed",
-            };
-            bar.set_message(format!("{} {what}", row.id));
-        })
+        run_trial(
+            &trial,
+            &args.out,
+            only,
+            executor.as_ref(),
+            |row, done, total| {
+                bar.set_length(total as u64);
+                bar.set_position(done as u64);
+                let what = match (&row.error, row.passed) {
+                    (Some(_), _) => "error",
+                    (None, true) => "passed",
+                    (None, false) => "failed",
+                };
+                bar.set_message(format!("{} {what}", row.id));
+            },
+        )
     })?;
     bar.finish_and_clear();
     if only.is_some() {

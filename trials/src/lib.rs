@@ -75,6 +75,7 @@
 
 mod design;
 mod error;
+pub mod executor;
 pub mod normal;
 mod param;
 pub mod runner;

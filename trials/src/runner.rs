@@ -53,6 +53,7 @@
 //! threads they ran on (the CPU backend gives the same bits on any team; each case runs on
 //! one thread).
 
+use crate::executor::Executor;
 use crate::{Case, Design, TrialError, Value};
 use serde::{Deserialize, Serialize};
 use std::collections::{BTreeMap, BTreeSet};
@@ -125,7 +126,7 @@ pub struct Trial {
     pub path: PathBuf,
     /// Its text (kept in the output folder, to refuse resuming another trial there).
     pub text: String,
-    /// The scene file (resolved against the trial file's folder).
+    /// The scene file (resolved against the trial file's folder, absolute).
     pub scene_path: PathBuf,
     /// The scene's text.
     pub scene_text: String,
@@ -216,6 +217,14 @@ pub enum RunError {
         /// What is wrong.
         message: String,
     },
+    /// The Ray cluster: unreachable, the driver missing, rows lost past their retries.
+    #[error("Ray at {address}: {message}")]
+    Ray {
+        /// The cluster's address as given.
+        address: String,
+        /// What went wrong (and the driver's last words).
+        message: String,
+    },
 }
 
 impl Trial {
@@ -289,7 +298,10 @@ impl Trial {
             ));
         }
         let base = path.parent().unwrap_or(Path::new("."));
+        // Absolute: a row's messages name the scene the same way wherever it ran (a Ray
+        // worker reads the trial by its absolute path).
         let scene_path = base.join(&tail.scene);
+        let scene_path = std::fs::canonicalize(&scene_path).unwrap_or(scene_path);
         let scene_text = std::fs::read_to_string(&scene_path)
             .map_err(|e| file_err(format!("scene: {}: {e}", scene_path.display())))?;
         let scene = CoSimScene::parse(&scene_text, &scene_path)
@@ -330,6 +342,33 @@ impl Trial {
             .iter()
             .flat_map(|c| self.behaviours.iter().map(move |b| row_id(c, b)))
             .collect()
+    }
+
+    /// The case and behaviour of a row id (`c0003-r0/fixed`).
+    pub fn row(&self, id: &str) -> Option<(Case, &Behaviour)> {
+        let (case, behaviour) = id.split_once('/')?;
+        let b = self.behaviours.iter().find(|b| b.name == behaviour)?;
+        let c = self.design.cases().into_iter().find(|c| c.id == case)?;
+        Some((c, b))
+    }
+
+    /// A digest of the trial's text, its scene's and the runner's version: two processes
+    /// (a Ray driver and its workers, on other machines) with the same fingerprint make the
+    /// same rows. FNV-1a (64 bit), written out: a stable, portable hash of a few kB, where
+    /// std's hasher may change between Rust releases and a cryptographic crate is not
+    /// needed (this guards against a stale copy, not an adversary).
+    pub fn fingerprint(&self) -> String {
+        let mut h: u64 = 0xcbf2_9ce4_8422_2325;
+        for part in [
+            self.text.as_str(),
+            self.scene_text.as_str(),
+            env!("CARGO_PKG_VERSION"),
+        ] {
+            for b in part.bytes().chain([0xff]) {
+                h = (h ^ u64::from(b)).wrapping_mul(0x0000_0100_0000_01b3);
+            }
+        }
+        format!("{h:016x}")
     }
 
     /// Runs one case with one behaviour; an error is the row's, never the caller's.
@@ -477,18 +516,21 @@ pub struct RunOutcome {
     pub ran: usize,
 }
 
-/// Runs the rows of `trial` that `out` does not hold yet (all of them in a new folder), on
-/// rayon's pool, calling `progress(row, done, total)` as each finishes; then writes the
-/// table and the summaries. `only`: run just these row or case ids (`c0003-r0` runs its
+/// Runs the rows of `trial` that `out` does not hold yet (all of them in a new folder) on
+/// `executor` ([`Local`](crate::executor::Local): this machine's rayon pool;
+/// [`Ray`](crate::executor::Ray): a Ray cluster), calling
+/// `progress(row, done, total)` as each finishes; then writes the table and the summaries.
+/// Rows are journalled as they come back, so an executor that fails midway (a lost
+/// cluster) keeps what finished, and writes no table. `only`: run just these row or case ids (`c0003-r0` runs its
 /// every behaviour) again, whether or not the journal holds them, and leave the journal and
 /// the table as they are.
 pub fn run(
     trial: &Trial,
     out: &Path,
     only: Option<&[String]>,
+    executor: &dyn Executor,
     progress: impl Fn(&Row, usize, usize) + Sync,
 ) -> Result<RunOutcome, RunError> {
-    use rayon::prelude::*;
     let out_err = |p: &Path, message: String| RunError::Output {
         path: p.display().to_string(),
         message,
@@ -573,31 +615,36 @@ pub fn run(
     );
     let total = jobs.len();
     let finished = std::sync::atomic::AtomicUsize::new(total - pending.len());
-    let fresh: Vec<Result<Row, RunError>> = pending
-        .par_iter()
-        .map(|(c, b)| {
-            let row = trial.run_case(c, b);
+    let fresh = Mutex::new(Vec::with_capacity(pending.len()));
+    let pending: Vec<(&Case, &Behaviour)> = pending.into_iter().copied().collect();
+    executor.execute(trial, &pending, &|row: Row| {
+        if only.is_none() {
             let line = serde_json::to_string(&row).expect("a row is JSON");
-            if only.is_none() {
-                let mut f = journal.lock().expect("journal lock");
-                writeln!(f, "{line}")
-                    .and_then(|()| f.flush())
-                    .map_err(|e| out_err(&journal_path, e.to_string()))?;
-            }
-            let n = finished.fetch_add(1, std::sync::atomic::Ordering::Relaxed) + 1;
-            progress(&row, n, total);
-            Ok(row)
-        })
-        .collect();
+            let mut f = journal.lock().expect("journal lock");
+            writeln!(f, "{line}")
+                .and_then(|()| f.flush())
+                .map_err(|e| out_err(&journal_path, e.to_string()))?;
+        }
+        let n = finished.fetch_add(1, std::sync::atomic::Ordering::Relaxed) + 1;
+        progress(&row, n, total);
+        fresh.lock().expect("rows lock").push(row);
+        Ok(())
+    })?;
+    let fresh = fresh.into_inner().expect("rows lock");
     let ran = fresh.len();
     for row in fresh {
-        let row = row?;
         done.insert(row.id.clone(), row);
     }
+    // An executor that handed back fewer rows than it was given (it returned Ok) is a bug
+    // of the executor; no table is passed off as complete without them.
     let rows: Vec<Row> = jobs
         .iter()
-        .map(|(c, b)| done[&row_id(c, b)].clone())
-        .collect();
+        .map(|(c, b)| {
+            done.get(&row_id(c, b))
+                .cloned()
+                .ok_or_else(|| out_err(out, format!("row {} never came back", row_id(c, b))))
+        })
+        .collect::<Result<_, _>>()?;
     if only.is_none() {
         write_table(trial, out, &rows)?;
     }

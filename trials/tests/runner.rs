@@ -5,6 +5,7 @@ mod common;
 
 use common::scratch;
 use std::path::{Path, PathBuf};
+use vesalius_trials::executor::Local;
 use vesalius_trials::runner::{run, summarize, wilson};
 use vesalius_trials::{Row, Trial};
 
@@ -99,7 +100,7 @@ fn a_cohort_parameter_the_generator_does_not_know_is_every_cases_error() {
     let dir = scratch("trial_unknown");
     let path = write_trial(&dir, 4, |t| t.replace("\"size.2\"", "height"));
     let trial = Trial::load(&path).unwrap();
-    let out = run(&trial, &dir.join("out"), None, |_, _, _| {}).unwrap();
+    let out = run(&trial, &dir.join("out"), None, &Local, |_, _, _| {}).unwrap();
     assert_eq!(out.rows.len(), 4);
     for r in &out.rows {
         let e = r.error.as_deref().expect("an error row");
@@ -115,7 +116,7 @@ fn rows_follow_the_physics_and_the_table_and_summary_agree() {
     let dir = scratch("trial_rows");
     let path = write_trial(&dir, 8, |t| t);
     let trial = Trial::load(&path).unwrap();
-    let out = run(&trial, &dir.join("out"), None, |_, _, _| {}).unwrap();
+    let out = run(&trial, &dir.join("out"), None, &Local, |_, _, _| {}).unwrap();
     assert_eq!(out.rows.len(), 8);
     assert_eq!(out.ran, 8);
     for r in &out.rows {
@@ -221,7 +222,7 @@ fn rows_follow_the_physics_and_the_table_and_summary_agree() {
         .build()
         .unwrap();
     let resumed = pool
-        .install(|| run(&trial, &again, None, |_, _, _| {}))
+        .install(|| run(&trial, &again, None, &Local, |_, _, _| {}))
         .unwrap();
     assert_eq!(resumed.ran, 5);
     assert_eq!(physics(&resumed.rows), physics(&out.rows));
@@ -232,6 +233,7 @@ fn rows_follow_the_physics_and_the_table_and_summary_agree() {
         &trial,
         &again,
         Some(&["c0002-r0".to_string()]),
+        &Local,
         |_, _, _| {},
     )
     .unwrap();
@@ -246,7 +248,7 @@ fn rows_follow_the_physics_and_the_table_and_summary_agree() {
     std::fs::create_dir_all(dir.join("other")).unwrap();
     let other = write_trial(&dir.join("other"), 4, |t| t);
     let other = Trial::load(&other).unwrap();
-    let err = run(&other, &dir.join("out"), None, |_, _, _| {}).unwrap_err();
+    let err = run(&other, &dir.join("out"), None, &Local, |_, _, _| {}).unwrap_err();
     assert!(err.to_string().contains("another trial"), "{err}");
 }
 

@@ -3,6 +3,7 @@
 #![allow(dead_code)]
 
 use std::path::{Path, PathBuf};
+use vesalius_trials::executor::Local;
 use vesalius_trials::runner::run;
 use vesalius_trials::{Row, Trial};
 
@@ -21,7 +22,7 @@ pub fn run_text(name: &str, text: &str) -> (Trial, Vec<Row>, PathBuf) {
     let path = dir.join("trial.toml");
     std::fs::write(&path, text).unwrap();
     let trial = Trial::load(&path).unwrap();
-    let out = run(&trial, &dir.join("out"), None, |_, _, _| {}).unwrap();
+    let out = run(&trial, &dir.join("out"), None, &Local, |_, _, _| {}).unwrap();
     for r in &out.rows {
         eprintln!(
             "{}: passed {} failed {:?} error {:?} plan {:?} supervisor {:?}\n  {:?}",
