@@ -177,6 +177,37 @@ def running_rows() -> list[int]:
     return pids
 
 
+def test_the_parquet_table_holds_the_rows(tmp_path):
+    """results.parquet read by pyarrow (a reader we did not write) against the journal."""
+    import pyarrow.parquet as pq
+
+    path = write_trial(tmp_path, size=8, cells="[4, 4, 2]", duration=0.4)
+    done = trial([str(path), "--out", str(tmp_path / "out"), "--jobs", "2"])
+    assert done.returncode == 0, done.stderr
+    journal = [json.loads(line) for line in (tmp_path / "out/rows.jsonl").read_text().splitlines()]
+    journal.sort(key=lambda r: (r["case"]["index"], r["case"]["repetition"]))
+    table = pq.read_table(tmp_path / "out/results.parquet")
+    assert table.num_rows == 8
+    assert str(table.schema.field("seed").type) == "uint64"
+    assert str(table.schema.field("failed").type) == "list<element: string not null>"
+    t = table.to_pylist()
+    assert [r["id"] for r in t] == [r["id"] for r in journal]
+    for mine, row in zip(t, journal):
+        assert mine["seed"] == row["case"]["seed"]
+        assert mine["passed"] == row["passed"]
+        assert mine["failed"] == row["failed"]
+        assert mine["events"] == row["events"]
+        assert mine["peak_force_n"] == row["peak_force"]  # the same bits, or both None
+        assert mine["error"] == row["error"]
+        assert mine["wall_time_s"] == row["wall_time"]
+        for name, value in row["case"]["values"].items():
+            assert mine[name] == value
+    # Both outcomes, the error rows' missing forces as nulls, a criterion's name in a list.
+    assert {r["passed"] for r in t} == {True, False}
+    assert sum(r["peak_force_n"] is None for r in t) == 2
+    assert any("max_tool_force" in r["failed"] for r in t)
+
+
 def test_a_worker_killed_mid_row_is_retried(cluster, tmp_path):
     # Rows of about a second each (a finer block, 8 s of pressing), so that the kill lands
     # inside one.

@@ -15,7 +15,7 @@ pub struct TrialArgs {
     /// Trial file (TOML): the scene, the design, the cohort and material draws, the
     /// behaviours.
     pub trial: PathBuf,
-    /// Output directory: rows.jsonl (as rows finish), then results.csv, summary.json and
+    /// Output directory: rows.jsonl (as rows finish), then results.csv, results.parquet, summary.json and
     /// summary.md. A directory holding part of this trial's rows resumes it.
     #[arg(long)]
     pub out: PathBuf,

@@ -80,6 +80,7 @@ pub mod normal;
 mod param;
 pub mod runner;
 pub mod sampling;
+mod table;
 
 pub use design::{Case, Correlation, Design, DesignKind, DesignSettings, MAX_CASES};
 pub use error::TrialError;

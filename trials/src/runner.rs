@@ -47,7 +47,8 @@
 //! The output folder holds `trial.json` (the trial's text and the runner's version: a restart
 //! with another trial is refused), `rows.jsonl` (one line per finished row, written and
 //! flushed as each finishes, so a killed run keeps them and a restart runs only the rest) and,
-//! once every row is there, `results.csv` (one row per case and behaviour, in case order) and
+//! once every row is there, `results.csv` and `results.parquet` (one row per case and
+//! behaviour, in case order; the same columns, typed in the Parquet file) and
 //! `summary.json` / `summary.md` (pass rate per behaviour with Wilson 95 % intervals, the
 //! failed criteria ranked). Rows have the same values whatever the order or the number of
 //! threads they ran on (the CPU backend gives the same bits on any team; each case runs on
@@ -659,120 +660,21 @@ fn log_partial(path: &Path, line: usize, e: &serde_json::Error) {
     );
 }
 
-/// Writes `results.csv`, `summary.json` and `summary.md` (each through a temporary file, so
-/// none is ever half written).
+/// Writes `results.csv`, `results.parquet`, `summary.json` and `summary.md` (each through a
+/// temporary file, so none is ever half written).
 fn write_table(trial: &Trial, out: &Path, rows: &[Row]) -> Result<(), RunError> {
     let out_err = |p: &Path, message: String| RunError::Output {
         path: p.display().to_string(),
         message,
     };
-    let params: Vec<&String> = trial.design.params().keys().collect();
-    let mut w = csv::Writer::from_writer(Vec::new());
-    let mut header: Vec<String> = ["id", "case", "repetition", "seed", "behaviour"]
-        .iter()
-        .map(|s| s.to_string())
-        .collect();
-    header.extend(params.iter().map(|p| p.to_string()));
-    header.extend(
-        [
-            "passed",
-            "failed",
-            "events",
-            "peak_force_n",
-            "peak_damaged_fraction",
-            "guard",
-            "simulated_time_s",
-            "wall_time_s",
-            "backend",
-            "error",
-        ]
-        .iter()
-        .map(|s| s.to_string()),
-    );
-    // A `plan` behaviour's variables, one column each (`plan.pitch_deg`, ...), when a row
-    // has a plan.
-    let plan_keys: BTreeSet<&String> = rows
-        .iter()
-        .filter_map(|r| r.plan.as_ref())
-        .flat_map(|p| p.variables.keys())
-        .collect();
-    header.extend(plan_keys.iter().map(|k| format!("plan.{k}")));
-    if !plan_keys.is_empty() {
-        header.push("plan.planning_cost".into());
-    }
-    let supervised = rows.iter().any(|r| r.supervisor.is_some());
-    if supervised {
-        header.extend(
-            [
-                "replans",
-                "replan_switches",
-                "replan_probes",
-                "replan_triggers",
-                "replan_latency_p50_ms",
-                "replan_latency_max_ms",
-            ]
-            .map(String::from),
-        );
-    }
-    w.write_record(&header).expect("in memory");
-    let opt = |x: Option<f64>| x.map(|v| format!("{v:e}")).unwrap_or_default();
-    for r in rows {
-        let mut rec = vec![
-            r.id.clone(),
-            r.case.index.to_string(),
-            r.case.repetition.to_string(),
-            r.case.seed.to_string(),
-            r.behaviour.clone(),
-        ];
-        rec.extend(params.iter().map(|p| match r.case.values.get(*p) {
-            Some(Value::Number(x)) => format!("{x:e}"),
-            Some(Value::Text(s)) => s.clone(),
-            None => String::new(),
-        }));
-        rec.extend([
-            r.passed.to_string(),
-            r.failed.join(";"),
-            r.events.join(";"),
-            opt(r.peak_force),
-            opt(r.peak_damaged_fraction),
-            r.guard.clone().unwrap_or_default(),
-            format!("{:e}", r.simulated_time),
-            format!("{:.3}", r.wall_time),
-            r.backend.clone(),
-            r.error.clone().unwrap_or_default(),
-        ]);
-        rec.extend(
-            plan_keys
-                .iter()
-                .map(|k| opt(r.plan.as_ref().and_then(|p| p.variables.get(*k).copied()))),
-        );
-        if !plan_keys.is_empty() {
-            rec.push(opt(r.plan.as_ref().map(|p| p.planning_cost)));
-        }
-        if supervised {
-            match &r.supervisor {
-                Some(s) => rec.extend([
-                    s.replans.to_string(),
-                    s.switches.to_string(),
-                    s.probes.to_string(),
-                    s.triggers
-                        .iter()
-                        .map(|(k, n)| format!("{k}={n}"))
-                        .collect::<Vec<_>>()
-                        .join(";"),
-                    format!("{:.3}", s.latency_p50_ms),
-                    format!("{:.3}", s.latency_max_ms),
-                ]),
-                None => rec.extend(std::iter::repeat_n(String::new(), 6)),
-            }
-        }
-        w.write_record(&rec).expect("in memory");
-    }
-    let csv = w.into_inner().expect("in memory");
+    let columns = crate::table::columns(trial, rows);
+    let parquet = crate::table::parquet(&columns)
+        .map_err(|e| out_err(&out.join("results.parquet"), e.to_string()))?;
     let summary = summarize(trial, rows);
     let md = summary_markdown(&summary);
     for (name, bytes) in [
-        ("results.csv", csv),
+        ("results.csv", crate::table::csv(&columns)),
+        ("results.parquet", parquet),
         (
             "summary.json",
             (serde_json::to_string_pretty(&summary).expect("json") + "\n").into_bytes(),
