@@ -25,7 +25,9 @@
 //! ```
 //!
 //! Each case's parameters become changes to the scene before it is read
-//! (`vesalius_engine::scene::overrides`): `cohort.<name>` sets the mesh generator's `<name>`
+//! (`vesalius_engine::scene::overrides`): `cohort.mesh` (from `cohort.meshes = [..]`, files
+//! relative to the trial file) replaces the scene's mesh generator by that file (the rest of
+//! its `[mesh]` table kept), `cohort.<name>` sets the mesh generator's `<name>`
 //! (`mesh.generator.<name>`), `materials.<region>.<field>` the region's material. A case
 //! whose scene is refused (a draw the scene cannot take), or whose run fails, is a row with
 //! its error.
@@ -137,6 +139,54 @@ pub struct Trial {
     pub behaviours: Vec<Behaviour>,
     /// How each case runs.
     pub run: RunSpec,
+    /// A cohort of mesh files (`cohort.meshes`): the scene's `[mesh]` table each case's
+    /// file replaces (its generator dropped, its other keys kept), and each file as the
+    /// trial names it with its absolute path.
+    mesh_files: Option<(toml::Table, BTreeMap<String, PathBuf>)>,
+}
+
+/// Checks a cohort of mesh files: no generator parameter beside it, every file there.
+/// Returns the scene's `[mesh]` table without its generator and each file's absolute path
+/// (relative ones are relative to the trial file's folder, `base`).
+fn mesh_cohort(
+    design: &Design,
+    param: &crate::Param,
+    base: &Path,
+    scene_text: &str,
+) -> Result<(toml::Table, BTreeMap<String, PathBuf>), String> {
+    if let Some(other) = design
+        .params()
+        .keys()
+        .find(|k| k.starts_with("cohort.") && *k != "cohort.mesh")
+    {
+        return Err(format!(
+            "{other}: a cohort of mesh files (cohort.meshes) has no generator to give \
+             `{}` to; draw it in the files, or use the scene's generator without meshes",
+            &other["cohort.".len()..]
+        ));
+    }
+    let crate::Param::Fixed { values, .. } = param else {
+        unreachable!("cohort.mesh is made from cohort.meshes, a fixed list")
+    };
+    let mut files = BTreeMap::new();
+    for v in values {
+        let name = v.as_str().expect("cohort.meshes holds strings");
+        let path = base.join(name);
+        if !path.is_file() {
+            return Err(format!(
+                "cohort.meshes: `{name}` ({}) is not a file",
+                path.display()
+            ));
+        }
+        files.insert(name.to_string(), path);
+    }
+    let doc: toml::Table = toml::from_str(scene_text).map_err(|e| e.to_string())?;
+    let mut mesh = match doc.get("mesh") {
+        Some(toml::Value::Table(t)) => t.clone(),
+        _ => toml::Table::new(),
+    };
+    mesh.remove("generator");
+    Ok((mesh, files))
 }
 
 /// One row of the result table: one case with one behaviour.
@@ -292,12 +342,6 @@ impl Trial {
                 )));
             }
         }
-        if design.params().contains_key("cohort.mesh") {
-            return Err(file_err(
-                "cohort.meshes: cohorts of mesh files are not run yet (generator parameters are)"
-                    .into(),
-            ));
-        }
         let base = path.parent().unwrap_or(Path::new("."));
         // Absolute: a row's messages name the scene the same way wherever it ran (a Ray
         // worker reads the trial by its absolute path).
@@ -307,6 +351,11 @@ impl Trial {
             .map_err(|e| file_err(format!("scene: {}: {e}", scene_path.display())))?;
         let scene = CoSimScene::parse(&scene_text, &scene_path)
             .map_err(|e| file_err(format!("scene: {e}")))?;
+        let base = std::fs::canonicalize(base).unwrap_or_else(|_| base.to_path_buf());
+        let mesh_files = match design.params().get("cohort.mesh") {
+            None => None,
+            Some(param) => Some(mesh_cohort(&design, param, &base, &scene_text).map_err(file_err)?),
+        };
         // What each behaviour needs of the scene.
         let mode = scene.file.plan.as_ref().map(|p| p.mode);
         for b in &tail.behaviour {
@@ -333,6 +382,7 @@ impl Trial {
             design,
             behaviours: tail.behaviour,
             run: tail.run,
+            mesh_files,
         })
     }
 
@@ -392,7 +442,7 @@ impl Trial {
             plan: None,
             supervisor: None,
         };
-        let changes = overrides(case);
+        let changes = self.overrides(case);
         let mut planned = None;
         let mut supervised = None;
         let result = CoSimScene::parse_with(&self.scene_text, &self.scene_path, &changes).and_then(
@@ -490,22 +540,34 @@ fn row_id(case: &Case, behaviour: &Behaviour) -> String {
     format!("{}/{}", case.id, behaviour.name)
 }
 
-/// The scene changes a case stands for.
-pub fn overrides(case: &Case) -> Vec<Override> {
-    case.values
-        .iter()
-        .map(|(name, value)| {
-            let key = match name.strip_prefix("cohort.") {
-                Some(rest) => format!("mesh.generator.{rest}"),
-                None => name.clone(),
-            };
-            let value = match value {
-                Value::Number(x) => toml::Value::Float(*x),
-                Value::Text(s) => toml::Value::String(s.clone()),
-            };
-            Override::new(key, value)
-        })
-        .collect()
+impl Trial {
+    /// The scene changes a case stands for: `cohort.mesh` replaces the scene's `[mesh]`
+    /// by that file (absolute), `cohort.<name>` sets `mesh.generator.<name>`, any other
+    /// parameter the scene key of its name.
+    pub fn overrides(&self, case: &Case) -> Vec<Override> {
+        case.values
+            .iter()
+            .map(|(name, value)| {
+                if let (Some((mesh, files)), Value::Text(file)) = (&self.mesh_files, value) {
+                    if name == "cohort.mesh" {
+                        let mut mesh = mesh.clone();
+                        let path = files[file.as_str()].display().to_string();
+                        mesh.insert("file".into(), toml::Value::String(path));
+                        return Override::new("mesh", toml::Value::Table(mesh));
+                    }
+                }
+                let key = match name.strip_prefix("cohort.") {
+                    Some(rest) => format!("mesh.generator.{rest}"),
+                    None => name.clone(),
+                };
+                let value = match value {
+                    Value::Number(x) => toml::Value::Float(*x),
+                    Value::Text(s) => toml::Value::String(s.clone()),
+                };
+                Override::new(key, value)
+            })
+            .collect()
+    }
 }
 
 /// What [`run`] did.

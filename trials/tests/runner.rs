@@ -300,7 +300,7 @@ fn the_shipped_smoke_trial_loads() {
     assert_eq!(ids[0], "c0000-r0/fixed_stroke");
     // Every case's scene reads with its draws (the runs themselves take minutes).
     for case in trial.design.cases() {
-        let changes = vesalius_trials::runner::overrides(&case);
+        let changes = trial.overrides(&case);
         vesalius_cosim::CoSimScene::parse_with(&trial.scene_text, &trial.scene_path, &changes)
             .unwrap();
     }
