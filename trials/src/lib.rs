@@ -78,6 +78,7 @@ mod error;
 pub mod executor;
 pub mod normal;
 mod param;
+pub mod plots;
 pub mod runner;
 pub mod sampling;
 mod table;

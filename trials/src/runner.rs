@@ -722,8 +722,8 @@ fn log_partial(path: &Path, line: usize, e: &serde_json::Error) {
     );
 }
 
-/// Writes `results.csv`, `results.parquet`, `summary.json` and `summary.md` (each through a
-/// temporary file, so none is ever half written).
+/// Writes `plots/`, then `results.csv`, `results.parquet`, `summary.json` and `summary.md`
+/// (each through a temporary file, so none is ever half written).
 fn write_table(trial: &Trial, out: &Path, rows: &[Row]) -> Result<(), RunError> {
     let out_err = |p: &Path, message: String| RunError::Output {
         path: p.display().to_string(),
@@ -734,6 +734,8 @@ fn write_table(trial: &Trial, out: &Path, rows: &[Row]) -> Result<(), RunError> 
         .map_err(|e| out_err(&out.join("results.parquet"), e.to_string()))?;
     let summary = summarize(trial, rows);
     let md = summary_markdown(&summary);
+    crate::plots::write(trial, rows, out)
+        .map_err(|message| out_err(&out.join("plots"), message))?;
     for (name, bytes) in [
         ("results.csv", crate::table::csv(&columns)),
         ("results.parquet", parquet),

@@ -305,3 +305,39 @@ fn the_shipped_smoke_trial_loads() {
             .unwrap();
     }
 }
+
+#[test]
+fn the_plots_show_the_pass_rate_falling_with_stiffness() {
+    use vesalius_trials::plots::pass_rate_bins;
+    let dir = scratch("trial_plots");
+    let path = write_trial(&dir, 12, |t| t);
+    let trial = Trial::load(&path).unwrap();
+    let out = run(&trial, &dir.join("out"), None, &Local, |_, _, _| {}).unwrap();
+    let rows: Vec<&Row> = out.rows.iter().collect();
+    let bins = pass_rate_bins(&rows, "materials.default.youngs_modulus", 4);
+    assert_eq!(bins.len(), 4);
+    assert_eq!(bins.iter().map(|b| b.rows).sum::<usize>(), 12);
+    let passed = rows.iter().filter(|r| r.passed).count();
+    let counted: f64 = bins.iter().map(|b| b.rate * b.rows as f64).sum();
+    assert!((counted - passed as f64).abs() < 1e-9, "{bins:?}");
+    // Bins in order of the input; soft blocks pass, the stiffest quarter all exceed the
+    // force limit.
+    assert!(bins.windows(2).all(|w| w[0].x < w[1].x), "{bins:?}");
+    assert!(bins[0].rate > 0.0 && bins[3].rate == 0.0, "{bins:?}");
+    for b in &bins {
+        assert!(b.wilson_95[0] <= b.rate && b.rate <= b.wilson_95[1]);
+    }
+    // One plot per varying numeric input (not the fixed height), and the forces.
+    let plots = dir.join("out/plots");
+    let svg = std::fs::read_to_string(plots.join("pass_rate_materials_default_youngs_modulus.svg"))
+        .unwrap();
+    assert!(
+        svg.starts_with("<svg") && svg.contains("\nfixed\n"),
+        "{}",
+        &svg[..200]
+    );
+    assert!(!plots.join("pass_rate_cohort_size_2.svg").exists());
+    let force = std::fs::read_to_string(plots.join("peak_force.svg")).unwrap();
+    // Each row with a force is in one bar of the histogram (the errors have none).
+    assert!(force.matches("<rect").count() >= 2, "{force}");
+}
