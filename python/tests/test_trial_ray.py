@@ -22,39 +22,11 @@ import vesalius
 from conftest import ROOT, vesalius_cli
 
 # A probe pressed into blocks of drawn stiffness, one impossible Poisson ratio among the
-# draws (its rows are errors): trials/tests/runner.rs's trial.
-SCENE = """
-[mesh]
-generator = {{ kind = "box", cells = {cells}, size = [0.1, 0.1, 0.05], origin = [-0.05, -0.05, 0.0] }}
-[materials]
-default = {{ youngs_modulus = 1.0e4, poisson_ratio = 0.45, density = 1000.0 }}
-[[pin]]
-kind = "plane"
-normal = [0.0, 0.0, 1.0]
-offset = 0.0
-[simulation]
-duration = 0.4
-gravity = [0.0, 0.0, 0.0]
-velocity_damping = 20.0
-[robot]
-urdf = "{urdf}"
-base = {{ xyz = [0.0, 0.0, 0.091] }}
-stiffness = 5000.0
-damping = 200.0
-[[tool]]
-link = "probe"
-[criteria]
-max_tool_force = 1.5
-[[trajectory]]
-t = 0.0
-joints = {{ plunge = 0.0 }}
-[[trajectory]]
-t = 0.3
-joints = {{ plunge = 0.004 }}
-"""
+# draws (its rows are errors): the Rust trial tests' scene and trial (trials/tests/runner.rs).
+PRESS = ROOT / "trials/tests/press.toml"
 
 TRIAL = """
-scene = "press.toml"
+scene = "{scene}"
 [design]
 kind = "lhs"
 size = {size}
@@ -76,12 +48,10 @@ duration = {duration}
 """
 
 
-def write_trial(folder: pathlib.Path, size: int, cells: str, duration: float) -> pathlib.Path:
+def write_trial(folder: pathlib.Path, size: int, duration: float) -> pathlib.Path:
     folder.mkdir(parents=True, exist_ok=True)
-    urdf = ROOT / "robots/indenter/indenter.urdf"
-    (folder / "press.toml").write_text(SCENE.format(cells=cells, urdf=urdf))
     path = folder / "trial.toml"
-    path.write_text(TRIAL.format(size=size, duration=duration))
+    path.write_text(TRIAL.format(scene=PRESS, size=size, duration=duration))
     return path
 
 
@@ -141,7 +111,7 @@ def table_without_wall_time(out: pathlib.Path) -> list[list[str]]:
 
 
 def test_rows_on_ray_are_the_rows_of_a_local_run(cluster, tmp_path):
-    path = write_trial(tmp_path, size=8, cells="[4, 4, 2]", duration=0.4)
+    path = write_trial(tmp_path, size=8, duration=0.4)
     local = trial([str(path), "--out", str(tmp_path / "local"), "--jobs", "2"])
     assert local.returncode == 0, local.stderr
     on_ray = trial([str(path), "--out", str(tmp_path / "ray"), "--ray", cluster])
@@ -181,7 +151,7 @@ def test_the_parquet_table_holds_the_rows(tmp_path):
     """results.parquet read by pyarrow (a reader we did not write) against the journal."""
     import pyarrow.parquet as pq
 
-    path = write_trial(tmp_path, size=8, cells="[4, 4, 2]", duration=0.4)
+    path = write_trial(tmp_path, size=8, duration=0.4)
     done = trial([str(path), "--out", str(tmp_path / "out"), "--jobs", "2"])
     assert done.returncode == 0, done.stderr
     journal = [json.loads(line) for line in (tmp_path / "out/rows.jsonl").read_text().splitlines()]
@@ -209,9 +179,8 @@ def test_the_parquet_table_holds_the_rows(tmp_path):
 
 
 def test_a_worker_killed_mid_row_is_retried(cluster, tmp_path):
-    # Rows of about a second each (a finer block, 8 s of pressing), so that the kill lands
-    # inside one.
-    path = write_trial(tmp_path, size=4, cells="[12, 12, 6]", duration=8.0)
+    # Rows of most of a second each (60 s of pressing), so that the kill lands inside one.
+    path = write_trial(tmp_path, size=4, duration=60.0)
     env = dict(os.environ, VESALIUS_PYTHON=sys.executable)
     out = tmp_path / "ray"
     run = subprocess.Popen(
@@ -237,7 +206,7 @@ def test_a_worker_killed_mid_row_is_retried(cluster, tmp_path):
 
 
 def test_an_unreachable_address_is_an_error_and_no_table(tmp_path):
-    path = write_trial(tmp_path, size=2, cells="[4, 4, 2]", duration=0.4)
+    path = write_trial(tmp_path, size=2, duration=0.4)
     out = tmp_path / "out"
     port = free_port()  # nothing listens there
     done = trial([str(path), "--out", str(out), "--ray", f"127.0.0.1:{port}"])
@@ -248,7 +217,7 @@ def test_an_unreachable_address_is_an_error_and_no_table(tmp_path):
 
 
 def test_a_trial_row_runs_alone_from_python(tmp_path):
-    path = write_trial(tmp_path, size=4, cells="[4, 4, 2]", duration=0.4)
+    path = write_trial(tmp_path, size=4, duration=0.4)
     t = vesalius.Trial.load(path)
     assert t.rows == [f"c000{i}-r0/fixed" for i in range(4)]
     assert len(t.fingerprint) == 16
@@ -261,6 +230,6 @@ def test_a_trial_row_runs_alone_from_python(tmp_path):
     assert row == theirs
     with pytest.raises(KeyError, match="c0009-r0/fixed"):
         t.run_row("c0009-r0/fixed")
-    (tmp_path / "bad.toml").write_text(TRIAL.format(size=4, duration=0.4) + "colour = 1\n")
+    (tmp_path / "bad.toml").write_text(TRIAL.format(scene=PRESS, size=4, duration=0.4) + "colour = 1\n")
     with pytest.raises(vesalius.TrialError, match="colour"):
         vesalius.Trial.load(tmp_path / "bad.toml")

@@ -13,36 +13,6 @@ use vesalius_trials::executor::Local;
 use vesalius_trials::runner::run;
 use vesalius_trials::{Row, Trial};
 
-const SCENE: &str = r#"
-[mesh]
-generator = { kind = "box", cells = [4, 4, 2], size = [0.1, 0.1, 0.05], origin = [-0.05, -0.05, 0.0] }
-[materials]
-default = { youngs_modulus = 1.0e4, poisson_ratio = 0.45, density = 1000.0 }
-[[pin]]
-kind = "plane"
-normal = [0.0, 0.0, 1.0]
-offset = 0.0
-[simulation]
-duration = 0.4
-gravity = [0.0, 0.0, 0.0]
-velocity_damping = 20.0
-[robot]
-urdf = "URDF"
-base = { xyz = [0.0, 0.0, 0.091] }
-stiffness = 5000.0
-damping = 200.0
-[[tool]]
-link = "probe"
-[criteria]
-max_tool_force = 1.5
-[[trajectory]]
-t = 0.0
-joints = { plunge = 0.0 }
-[[trajectory]]
-t = 0.3
-joints = { plunge = 0.004 }
-"#;
-
 fn write_block(dir: &Path, name: &str, height: f64) {
     let mesh = box_grid([4, 4, 2], [0.1, 0.1, height], [-0.05, -0.05, 0.0]);
     let mut f = std::fs::File::create(dir.join(name)).unwrap();
@@ -52,19 +22,17 @@ fn write_block(dir: &Path, name: &str, height: f64) {
 
 fn setup(name: &str) -> std::path::PathBuf {
     let dir = scratch(name);
-    let urdf = concat!(
-        env!("CARGO_MANIFEST_DIR"),
-        "/../robots/indenter/indenter.urdf"
-    );
-    std::fs::write(dir.join("press.toml"), SCENE.replace("URDF", urdf)).unwrap();
     std::fs::create_dir_all(dir.join("blocks")).unwrap();
     write_block(&dir.join("blocks"), "tall.msh", 0.05);
     write_block(&dir.join("blocks"), "low.msh", 0.046);
     dir
 }
 
-const TRIAL: &str = r#"
-scene = "press.toml"
+const TRIAL: &str = concat!(
+    "scene = \"",
+    env!("CARGO_MANIFEST_DIR"),
+    "/tests/press.toml\"",
+    r#"
 [design]
 kind = "factorial"
 seed = 3
@@ -76,7 +44,8 @@ values = [1.0e4]
 [[behaviour]]
 name = "fixed"
 kind = "fixed"
-"#;
+"#
+);
 
 fn rows(dir: &Path, text: &str, out: &str) -> Vec<Row> {
     let path = dir.join(format!("{out}.toml"));

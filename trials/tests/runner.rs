@@ -9,51 +9,19 @@ use vesalius_trials::executor::Local;
 use vesalius_trials::runner::{run, summarize, wilson};
 use vesalius_trials::{Row, Trial};
 
-/// The force limit of the scene (N): between the forces of the softest and stiffest draws.
+/// The force limit of the press scene (N): between the forces of the softest and stiffest
+/// draws.
 const LIMIT: f64 = 1.5;
 
-/// Writes the scene and a trial of `size` LHS points over it into `dir`; returns the trial
+/// The trial tests' scene (a probe pressed into a block).
+const PRESS: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/press.toml");
+
+/// Writes a trial of `size` LHS points over the press scene into `dir`; returns the trial
 /// file. The trial text may be changed by `edit`.
 fn write_trial(dir: &Path, size: u32, edit: impl Fn(String) -> String) -> PathBuf {
-    let urdf = concat!(
-        env!("CARGO_MANIFEST_DIR"),
-        "/../robots/indenter/indenter.urdf"
-    );
-    let scene = format!(
-        r#"
-[mesh]
-generator = {{ kind = "box", cells = [4, 4, 2], size = [0.1, 0.1, 0.05], origin = [-0.05, -0.05, 0.0] }}
-[materials]
-default = {{ youngs_modulus = 1.0e4, poisson_ratio = 0.45, density = 1000.0 }}
-[[pin]]
-kind = "plane"
-normal = [0.0, 0.0, 1.0]
-offset = 0.0
-[simulation]
-duration = 0.4
-gravity = [0.0, 0.0, 0.0]
-velocity_damping = 20.0
-[robot]
-urdf = "{urdf}"
-base = {{ xyz = [0.0, 0.0, 0.091] }}
-stiffness = 5000.0
-damping = 200.0
-[[tool]]
-link = "probe"
-[criteria]
-max_tool_force = {LIMIT}
-[[trajectory]]
-t = 0.0
-joints = {{ plunge = 0.0 }}
-[[trajectory]]
-t = 0.3
-joints = {{ plunge = 0.004 }}
-"#
-    );
-    std::fs::write(dir.join("press.toml"), scene).unwrap();
     let trial = format!(
         r#"
-scene = "press.toml"
+scene = "{PRESS}"
 [design]
 kind = "lhs"
 size = {size}
@@ -263,7 +231,7 @@ fn bad_trial_files_are_errors_that_name_the_key() {
     assert!(e.contains("budget"), "{e}");
     let e = load(&|t| t.replace("kind = \"fixed\"\n", "kind = \"teleport\"\n"));
     assert!(e.contains("teleport"), "{e}");
-    let e = load(&|t| t.replace("scene = \"press.toml\"", "scene = \"nowhere.toml\""));
+    let e = load(&|t| t.replace(PRESS, "nowhere.toml"));
     assert!(e.contains("scene") && e.contains("nowhere.toml"), "{e}");
     let e = load(&|t| t.replace("[[behaviour]]\nname = \"fixed\"\nkind = \"fixed\"\n", ""));
     assert!(e.contains("behaviour"), "{e}");
