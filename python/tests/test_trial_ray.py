@@ -214,6 +214,12 @@ def test_an_unreachable_address_is_an_error_and_no_table(tmp_path):
     assert f"127.0.0.1:{port}" in done.stderr and "unreachable" in done.stderr, done.stderr
     assert not (out / "results.csv").exists()
     assert not (out / "rows.jsonl").exists() or (out / "rows.jsonl").read_text() == ""
+    # A finished trial needs no cluster: the same command on its folder rewrites the table.
+    local = trial([str(path), "--out", str(out), "--jobs", "2"])
+    assert local.returncode == 0, local.stderr
+    again = trial([str(path), "--out", str(out), "--ray", f"127.0.0.1:{port}"])
+    assert again.returncode == 0, again.stderr
+    assert "0 run now, 2 from an earlier run" in again.stderr, again.stderr
 
 
 def test_a_trial_row_runs_alone_from_python(tmp_path):

@@ -75,6 +75,9 @@ impl Executor for Ray {
             address: self.address.clone(),
             message,
         };
+        if jobs.is_empty() {
+            return Ok(()); // a finished trial rewrites its table without the cluster
+        }
         let trial_path = std::fs::canonicalize(&trial.path)
             .map_err(|e| err(format!("{}: {e}", trial.path.display())))?;
         let mut child = Command::new(&self.python)

@@ -6,6 +6,25 @@ use crate::runner::{wilson, Row, Trial};
 use plotters::prelude::*;
 use std::path::Path;
 
+/// The embedded font text is laid out with (a subset of DejaVu Sans, the CLI's plots'
+/// too: `assets/fonts/`), so nothing depends on installed fonts.
+static FONT_BYTES: &[u8] = include_bytes!("../../assets/fonts/DejaVuSans-subset.ttf");
+/// Its family in `plotters`' process-global font table: `sans-serif`, the family plotters'
+/// charts use for every label by default (so axis and legend text need it too), and what
+/// the SVG asks a viewer for.
+const FONT: &str = "sans-serif";
+
+/// Registers the font once per process.
+fn ensure_font() -> Result<(), String> {
+    static REGISTERED: std::sync::OnceLock<Result<(), String>> = std::sync::OnceLock::new();
+    REGISTERED
+        .get_or_init(|| {
+            plotters::style::register_font(FONT, FontStyle::Normal, FONT_BYTES)
+                .map_err(|_| "the embedded font is not a valid TrueType font".to_string())
+        })
+        .clone()
+}
+
 /// Bins of an input in a pass-rate plot (fewer when there are fewer distinct rows).
 pub const PASS_RATE_BINS: usize = 5;
 
@@ -61,6 +80,7 @@ fn colour(i: usize) -> RGBColor {
 /// Writes `plots/pass_rate_<input>.svg` for each numeric input that varies and
 /// `plots/peak_force.svg`; returns the files written.
 pub fn write(trial: &Trial, rows: &[Row], out: &Path) -> Result<Vec<String>, String> {
+    ensure_font()?;
     let dir = out.join("plots");
     std::fs::create_dir_all(&dir).map_err(|e| format!("{}: {e}", dir.display()))?;
     let by_behaviour: Vec<(&str, Vec<&Row>)> = trial
@@ -99,7 +119,13 @@ pub fn write(trial: &Trial, rows: &[Row], out: &Path) -> Result<Vec<String>, Str
     }
     let forces: Vec<(&str, Vec<f64>)> = by_behaviour
         .iter()
-        .map(|(b, r)| (*b, r.iter().filter_map(|r| r.peak_force).collect()))
+        .map(|(b, r)| {
+            let f = r
+                .iter()
+                .filter_map(|r| r.peak_force)
+                .filter(|f| f.is_finite());
+            (*b, f.collect())
+        })
         .collect();
     if forces.iter().any(|(_, f)| !f.is_empty()) {
         let path = dir.join("peak_force.svg");
@@ -121,7 +147,7 @@ fn pass_rate_plot(
     root.fill(&WHITE)?;
     let pad = 0.04 * (hi - lo);
     let mut chart = ChartBuilder::on(&root)
-        .caption(format!("pass rate against {input}"), ("sans-serif", 20))
+        .caption(format!("pass rate against {input}"), (FONT, 20))
         .margin(12)
         .x_label_area_size(40)
         .y_label_area_size(50)
@@ -175,7 +201,7 @@ fn force_plot(path: &Path, forces: &[(&str, Vec<f64>)]) -> PlotResult {
     let root = SVGBackend::new(path, (720, 440)).into_drawing_area();
     root.fill(&WHITE)?;
     let mut chart = ChartBuilder::on(&root)
-        .caption("peak tool force per row", ("sans-serif", 20))
+        .caption("peak tool force per row", (FONT, 20))
         .margin(12)
         .x_label_area_size(40)
         .y_label_area_size(50)
