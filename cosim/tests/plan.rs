@@ -299,3 +299,50 @@ fn a_translated_patient_gets_the_translated_insertion() {
     }
     assert!(compared >= 4, "only {compared} feasible candidates");
 }
+
+#[test]
+fn a_registration_offset_plans_as_the_robot_moved_the_other_way() {
+    // The planner told the patient is 1.2 mm further along x and 0.4 mm lower than the
+    // scene has it scores a candidate as a planner whose robot stands 1.2 mm back and
+    // 0.4 mm higher does: only the robot's place relative to the tissue matters.
+    let offset = glam::DVec3::new(0.0012, 0.0, -0.0004);
+    let nominal = uncalibrated();
+    let mut registered = Planner::new(&nominal, &cpu()).unwrap();
+    registered.set_registration(offset);
+    let moved = edited(
+        "base = { xyz = [-0.109, 0.0, -0.185] }",
+        "base = { xyz = [-0.1102, 0.0, -0.1846] }",
+    )
+    .unwrap();
+    let robot_moved = Planner::new(&moved, &cpu()).unwrap();
+    let plain = Planner::new(&nominal, &cpu()).unwrap();
+    let (_, initial) = nominal.file.plan.as_ref().unwrap().bounds();
+    let mut x = initial.clone();
+    for (i, aim) in [0.0, 0.0015, -0.0015].into_iter().enumerate() {
+        x[Variable::ALL
+            .iter()
+            .position(|&v| v == Variable::AimAlong)
+            .unwrap()] = aim;
+        let cost = |p: &Planner| p.evaluate(&x, PlanningModel::NeedlePath).unwrap().0.cost;
+        let (a, b, c) = (cost(&registered), cost(&robot_moved), cost(&plain));
+        assert!(
+            (a.total - b.total).abs() < 1e-3
+                && (a.target_distance - b.target_distance).abs() < 1e-7,
+            "candidate {i}: registered {a:?}\nrobot moved {b:?}"
+        );
+        // The registered plan, run on the patient where it is, lands off the target by
+        // about the offset: what a registration error does.
+        let (ins, tr) = registered.trajectory(&x).unwrap();
+        let off = plain.cost_of(tr.spline(), ins.duration).unwrap();
+        eprintln!(
+            "candidate {i}: on target {:.3} mm, registered plan on the patient {:.3} mm",
+            c.target_distance * 1e3,
+            off.target_distance * 1e3
+        );
+        // The offset is across the vein's centreline (no y part): all of it is the miss.
+        assert!(
+            c.target_distance < 1e-5 && (off.target_distance - offset.length()).abs() < 5e-5,
+            "candidate {i}: the registered plan on the patient: {off:?}"
+        );
+    }
+}

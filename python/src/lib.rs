@@ -1481,6 +1481,7 @@ fn plan(
         iterations,
         predict: predict_options(backend, threads, None)?,
         validate,
+        registration: None,
     };
     let result = py
         .detach(|| planning::plan(&sc, &options))

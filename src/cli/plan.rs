@@ -110,6 +110,7 @@ pub fn run(args: PlanArgs) -> Result<()> {
             ..Default::default()
         },
         validate: args.validate,
+        registration: None,
     };
     let bar = spinner(args.quiet);
     bar.set_message(

@@ -56,6 +56,11 @@ pub struct PlanOptions {
     /// Best distinct candidates to validate on the full model (default: the scene's
     /// `plan.validate`; 0: none).
     pub validate: Option<usize>,
+    /// Where the planner believes the patient is, relative to the scene (m): an image
+    /// registration error, or a tracked move ([`Planner::set_registration`]). The planning
+    /// model and the candidates' aim see the anatomy moved by it; full-model runs (the
+    /// calibration and the validation) see the scene as it is. `None`: no offset.
+    pub registration: Option<glam::DVec3>,
 }
 
 /// The cost of a candidate and its terms.
@@ -483,6 +488,9 @@ impl PlanResult {
 /// failing report: it never claims success.
 pub fn plan(scene: &CoSimScene, options: &PlanOptions) -> Result<PlanResult, CoSimError> {
     let mut planner = Planner::new(scene, options)?;
+    if let Some(offset) = options.registration {
+        planner.set_registration(offset);
+    }
     let budget = match options.budget {
         Some(b) => b,
         None => planner.spec.budget().map_err(|m| scene.invalid(m))?,

@@ -341,6 +341,11 @@ pub struct Supervisor {
     planner: Planner,
     end_time: f64,
     log: Vec<Replan>,
+    /// How far off the robot's image of the patient is (m, world), added to every
+    /// registration the planner gets.
+    registration_error: DVec3,
+    /// The force sensor's white noise: standard deviation (N) and seed.
+    force_noise: Option<(f64, u64)>,
 }
 
 impl Supervisor {
@@ -416,7 +421,38 @@ impl Supervisor {
             target,
             end_time,
             log: Vec::new(),
+            registration_error: DVec3::ZERO,
+            force_noise: None,
         })
+    }
+
+    /// The robot's image of the patient is off by `offset` (m, world; an image-registration
+    /// error): the planner sees the anatomy moved by it from the start, and a re-aim after
+    /// the patient moves sees the tracked move plus it. Stroke re-plans once the needle is
+    /// in start from the live world and do not see it.
+    pub fn set_registration_error(&mut self, offset: DVec3) {
+        self.registration_error = offset;
+        self.planner.set_registration(offset);
+    }
+
+    /// The axial-force reading the triggers and re-plans see gets white noise of standard
+    /// deviation `sd` (N), drawn per frame from a counter-based generator keyed by `seed`
+    /// and the frame's time (the same noise on any machine). `sd = 0`: exact readings.
+    pub fn set_force_noise(&mut self, sd: f64, seed: u64) -> Result<(), String> {
+        if !(sd.is_finite() && sd >= 0.0) {
+            return Err(format!(
+                "force noise sd = {sd} N is not a non-negative number"
+            ));
+        }
+        self.force_noise = (sd > 0.0).then_some((sd, seed));
+        Ok(())
+    }
+
+    /// What the force sensor reads after the frame `rec`: the needle's axial force, with
+    /// the sensor's noise.
+    fn sensed_force(&self, rec: &FrameRecord) -> f64 {
+        let force = rec.needle.as_ref().map_or(0.0, |n| n.axial_force);
+        sensor_reading(force, self.force_noise, rec.time)
     }
 
     /// Runs exactly `iterations` optimizer iterations per re-plan, whatever they take
@@ -478,7 +514,7 @@ impl Supervisor {
         // A re-plan's latency runs from the end of the frame: reading the live world is part
         // of it.
         let clock = Instant::now();
-        let force = rec.needle.as_ref().map_or(0.0, |n| n.axial_force);
+        let force = self.sensed_force(rec);
         let points = &sim.target_points()?[self.target];
         let target =
             points.iter().copied().fold(DVec3::ZERO, |a, p| a + p) / points.len().max(1) as f64;
@@ -518,7 +554,7 @@ impl Supervisor {
         trigger: Trigger,
     ) -> Result<Option<&Replan>, CoSimError> {
         let clock = Instant::now();
-        let force = rec.needle.as_ref().map_or(0.0, |n| n.axial_force);
+        let force = self.sensed_force(rec);
         let Some(live) = self.live(sim, force)? else {
             return Ok(None);
         };
@@ -552,7 +588,8 @@ impl Supervisor {
         };
         let t0 = sim.time();
         let q = current.sample(t0).q;
-        self.planner.set_registration(offset);
+        self.planner
+            .set_registration(offset + self.registration_error);
         let continue_cost = self.planner.cost_of(&current, self.end_time)?.total;
         let left = self.budget.saturating_sub(clock.elapsed());
         let step = self
@@ -835,6 +872,15 @@ fn segment_speed(tr: &JointTrajectory, t: f64, j: usize) -> Option<f64> {
     (v > 0.0).then_some(v)
 }
 
+/// A force sensor's reading of `force` (N) at `time` (s): with `noise = (sd, seed)`, plus
+/// white noise of that standard deviation keyed by the seed and the time's bits.
+fn sensor_reading(force: f64, noise: Option<(f64, u64)>, time: f64) -> f64 {
+    match noise {
+        Some((sd, seed)) => force + sd * super::optimizer::normal(seed, time.to_bits(), 0, 0),
+        None => force,
+    }
+}
+
 /// Runs `sim` to its end under `supervisor`, showing each frame's record and the re-plan
 /// it set off (if any) to `observe`.
 pub fn run_supervised(
@@ -876,6 +922,30 @@ mod tests {
             in_goal: false,
             support: DVec3::ZERO,
         }
+    }
+
+    #[test]
+    fn the_force_sensor_noise_is_white_with_the_sd_asked_for_and_the_same_for_a_seed() {
+        let frames: Vec<f64> = (1..=20_000).map(|i| f64::from(i) / 60.0).collect();
+        let read = |noise| -> Vec<f64> {
+            frames
+                .iter()
+                .map(|&t| sensor_reading(0.3, noise, t) - 0.3)
+                .collect()
+        };
+        let e = read(Some((0.02, 7)));
+        let n = e.len() as f64;
+        let mean = e.iter().sum::<f64>() / n;
+        let sd = (e.iter().map(|x| (x - mean).powi(2)).sum::<f64>() / (n - 1.0)).sqrt();
+        // Standard errors: sd / sqrt(n) = 1.4e-4 for the mean, sd / sqrt(2n) = 1e-4 for sd.
+        assert!(mean.abs() < 6e-4, "mean {mean}");
+        assert!((sd - 0.02).abs() < 5e-4, "sd {sd}");
+        // White: successive readings uncorrelated (standard error 1 / sqrt(n) = 0.007).
+        let lag1 = e.windows(2).map(|w| w[0] * w[1]).sum::<f64>() / ((n - 1.0) * sd * sd);
+        assert!(lag1.abs() < 0.03, "lag-1 correlation {lag1}");
+        assert_eq!(read(Some((0.02, 7))), e, "the same seed");
+        assert_ne!(read(Some((0.02, 8))), e, "another seed");
+        assert!(read(None).iter().all(|&x| x == 0.0), "no noise: exact");
     }
 
     #[test]
