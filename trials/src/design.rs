@@ -124,22 +124,23 @@ fn schema(path: impl Into<String>, message: impl Into<String>) -> TrialError {
 }
 
 impl Design {
-    /// Parses and checks a design file (`[design]`, `[cohort]`, `[materials]`; see the crate
-    /// documentation for the schema).
+    /// Parses and checks a design file (`[design]`, `[cohort]`, `[materials]`,
+    /// `[perturbation]`; see the crate documentation for the schema).
     pub fn from_toml_str(text: &str) -> Result<Design, TrialError> {
         let table: toml::Table = toml::from_str(text)?;
         Design::from_table(&table)
     }
 
-    /// Checks an already parsed design file. Any top-level key other than `design`, `cohort`
-    /// and `materials` is refused: a runner reading a larger trial file takes its own sections
-    /// out first.
+    /// Checks an already parsed design file. Any top-level key other than `design`, `cohort`,
+    /// `materials` and `perturbation` is refused: a runner reading a larger trial file takes
+    /// its own sections out first.
     pub fn from_table(table: &toml::Table) -> Result<Design, TrialError> {
         for key in table.keys() {
-            if !["design", "cohort", "materials"].contains(&key.as_str()) {
+            if !["design", "cohort", "materials", "perturbation"].contains(&key.as_str()) {
                 return Err(schema(
                     key.as_str(),
-                    "unknown section; a design has [design], [cohort] and [materials]",
+                    "unknown section; a design has [design], [cohort], [materials] and \
+                     [perturbation]",
                 ));
             }
         }
@@ -147,6 +148,7 @@ impl Design {
         let mut params = BTreeMap::new();
         parse_cohort(table.get("cohort"), &mut params)?;
         parse_materials(table.get("materials"), &mut params)?;
+        parse_perturbation(table.get("perturbation"), &mut params)?;
         Design::new(settings, params)
     }
 
@@ -179,6 +181,14 @@ impl Design {
                 }
                 let mut product: u64 = 1;
                 for (name, p) in &params {
+                    if matches!(p, Param::Bernoulli { .. }) {
+                        return Err(invalid(
+                            name.as_str(),
+                            "a share of the cases (dist = \"bernoulli\") needs a sampled design \
+                             (kind = \"lhs\" or \"sobol\"); a factorial design takes both \
+                             levels as { dist = \"fixed\", values = [0, 1] }",
+                        ));
+                    }
                     let n = p.levels().ok_or_else(|| {
                         invalid(
                             name.as_str(),
@@ -625,6 +635,152 @@ fn parse_materials(
             let path = format!("{rpath}.{field}");
             let p = parse_param(&path, value)?;
             params.insert(path, p);
+        }
+    }
+    Ok(())
+}
+
+/// A `[perturbation]` key: name, unit, lowest value, whether the lowest is allowed.
+type PerturbationKey = (&'static str, &'static str, f64, bool);
+
+/// The groups of `[perturbation]` and their keys, with what each key is (for errors and the
+/// bounds it must keep): `(key, unit, lowest value, whether the lowest is allowed)`.
+const PERTURBATIONS: &[(&str, &[PerturbationKey])] = &[
+    (
+        "motion",
+        &[
+            ("share", "", 0.0, true),
+            ("start", "s", 0.0, true),
+            ("ramp", "s", 0.0, false),
+            ("x", "m", f64::NEG_INFINITY, true),
+            ("y", "m", f64::NEG_INFINITY, true),
+            ("z", "m", f64::NEG_INFINITY, true),
+        ],
+    ),
+    ("force_noise", &[("sd", "N", 0.0, true)]),
+    (
+        "needle",
+        &[
+            ("x", "m", f64::NEG_INFINITY, true),
+            ("y", "m", f64::NEG_INFINITY, true),
+            ("z", "m", f64::NEG_INFINITY, true),
+        ],
+    ),
+    (
+        "registration",
+        &[
+            ("x", "m", f64::NEG_INFINITY, true),
+            ("y", "m", f64::NEG_INFINITY, true),
+            ("z", "m", f64::NEG_INFINITY, true),
+        ],
+    ),
+];
+
+/// How long the patient's move takes when `perturbation.motion.ramp` is not given (s).
+pub const DEFAULT_MOTION_RAMP: f64 = 0.2;
+
+/// `[perturbation.<group>]`: each key a number (one level) or a distribution, named
+/// `perturbation.<group>.<key>`; `motion.share` becomes the Bernoulli parameter
+/// `perturbation.motion.moving`. What they do to a case is the runner's business.
+fn parse_perturbation(
+    perturbation: Option<&toml::Value>,
+    params: &mut BTreeMap<String, Param>,
+) -> Result<(), TrialError> {
+    let Some(perturbation) = perturbation else {
+        return Ok(());
+    };
+    let groups = PERTURBATIONS
+        .iter()
+        .map(|(g, _)| format!("[perturbation.{g}]"))
+        .collect::<Vec<_>>()
+        .join(", ");
+    let Some(table) = perturbation.as_table() else {
+        return Err(schema("perturbation", format!("expected tables: {groups}")));
+    };
+    for (group, fields) in table {
+        let gpath = format!("perturbation.{group}");
+        let Some(&(_, keys)) = PERTURBATIONS.iter().find(|(g, _)| g == group) else {
+            return Err(schema(
+                gpath,
+                format!("unknown perturbation; the perturbations are {groups}"),
+            ));
+        };
+        let Some(fields) = fields.as_table() else {
+            return Err(schema(gpath, "expected a table"));
+        };
+        if fields.is_empty() {
+            return Err(invalid(gpath, "the perturbation has no keys"));
+        }
+        for (key, value) in fields {
+            let path = format!("{gpath}.{key}");
+            let Some(&(_, unit, lowest, inclusive)) = keys.iter().find(|(k, ..)| k == key) else {
+                return Err(schema(
+                    path,
+                    format!(
+                        "unknown key; [{gpath}] has {}",
+                        keys.iter()
+                            .map(|(k, ..)| format!("`{k}`"))
+                            .collect::<Vec<_>>()
+                            .join(", ")
+                    ),
+                ));
+            };
+            if key == "share" {
+                let Some(p) = value.as_float().or(value.as_integer().map(|i| i as f64)) else {
+                    return Err(schema(
+                        path,
+                        "expected the share of the cases in which the patient moves (0 to 1)",
+                    ));
+                };
+                let param = Param::Bernoulli { p };
+                param.validate(&path)?;
+                params.insert(format!("{gpath}.moving"), param);
+                continue;
+            }
+            let param = match value {
+                toml::Value::Float(_) | toml::Value::Integer(_) => Param::Fixed {
+                    values: vec![Value::Number(
+                        value
+                            .as_float()
+                            .unwrap_or_else(|| value.as_integer().unwrap_or(0) as f64),
+                    )],
+                },
+                _ => parse_param(&path, value)?,
+            };
+            param.validate(&path)?;
+            let Some((lo, _)) = param.support() else {
+                return Err(invalid(path, "expected numbers"));
+            };
+            if lo < lowest || (!inclusive && lo <= lowest) {
+                let bound = if inclusive { "at least" } else { "above" };
+                return Err(invalid(
+                    path,
+                    format!(
+                        "must be {bound} {lowest} {unit}, but the distribution reaches {lo}; \
+                         bound it (low = ..)"
+                    ),
+                ));
+            }
+            params.insert(path, param);
+        }
+        if group == "motion" {
+            if !fields.contains_key("share") {
+                return Err(invalid(
+                    format!("{gpath}.share"),
+                    "missing: the share of the cases in which the patient moves (0 to 1)",
+                ));
+            }
+            if !fields.contains_key("start") {
+                return Err(invalid(
+                    format!("{gpath}.start"),
+                    "missing: when the move starts (s), a number or a distribution",
+                ));
+            }
+            params
+                .entry(format!("{gpath}.ramp"))
+                .or_insert(Param::Fixed {
+                    values: vec![Value::Number(DEFAULT_MOTION_RAMP)],
+                });
         }
     }
     Ok(())

@@ -54,8 +54,15 @@
 //!   number of `<name> = { dist = .. }` anatomy parameters (`cohort.<name>`). A cohort with
 //!   neither is an error.
 //! - `[materials.<region>]`: `<field> = { dist = .. }` draws (`materials.<region>.<field>`).
+//! - `[perturbation.<group>]` (optional): `motion` (`share`, `start`, `ramp`, `x`, `y`,
+//!   `z`), `needle` (`x`, `y`, `z`), `registration` (`x`, `y`, `z`), `force_noise` (`sd`);
+//!   each key a number or a distribution (`perturbation.<group>.<key>`; `motion.share`
+//!   becomes the Bernoulli parameter `perturbation.motion.moving`). Bounds are checked
+//!   (a noise sd that can be negative, a ramp of 0, a move without a start). What they do
+//!   to a case: [`perturbation`].
 //! - Distributions: see [`Param`] (`fixed`, `uniform`, `normal`, `lognormal` by median and
-//!   geometric sd, optional truncation, `levels` for factorial designs).
+//!   geometric sd, optional truncation, `levels` for factorial designs; `bernoulli` for a
+//!   share of the cases, sampled designs only).
 //!
 //! Unknown keys anywhere are errors, and every error names the key it is about
 //! ([`TrialError`]), e.g. `cohort.vein_depth: low 0.008 is not below high 0.003`.
@@ -78,12 +85,15 @@ mod error;
 pub mod executor;
 pub mod normal;
 mod param;
+pub mod perturbation;
 pub mod plots;
 pub mod runner;
 pub mod sampling;
 mod table;
 
-pub use design::{Case, Correlation, Design, DesignKind, DesignSettings, MAX_CASES};
+pub use design::{
+    Case, Correlation, Design, DesignKind, DesignSettings, DEFAULT_MOTION_RAMP, MAX_CASES,
+};
 pub use error::TrialError;
 pub use param::{Param, Value, MIN_TRUNCATED_MASS};
 pub use runner::{Behaviour, BehaviourKind, Row, RunError, RunOutcome, Summary, Trial};

@@ -56,6 +56,7 @@ impl std::fmt::Display for Value {
 /// | `"uniform"` | `low`, `high`, `levels?` | uniform on `[low, high)` |
 /// | `"normal"` | `mean`, `sd`, `low?`, `high?`, `levels?` | normal, optionally truncated to `[low, high]` |
 /// | `"lognormal"` | `median`, `gsd`, `low?`, `high?`, `levels?` | `ln X` normal with mean `ln median` and sd `ln gsd`, optionally truncated |
+/// | `"bernoulli"` | `p` | 1 with probability `p`, else 0 (sampled designs only) |
 ///
 /// The log-normal is parametrised by its median and geometric standard deviation (`gsd > 1`,
 /// the factor one log-sd away from the median: about 68 % of draws lie in
@@ -122,6 +123,13 @@ pub enum Param {
         #[serde(default, skip_serializing_if = "Option::is_none")]
         levels: Option<u32>,
     },
+    /// 1 with probability `p`, else 0: whether a case has something (the patient moves).
+    /// A sampled design's stratification gives it to a share `p` of the cases, as close as
+    /// their number allows.
+    Bernoulli {
+        /// The probability of 1, in `[0, 1]`.
+        p: f64,
+    },
 }
 
 fn invalid(path: &str, message: String) -> TrialError {
@@ -140,9 +148,30 @@ fn finite(path: &str, key: &str, x: f64) -> Result<(), TrialError> {
 }
 
 impl Param {
-    /// Whether the parameter is continuous (everything but `fixed`).
+    /// Whether the parameter is continuous (everything but `fixed` and `bernoulli`).
     pub fn is_continuous(&self) -> bool {
-        !matches!(self, Param::Fixed { .. })
+        !matches!(self, Param::Fixed { .. } | Param::Bernoulli { .. })
+    }
+
+    /// The smallest and largest values a numeric parameter can take (infinite where the
+    /// distribution is unbounded; `None` for a list holding a string).
+    pub fn support(&self) -> Option<(f64, f64)> {
+        match self {
+            Param::Fixed { values } => values
+                .iter()
+                .try_fold((f64::INFINITY, f64::NEG_INFINITY), |(lo, hi), v| {
+                    v.as_f64().map(|x| (lo.min(x), hi.max(x)))
+                }),
+            Param::Uniform { low, high, .. } => Some((*low, *high)),
+            Param::Normal { low, high, .. } => Some((
+                low.unwrap_or(f64::NEG_INFINITY),
+                high.unwrap_or(f64::INFINITY),
+            )),
+            Param::LogNormal { low, high, .. } => {
+                Some((low.unwrap_or(0.0), high.unwrap_or(f64::INFINITY)))
+            }
+            Param::Bernoulli { .. } => Some((0.0, 1.0)),
+        }
     }
 
     /// The `levels` key of a continuous parameter; the list length of a fixed one.
@@ -152,6 +181,7 @@ impl Param {
             Param::Uniform { levels, .. }
             | Param::Normal { levels, .. }
             | Param::LogNormal { levels, .. } => *levels,
+            Param::Bernoulli { .. } => None,
         }
     }
 
@@ -175,6 +205,14 @@ impl Param {
                     if let Value::Number(x) = v {
                         finite(path, &format!("values[{i}]"), *x)?;
                     }
+                }
+            }
+            Param::Bernoulli { p } => {
+                if !(0.0..=1.0).contains(p) {
+                    return Err(invalid(
+                        path,
+                        format!("p = {p} is not a probability (0 to 1)"),
+                    ));
                 }
             }
             Param::Uniform { low, high, .. } => {
@@ -310,6 +348,8 @@ impl Param {
                 let i = ((u * values.len() as f64) as usize).min(values.len() - 1);
                 values[i].clone()
             }
+            // The top share `p` of the probabilities: 1 for `p = 1`, 0 for `p = 0`.
+            Param::Bernoulli { p } => Value::Number(if u >= 1.0 - p { 1.0 } else { 0.0 }),
             Param::Uniform { low, high, .. } => Value::Number((low + u * (high - low)).min(*high)),
             Param::Normal {
                 mean,

@@ -42,7 +42,8 @@ pub struct Bin {
 }
 
 /// The pass rate of `rows` in `bins` equal-count bins of `input` (sorted by it; the first
-/// `n % bins` bins one row larger). Rows without the input are left out.
+/// `n % bins` bins one row larger), or one bin per value where the input takes fewer
+/// values than `bins`. Rows without the input are left out.
 pub fn pass_rate_bins(rows: &[&Row], input: &str, bins: usize) -> Vec<Bin> {
     let mut v: Vec<(f64, bool)> = rows
         .iter()
@@ -50,11 +51,26 @@ pub fn pass_rate_bins(rows: &[&Row], input: &str, bins: usize) -> Vec<Bin> {
         .collect();
     v.sort_by(|a, b| a.0.total_cmp(&b.0));
     let bins = bins.min(v.len()).max(1);
-    let (base, extra) = (v.len() / bins, v.len() % bins);
+    // An input with no more distinct values than bins (a 0/1 share, a list of levels): one
+    // bin per value, so no bin mixes two levels.
+    let mut levels: Vec<usize> = Vec::new();
+    for (i, w) in v.windows(2).enumerate() {
+        if w[0].0 != w[1].0 {
+            levels.push(i + 1);
+        }
+    }
+    let sizes: Vec<usize> = if levels.len() < bins && !v.is_empty() {
+        let mut edges = vec![0];
+        edges.extend(&levels);
+        edges.push(v.len());
+        edges.windows(2).map(|e| e[1] - e[0]).collect()
+    } else {
+        let (base, extra) = (v.len() / bins, v.len() % bins);
+        (0..bins).map(|b| base + usize::from(b < extra)).collect()
+    };
     let mut out = Vec::new();
     let mut start = 0;
-    for b in 0..bins {
-        let n = base + usize::from(b < extra);
+    for n in sizes {
         let chunk = &v[start..start + n];
         start += n;
         if chunk.is_empty() {

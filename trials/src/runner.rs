@@ -20,8 +20,16 @@
 //! kind = "online"                       # the scene's stroke under its online supervisor
 //! iterations = 4                        # of each re-plan (default 4)
 //!
+//! [[behaviour]]
+//! name = "planned_supervised"
+//! kind = "online"
+//! plan_iterations = 20                  # first a plan (as kind = "plan"), then it runs
+//!                                       # under the supervisor instead of the scene's stroke
+//!
 //! [run]                                 # optional
 //! duration = 1.0                        # s of each case (default: the scene's)
+//! set = ["plan.mode=online"]            # changes to the scene for every case, as
+//!                                       # `vesalius run --set` takes them
 //! ```
 //!
 //! Each case's parameters become changes to the scene before it is read
@@ -44,7 +52,14 @@
 //! An `online` behaviour runs the scene's trajectory under its online supervisor (`[plan]
 //! mode = "online"`: re-plans of the rest of the stroke when the patient moves, the needle
 //! stalls or the force drops), each re-plan a fixed number of iterations (the same decisions
-//! on any machine; the re-plans' latencies in the row are this machine's).
+//! on any machine; the re-plans' latencies in the row are this machine's). With
+//! `plan_iterations` it supervises the plan a `plan` behaviour would make instead of the
+//! scene's stroke.
+//!
+//! `[perturbation]` makes the patient differ from what the robot believes it to be (the
+//! arm moving in a share of the cases, the needle's tip off its place, an image
+//! registration error, noise on the force sensor): see [`crate::perturbation`]. The
+//! planner and the supervisor are built from the belief; every case runs on the truth.
 //!
 //! The output folder holds `trial.json` (the trial's text and the runner's version: a restart
 //! with another trial is refused), `rows.jsonl` (one line per finished row, written and
@@ -57,6 +72,7 @@
 //! one thread).
 
 use crate::executor::Executor;
+use crate::perturbation::{is_perturbation, Perturbation};
 use crate::{Case, Design, TrialError, Value};
 use serde::{Deserialize, Serialize};
 use std::collections::{BTreeMap, BTreeSet};
@@ -84,6 +100,10 @@ pub struct Behaviour {
     /// `online`: of each re-plan (default [`DEFAULT_REPLAN_ITERATIONS`]).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub iterations: Option<u64>,
+    /// `online` only: plan the insertion first with this many iterations (as `plan` does)
+    /// and supervise that plan instead of the scene's stroke.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub plan_iterations: Option<u64>,
 }
 
 /// What a behaviour does.
@@ -104,12 +124,20 @@ pub const DEFAULT_PLAN_ITERATIONS: u64 = 20;
 /// Iterations of each re-plan of an `online` behaviour when the trial does not say.
 pub const DEFAULT_REPLAN_ITERATIONS: u64 = 4;
 
+/// Simulated seconds an `online` behaviour supervising a plan runs beyond the plan's
+/// insertion (its pauses and re-planned strokes), unless `run.duration` says otherwise.
+pub const SUPERVISED_EXTRA_TIME: f64 = 1.0;
+
 /// `[run]`: how each case runs.
 #[derive(Clone, Debug, Default, Deserialize, Serialize, PartialEq)]
 #[serde(deny_unknown_fields)]
 pub struct RunSpec {
     /// Simulated seconds of each case (default: the scene's duration).
     pub duration: Option<f64>,
+    /// Changes to the scene for every case (`KEY=VALUE`, as `vesalius run --set` takes
+    /// them), made before the case's own.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub set: Vec<String>,
 }
 
 /// What a trial file holds beside its design.
@@ -139,6 +167,10 @@ pub struct Trial {
     pub behaviours: Vec<Behaviour>,
     /// How each case runs.
     pub run: RunSpec,
+    /// `run.set`, read.
+    set: Vec<Override>,
+    /// The scene's `needle.tip` (after `run.set`), for `perturbation.needle`.
+    needle_tip: Option<[f64; 3]>,
     /// A cohort of mesh files (`cohort.meshes`): the scene's `[mesh]` table each case's
     /// file replaces (its generator dropped, its other keys kept), and each file as the
     /// trial names it with its absolute path.
@@ -334,6 +366,22 @@ impl Trial {
                 }
                 _ => {}
             }
+            match (b.kind, b.plan_iterations) {
+                (BehaviourKind::Fixed | BehaviourKind::Plan, Some(_)) => {
+                    return Err(file_err(format!(
+                        "behaviour `{}`: plan_iterations is for kind = \"online\" (a plan \
+                         behaviour's are `iterations`)",
+                        b.name
+                    )))
+                }
+                (BehaviourKind::Online, Some(0)) => {
+                    return Err(file_err(format!(
+                        "behaviour `{}`: plan_iterations must be at least 1",
+                        b.name
+                    )))
+                }
+                _ => {}
+            }
         }
         if let Some(d) = tail.run.duration {
             if !(d.is_finite() && d > 0.0) {
@@ -349,8 +397,30 @@ impl Trial {
         let scene_path = std::fs::canonicalize(&scene_path).unwrap_or(scene_path);
         let scene_text = std::fs::read_to_string(&scene_path)
             .map_err(|e| file_err(format!("scene: {}: {e}", scene_path.display())))?;
-        let scene = CoSimScene::parse(&scene_text, &scene_path)
-            .map_err(|e| file_err(format!("scene: {e}")))?;
+        let set = tail
+            .run
+            .set
+            .iter()
+            .enumerate()
+            .map(|(i, s)| {
+                s.parse::<Override>()
+                    .map_err(|e| file_err(format!("run.set[{i}]: {e}")))
+            })
+            .collect::<Result<Vec<_>, _>>()?;
+        let scene = CoSimScene::parse_with(&scene_text, &scene_path, &set)
+            .map_err(|e| file_err(format!("scene (with run.set): {e}")))?;
+        let needle_tip = scene.file.needle.as_ref().map(|n| n.tip);
+        let needle_drawn = ["x", "y", "z"].iter().any(|k| {
+            design
+                .params()
+                .contains_key(&format!("perturbation.needle.{k}"))
+        });
+        if needle_drawn && needle_tip.is_none() {
+            return Err(file_err(format!(
+                "perturbation.needle: {} has no [needle] to move the tip of",
+                scene_path.display()
+            )));
+        }
         let base = std::fs::canonicalize(base).unwrap_or_else(|_| base.to_path_buf());
         let mesh_files = match design.params().get("cohort.mesh") {
             None => None,
@@ -382,6 +452,8 @@ impl Trial {
             design,
             behaviours: tail.behaviour,
             run: tail.run,
+            set,
+            needle_tip,
             mesh_files,
         })
     }
@@ -442,31 +514,40 @@ impl Trial {
             plan: None,
             supervisor: None,
         };
-        let changes = self.overrides(case);
+        let perturbation = Perturbation::of(case);
         let mut planned = None;
         let mut supervised = None;
-        let result = CoSimScene::parse_with(&self.scene_text, &self.scene_path, &changes).and_then(
-            |scene| {
+        let result = self
+            .scenes(case, &perturbation)
+            .and_then(|(belief, truth)| {
                 let options = PredictOptions {
                     backend: Some(BackendKind::Cpu),
                     threads: Some(Threads::fixed(1).expect("one thread")),
                     duration: self.run.duration,
                     ..Default::default()
                 };
-                match behaviour.kind {
-                    BehaviourKind::Fixed => vesalius_cosim::predict(&scene, None, &options),
+                // The plan a `plan` behaviour makes, or an `online` one with plan_iterations.
+                let iterations = match behaviour.kind {
+                    BehaviourKind::Fixed => None,
                     BehaviourKind::Plan => {
+                        Some(behaviour.iterations.unwrap_or(DEFAULT_PLAN_ITERATIONS))
+                    }
+                    BehaviourKind::Online => behaviour.plan_iterations,
+                };
+                let plan = match iterations {
+                    None => None,
+                    Some(n) => {
                         let plan = vesalius_cosim::plan::plan(
-                            &scene,
+                            &belief,
                             &PlanOptions {
                                 // The iteration count ends the plan, not the clock.
                                 budget: Some(Duration::from_secs(24 * 3600)),
                                 seed: Some(case.seed),
-                                iterations: Some(
-                                    behaviour.iterations.unwrap_or(DEFAULT_PLAN_ITERATIONS),
-                                ),
+                                iterations: Some(n),
                                 predict: options.clone(),
                                 validate: Some(0),
+                                registration: (perturbation.registration != glam::DVec3::ZERO)
+                                    .then_some(perturbation.registration),
                             },
                         )?;
                         planned = Some(PlannedRow {
@@ -479,25 +560,49 @@ impl Trial {
                             planning_passed: plan.best.passed,
                             iterations: plan.iterations,
                         });
-                        let options = PredictOptions {
-                            duration: self.run.duration.or(Some(plan.insertion.duration)),
-                            ..options
-                        };
-                        vesalius_cosim::predict(&scene, Some(&plan.trajectory), &options)
+                        Some(plan)
+                    }
+                };
+                // A plan's run lasts as long as its insertion; under the supervisor, longer by
+                // the time its pauses and re-planned strokes take.
+                let slack = match behaviour.kind {
+                    BehaviourKind::Online => SUPERVISED_EXTRA_TIME,
+                    _ => 0.0,
+                };
+                let options = PredictOptions {
+                    duration: self
+                        .run
+                        .duration
+                        .or(plan.as_ref().map(|p| p.insertion.duration + slack)),
+                    ..options
+                };
+                let trajectory = plan.as_ref().map(|p| &p.trajectory);
+                match behaviour.kind {
+                    BehaviourKind::Fixed | BehaviourKind::Plan => {
+                        vesalius_cosim::predict(&truth, trajectory, &options)
                     }
                     BehaviourKind::Online => {
-                        let sim = CoSim::new(&scene, &options)?;
-                        let mut sup = Supervisor::new(&scene, sim.end_time())?;
+                        let sim = match trajectory {
+                            Some(t) => CoSim::with_trajectory(&truth, t, &options)?,
+                            None => CoSim::new(&truth, &options)?,
+                        };
+                        let mut sup = Supervisor::new(&belief, sim.end_time())?;
                         sup.set_iterations(Some(
                             behaviour.iterations.unwrap_or(DEFAULT_REPLAN_ITERATIONS),
                         ));
+                        if perturbation.registration != glam::DVec3::ZERO {
+                            sup.set_registration_error(perturbation.registration);
+                        }
+                        sup.set_force_noise(perturbation.force_noise, case.seed)
+                            .map_err(|m| {
+                                truth.invalid(format!("perturbation.force_noise.sd: {m}"))
+                            })?;
                         let report = run_supervised(sim, &mut sup, |_, _| {})?;
                         supervised = Some(sup.summary());
                         Ok(report)
                     }
                 }
-            },
-        );
+            });
         match result {
             Ok(report) => {
                 row.passed = report.verdict.passed;
@@ -541,12 +646,36 @@ fn row_id(case: &Case, behaviour: &Behaviour) -> String {
 }
 
 impl Trial {
-    /// The scene changes a case stands for: `cohort.mesh` replaces the scene's `[mesh]`
-    /// by that file (absolute), `cohort.<name>` sets `mesh.generator.<name>`, any other
-    /// parameter the scene key of its name.
+    /// The scenes of a case: the robot's belief (`run.set` and the case's anatomy and
+    /// materials, [`Trial::overrides`]) and the truth it runs on (the belief with the
+    /// case's patient motion and needle placement, [`crate::perturbation`]).
+    pub fn scenes(
+        &self,
+        case: &Case,
+        perturbation: &Perturbation,
+    ) -> Result<(CoSimScene, CoSimScene), vesalius_cosim::CoSimError> {
+        let mut changes = self.set.clone();
+        changes.extend(self.overrides(case));
+        let belief = CoSimScene::parse_with(&self.scene_text, &self.scene_path, &changes)?;
+        let truth_changes = perturbation
+            .truth_overrides(self.needle_tip)
+            .map_err(|m| belief.invalid(m))?;
+        if truth_changes.is_empty() {
+            return Ok((belief.clone(), belief));
+        }
+        changes.extend(truth_changes);
+        let truth = CoSimScene::parse_with(&self.scene_text, &self.scene_path, &changes)?;
+        Ok((belief, truth))
+    }
+
+    /// The scene changes a case's anatomy and materials stand for: `cohort.mesh` replaces
+    /// the scene's `[mesh]` by that file (absolute), `cohort.<name>` sets
+    /// `mesh.generator.<name>`, any other parameter but a perturbation the scene key of its
+    /// name.
     pub fn overrides(&self, case: &Case) -> Vec<Override> {
         case.values
             .iter()
+            .filter(|(name, _)| !is_perturbation(name))
             .map(|(name, value)| {
                 if let (Some((mesh, files)), Value::Text(file)) = (&self.mesh_files, value) {
                     if name == "cohort.mesh" {

@@ -246,6 +246,24 @@ fn bad_trial_files_are_errors_that_name_the_key() {
     assert!(e.contains("[plan]") && e.contains("press.toml"), "{e}");
     let e = load(&|t| t.replace("kind = \"fixed\"\n", "kind = \"online\"\n"));
     assert!(e.contains("online") && e.contains("press.toml"), "{e}");
+    let e = load(&|t| {
+        t.replace(
+            "kind = \"fixed\"\n",
+            "kind = \"fixed\"\nplan_iterations = 5\n",
+        )
+    });
+    assert!(e.contains("plan_iterations") && e.contains("online"), "{e}");
+    // run.set: not KEY=VALUE, a key the scene does not know.
+    let e = load(&|t| format!("{t}[run]\nset = [\"duration\"]\n"));
+    assert!(e.contains("run.set[0]") && e.contains("KEY=VALUE"), "{e}");
+    let e = load(&|t| format!("{t}[run]\nset = [\"simulation.warp=2\"]\n"));
+    assert!(e.contains("run.set") && e.contains("warp"), "{e}");
+    // A needle perturbation on a scene without a needle.
+    let e = load(&|t| format!("{t}[perturbation.needle]\nz = 0.001\n"));
+    assert!(
+        e.contains("perturbation.needle") && e.contains("[needle]"),
+        "{e}"
+    );
 }
 
 /// The shipped planning trial reads: two behaviours over its eight forearms.
@@ -264,14 +282,35 @@ fn the_shipped_smoke_trial_loads() {
     let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("smoke.toml");
     let trial = Trial::load(&path).unwrap();
     let ids = trial.row_ids();
-    assert_eq!(ids.len(), 12);
-    assert_eq!(ids[0], "c0000-r0/fixed_stroke");
-    // Every case's scene reads with its draws (the runs themselves take minutes).
+    assert_eq!(ids.len(), 36);
+    assert_eq!(
+        ids[..3],
+        [
+            "c0000-r0/fixed_stroke",
+            "c0000-r0/planned",
+            "c0000-r0/planned_supervised"
+        ]
+    );
+    // Every case's scenes read with its draws (the runs themselves take minutes).
     for case in trial.design.cases() {
-        let changes = trial.overrides(&case);
-        vesalius_cosim::CoSimScene::parse_with(&trial.scene_text, &trial.scene_path, &changes)
-            .unwrap();
+        let p = vesalius_trials::perturbation::Perturbation::of(&case);
+        trial.scenes(&case, &p).unwrap();
     }
+}
+
+/// The shipped venipuncture trial reads: 200 forearms, three behaviours, every case's scenes.
+#[test]
+fn the_shipped_venipuncture_trial_loads() {
+    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("venipuncture.toml");
+    let trial = Trial::load(&path).unwrap();
+    assert_eq!(trial.row_ids().len(), 600);
+    let mut moving = 0;
+    for case in trial.design.cases() {
+        let p = vesalius_trials::perturbation::Perturbation::of(&case);
+        moving += usize::from(p.motion.expect("a motion perturbation").is_some());
+        trial.scenes(&case, &p).unwrap();
+    }
+    assert_eq!(moving, 40, "a fifth of 200");
 }
 
 #[test]
