@@ -42,7 +42,7 @@
 //!
 //! A `plan` behaviour plans each case's insertion with the scene's `[plan]` on its planning
 //! model of that case's anatomy (so the robot sees the patient as a perfect image would
-//! show it; registration error is not drawn yet), a fixed number of iterations seeded by
+//! show it, unless `[perturbation.registration]` draws an error), a fixed number of iterations seeded by
 //! the case (the same plan on any machine, whatever its speed), and runs the plan on the
 //! full model: the row is that run's. The planner does not validate on the full model (that
 //! would let it try the patient before choosing); the scene's `plan.calibrate` (one
