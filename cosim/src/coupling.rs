@@ -459,6 +459,7 @@ impl CoSim {
                 length: n.length,
                 radius: n.radius,
                 track_spacing: n.track_spacing,
+                bevel_length: n.bevel_length,
             });
         }
         let mtissue = &built.model;

@@ -22,6 +22,8 @@
 //! axis = [1.0, 0.0, 0.0]
 //! length = 0.03
 //! radius = 0.0004
+//! # bevel_length = 0.002                        # the tip's share; the shaft behind it
+//!                                                # pushes the surface before a puncture
 //!
 //! [needle_tissue.skin]                           # per region, by name or id
 //! puncture_force = 0.6
@@ -177,6 +179,10 @@ pub struct NeedleSpecFile {
     /// Spacing of the shaft's hold points (m; default half the mean edge).
     #[serde(default)]
     pub track_spacing: Option<f64>,
+    /// The tip's share of the shaft (m; default 2 mm): before the tip is in, the shaft
+    /// behind it pushes the tissue's surface. `length` or more turns that off.
+    #[serde(default)]
+    pub bevel_length: Option<f64>,
 }
 
 /// One `[[trajectory]]` waypoint: joint positions or a Cartesian target.
@@ -375,6 +381,9 @@ impl CoSimFile {
             finite_positive("needle.radius", n.radius, " m")?;
             if let Some(s) = n.track_spacing {
                 finite_positive("needle.track_spacing", s, " m")?;
+            }
+            if let Some(b) = n.bevel_length {
+                finite_positive("needle.bevel_length", b, " m")?;
             }
         }
         for (k, a) in self.attach.iter().enumerate() {

@@ -65,11 +65,18 @@ fn supervised_needle_ends_in_the_lumen_where_the_fixed_stroke_does_not() {
     let failed: Vec<_> = online.verdict.failed().map(|c| c.detail.clone()).collect();
     assert!(online.verdict.passed, "supervised run failed: {failed:?}");
     assert_eq!(online.final_tip_region.as_deref(), Some("vein_lumen"));
-    // It re-planned when the vein moved (after the motion, 1.5-1.7 s) and changed the plan.
+    // It re-planned when the vein moved (the motion is at 1.5-1.7 s) and changed the plan.
+    // What it saw first depends on the run's bits: the target moving, or the axial force
+    // falling as the tissue slid along the needle (with the needle's shaft pushing the skin
+    // before the puncture, the latter at 1.500 s and 1.700 s).
     let log = sup.log();
     assert!(
-        log.iter()
-            .any(|r| r.trigger == Trigger::TargetMoved && r.time >= 1.5 && r.time < 2.0),
+        log.iter().any(
+            |r| matches!(r.trigger, Trigger::TargetMoved | Trigger::LossOfResistance)
+                && r.decision == Decision::Switch
+                && r.time >= 1.5
+                && r.time < 2.0
+        ),
         "no re-plan after the arm moved"
     );
     assert!(log.iter().any(|r| r.decision == Decision::Switch));

@@ -86,6 +86,7 @@ fn setup(puncture: f64, friction: f64) -> ToolSetup {
             length: 0.03,
             radius: 0.0004,
             track_spacing: None,
+            bevel_length: None,
         }),
         needle_tissue: [
             (slab_region::SKIN, t(2.0 * puncture)),
@@ -575,7 +576,9 @@ fn restored(kind: BackendKind) -> Restored {
     });
     let aside = DVec3::X * 0.004;
     let mut b = start(kind, 2.5e3, 0.005, dir, tips[0] + aside);
-    advance(&mut b, dir, &line(tips[0], tips[k] + aside, 5));
+    // Elsewhere: 4 mm aside, as deep (from where it started; a first frame from tips[0]
+    // would sweep the shaft 4 mm sideways through the skin in 1/60 s).
+    advance(&mut b, dir, &line(tips[0] + aside, tips[k] + aside, 5));
     b.set_state(snapshot.clone()).unwrap();
     let again = advance(&mut b, dir, &tips[k + 1..]);
     let end_again = b.sync_state().unwrap().clone();

@@ -36,8 +36,14 @@ struct NeedleData {
     acc_torque: vec4<f32>,
     acc_parts: vec4<f32>,
     puncture: vec4<f32>,
+    shaft_counts: vec4<u32>,  // x faces in shaft_faces
+    shaft: vec4<f32>,         // x radius, y z the shaft's span behind the tip (m)
+    shaft_faces: array<vec4<u32>, SHAFT_FACES>,
     tracks: array<NeedleTrack>,
 }
+
+// MAX_SHAFT_FACES in engine/src/contact/needle.rs.
+const SHAFT_FACES: u32 = 128u;
 
 @group(2) @binding(0) var<uniform> tool: ToolSubstep;
 // Per shape 4 vec4 (kind bits / body bits / first plane bits / plane count bits, dims,
@@ -511,4 +517,54 @@ fn gather_vertex(i: u32, x_in: vec3<f32>, x0: vec3<f32>, w: f32) -> vec3<f32> {
         }
     }
     return x;
+}
+
+// Where triangle t0 t1 t2 (outward) comes within r of the segment s0-s1 (a needle shaft):
+// xyz the move that puts its closest point on the capsule, w sum w b^2 (0: no contact); the
+// point's barycentric coordinates in `bary_out`. Mirrors shaft_contact in
+// engine/src/contact/surface.rs.
+fn shaft_contact(s0: vec3<f32>, s1: vec3<f32>, r: f32, t0: vec3<f32>, t1: vec3<f32>, t2: vec3<f32>, w: vec3<f32>, bary_out: ptr<function, vec3<f32>>) -> vec4<f32> {
+    let b = closest_to_segment(s0, s1, t0, t1, t2);
+    *bary_out = b;
+    let p = at_bary(t0, t1, t2, b);
+    let h = s1 - s0;
+    let hh = dot(h, h);
+    var u = 0.0;
+    if (hh > 0.0) {
+        u = clamp(dot(p - s0, h) / hh, 0.0, 1.0);
+    }
+    let c = s0 + u * h;
+    let d = p - c;
+    let dd = dot(d, d);
+    if (dd >= r * r) {
+        return vec4<f32>(0.0);
+    }
+    let denom = w.x * b.x * b.x + w.y * b.y * b.y + w.z * b.z * b.z;
+    let n = cross(t1 - t0, t2 - t0);
+    let nn = dot(n, n);
+    if (denom <= 0.0 || nn <= 0.0) {
+        return vec4<f32>(0.0);
+    }
+    let dist = sqrt(dd);
+    var e = vec3<f32>(0.0);
+    if (dot(d, n) < 0.0 && dist > 0.0) {
+        e = d / dist;
+    } else {
+        var k = 0.0;
+        if (hh > 0.0) {
+            k = -dot(n, h) / hh;
+        }
+        let m = -n - k * h;
+        let mm = dot(m, m);
+        if (mm <= 0.01 * nn) {
+            return vec4<f32>(0.0);
+        }
+        e = m / sqrt(mm);
+    }
+    // SHAFT_FACING in engine/src/contact/surface.rs: only a triangle facing the shaft.
+    if (dot(e, n) > -0.5 * sqrt(nn)) {
+        return vec4<f32>(0.0);
+    }
+    let q = c + r * e;
+    return vec4<f32>(q - p, denom);
 }

@@ -54,6 +54,27 @@ fn needle_pass(pass_index: u32) {
             }
         }
     }
+    // The shaft against the surface faces near it (set only before the tip is in).
+    let sr = needle.shaft.x;
+    let s0 = tip - needle.shaft.z * a;
+    let s1 = tip - needle.shaft.y * a;
+    for (var k = 0u; k < needle.shaft_counts.x; k++) {
+        let f = needle.shaft_faces[k];
+        let w = vec3<f32>(disp[f.x].w, disp[f.y].w, disp[f.z].w);
+        let t0 = vworld(f.x);
+        let t1 = vworld(f.y);
+        let t2 = vworld(f.z);
+        var b = vec3<f32>(0.0);
+        let c = shaft_contact(s0, s1, sr, t0, t1, t2, w, &b);
+        if (c.w > 0.0) {
+            let dp = c.xyz;
+            let p = at_bary(t0, t1, t2, b);
+            for (var j = 0u; j < 3u; j++) {
+                move_vertex(f[j], (disp[f[j]].w * b[j] / c.w) * dp);
+            }
+            needle_accumulate(-dp / c.w, p - tip);
+        }
+    }
     // Shaft points.
     for (var k = 0u; k < needle.counts.x; k++) {
         var t = needle.tracks[k];

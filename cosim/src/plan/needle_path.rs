@@ -129,6 +129,7 @@ impl NeedlePathModel {
             length: needle.length,
             radius: needle.radius,
             track_spacing: needle.track_spacing,
+            bevel_length: needle.bevel_length,
         };
         let tracker = PathTracker::new(&model, &spec, &props, faces.clone())
             .map_err(|e| bad(e.to_string()))?;

@@ -30,7 +30,7 @@ pub mod surface;
 
 pub use needle::{
     event_descriptions, NeedleEvent, NeedleEventKind, NeedleReport, NeedleSpec, NeedleState,
-    NeedleTissue, NeedleTracker, PathTracker,
+    NeedleTissue, NeedleTracker, PathTracker, DEFAULT_BEVEL_LENGTH, MAX_SHAFT_FACES,
 };
 pub use shapes::ToolShape;
 pub use surface::{SurfaceContact, SurfaceContactChoice};

@@ -6,6 +6,13 @@
 //!   the tip (a point-on-triangle constraint with an infinitely heavy tip), so the surface
 //!   tents. When the force of one substep on the face exceeds the puncture force of the
 //!   region behind it, the face lets go: the tip is in.
+//! * **The shaft, before the tip is in**, is a capsule of the needle's radius from
+//!   [`NeedleSpec::bevel_length`] behind the tip back to its length: the surface faces near
+//!   it (picked on the host each frame, [`MAX_SHAFT_FACES`] at most) are kept out of it, their
+//!   closest point to the axis moved onto the capsule by barycentric weights (frictionless),
+//!   so a needle laid or swept sideways onto the skin pushes it. The bevel's own span is the
+//!   barrier's: a capsule to the very tip would carry the load the puncture test needs.
+//!   Once the tip is in, the shaft points take over and the faces are dropped.
 //! * **Inside** the tissue, material points along the needle's path (spawned every
 //!   `track_spacing` behind the tip, embedded in their tets by barycentric coordinates) are
 //!   held on the shaft line laterally, and axially by stick-slip Coulomb friction: a point
@@ -69,6 +76,7 @@
 #![allow(clippy::needless_range_loop)]
 
 use super::faces::{locate, FaceSet};
+use super::surface::{shaft_contact, ShaftPush};
 use super::{ContactError, Pose, ToolSubstep};
 use crate::mesh::RegionId;
 use crate::model::Model;
@@ -79,6 +87,12 @@ use std::sync::Arc;
 
 /// Most shaft points at a time.
 pub const MAX_TRACKS: usize = 512;
+
+/// Most surface faces the shaft is tested against in a frame (the nearest are kept).
+pub const MAX_SHAFT_FACES: usize = 128;
+
+/// The default [`NeedleSpec::bevel_length`] (m): a hypodermic needle's bevel is 1.5-2 mm long.
+pub const DEFAULT_BEVEL_LENGTH: f64 = 0.002;
 
 /// Consecutive frames at whose end the tip must be located in a new region before the
 /// change counts (see the module docs, Hysteresis).
@@ -119,6 +133,11 @@ pub struct NeedleSpec {
     /// Spacing of the shaft points that hold the tissue (m); `None`: half the mesh's mean
     /// edge length.
     pub track_spacing: Option<f64>,
+    /// The tip's share of the shaft (m; `None`: [`DEFAULT_BEVEL_LENGTH`]): before the
+    /// tip is in, the shaft from this far behind the tip back to `length` pushes the
+    /// tissue's surface as a capsule of `radius`, and the tip's barrier is what pushes in
+    /// front of it (see the module docs). `length` or more: the shaft never touches it.
+    pub bevel_length: Option<f64>,
 }
 
 impl NeedleSpec {
@@ -188,7 +207,7 @@ pub(crate) struct NeedleTrack {
 
 /// The needle's kernel record (`NeedleHeader` in `needle.wgsl`).
 #[repr(C)]
-#[derive(Clone, Copy, Debug, Default, PartialEq, bytemuck::Pod, bytemuck::Zeroable)]
+#[derive(Clone, Copy, Debug, PartialEq, bytemuck::Pod, bytemuck::Zeroable)]
 pub(crate) struct NeedleHeader {
     /// x shaft points, y barrier active, z cutting active, w puncture substep + 1 (0: none).
     pub counts: [u32; 4],
@@ -211,6 +230,19 @@ pub(crate) struct NeedleHeader {
     pub acc_parts: [f32; 4],
     /// Tip position at the puncture (xyz) and the force that punctured (w, N).
     pub puncture: [f32; 4],
+    /// The shaft's surface contact: x faces in `shaft_faces`, yzw unused.
+    pub shaft_counts: [u32; 4],
+    /// x shaft radius, y and z the shaft's span behind the tip (from the bevel to the hub,
+    /// m along the axis), w unused.
+    pub shaft: [f32; 4],
+    /// Surface faces near the shaft this frame (vertices xyz, outward).
+    pub shaft_faces: [[u32; 4]; MAX_SHAFT_FACES],
+}
+
+impl Default for NeedleHeader {
+    fn default() -> Self {
+        bytemuck::Zeroable::zeroed()
+    }
 }
 
 /// The needle's kernel data: header and shaft points.
@@ -305,6 +337,40 @@ pub(crate) fn needle_pass(
                 h.counts[3] = step.counts[3] + 1;
                 h.puncture = [tip[0], tip[1], tip[2], force];
             }
+        }
+    }
+    // The shaft against the surface faces near it (set only before the tip is in).
+    let (sr, from, to) = (h.shaft[0], h.shaft[1], h.shaft[2]);
+    let s0 = [tip[0] - to * a[0], tip[1] - to * a[1], tip[2] - to * a[2]];
+    let s1 = [
+        tip[0] - from * a[0],
+        tip[1] - from * a[1],
+        tip[2] - from * a[2],
+    ];
+    for k in 0..h.shaft_counts[0] as usize {
+        let f = h.shaft_faces[k];
+        let t = [world(x, f[0]), world(x, f[1]), world(x, f[2])];
+        let w = [
+            x[f[0] as usize][3],
+            x[f[1] as usize][3],
+            x[f[2] as usize][3],
+        ];
+        if let Some(ShaftPush {
+            dp,
+            bary: b,
+            point: p,
+            denom,
+        }) = shaft_contact(s0, s1, sr, &t, w)
+        {
+            for j in 0..3 {
+                let i = f[j] as usize;
+                let sc = x[i][3] * b[j] / denom;
+                for c in 0..3 {
+                    x[i][c] += sc * dp[c];
+                }
+            }
+            let imp = [-dp[0] / denom, -dp[1] / denom, -dp[2] / denom];
+            accumulate(h, imp, [p[0] - tip[0], p[1] - tip[1], p[2] - tip[2]]);
         }
     }
     // Shaft points.
@@ -557,7 +623,11 @@ pub struct NeedleTracker {
     tissue: BTreeMap<RegionId, NeedleTissue>,
     region_names: BTreeMap<RegionId, String>,
     faces: Arc<FaceSet>,
+    /// The faces between the tissue and the outside (indices into `faces`): what the shaft
+    /// pushes before the tip is in.
+    outer_faces: Vec<usize>,
     spacing: f64,
+    bevel: f64,
 }
 
 /// The needle's state between frames: punctured faces, the barrier it pushes, shaft points
@@ -571,6 +641,8 @@ pub struct NeedleState {
     pub(crate) upload_from: usize,
     /// Whether the shaft-point limit was warned about (once a run, not every frame).
     warned_tracks: bool,
+    /// Whether the shaft's face limit was warned about.
+    warned_shaft: bool,
     barrier: Option<(usize, Option<RegionId>, RegionId)>,
     /// Where the ray from the tip met the barrier face (at the start of the frame that
     /// found it), and the tip at the start of the current frame: the contact event's time
@@ -661,14 +733,24 @@ impl NeedleTracker {
             Some(s) => return bad(format!("track_spacing must be positive (got {s})")),
             None => 0.5 * faces.mean_edge,
         };
+        let bevel = match spec.bevel_length {
+            Some(b) if b.is_finite() && b > 0.0 => b,
+            Some(b) => return bad(format!("bevel_length must be positive (got {b})")),
+            None => DEFAULT_BEVEL_LENGTH,
+        };
         let mut spec = spec.clone();
         spec.axis = spec.axis.normalize();
+        let outer_faces = (0..faces.faces.len())
+            .filter(|&f| faces.faces[f].outer.is_none())
+            .collect();
         Ok(Self {
             spec,
             tissue: tissue.clone(),
             region_names: model.region_names.clone(),
             faces,
+            outer_faces,
             spacing,
+            bevel,
         })
     }
 
@@ -891,6 +973,7 @@ impl NeedleTracker {
                 break;
             }
         }
+        self.shaft_faces(st, pos, start, end);
         // Cutting: the tet at the tip.
         let h = &mut st.dev.header;
         h.counts[2] = 0;
@@ -907,6 +990,73 @@ impl NeedleTracker {
                 }
             }
         }
+    }
+
+    /// Before a frame: the surface faces the shaft may touch during it. Only while the tip
+    /// is outside the tissue (inside, or located inside at the end of the last frame, the
+    /// shaft points hold the tissue on the shaft, and the surface around the entry point
+    /// rides on the shaft). A face is kept when its
+    /// bounding sphere comes within the shaft's radius, plus the shaft's travel over the
+    /// frame and a mean edge of tissue motion, of the shaft at the frame's start or end;
+    /// the nearest [`MAX_SHAFT_FACES`].
+    fn shaft_faces(&self, st: &mut NeedleState, pos: &[[f32; 3]], start: &Pose, end: &Pose) {
+        let h = &mut st.dev.header;
+        h.shaft_counts = [0; 4];
+        let (from, to) = (self.bevel, self.spec.length);
+        // Located in the tissue (even before that has held long enough to be an event):
+        // the shaft follows the tip through its hole.
+        if st.inside || st.located.is_some() || from >= to {
+            return;
+        }
+        h.shaft = [self.spec.radius as f32, from as f32, to as f32, 0.0];
+        let segment = |pose: &Pose| {
+            let (tip, a) = self.spec.world_tip_axis(pose);
+            (tip - a * to, tip - a * from)
+        };
+        let (a0, a1) = segment(start);
+        let (b0, b1) = segment(end);
+        let travel = (b0 - a0).length().max((b1 - a1).length());
+        let reach = self.spec.radius + travel + self.faces.mean_edge;
+        let p = |i: u32| {
+            let q = pos[i as usize];
+            DVec3::new(q[0] as f64, q[1] as f64, q[2] as f64)
+        };
+        let to_segment = |x: DVec3, s0: DVec3, s1: DVec3| {
+            let d = s1 - s0;
+            let u = ((x - s0).dot(d) / d.length_squared()).clamp(0.0, 1.0);
+            (x - (s0 + d * u)).length()
+        };
+        let mut near: Vec<(f64, usize)> = Vec::new();
+        for &f in &self.outer_faces {
+            let v = self.faces.faces[f].verts;
+            let (q0, q1, q2) = (p(v[0]), p(v[1]), p(v[2]));
+            let c = (q0 + q1 + q2) / 3.0;
+            let size = (q0 - c)
+                .length()
+                .max((q1 - c).length())
+                .max((q2 - c).length());
+            let d = to_segment(c, a0, a1).min(to_segment(c, b0, b1)) - size;
+            if d <= reach {
+                near.push((d, f));
+            }
+        }
+        if near.len() > MAX_SHAFT_FACES {
+            near.sort_by(|x, y| x.0.total_cmp(&y.0).then(x.1.cmp(&y.1)));
+            near.truncate(MAX_SHAFT_FACES);
+            if !std::mem::replace(&mut st.warned_shaft, true) {
+                log::warn!(
+                    "needle: the shaft lies along more than {MAX_SHAFT_FACES} surface faces; \
+                     the nearest are pushed"
+                );
+            }
+        }
+        near.sort_by_key(|n| n.1);
+        let h = &mut st.dev.header;
+        for (k, (_, f)) in near.iter().enumerate() {
+            let v = self.faces.faces[*f].verts;
+            h.shaft_faces[k] = [v[0], v[1], v[2], 0];
+        }
+        h.shaft_counts[0] = near.len() as u32;
     }
 
     /// After a frame: events, tip region, new shaft points and the frame's forces.

@@ -193,7 +193,7 @@ impl SurfaceMesh {
 }
 
 #[inline(always)]
-fn at_bary(t: &[[f32; 3]; 3], b: [f32; 3]) -> [f32; 3] {
+pub(crate) fn at_bary(t: &[[f32; 3]; 3], b: [f32; 3]) -> [f32; 3] {
     let mut out = [0.0f32; 3];
     for j in 0..3 {
         out[j] = b[0] * t[0][j] + b[1] * t[1][j] + b[2] * t[2][j];
@@ -295,7 +295,7 @@ fn closest_segments(p1: [f32; 3], q1: [f32; 3], p2: [f32; 3], q2: [f32; 3]) -> (
 
 /// Barycentric coordinates of the point of triangle `t` closest to the segment `s0`-`s1`.
 #[inline(always)]
-fn closest_to_segment(s0: [f32; 3], s1: [f32; 3], t: &[[f32; 3]; 3]) -> [f32; 3] {
+pub(crate) fn closest_to_segment(s0: [f32; 3], s1: [f32; 3], t: &[[f32; 3]; 3]) -> [f32; 3] {
     // The segment through the triangle: the crossing point.
     let n = cross(sub(t[1], t[0]), sub(t[2], t[0]));
     let e0 = dot(sub(s0, t[0]), n);
@@ -516,6 +516,90 @@ pub(crate) fn face_contact(
         }
     }
     out
+}
+
+/// The least cosine between a triangle's inward normal and the direction in which a needle
+/// shaft pushes it (see [`shaft_contact`]).
+pub(crate) const SHAFT_FACING: f32 = 0.5;
+
+/// What [`shaft_contact`] gives back.
+pub(crate) struct ShaftPush {
+    /// The move of the triangle's point onto the capsule (world).
+    pub dp: [f32; 3],
+    /// The point's barycentric coordinates.
+    pub bary: [f32; 3],
+    /// The point (world).
+    pub point: [f32; 3],
+    /// `sum w b^2` over the corners.
+    pub denom: f32,
+}
+
+/// A needle shaft's push on one surface triangle `t` (world corners, outward; `w` the
+/// corners' inverse masses): the shaft is the capsule of radius `r` about the segment
+/// `s0`-`s1`. Where the triangle's point closest to that segment lies within `r` of it, the
+/// move that puts the point on the capsule (on the tissue's side of the segment: a point
+/// on the outer side, the shaft having gone through, goes to the far side, across the
+/// axis along the triangle's inward normal). Mirrors `shaft_contact` in
+/// `shaders/xpbd/contact.wgsl`.
+#[inline(always)]
+pub(crate) fn shaft_contact(
+    s0: [f32; 3],
+    s1: [f32; 3],
+    r: f32,
+    t: &[[f32; 3]; 3],
+    w: [f32; 3],
+) -> Option<ShaftPush> {
+    let b = closest_to_segment(s0, s1, t);
+    let p = at_bary(t, b);
+    let h = sub(s1, s0);
+    let hh = dot(h, h);
+    let u = if hh > 0.0 {
+        (dot(sub(p, s0), h) / hh).clamp(0.0, 1.0)
+    } else {
+        0.0
+    };
+    let c = [s0[0] + u * h[0], s0[1] + u * h[1], s0[2] + u * h[2]];
+    let d = sub(p, c);
+    let dd = dot(d, d);
+    if dd >= r * r {
+        return None;
+    }
+    let denom = w[0] * b[0] * b[0] + w[1] * b[1] * b[1] + w[2] * b[2] * b[2];
+    let n = cross(sub(t[1], t[0]), sub(t[2], t[0]));
+    let nn = dot(n, n);
+    if denom <= 0.0 || nn <= 0.0 {
+        return None;
+    }
+    let dist = dd.sqrt();
+    let e = if dot(d, n) < 0.0 && dist > 0.0 {
+        [d[0] / dist, d[1] / dist, d[2] / dist]
+    } else {
+        // Through the triangle: out across the shaft, towards the tissue (the inward
+        // normal's part across the axis); a triangle across the shaft (the side of a block
+        // the shaft runs over) is left to the triangles the shaft lies on.
+        let k = if hh > 0.0 { -dot(n, h) / hh } else { 0.0 };
+        let m = [-n[0] - k * h[0], -n[1] - k * h[1], -n[2] - k * h[2]];
+        let mm = dot(m, m);
+        if mm <= 0.01 * nn {
+            return None;
+        }
+        let l = 1.0 / mm.sqrt();
+        [m[0] * l, m[1] * l, m[2] * l]
+    };
+    // Only a triangle that faces the shaft is pushed: one nearly along the push (the side
+    // of a block the shaft runs over the edge of) would be moved within its own plane, and
+    // as it tilts back and forth it would pump energy into the tissue; its neighbours
+    // carry the shaft.
+    if dot(e, n) > -SHAFT_FACING * nn.sqrt() {
+        return None;
+    }
+    let q = [c[0] + r * e[0], c[1] + r * e[1], c[2] + r * e[2]];
+    Some(ShaftPush {
+        dp: sub(q, p),
+        bary: b,
+        point: p,
+        denom,
+    })
 }
 
 /// Adds to `x` (a vertex's displacement) the mean of the corrections its triangles proposed

@@ -93,6 +93,7 @@ pub fn needle_setup(puncture: f64) -> ToolSetup {
             length: 0.03,
             radius: 0.0004,
             track_spacing: None,
+            bevel_length: None,
         }),
         needle_tissue: [
             (
