@@ -66,9 +66,9 @@ fn supervised_needle_ends_in_the_lumen_where_the_fixed_stroke_does_not() {
     assert!(online.verdict.passed, "supervised run failed: {failed:?}");
     assert_eq!(online.final_tip_region.as_deref(), Some("vein_lumen"));
     // It re-planned when the vein moved (the motion is at 1.5-1.7 s) and changed the plan.
-    // What it saw first depends on the run's bits: the target moving, or the axial force
-    // falling as the tissue slid along the needle (with the needle's shaft pushing the skin
-    // before the puncture, the latter at 1.500 s and 1.700 s).
+    // What it sees first depends on the run's bits: the target moving, or the axial force
+    // falling as the tissue slides along the needle (a draft of the needle's shaft contact
+    // that also pushed the skin's tent saw the latter at 1.500 s and 1.700 s).
     let log = sup.log();
     assert!(
         log.iter().any(
