@@ -16,6 +16,7 @@ struct ToolSubstep {
     bodies: array<Rows, 8>,          // body to world
     shapes: array<Rows, 16>,         // world to shape, this substep
     shapes_prev: array<Rows, 16>,    // world to shape, previous substep
+    bounds: array<vec4<f32>, 32>,    // per shape: world box min, max (grown; see mod.rs)
 }
 
 struct NeedleTrack {
@@ -181,7 +182,11 @@ fn contact_vertex(i: u32, x_in: vec3<f32>, xp_in: vec3<f32>, x0: vec3<f32>, w: f
     var x = x_in;
     for (var k = 0u; k < tool.counts.y; k++) {
         let m = tool.shapes[k];
-        let p = apply_rows(m, x0 + x);
+        let xw = x0 + x;
+        if (any(xw < tool.bounds[2u * k].xyz) || any(xw > tool.bounds[2u * k + 1u].xyz)) {
+            continue;
+        }
+        let p = apply_rows(m, xw);
         let s = sdf(k, p);
         if (s.w >= 0.0) {
             continue;

@@ -239,9 +239,21 @@ pub(crate) struct ToolSubstep {
     pub shapes: [[[f32; 4]; 3]; MAX_SHAPES],
     /// World to shape rows at the end of the previous substep (for friction).
     pub shapes_prev: [[[f32; 4]; 3]; MAX_SHAPES],
+    /// Each shape's world bounding box at the end of this substep, grown by
+    /// [`BOUNDS_MARGIN`] (min xyz, max xyz; w unused): vertex contact skips a vertex outside
+    /// it without transforming it (it cannot be inside the shape, so nothing changes but
+    /// the cost). Unbounded for convex hulls.
+    pub bounds: [[[f32; 4]; 2]; MAX_SHAPES],
 }
-const _: () =
-    assert!(std::mem::size_of::<ToolSubstep>() == 64 + 48 * (MAX_BODIES + 2 * MAX_SHAPES));
+const _: () = assert!(
+    std::mem::size_of::<ToolSubstep>() == 64 + 48 * (MAX_BODIES + 2 * MAX_SHAPES) + 32 * MAX_SHAPES
+);
+
+/// How much a shape's bounding box (`ToolSubstep::bounds`) is grown (m): far more than the
+/// rounding of a vertex's transform into the shape frame in f32 (under a micrometre a metre
+/// from the origin), so a vertex it skips is one the shape's distance would have found
+/// outside.
+pub const BOUNDS_MARGIN: f64 = 1e-5;
 
 impl Default for ToolSubstep {
     fn default() -> Self {
@@ -273,6 +285,8 @@ pub struct Contacts {
     body_names: Vec<String>,
     shape_bodies: Vec<usize>,
     shape_origins: Vec<Pose>,
+    /// Half extents of each shape's box in its frame (`None`: a convex hull, unbounded).
+    shape_extents: Vec<Option<[f64; 3]>>,
     pub(crate) shapes: Vec<ShapeParams>,
     pub(crate) hull_planes: Vec<[f32; 4]>,
     /// Per vertex: local position on the attached body (xyz), body + 1 (w; 0: free). Empty
@@ -427,6 +441,11 @@ impl Contacts {
             body_names,
             shape_bodies: setup.shapes.iter().map(|s| s.body).collect(),
             shape_origins: setup.shapes.iter().map(|s| s.origin).collect(),
+            shape_extents: setup
+                .shapes
+                .iter()
+                .map(|s| s.shape.half_extents())
+                .collect(),
             shapes,
             hull_planes,
             attach,
@@ -551,6 +570,12 @@ impl Contacts {
             for k in 0..self.shapes.len() {
                 rec.shapes[k] = shape_rows(k, s);
                 rec.shapes_prev[k] = shape_rows(k, s - 1);
+                rec.bounds[k] = self.shape_extents[k].map_or(UNBOUNDED, |half| {
+                    world_bounds(
+                        &pose_at(self.shape_bodies[k], s).mul(&self.shape_origins[k]),
+                        half,
+                    )
+                });
             }
             if let Some(nd) = &self.needle {
                 let b = nd.spec.body;
@@ -628,6 +653,26 @@ impl Contacts {
     }
 }
 
+/// An unbounded box (`ToolSubstep::bounds` of a shape with no extents).
+const UNBOUNDED: [[f32; 4]; 2] = [
+    [-f32::MAX, -f32::MAX, -f32::MAX, 0.0],
+    [f32::MAX, f32::MAX, f32::MAX, 0.0],
+];
+
+/// The world bounding box of a box of half extents `half` about the origin of `pose`, grown
+/// by [`BOUNDS_MARGIN`].
+fn world_bounds(pose: &Pose, half: [f64; 3]) -> [[f32; 4]; 2] {
+    let m = glam::DMat3::from_quat(pose.rotation);
+    let mut out = [[0.0f32; 4]; 2];
+    for i in 0..3 {
+        let r = m.row(i);
+        let h = r.x.abs() * half[0] + r.y.abs() * half[1] + r.z.abs() * half[2] + BOUNDS_MARGIN;
+        out[0][i] = (pose.translation[i] - h) as f32;
+        out[1][i] = (pose.translation[i] + h) as f32;
+    }
+    out
+}
+
 /// Resolves the setup's [`SurfaceContact`]: the surface mesh when faces are on (and marks
 /// the shapes that take face contact), and the choice as reported.
 fn choose_surface(
@@ -677,4 +722,68 @@ fn check_poses(poses: &[Pose]) -> Result<(), ContactError> {
         }
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Every point inside a shape, at any pose, lies in its world bounding box (what lets
+    /// vertex contact skip the vertices outside it without changing a bit).
+    #[test]
+    fn a_shape_lies_inside_its_world_bounds() {
+        let shapes = [
+            ToolShape::Sphere { radius: 0.01 },
+            ToolShape::Capsule {
+                radius: 0.002,
+                half_length: 0.03,
+            },
+            ToolShape::Cylinder {
+                radius: 0.0025,
+                half_length: 0.175,
+            },
+            ToolShape::Box {
+                half_extents: [0.04, 0.03, 0.005],
+            },
+        ];
+        // A counter-based sequence in [0, 1): no dependency for a test's random poses.
+        let mut k = 0u64;
+        let mut u = || {
+            k += 1;
+            let mut z = k.wrapping_mul(0x9e37_79b9_7f4a_7c15);
+            z = (z ^ (z >> 31)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
+            (z >> 11) as f64 / (1u64 << 53) as f64
+        };
+        for shape in &shapes {
+            let half = shape.half_extents().expect("bounded");
+            for _ in 0..50 {
+                let axis = DVec3::new(u() - 0.5, u() - 0.5, u() - 0.5).normalize();
+                let pose = Pose::new(
+                    DVec3::new(u() - 0.5, u() - 0.5, u() - 0.5),
+                    glam::DQuat::from_axis_angle(axis, 6.3 * u()),
+                );
+                let [lo, hi] = world_bounds(&pose, half);
+                for _ in 0..200 {
+                    let l = [
+                        (2.0 * u() - 1.0) * half[0],
+                        (2.0 * u() - 1.0) * half[1],
+                        (2.0 * u() - 1.0) * half[2],
+                    ];
+                    if shape.distance(l) > 0.0 {
+                        continue;
+                    }
+                    let w = pose.transform_point(DVec3::from_array(l));
+                    for j in 0..3 {
+                        assert!(
+                            (w[j] as f32) >= lo[j] && (w[j] as f32) <= hi[j],
+                            "{shape:?} at {pose:?}: {w} outside {lo:?}..{hi:?}"
+                        );
+                    }
+                }
+            }
+        }
+        assert!(ToolShape::Convex { planes: vec![] }
+            .half_extents()
+            .is_none());
+    }
 }

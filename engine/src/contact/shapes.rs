@@ -114,6 +114,24 @@ impl ToolShape {
         }
     }
 
+    /// Half extents of the shape's box about its frame's origin (`None` for a convex hull,
+    /// whose planes do not give its corners).
+    pub(crate) fn half_extents(&self) -> Option<[f64; 3]> {
+        match self {
+            ToolShape::Sphere { radius } => Some([*radius; 3]),
+            ToolShape::Capsule {
+                radius,
+                half_length,
+            } => Some([*radius, *radius, half_length + radius]),
+            ToolShape::Cylinder {
+                radius,
+                half_length,
+            } => Some([*radius, *radius, *half_length]),
+            ToolShape::Box { half_extents } => Some(*half_extents),
+            ToolShape::Convex { .. } => None,
+        }
+    }
+
     /// The kernel code, dimensions and hull planes.
     pub(crate) fn kernel_params(&self) -> (u32, [f32; 4], Vec<[f32; 4]>) {
         match self {
@@ -377,6 +395,10 @@ pub(crate) fn contact_vertex(
         let sp = &c.shapes[k];
         let m = &step.shapes[k];
         let xw = [x0[0] + x[0], x0[1] + x[1], x0[2] + x[2]];
+        let [lo, hi] = &step.bounds[k];
+        if (0..3).any(|j| xw[j] < lo[j] || xw[j] > hi[j]) {
+            continue;
+        }
         let p = apply_rows(m, xw);
         let (d, n) = sdf(sp, c.planes, p);
         if d >= 0.0 {
