@@ -663,14 +663,14 @@ const UNBOUNDED: [[f32; 4]; 2] = [
 /// by [`BOUNDS_MARGIN`].
 fn world_bounds(pose: &Pose, half: [f64; 3]) -> [[f32; 4]; 2] {
     let m = glam::DMat3::from_quat(pose.rotation);
-    let mut out = [[0.0f32; 4]; 2];
-    for i in 0..3 {
+    let (mut lo, mut hi) = ([0.0f32; 4], [0.0f32; 4]);
+    for (i, (l, h)) in lo.iter_mut().zip(hi.iter_mut()).take(3).enumerate() {
         let r = m.row(i);
-        let h = r.x.abs() * half[0] + r.y.abs() * half[1] + r.z.abs() * half[2] + BOUNDS_MARGIN;
-        out[0][i] = (pose.translation[i] - h) as f32;
-        out[1][i] = (pose.translation[i] + h) as f32;
+        let e = r.x.abs() * half[0] + r.y.abs() * half[1] + r.z.abs() * half[2] + BOUNDS_MARGIN;
+        *l = (pose.translation[i] - e) as f32;
+        *h = (pose.translation[i] + e) as f32;
     }
-    out
+    [lo, hi]
 }
 
 /// Resolves the setup's [`SurfaceContact`]: the surface mesh when faces are on (and marks
