@@ -74,15 +74,25 @@ fn press(kind: BackendKind, mode: SurfaceContact, cell: f64, x: f64) -> (f64, bo
         .unwrap_or_else(|e| panic!("{kind}: {e}"));
     sim.set_tools(&shaft(mode), &[at(0.0)]).expect("tools");
     let faces = sim.contacts().expect("tools set").surface_contact().faces;
-    let (ramp, hold) = (30, 40);
+    (ramp_and_hold(&mut sim, DEPTH, (30, 40), at), faces)
+}
+
+/// Presses the tool body at `at(d)` from d = 0 to `depth` over `frames.0` frames and holds it
+/// `frames.1` more; the vertical force of the last frame (N).
+fn ramp_and_hold(
+    sim: &mut Simulation,
+    depth: f64,
+    (ramp, hold): (usize, usize),
+    at: impl Fn(f64) -> Pose,
+) -> f64 {
     let mut f = 0.0;
     for k in 1..=ramp + hold {
-        let d = DEPTH * (k.min(ramp) as f64 / ramp as f64);
+        let d = depth * (k.min(ramp) as f64 / ramp as f64);
         f = sim.step_tools(&[at(d)]).expect("a frame").wrenches[0]
             .force
             .z;
     }
-    (f, faces)
+    f
 }
 
 /// The forces at ten lateral offsets across one cell, and whether face contact ran.
@@ -372,14 +382,7 @@ fn shaft_press(
     let mut sim = Simulation::new(model, &config, kind.into()).unwrap_or_else(|e| panic!("{e}"));
     let at = |d: f64| Pose::from_translation(DVec3::new(0.0, y, lz + NEEDLE_RADIUS - d));
     sim.set_tools(&setup, &[at(0.0)]).expect("tools");
-    let (ramp, hold) = (30, 30);
-    let mut f = 0.0;
-    for k in 1..=ramp + hold {
-        let d = NEEDLE_DEPTH * (k.min(ramp) as f64 / ramp as f64);
-        f = sim.step_tools(&[at(d)]).expect("a frame").wrenches[0]
-            .force
-            .z;
-    }
+    let f = ramp_and_hold(&mut sim, NEEDLE_DEPTH, (30, 30), at);
     let pos: Vec<[f32; 3]> = sim.positions().unwrap().collect();
     let bottom = lz - NEEDLE_DEPTH;
     let buried = pos

@@ -11,6 +11,15 @@ fn move_vertex(i: u32, d: vec3<f32>) {
     disp[i] = vec4<f32>(q.xyz + d, q.w);
 }
 
+// Moves the point at barycentric b of face v by dp, shared out by inverse mass (denom =
+// sum w b^2); the impulse x dt on the needle. Mirrors move_face_point in needle.rs.
+fn move_face_point(v: vec3<u32>, b: vec3<f32>, denom: f32, dp: vec3<f32>) -> vec3<f32> {
+    for (var j = 0u; j < 3u; j++) {
+        move_vertex(v[j], (disp[v[j]].w * b[j] / denom) * dp);
+    }
+    return -dp / denom;
+}
+
 fn needle_accumulate(imp: vec3<f32>, r: vec3<f32>) {
     needle.acc_force = needle.acc_force + vec4<f32>(imp, 0.0);
     needle.acc_torque = needle.acc_torque + vec4<f32>(cross(r, imp), 0.0);
@@ -34,10 +43,7 @@ fn needle_pass(pass_index: u32) {
         var axial = 0.0;
         if (c < 0.0 && wsum > 0.0) {
             let dp = tip - p;
-            for (var j = 0u; j < 3u; j++) {
-                move_vertex(v[j], (disp[v[j]].w * b[j] / wsum) * dp);
-            }
-            let imp = -dp / wsum;
+            let imp = move_face_point(v.xyz, b.xyz, wsum, dp);
             needle_accumulate(imp, p - tip);
             axial = -dot(imp, a);
             needle.acc_parts.x = needle.acc_parts.x + axial;
@@ -67,12 +73,8 @@ fn needle_pass(pass_index: u32) {
         var b = vec3<f32>(0.0);
         let c = shaft_contact(s0, s1, sr, t0, t1, t2, w, &b);
         if (c.w > 0.0) {
-            let dp = c.xyz;
             let p = at_bary(t0, t1, t2, b);
-            for (var j = 0u; j < 3u; j++) {
-                move_vertex(f[j], (disp[f[j]].w * b[j] / c.w) * dp);
-            }
-            needle_accumulate(-dp / c.w, p - tip);
+            needle_accumulate(move_face_point(f.xyz, b, c.w, c.xyz), p - tip);
         }
     }
     // Shaft points.

@@ -317,14 +317,7 @@ pub(crate) fn needle_pass(
         let mut axial = 0.0f32;
         if c < 0.0 && wsum > 0.0 {
             let dp = [tip[0] - p[0], tip[1] - p[1], tip[2] - p[2]];
-            for j in 0..3 {
-                let i = v[j] as usize;
-                let s = x[i][3] * b[j] / wsum;
-                for k in 0..3 {
-                    x[i][k] += s * dp[k];
-                }
-            }
-            let imp = [-dp[0] / wsum, -dp[1] / wsum, -dp[2] / wsum];
+            let imp = move_face_point(x, &v[..3], &b[..3], wsum, dp);
             accumulate(h, imp, [p[0] - tip[0], p[1] - tip[1], p[2] - tip[2]]);
             axial = -dot(imp, a);
             h.acc_parts[0] += axial;
@@ -364,14 +357,7 @@ pub(crate) fn needle_pass(
             denom,
         }) = shaft_contact(s0, s1, sr, &t, w)
         {
-            for j in 0..3 {
-                let i = f[j] as usize;
-                let sc = x[i][3] * b[j] / denom;
-                for c in 0..3 {
-                    x[i][c] += sc * dp[c];
-                }
-            }
-            let imp = [-dp[0] / denom, -dp[1] / denom, -dp[2] / denom];
+            let imp = move_face_point(x, &f[..3], &b, denom, dp);
             accumulate(h, imp, [p[0] - tip[0], p[1] - tip[1], p[2] - tip[2]]);
         }
     }
@@ -443,6 +429,20 @@ pub(crate) fn needle_pass(
             h.acc_parts[2] += f;
         }
     }
+}
+
+/// Moves the point at barycentric `b` of the face with vertices `v` by `dp`, shared out
+/// among them by inverse mass (`denom` = sum w b^2), and returns the impulse x dt it puts
+/// on the needle. Mirrors `move_face_point` in `shaders/xpbd/needle.wgsl`.
+fn move_face_point(x: &mut [[f32; 4]], v: &[u32], b: &[f32], denom: f32, dp: [f32; 3]) -> [f32; 3] {
+    for j in 0..3 {
+        let i = v[j] as usize;
+        let s = x[i][3] * b[j] / denom;
+        for k in 0..3 {
+            x[i][k] += s * dp[k];
+        }
+    }
+    [-dp[0] / denom, -dp[1] / denom, -dp[2] / denom]
 }
 
 fn accumulate(h: &mut NeedleHeader, imp: [f32; 3], r: [f32; 3]) {
