@@ -88,6 +88,10 @@ fn robot_and_criteria_values_are_checked_when_parsed() {
     assert!(e.contains("criteria.max_tool_force"), "{e}");
     let e = parse_error(&format!("{NEEDLE}[criteria]\ndamage_strain = 0.0\n"));
     assert!(e.contains("criteria.damage_strain"), "{e}");
+    for bad in ["-0.001", "0.0", "nan"] {
+        let e = parse_error(&format!("{NEEDLE}bevel_length = {bad}\n"));
+        assert!(e.contains("needle.bevel_length"), "{bad}: {e}");
+    }
     let e = parse_error("[criteria]\nrequired_events = [\"punctured box\"]\n");
     assert!(e.contains("[needle]"), "{e}");
     // The tissue part is checked at parse time too.

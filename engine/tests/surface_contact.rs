@@ -456,3 +456,35 @@ fn gpu_and_cpu_agree_on_the_needle_shaft() {
         assert!(buried < 0.25 * NEEDLE_RADIUS, "{buried}");
     }
 }
+
+/// A needle's bevel that is not a positive length is refused, naming the key.
+#[test]
+fn a_bad_bevel_length_is_refused() {
+    use vesalius_engine::contact::NeedleSpec;
+    for bad in [0.0, -0.001, f64::NAN, f64::INFINITY] {
+        let model = pinned_block(box_grid([2, 2, 1], SHAFT_BLOCK, [0.0; 3]), 0.0);
+        let mut sim =
+            Simulation::new(model, &SolverConfig::default(), BackendKind::Cpu.into()).unwrap();
+        let setup = ToolSetup {
+            bodies: vec!["needle".into()],
+            needle: Some(NeedleSpec {
+                body: 0,
+                tip: DVec3::ZERO,
+                axis: DVec3::X,
+                length: NEEDLE_LENGTH,
+                radius: NEEDLE_RADIUS,
+                track_spacing: None,
+                bevel_length: Some(bad),
+            }),
+            ..Default::default()
+        };
+        let e = sim
+            .set_tools(
+                &setup,
+                &[Pose::from_translation(DVec3::new(0.0, 0.0, 0.05))],
+            )
+            .expect_err("a bad bevel")
+            .to_string();
+        assert!(e.contains("bevel_length must be positive"), "{bad}: {e}");
+    }
+}

@@ -60,7 +60,7 @@ fn needle_pass(pass_index: u32) {
             }
         }
     }
-    // The shaft against the surface faces near it (set only before the tip is in).
+    // The shaft against the surface faces near it (set only while the tip touches nothing).
     let sr = needle.shaft.x;
     let s0 = tip - needle.shaft.z * a;
     let s1 = tip - needle.shaft.y * a;

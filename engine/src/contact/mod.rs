@@ -253,7 +253,7 @@ const _: () = assert!(
 /// rounding of a vertex's transform into the shape frame in f32 (under a micrometre a metre
 /// from the origin), so a vertex it skips is one the shape's distance would have found
 /// outside.
-pub const BOUNDS_MARGIN: f64 = 1e-5;
+pub(crate) const BOUNDS_MARGIN: f64 = 1e-5;
 
 impl Default for ToolSubstep {
     fn default() -> Self {
@@ -547,12 +547,8 @@ impl Contacts {
         }
         let n = substeps.max(1);
         let pose_at = |b: usize, s: u32| start[b].lerp(&end[b], s as f64 / n as f64);
-        let shape_rows = |k: usize, s: u32| -> [[f32; 4]; 3] {
-            pose_at(self.shape_bodies[k], s)
-                .mul(&self.shape_origins[k])
-                .inverse()
-                .rows()
-        };
+        let shape_pose =
+            |k: usize, s: u32| pose_at(self.shape_bodies[k], s).mul(&self.shape_origins[k]);
         self.substeps.clear();
         for s in 1..=n {
             let mut rec = ToolSubstep {
@@ -568,14 +564,11 @@ impl Contacts {
                 rec.bodies[b] = pose_at(b, s).rows();
             }
             for k in 0..self.shapes.len() {
-                rec.shapes[k] = shape_rows(k, s);
-                rec.shapes_prev[k] = shape_rows(k, s - 1);
-                rec.bounds[k] = self.shape_extents[k].map_or(UNBOUNDED, |half| {
-                    world_bounds(
-                        &pose_at(self.shape_bodies[k], s).mul(&self.shape_origins[k]),
-                        half,
-                    )
-                });
+                let now = shape_pose(k, s);
+                rec.shapes[k] = now.inverse().rows();
+                rec.shapes_prev[k] = shape_pose(k, s - 1).inverse().rows();
+                rec.bounds[k] =
+                    self.shape_extents[k].map_or(UNBOUNDED, |half| world_bounds(&now, half));
             }
             if let Some(nd) = &self.needle {
                 let b = nd.spec.body;

@@ -6,7 +6,7 @@
 //!   the tip (a point-on-triangle constraint with an infinitely heavy tip), so the surface
 //!   tents. When the force of one substep on the face exceeds the puncture force of the
 //!   region behind it, the face lets go: the tip is in.
-//! * **The shaft, before the tip is in**, is a capsule of the needle's radius from
+//! * **The shaft, until the tip touches a surface**, is a capsule of the needle's radius from
 //!   [`NeedleSpec::bevel_length`] behind the tip back to its length: the surface faces near
 //!   it (picked on the host each frame, [`MAX_SHAFT_FACES`] at most) are kept out of it, their
 //!   closest point to the axis moved onto the capsule by barycentric weights (frictionless),
@@ -135,10 +135,11 @@ pub struct NeedleSpec {
     /// Spacing of the shaft points that hold the tissue (m); `None`: half the mesh's mean
     /// edge length.
     pub track_spacing: Option<f64>,
-    /// The tip's share of the shaft (m; `None`: [`DEFAULT_BEVEL_LENGTH`]): before the
-    /// tip is in, the shaft from this far behind the tip back to `length` pushes the
-    /// tissue's surface as a capsule of `radius`, and the tip's barrier is what pushes in
-    /// front of it (see the module docs). `length` or more: the shaft never touches it.
+    /// The tip's share of the shaft (m; `None`: [`DEFAULT_BEVEL_LENGTH`]): until the tip
+    /// first touches a surface (and again if it lifts off before a puncture), the shaft from
+    /// this far behind the tip back to `length` pushes the tissue's surface as a capsule of
+    /// `radius`; in front of it only the tip's barrier pushes (see the module docs).
+    /// `length` or more: the shaft never touches the surface.
     pub bevel_length: Option<f64>,
 }
 
@@ -334,7 +335,7 @@ pub(crate) fn needle_pass(
             }
         }
     }
-    // The shaft against the surface faces near it (set only before the tip is in).
+    // The shaft against the surface faces near it (set only while the tip touches nothing).
     let (sr, from, to) = (h.shaft[0], h.shaft[1], h.shaft[2]);
     let s0 = [tip[0] - to * a[0], tip[1] - to * a[1], tip[2] - to * a[2]];
     let s1 = [
@@ -999,10 +1000,9 @@ impl NeedleTracker {
     /// is outside the tissue and touches nothing (`pushing`: its barrier took load during
     /// the last frame); inside, or located inside at the end of the last frame, the shaft
     /// points hold the tissue on the shaft, and the surface around the entry point rides
-    /// on the shaft. A face is kept when its
-    /// bounding sphere comes within the shaft's radius, plus the shaft's travel over the
-    /// frame and a mean edge of tissue motion, of the shaft at the frame's start or end;
-    /// the nearest [`MAX_SHAFT_FACES`].
+    /// on the shaft. A face is kept when its bounding sphere comes within the shaft's
+    /// radius, plus the shaft's travel over the frame and a mean edge of tissue motion, of
+    /// the shaft at the frame's start or end; the nearest [`MAX_SHAFT_FACES`].
     fn shaft_faces(
         &self,
         st: &mut NeedleState,
