@@ -57,7 +57,28 @@ fn reset_sigpipe() {
 #[cfg(not(unix))]
 fn reset_sigpipe() {}
 
+/// Keeps Mesa's device-selection layer quiet where there is no display session.
+///
+/// The layer (an implicit Vulkan layer that Mesa's drivers install) connects to a Wayland
+/// display while the adapters are listed, to find the GPU that drives it; without a session,
+/// libwayland prints `error: XDG_RUNTIME_DIR is invalid or not set in the environment.`
+/// twice, which reads as a failure. We rank adapters ourselves (`engine::gpu`), so without a
+/// Wayland session and with no device choice asked of the layer, it is switched off by its
+/// manifest's own variable. Called first in `main`, before any thread exists.
+fn quiet_device_select() {
+    let set = |k: &str| std::env::var_os(k).is_some_and(|v| !v.is_empty());
+    if !set("WAYLAND_DISPLAY")
+        && !set("WAYLAND_SOCKET")
+        && !set("MESA_VK_DEVICE_SELECT")
+        && !set("DRI_PRIME")
+        && std::env::var_os("NODEVICE_SELECT").is_none()
+    {
+        std::env::set_var("NODEVICE_SELECT", "1");
+    }
+}
+
 fn main() -> std::process::ExitCode {
+    quiet_device_select();
     reset_sigpipe();
     env_logger::Builder::from_env(env_logger::Env::default().default_filter_or("warn")).init();
     let cli = Cli::parse();

@@ -171,6 +171,31 @@ fn info_lists_backends() {
     assert!(v["auto_backend"] == "cpu" || v["auto_backend"] == "gpu");
 }
 
+/// Without a display session (no `XDG_RUNTIME_DIR`, no Wayland), listing the adapters
+/// prints no error: Mesa's device-selection layer used to make libwayland print
+/// `error: XDG_RUNTIME_DIR is invalid ...` twice. The adapters are still listed.
+#[test]
+fn info_without_a_display_session_prints_no_error() {
+    let o = Command::new(env!("CARGO_BIN_EXE_vesalius"))
+        .args(["info", "--json"])
+        .env_remove("XDG_RUNTIME_DIR")
+        .env_remove("WAYLAND_DISPLAY")
+        .env_remove("WAYLAND_SOCKET")
+        .env_remove("NODEVICE_SELECT")
+        .output()
+        .unwrap();
+    assert!(o.status.success());
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(!err.contains("XDG_RUNTIME_DIR"), "{err}");
+    let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    if std::env::var("VESALIUS_REQUIRE_GPU").is_ok_and(|v| v == "1") {
+        assert!(
+            !v["adapters"].as_array().unwrap().is_empty(),
+            "VESALIUS_REQUIRE_GPU=1 but no adapter listed: {v}"
+        );
+    }
+}
+
 #[test]
 fn bench_prints_a_row_per_case() {
     let o = vesalius()
