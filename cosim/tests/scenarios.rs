@@ -204,10 +204,12 @@ fn palpation_presses_drags_and_lets_go() {
     let sc = scene("palpation.toml");
     let r = run(&sc, None, 10.0);
     assert!(r.verdict.passed, "{:#?}", r.verdict);
-    // Pressed 2.5 mm (t = 1.5 s): the kidney pushes the tool up. (The force is small: the
-    // kidney's surface vertices are 4 mm apart, about the instrument's width, and vertex
-    // contact lets the shaft settle between them; see the README's known limits.)
+    // Pressed 2.5 mm (t = 1.5 s): the kidney pushes the tool up. The same scene refined
+    // once (`vesalius run scenes/palpation.toml --duration 2.0 --set mesh.refine=1`, 88k
+    // tets, 16 min here) feels 0.201 N over this window; the shipped mesh's coarse linear
+    // tets read 24 % high (0.249 N). Within -20 %..+40 % of that reference.
     let press = mean_over(&r, 1.45, 1.6, 2);
+    const REFINED_PRESS: f64 = 0.201;
     // Sliding +x at 16 mm/s: friction and the bulge ahead drag the tool back (-x).
     let drag = mean_over(&r, 2.2, 3.8, 0);
     let normal = mean_over(&r, 2.2, 3.8, 2);
@@ -222,9 +224,12 @@ fn palpation_presses_drags_and_lets_go() {
         })
         .fold(0.0, f64::max);
     eprintln!("press {press:.3} N, slide: drag {drag:.3} N normal {normal:.3} N, after lift-off {after:.4} N");
-    assert!(press > 0.02, "press {press}");
     assert!(
-        normal > 0.02 && drag < -0.05 * normal,
+        (0.8 * REFINED_PRESS..1.4 * REFINED_PRESS).contains(&press),
+        "press {press} N against the refined {REFINED_PRESS} N"
+    );
+    assert!(
+        normal > 0.5 * press && drag < -0.05 * normal,
         "drag {drag}, normal {normal}"
     );
     assert!(after < 0.01 * press, "after lift-off {after}");
