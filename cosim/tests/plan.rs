@@ -150,15 +150,17 @@ fn a_budget_is_kept_and_a_re_plan_never_returns_worse() {
     assert!(second.best.cost.total <= first.best.cost.total);
 }
 
-/// Quality: the plan (the scene's method, seed and the iterations its budget gives on this
-/// machine) is within 5 % of the best of an exhaustive grid over the same variables, both on
-/// the planning model.
+/// Quality: the plan (the scene's method and seed, 80 iterations) is within 5 % of the best
+/// of an exhaustive grid over the same variables (6 levels each, 46656 candidates), both on
+/// the planning model. Over yaw -90..90 (the in-line approach) the CEM needs more iterations
+/// than over the earlier +-30: from the crossing start, 20 give -2.96 against the grid's
+/// -4.96, 40 give -4.71 and 80 -5.27 (1.7 s in release).
 #[test]
 fn the_plan_is_within_five_percent_of_an_exhaustive_grid() {
     let scene = uncalibrated();
     let spec = scene.file.plan.clone().unwrap();
     let mut planner = Planner::new(&scene, &cpu()).unwrap();
-    let step = planner.plan(Duration::from_secs(60), Some(20)).unwrap();
+    let step = planner.plan(Duration::from_secs(60), Some(80)).unwrap();
     let (bounds, _) = spec.bounds();
     let levels = 6;
     let axes: Vec<Vec<f64>> = bounds
