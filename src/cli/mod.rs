@@ -5,6 +5,8 @@ pub mod cosim;
 pub mod info;
 pub mod limits;
 pub mod mesh;
+#[cfg(feature = "viewer")]
+pub mod picture;
 pub mod plan;
 #[cfg(feature = "viewer")]
 pub mod render;

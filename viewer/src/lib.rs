@@ -13,7 +13,9 @@
 //!   bounding box, perspective or orthographic.
 //! * [`solids`]: a robot's links from its URDF geometry (visual meshes, else collision
 //!   shapes), posed.
-//! * [`render`]: the wgpu pipeline (its WGSL in `shaders/surface.wgsl`) and [`Image`].
+//! * [`look`]: what a picture shows besides the tissue (field, cut, pins, force scale).
+//! * [`render`]: the wgpu pipeline (its WGSL in `shaders/surface.wgsl`), drawing offscreen
+//!   into an [`Image`] or into a window's surface texture.
 //!
 //! ```no_run
 //! use vesalius_engine::gpu::GpuContext;
@@ -36,13 +38,15 @@
 pub mod camera;
 pub mod colour;
 pub mod colour_bar;
+pub mod look;
 pub mod render;
 pub mod solids;
 pub mod surface;
 
 pub use camera::Camera;
 pub use colour::ColourMap;
-pub use render::{Image, Renderer};
+pub use look::Look;
+pub use render::{Drawing, Image, Renderer, Style, Target};
 pub use solids::{robot_solids, Solid};
 pub use surface::{CutPlane, Field, Surface};
 
@@ -84,6 +88,9 @@ pub enum ViewerError {
     /// The camera cannot see anything (zero distance, a non-finite value).
     #[error("camera: {0}")]
     Camera(&'static str),
+    /// The cut cannot be made (a zero or non-finite normal).
+    #[error("cut: {0}")]
+    Cut(&'static str),
     /// The GPU failed (device lost, readback).
     #[error("gpu: {0}")]
     Gpu(String),
