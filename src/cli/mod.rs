@@ -13,3 +13,5 @@ pub mod render;
 pub mod robot;
 pub mod run;
 pub mod trial;
+#[cfg(feature = "viewer")]
+pub mod view;

@@ -16,6 +16,9 @@
 //! * [`look`]: what a picture shows besides the tissue (field, cut, pins, force scale).
 //! * [`render`]: the wgpu pipeline (its WGSL in `shaders/surface.wgsl`), drawing offscreen
 //!   into an [`Image`] or into a window's surface texture.
+//! * `window` (feature `window`): the live window of `vesalius view`, winit and an egui
+//!   panel, drawing what a `window::Source` gives it (a running simulation, a finished
+//!   run's frames).
 //!
 //! ```no_run
 //! use vesalius_engine::gpu::GpuContext;
@@ -42,6 +45,8 @@ pub mod look;
 pub mod render;
 pub mod solids;
 pub mod surface;
+#[cfg(feature = "window")]
+pub mod window;
 
 pub use camera::Camera;
 pub use colour::ColourMap;
