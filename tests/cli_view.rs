@@ -39,6 +39,8 @@ fn view_in_xvfb(args: &[&str]) -> (bool, String) {
         .args(["-a", "-s", "-screen 0 1024x768x24", BIN])
         .args(args)
         .env("XDG_RUNTIME_DIR", std::env::temp_dir())
+        // One pixel per logical pixel, whatever DPI the virtual screen reports.
+        .env("WINIT_X11_SCALE_FACTOR", "1")
         .env_remove("WAYLAND_DISPLAY")
         .output()
         .expect("run xvfb-run");
@@ -70,11 +72,18 @@ fn png_info(path: &Path) -> (u32, u32, f64, f64) {
         }
         drawn as f64 / ((x1 - x0) * h) as f64
     };
-    (info.width, info.height, share(0, w / 2), share(w - w / 6, w))
+    (
+        info.width,
+        info.height,
+        share(0, w / 2),
+        share(w - w / 6, w),
+    )
 }
 
+/// One test for every window (each in its own virtual display, one after the other:
+/// `xvfb-run -a` started in parallel can pick the same display number).
 #[test]
-fn window_draws_a_live_scene_and_a_finished_run() {
+fn window_draws_a_live_scene_a_cosimulation_and_a_finished_run() {
     if !xvfb_or_skip() {
         return;
     }
@@ -111,6 +120,26 @@ fn window_draws_a_live_scene_and_a_finished_run() {
     ]);
     assert!(!ok && err.contains("exists; pass --force"), "{err}");
 
+    // A co-simulation, paused at its start: the robot and its needle beside the tissue.
+    let png = tmp("cosim.png");
+    let (ok, err) = view_in_xvfb(&[
+        "view",
+        &format!("{ROOT}/scenes/phlebotomy.toml"),
+        "--paused",
+        "--view",
+        "-60,35",
+        "--size",
+        "640x480",
+        "--screenshot",
+        png.to_str().unwrap(),
+        "--exit-after",
+        "3",
+    ]);
+    assert!(ok, "{err}");
+    let (_, _, tissue, panel) = png_info(&png);
+    assert!(tissue > 0.05, "only {tissue} of the view is drawn: {err}");
+    assert!(panel > 0.5, "only {panel} of the panel is drawn: {err}");
+
     // A finished run, replayed.
     let out = Path::new(env!("CARGO_TARGET_TMPDIR")).join("cli_view_run");
     let _ = std::fs::remove_dir_all(&out);
@@ -119,7 +148,11 @@ fn window_draws_a_live_scene_and_a_finished_run() {
         .args(["--duration", "0.2", "--backend", "cpu", "--quiet"])
         .output()
         .unwrap();
-    assert!(run.status.success(), "{}", String::from_utf8_lossy(&run.stderr));
+    assert!(
+        run.status.success(),
+        "{}",
+        String::from_utf8_lossy(&run.stderr)
+    );
     let png = tmp("replay.png");
     let (ok, err) = view_in_xvfb(&[
         "view",

@@ -16,8 +16,8 @@ use vesalius_robot::prelude::{
     Isometry3, LinkId, RobotModel, Translation3, UnitQuaternion, Vector3,
 };
 use vesalius_viewer::window::{
-    self, CheckLine, EventLine, NeedleReading, Picture, Readings, Source, SourceError,
-    ToolForce, VerdictReading, WindowError, WindowOptions,
+    self, CheckLine, EventLine, NeedleReading, Picture, Readings, Source, SourceError, ToolForce,
+    VerdictReading, WindowError, WindowOptions,
 };
 use vesalius_viewer::{Field, Look};
 
@@ -92,8 +92,7 @@ pub fn run(args: ViewArgs) -> Result<()> {
             bail!("{} exists; pass --force to overwrite it", png.display());
         }
         if let Some(dir) = png.parent().filter(|d| !d.as_os_str().is_empty()) {
-            std::fs::create_dir_all(dir)
-                .with_context(|| format!("creating {}", dir.display()))?;
+            std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
         }
     }
     // Before the scene is loaded (a co-simulation takes seconds to set up): a machine
@@ -207,7 +206,7 @@ impl Source for LiveSource {
         if self.stopped || self.time() + 0.5 * self.frame_dt() > self.end_time() {
             return Ok(false);
         }
-        match self.live.step() {
+        match self.live.step().map_err(|e| format!("{e:#}")) {
             Ok(true) => Ok(true),
             Ok(false) => {
                 self.stopped = true;
@@ -230,7 +229,7 @@ impl Source for LiveSource {
     }
 
     fn picture(&mut self, look: &Look) -> Result<Picture, SourceError> {
-        let drawn = self.live.picture(look)?;
+        let drawn = self.live.picture(look).map_err(|e| format!("{e:#}"))?;
         for w in drawn.warnings {
             self.note(format!("warning: {w}"));
         }
@@ -410,7 +409,7 @@ impl ReplaySource {
         if index == self.index {
             return Ok(false);
         }
-        self.frame = self.run.read(index)?;
+        self.frame = self.run.read(index).map_err(|e| format!("{e:#}"))?;
         self.index = index;
         Ok(true)
     }
@@ -460,13 +459,15 @@ impl Source for ReplaySource {
     }
 
     fn picture(&mut self, look: &Look) -> Result<Picture, SourceError> {
-        let surface = frame_surface(&self.frame, look)?;
+        let surface = frame_surface(&self.frame, look).map_err(|e| format!("{e:#}"))?;
         let mut solids = Vec::new();
         if let Some(robot) = &self.robot {
             let t = self.time();
-            if let Some(k) = (0..robot.times.len())
-                .min_by(|&a, &b| (robot.times[a] - t).abs().total_cmp(&(robot.times[b] - t).abs()))
-            {
+            if let Some(k) = (0..robot.times.len()).min_by(|&a, &b| {
+                (robot.times[a] - t)
+                    .abs()
+                    .total_cmp(&(robot.times[b] - t).abs())
+            }) {
                 let poses = &robot.poses[k];
                 let (s, _) = vesalius_viewer::robot_solids(&robot.model, poses, &robot.tools);
                 solids = s;
@@ -624,7 +625,12 @@ fn read_robot(scene: &Path, poses: &Path, bodies: &[String]) -> Result<RecordedR
         let num = |i: usize| -> Result<f64> {
             rec.get(i)
                 .and_then(|v| v.parse::<f64>().ok())
-                .with_context(|| format!("line {}: column {i} is not a number", rec.position().map_or(0, |p| p.line())))
+                .with_context(|| {
+                    format!(
+                        "line {}: column {i} is not a number",
+                        rec.position().map_or(0, |p| p.line())
+                    )
+                })
         };
         let t = num(0)?;
         if times.last() != Some(&t) {
@@ -635,7 +641,9 @@ fn read_robot(scene: &Path, poses: &Path, bodies: &[String]) -> Result<RecordedR
             continue;
         };
         let [x, y, z, qx, qy, qz, qw] = [2, 3, 4, 5, 6, 7, 8].map(|i| num(i).unwrap_or(f64::NAN));
-        let axis = DQuat::from_xyzw(qx, qy, qz, qw).normalize().to_scaled_axis();
+        let axis = DQuat::from_xyzw(qx, qy, qz, qw)
+            .normalize()
+            .to_scaled_axis();
         let frame = all.last_mut().expect("pushed above");
         frame[link.index()] = Isometry3::from_parts(
             Translation3::new(x, y, z),

@@ -190,7 +190,11 @@ pub enum WindowError {
 /// BSDs, neither `DISPLAY` nor `WAYLAND_DISPLAY` is set.
 pub fn missing_display() -> Option<String> {
     let set = |v: &str| std::env::var_os(v).is_some_and(|s| !s.is_empty());
-    let free_desktop = cfg!(all(unix, not(target_os = "macos"), not(target_os = "android")));
+    let free_desktop = cfg!(all(
+        unix,
+        not(target_os = "macos"),
+        not(target_os = "android")
+    ));
     (free_desktop && !set("DISPLAY") && !set("WAYLAND_DISPLAY"))
         .then(|| "neither DISPLAY nor WAYLAND_DISPLAY is set".to_string())
 }
@@ -242,6 +246,8 @@ struct Controls {
     range: Option<(f32, f32)>,
     /// The tissue's bounding radius (m): the scale of pans, zooms and the cut's slider.
     radius: f32,
+    /// Width over height of the view beside the panel.
+    aspect: f32,
     readings: Readings,
     message: Option<String>,
     /// The picture must be built again (time or look changed).
@@ -261,9 +267,12 @@ impl Controls {
         look
     }
 
+    /// Back to the camera fitted to the tissue (farther in a view narrower than tall, whose
+    /// sides would cut it off).
     fn reset_view(&mut self) {
         if let Some(home) = self.home {
             self.camera = home;
+            self.camera.distance /= self.aspect.clamp(0.2, 1.0);
             self.apply_projection();
         }
     }
@@ -304,8 +313,7 @@ impl Controls {
         let up = right.cross(f);
         let metres_per_pixel =
             2.0 * self.camera.distance * (17.5f32).to_radians().tan() / height.max(1.0);
-        let t = glam::Vec3::from(self.camera.target)
-            + metres_per_pixel * (-dx * right + dy * up);
+        let t = glam::Vec3::from(self.camera.target) + metres_per_pixel * (-dx * right + dy * up);
         self.camera.target = t.to_array();
     }
 
@@ -375,6 +383,7 @@ impl App {
             cut_offset: options.look.cut.map_or(0.0, |c| c[3]),
             range: None,
             radius: 1.0,
+            aspect: 1.0,
             readings,
             message: None,
             dirty: true,
@@ -572,6 +581,10 @@ impl App {
     /// Draws one frame: the picture into the view left of the panel, the panel over it.
     fn redraw(&mut self) -> Result<(), WindowError> {
         self.tick().map_err(WindowError::Source)?;
+        if let Some(gfx) = &self.gfx {
+            let (w, h) = (gfx.config.width, gfx.config.height);
+            self.c.aspect = w.saturating_sub(self.panel_px).max(1) as f32 / h.max(1) as f32;
+        }
         if self.c.dirty {
             self.rebuild();
         }
@@ -587,7 +600,7 @@ impl App {
         };
         let c = &mut self.c;
         let mut panel_width = 0.0;
-        let out = gfx.egui_ctx.run_ui(raw, |ui| {
+        let mut out = gfx.egui_ctx.run_ui(raw, |ui| {
             panel_width = panel(ui, c, &info);
         });
         gfx.egui_state
@@ -599,22 +612,29 @@ impl App {
             gfx.renderer.context().device.clone(),
             gfx.renderer.context().queue.clone(),
         );
-        for (id, deltas) in &out.textures_delta.set {
-            for delta in deltas {
+        // egui's texture changes: new ones before drawing, freed ones after (or now, when
+        // this frame is not drawn); egui asserts that none is left unapplied.
+        for (id, deltas) in out.textures_delta.set.drain() {
+            for delta in &deltas {
                 gfx.egui_renderer
-                    .update_texture(&device, &queue, *id, delta);
+                    .update_texture(&device, &queue, id, delta);
             }
         }
+        let freed: Vec<egui::TextureId> = out.textures_delta.free.drain().collect();
         let frame = match gfx.surface.get_current_texture() {
-            wgpu::CurrentSurfaceTexture::Success(t) | wgpu::CurrentSurfaceTexture::Suboptimal(t) => t,
+            wgpu::CurrentSurfaceTexture::Success(t)
+            | wgpu::CurrentSurfaceTexture::Suboptimal(t) => t,
             wgpu::CurrentSurfaceTexture::Timeout | wgpu::CurrentSurfaceTexture::Occluded => {
+                gfx.free_textures(&freed);
                 return Ok(());
             }
             wgpu::CurrentSurfaceTexture::Outdated | wgpu::CurrentSurfaceTexture::Lost => {
                 gfx.surface.configure(&device, &gfx.config);
+                gfx.free_textures(&freed);
                 return Ok(());
             }
             wgpu::CurrentSurfaceTexture::Validation => {
+                gfx.free_textures(&freed);
                 return Err(WindowError::Window(
                     "acquiring the surface's texture failed validation".into(),
                 ));
@@ -663,9 +683,7 @@ impl App {
         }
         gfx.window.pre_present_notify();
         queue.present(frame);
-        for id in &out.textures_delta.free {
-            gfx.egui_renderer.free_texture(id);
-        }
+        gfx.free_textures(&freed);
         Ok(())
     }
 
@@ -725,7 +743,9 @@ impl Gfx {
             viewport: Some([0, 0, w.saturating_sub(panel_px).max(1), h]),
         };
         match &self.drawing {
-            Some(d) => self.renderer.draw(&mut enc, &target, d, &c.camera, c.style)?,
+            Some(d) => self
+                .renderer
+                .draw(&mut enc, &target, d, &c.camera, c.style)?,
             None => clear(&mut enc, view),
         }
         let extra = self
@@ -753,6 +773,12 @@ impl Gfx {
         }
         queue.submit(extra.into_iter().chain([enc.finish()]));
         Ok(())
+    }
+
+    fn free_textures(&mut self, ids: &[egui::TextureId]) {
+        for id in ids {
+            self.egui_renderer.free_texture(id);
+        }
     }
 
     fn resize(&mut self, width: u32, height: u32) {
@@ -798,6 +824,9 @@ impl ApplicationHandler for App {
         }
         match self.open(event_loop) {
             Ok(gfx) => {
+                // The panel's width before egui has laid it out (the first view is fitted
+                // to what is left of the window).
+                self.panel_px = (PANEL_WIDTH as f64 * gfx.window.scale_factor()).round() as u32;
                 gfx.window.request_redraw();
                 self.gfx = Some(gfx);
                 self.last_tick = Instant::now();
@@ -963,9 +992,7 @@ fn panel_contents(ui: &mut egui::Ui, c: &mut Controls, info: &PanelInfo) {
         ui.add(egui::Slider::new(&mut c.cut_offset, -r..=r).text("cut offset (m)"));
     }
     ui.checkbox(&mut c.look.pins, "pinned vertices");
-    ui.add(
-        egui::Slider::new(&mut c.look.force_scale, 0.0..=0.2).text("force arrows (m/N)"),
-    );
+    ui.add(egui::Slider::new(&mut c.look.force_scale, 0.0..=0.2).text("force arrows (m/N)"));
     if c.look != before || (c.cut_on, c.cut_axis, c.cut_offset) != cut_before {
         c.dirty = true;
     }
@@ -1025,16 +1052,24 @@ fn panel_contents(ui: &mut egui::Ui, c: &mut Controls, info: &PanelInfo) {
         } else {
             ("failure", FAIL)
         };
+        // A run still going has a verdict on its frames so far only.
+        let so_far = v.time < info.end - 1e-9;
         ui.horizontal(|ui| {
             ui.label(egui::RichText::new("Verdict").strong());
             ui.colored_label(colour, text);
-            ui.small(format!("(to {:.3} s)", v.time));
+            if so_far {
+                ui.small(format!("(so far: to {:.3} s)", v.time));
+            }
         });
         for check in &v.checks {
             let colour = if check.passed { PASS } else { FAIL };
             ui.colored_label(
                 colour,
-                format!("[{}] {}", if check.passed { "pass" } else { "FAIL" }, check.text),
+                format!(
+                    "[{}] {}",
+                    if check.passed { "pass" } else { "FAIL" },
+                    check.text
+                ),
             );
         }
     }
