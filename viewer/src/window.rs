@@ -616,8 +616,7 @@ impl App {
         // this frame is not drawn); egui asserts that none is left unapplied.
         for (id, deltas) in out.textures_delta.set.drain() {
             for delta in &deltas {
-                gfx.egui_renderer
-                    .update_texture(&device, &queue, id, delta);
+                gfx.egui_renderer.update_texture(&device, &queue, id, delta);
             }
         }
         let freed: Vec<egui::TextureId> = out.textures_delta.free.drain().collect();
