@@ -25,6 +25,10 @@ enum Command {
     /// Draw the tissue at a time offscreen into a PNG (no window or display needed).
     #[cfg(feature = "viewer")]
     Render(cli::render::RenderArgs),
+    /// Watch a scene simulate live in a window, or replay a finished run's folder (orbit,
+    /// fields, cut, forces, events, verdict).
+    #[cfg(feature = "viewer")]
+    View(cli::view::ViewArgs),
     /// List GPU adapters and the backend `auto` would use.
     Info(cli::info::InfoArgs),
     /// Measure tissue-step throughput on the accuracy reference block.
@@ -88,6 +92,8 @@ fn main() -> std::process::ExitCode {
         Command::Trial(args) => cli::trial::run(args),
         #[cfg(feature = "viewer")]
         Command::Render(args) => cli::render::run(args),
+        #[cfg(feature = "viewer")]
+        Command::View(args) => cli::view::run(args),
         Command::Info(args) => cli::info::run(args),
         Command::Bench(args) => cli::bench::run(args),
         Command::Mesh(cmd) => cli::mesh::run(cmd),

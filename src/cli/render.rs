@@ -4,19 +4,12 @@
 
 use anyhow::{bail, Context, Result};
 use clap::Args;
-use std::path::{Path, PathBuf};
-use vesalius_cosim::{CoSim, CoSimScene, PredictOptions};
+use std::path::PathBuf;
 use vesalius_engine::gpu::GpuContext;
-use vesalius_engine::mesh::vtu::{parse_pvd, parse_vtu_frame};
-use vesalius_engine::model::SupportDrive;
-use vesalius_engine::output::PVD_NAME;
-use vesalius_engine::scene::Scene;
-use vesalius_engine::sim::Simulation;
 use vesalius_viewer::camera::bounding_radius;
-use vesalius_viewer::solids::{
-    arrow, marker, vertex_markers, FORCE_COLOUR, PIN_COLOUR, TARGET_COLOUR,
-};
-use vesalius_viewer::{Camera, CutPlane, Field, Renderer, Solid, Surface};
+use vesalius_viewer::{Camera, Field, Look, Renderer, Solid, Surface};
+
+use super::picture::{frame_surface, Live, Recorded};
 
 /// Arguments of `vesalius render`.
 #[derive(Args, Debug)]
@@ -69,7 +62,7 @@ pub struct RenderArgs {
     pub force: bool,
 }
 
-fn parse_size(s: &str) -> Result<[u32; 2], String> {
+pub(crate) fn parse_size(s: &str) -> Result<[u32; 2], String> {
     let (w, h) = s
         .split_once(['x', 'X'])
         .ok_or_else(|| format!("expected WIDTHxHEIGHT, got {s:?}"))?;
@@ -83,14 +76,14 @@ fn parse_size(s: &str) -> Result<[u32; 2], String> {
     Ok([side(w)?, side(h)?])
 }
 
-fn parse_field(s: &str) -> Result<Field, String> {
+pub(crate) fn parse_field(s: &str) -> Result<Field, String> {
     Field::from_name(s).ok_or_else(|| {
         let names: Vec<_> = Field::ALL.iter().map(|f| f.name()).collect();
         format!("unknown field {s:?}; one of {}", names.join(", "))
     })
 }
 
-fn parse_view(s: &str) -> Result<[f32; 2], String> {
+pub(crate) fn parse_view(s: &str) -> Result<[f32; 2], String> {
     let (a, e) = s
         .split_once(',')
         .ok_or_else(|| format!("expected AZIMUTH,ELEVATION in degrees, got {s:?}"))?;
@@ -108,7 +101,7 @@ fn parse_view(s: &str) -> Result<[f32; 2], String> {
     Ok([a, e])
 }
 
-fn parse_cut(s: &str) -> Result<[f32; 4], String> {
+pub(crate) fn parse_cut(s: &str) -> Result<[f32; 4], String> {
     let v: Vec<f32> = s
         .split(',')
         .map(|x| x.trim().parse::<f32>().ok().filter(|x| x.is_finite()))
@@ -124,57 +117,24 @@ fn parse_cut(s: &str) -> Result<[f32; 4], String> {
     }
 }
 
-/// The surface `make` builds (given the cut, if any), cut as `--cut` asks: through the
-/// centre of the whole surface's box, moved along the normal.
-fn cut_as_asked(
-    args: &RenderArgs,
-    make: impl Fn(Option<CutPlane>) -> Result<Surface, vesalius_viewer::ViewerError>,
-) -> Result<Surface> {
-    let whole = make(None)?;
-    let Some([nx, ny, nz, d]) = args.cut else {
-        return Ok(whole);
-    };
-    let (lo, hi) = whole.bounds();
-    let n = [nx, ny, nz];
-    let len = (nx * nx + ny * ny + nz * nz).sqrt();
-    let point: [f32; 3] = std::array::from_fn(|k| 0.5 * (lo[k] + hi[k]) + d * n[k] / len);
-    let plane = CutPlane::new(n, point).context("the cut's normal must not be zero")?;
-    Ok(make(Some(plane))?)
+impl RenderArgs {
+    /// What the picture shows.
+    fn look(&self) -> Look {
+        Look {
+            field: self.field,
+            cut: self.cut,
+            pins: self.pins,
+            force_scale: self.force_scale,
+        }
+    }
 }
 
-/// The surface of `model` in `state`, cut as `--cut` asks.
-fn surface_of(
-    model: &vesalius_engine::model::Model,
-    state: &vesalius_engine::model::State,
-    args: &RenderArgs,
-) -> Result<Surface> {
-    cut_as_asked(args, |cut| match cut {
-        None => Surface::new(model, state, args.field),
-        Some(plane) => Surface::cut(model, state, args.field, plane),
-    })
-}
-
-/// The frame of the output directory `dir` nearest `--time`, from its `tissue.pvd`.
-fn replay(dir: &Path, args: &RenderArgs) -> Result<(Surface, f64)> {
-    let index = dir.join(PVD_NAME);
-    let text = std::fs::read(&index).with_context(|| {
-        format!(
-            "{}: no {PVD_NAME}: not an output directory of `vesalius run`",
-            dir.display()
-        )
-    })?;
-    let frames = parse_pvd(&text).with_context(|| index.display().to_string())?;
-    let Some((time, file)) = frames
-        .iter()
-        .min_by(|a, b| (a.0 - args.time).abs().total_cmp(&(b.0 - args.time).abs()))
-    else {
-        bail!("{} lists no frames", index.display());
-    };
-    let path = dir.join(file);
-    let data = std::fs::read(&path).with_context(|| format!("reading {}", path.display()))?;
-    let frame = parse_vtu_frame(&data).with_context(|| path.display().to_string())?;
-    let surface = cut_as_asked(args, |cut| Surface::from_frame(&frame, args.field, cut))?;
-    Ok((surface, *time))
+/// The frame of the output directory `dir` nearest `--time`.
+fn replay(dir: &std::path::Path, args: &RenderArgs) -> Result<(Surface, f64)> {
+    let run = Recorded::open(dir)?;
+    let i = run.nearest(args.time);
+    let surface = frame_surface(&run.read(i)?, &args.look())?;
+    Ok((surface, run.frames[i].0))
 }
 
 /// Runs `render`.
@@ -207,103 +167,24 @@ pub fn run(args: RenderArgs) -> Result<()> {
     draw(&args, &surface, &solids)
 }
 
-/// Runs the scene to `--time` and takes its surface, and the robot's links for a
-/// co-simulation.
+/// Runs the scene to the frame nearest `--time` and takes its picture.
 fn simulate(args: &RenderArgs) -> Result<(Surface, Vec<Solid>)> {
-    let mut solids = Vec::new();
-    let text = std::fs::read_to_string(&args.scene)
-        .with_context(|| format!("reading {}", args.scene.display()))?;
-    let surface = if vesalius_cosim::scene::is_cosim(&text) {
-        let scene = CoSimScene::parse(&text, &args.scene)?;
-        let options = PredictOptions {
-            duration: Some(args.time.max(scene.tissue().file.simulation.duration)),
-            ..args.backend.predict_options()
-        };
-        let mut sim = CoSim::new(&scene, &options)?;
-        let frame_dt = sim.tissue().plan().frame_dt;
-        let frames = (args.time / frame_dt).round() as u64;
-        let bar = super::run::progress_bar(frames, args.quiet);
-        sim.run_frames(frames, |_| {
-            bar.inc(1);
-            std::ops::ControlFlow::Continue(())
-        })?;
-        bar.finish_and_clear();
-        // The robot where it is, its tool links marked.
-        let robot = sim.world().state(sim.robot())?;
-        let tools: Vec<_> = sim
-            .body_names()
-            .iter()
-            .filter_map(|n| sim.robot_model().link_id(n).ok())
-            .collect();
-        let (robot_solids, problems) =
-            vesalius_viewer::robot_solids(sim.robot_model(), &robot.link_poses, &tools);
-        for p in problems {
-            eprintln!("warning: {p} (drawn from its collision shapes)");
+    let mut live = Live::load(&args.scene, &args.backend, Some(args.time))?;
+    let frames = live.frames_to(args.time);
+    let bar = super::run::progress_bar(frames, args.quiet);
+    for _ in 0..frames {
+        // A broken frame ends the run; the picture shows it.
+        if !live.step()? {
+            break;
         }
-        solids = robot_solids;
-        // The tissue's force on each tool body, at its link's origin, and the target
-        // points where the tissue has carried them.
-        if let Some(record) = sim.last_record().cloned() {
-            for (name, f) in sim.body_names().iter().zip(&record.forces) {
-                let Ok(link) = sim.robot_model().link_id(name) else {
-                    continue;
-                };
-                let o = robot.link_poses[link].translation.vector;
-                let v = f.map(|c| c * args.force_scale);
-                if let Some(a) = arrow([o.x, o.y, o.z], v, 4e-4, FORCE_COLOUR) {
-                    solids.push(a);
-                }
-            }
-        }
-        for points in sim.target_points()? {
-            for p in points {
-                solids.push(marker(p.to_array(), 1e-3, TARGET_COLOUR));
-            }
-        }
-        let (model, state) = sim.tissue().sync_model_and_state()?;
-        let surface = surface_of(model, state, args)?;
-        solids.extend(pin_markers(model, &surface, args));
-        surface
-    } else {
-        let mut scene = Scene::parse(&text, &args.scene)?;
-        args.backend.apply(&mut scene);
-        let built = scene.build()?;
-        let spec = &scene.file.simulation;
-        let mut sim = Simulation::new(built.model, &built.solver, spec.backend())?;
-        let supports = SupportDrive::new(sim.model(), &scene.file.motion)
-            .map_err(|m| anyhow::anyhow!("{}: {m}", args.scene.display()))?;
-        let frame_dt = sim.plan().frame_dt;
-        let frames = (args.time / frame_dt).round() as u64;
-        let bar = super::run::progress_bar(frames, args.quiet);
-        for _ in 0..frames {
-            sim.step_with_supports(&supports, 1)?;
-            bar.inc(1);
-        }
-        bar.finish_and_clear();
-        let (model, state) = sim.sync_model_and_state()?;
-        let surface = surface_of(model, state, args)?;
-        solids.extend(pin_markers(model, &surface, args));
-        surface
-    };
-    Ok((surface, solids))
-}
-
-/// The pinned vertices of `model` at their positions in `surface`, when `--pins` asks.
-fn pin_markers(
-    model: &vesalius_engine::model::Model,
-    surface: &Surface,
-    args: &RenderArgs,
-) -> Option<Solid> {
-    if !args.pins || model.pinned.is_empty() {
-        return None;
+        bar.inc(1);
     }
-    let size = 0.012 * bounding_radius(surface.bounds());
-    Some(vertex_markers(
-        &surface.positions,
-        &model.pinned,
-        size,
-        PIN_COLOUR,
-    ))
+    bar.finish_and_clear();
+    let drawn = live.picture(&args.look())?;
+    for w in &drawn.warnings {
+        eprintln!("warning: {w}");
+    }
+    Ok((drawn.surface, drawn.solids))
 }
 
 /// Draws `surface` and `solids` as the arguments ask and writes the PNG.

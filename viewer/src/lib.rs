@@ -13,7 +13,12 @@
 //!   bounding box, perspective or orthographic.
 //! * [`solids`]: a robot's links from its URDF geometry (visual meshes, else collision
 //!   shapes), posed.
-//! * [`render`]: the wgpu pipeline (its WGSL in `shaders/surface.wgsl`) and [`Image`].
+//! * [`look`]: what a picture shows besides the tissue (field, cut, pins, force scale).
+//! * [`render`]: the wgpu pipeline (its WGSL in `shaders/surface.wgsl`), drawing offscreen
+//!   into an [`Image`] or into a window's surface texture.
+//! * `window` (feature `window`): the live window of `vesalius view`, winit and an egui
+//!   panel, drawing what a `window::Source` gives it (a running simulation, a finished
+//!   run's frames).
 //!
 //! ```no_run
 //! use vesalius_engine::gpu::GpuContext;
@@ -36,13 +41,17 @@
 pub mod camera;
 pub mod colour;
 pub mod colour_bar;
+pub mod look;
 pub mod render;
 pub mod solids;
 pub mod surface;
+#[cfg(feature = "window")]
+pub mod window;
 
 pub use camera::Camera;
 pub use colour::ColourMap;
-pub use render::{Image, Renderer};
+pub use look::Look;
+pub use render::{Drawing, Image, Renderer, Style, Target};
 pub use solids::{robot_solids, Solid};
 pub use surface::{CutPlane, Field, Surface};
 
@@ -84,6 +93,9 @@ pub enum ViewerError {
     /// The camera cannot see anything (zero distance, a non-finite value).
     #[error("camera: {0}")]
     Camera(&'static str),
+    /// The cut cannot be made (a zero or non-finite normal).
+    #[error("cut: {0}")]
+    Cut(&'static str),
     /// The GPU failed (device lost, readback).
     #[error("gpu: {0}")]
     Gpu(String),

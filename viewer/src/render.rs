@@ -1,5 +1,7 @@
-//! The offscreen renderer: one wgpu render pipeline (`shaders/surface.wgsl`) drawing a
-//! [`Surface`] into a colour and a depth texture, read back as an [`Image`].
+//! The renderer: one wgpu render pipeline (`shaders/surface.wgsl`) drawing a [`Surface`]
+//! and [`Solid`]s into a colour and a depth texture: an offscreen one read back as an
+//! [`Image`] ([`Renderer::render`]), or a window's surface texture
+//! ([`Renderer::draw`] into a [`Target`], the window presents it).
 
 use std::path::Path;
 
@@ -18,7 +20,6 @@ pub const SURFACE_WGSL: &str = include_str!("../shaders/surface.wgsl");
 /// The colour target's format: plain 8-bit channels, no sRGB encoding, so that a pixel
 /// holds the shaded colour as computed.
 const COLOUR_FORMAT: wgpu::TextureFormat = wgpu::TextureFormat::Rgba8Unorm;
-const DEPTH_FORMAT: wgpu::TextureFormat = wgpu::TextureFormat::Depth32Float;
 
 /// The background (a neutral grey, distinct from every map colour).
 pub const BACKGROUND: [f32; 3] = [0.9, 0.9, 0.92];
@@ -31,7 +32,16 @@ struct Vertex {
     normal: [f32; 3],
     /// RGB, and 1 where the cut clips (the tissue), 0 where it does not (rigid bodies).
     colour: [f32; 4],
+    /// Barycentric coordinates of the vertex in its triangle (the wireframe's distance to
+    /// the edges); [`NO_EDGE`] where no edges are drawn.
+    edge: [f32; 3],
 }
+
+/// The `edge` of triangles without a wireframe: far from every edge.
+const NO_EDGE: [f32; 3] = [1.0, 1.0, 1.0];
+
+/// The corners' barycentric coordinates.
+const CORNERS: [[f32; 3]; 3] = [[1.0, 0.0, 0.0], [0.0, 1.0, 0.0], [0.0, 0.0, 1.0]];
 
 /// Layout of the WGSL `Camera` uniform.
 #[repr(C)]
@@ -40,6 +50,7 @@ struct CameraUniform {
     view_proj: [[f32; 4]; 4],
     light: [f32; 4],
     clip: [f32; 4],
+    style: [f32; 4],
 }
 
 /// An RGBA8 image, rows top to bottom.
@@ -83,17 +94,64 @@ impl Image {
     }
 }
 
+/// How a drawing is styled beyond its colours.
+#[derive(Clone, Copy, Debug, Default, PartialEq)]
+pub struct Style {
+    /// Draw the tissue's surface triangles' edges (dark lines about a pixel wide) over
+    /// their colours; the cut's section and the rigid bodies keep none.
+    pub wireframe: bool,
+}
+
+/// The line width of the wireframe (pixels).
+const WIRE_PIXELS: f32 = 1.0;
+
+/// A picture's triangles (a surface and its solids) on the device, ready to be drawn from
+/// any camera into any target of the renderer's format ([`Renderer::upload`]).
+pub struct Drawing {
+    vertices: wgpu::Buffer,
+    count: u32,
+    clip: [f32; 4],
+}
+
+/// Where [`Renderer::draw`] draws: a colour view of the renderer's format (an offscreen
+/// texture or a window's surface texture), a depth view of the same size
+/// ([`Renderer::depth_texture`]) and the part of them the picture fills.
+pub struct Target<'a> {
+    /// The colour attachment (cleared to [`BACKGROUND`]).
+    pub colour: &'a wgpu::TextureView,
+    /// The depth attachment, [`DEPTH_FORMAT`], the colour's size.
+    pub depth: &'a wgpu::TextureView,
+    /// The size of both (pixels).
+    pub size: [u32; 2],
+    /// The rectangle the picture fills, `[x, y, width, height]` from the top left (pixels);
+    /// `None` for the whole target. The rest is cleared to the background.
+    pub viewport: Option<[u32; 4]>,
+}
+
+/// The depth target's format.
+pub const DEPTH_FORMAT: wgpu::TextureFormat = wgpu::TextureFormat::Depth32Float;
+
 /// The surface pipeline on a device (the engine's: a GPU simulation and its views share
-/// one [`GpuContext`]).
+/// one [`GpuContext`]), for one colour format: an offscreen image's
+/// ([`Renderer::new`]) or a window's ([`Renderer::with_format`]). Both draw through
+/// [`Renderer::draw`]; only the offscreen image is read back.
 pub struct Renderer {
     ctx: GpuContext,
     pipeline: wgpu::RenderPipeline,
     layout: wgpu::BindGroupLayout,
+    format: wgpu::TextureFormat,
 }
 
 impl Renderer {
-    /// Builds the pipeline on `ctx`'s device.
+    /// Builds the pipeline on `ctx`'s device for offscreen images (RGBA8, no sRGB encoding).
     pub fn new(ctx: GpuContext) -> Result<Self, ViewerError> {
+        Self::with_format(ctx, COLOUR_FORMAT)
+    }
+
+    /// Builds the pipeline on `ctx`'s device for targets of `format` (a window surface's).
+    /// A non-sRGB format shows the colours the offscreen images hold; an sRGB one brightens
+    /// them (the shader writes display values).
+    pub fn with_format(ctx: GpuContext, format: wgpu::TextureFormat) -> Result<Self, ViewerError> {
         let device = &ctx.device;
         let module = device.create_shader_module(wgpu::ShaderModuleDescriptor {
             label: Some("surface.wgsl"),
@@ -117,7 +175,9 @@ impl Renderer {
             bind_group_layouts: &[Some(&layout)],
             immediate_size: 0,
         });
-        let attributes = wgpu::vertex_attr_array![0 => Float32x3, 1 => Float32x3, 2 => Float32x4];
+        let attributes = wgpu::vertex_attr_array![
+            0 => Float32x3, 1 => Float32x3, 2 => Float32x4, 3 => Float32x3
+        ];
         let pipeline = device.create_render_pipeline(&wgpu::RenderPipelineDescriptor {
             label: Some("surface"),
             layout: Some(&pipeline_layout),
@@ -150,7 +210,7 @@ impl Renderer {
                 entry_point: Some("fs_main"),
                 compilation_options: Default::default(),
                 targets: &[Some(wgpu::ColorTargetState {
-                    format: COLOUR_FORMAT,
+                    format,
                     blend: None,
                     write_mask: wgpu::ColorWrites::ALL,
                 })],
@@ -162,12 +222,18 @@ impl Renderer {
             ctx,
             pipeline,
             layout,
+            format,
         })
     }
 
     /// The device the renderer draws on.
     pub fn context(&self) -> &GpuContext {
         &self.ctx
+    }
+
+    /// The colour format it draws into.
+    pub fn format(&self) -> wgpu::TextureFormat {
+        self.format
     }
 
     /// Draws `surface` seen by `camera` into a `[width, height]` image.
@@ -186,6 +252,18 @@ impl Renderer {
         surface: &Surface,
         solids: &[Solid],
         camera: &Camera,
+        size: [u32; 2],
+    ) -> Result<Image, ViewerError> {
+        self.render_styled(surface, solids, camera, Style::default(), size)
+    }
+
+    /// Draws `surface` and `solids` in `style` into an image, read back.
+    pub fn render_styled(
+        &self,
+        surface: &Surface,
+        solids: &[Solid],
+        camera: &Camera,
+        style: Style,
         [width, height]: [u32; 2],
     ) -> Result<Image, ViewerError> {
         let device = &self.ctx.device;
@@ -193,10 +271,40 @@ impl Renderer {
         if width == 0 || height == 0 || width > max || height > max {
             return Err(ViewerError::Size { width, height, max });
         }
+        let drawing = self.upload(surface, solids)?;
+        let colour = device.create_texture(&wgpu::TextureDescriptor {
+            label: Some("colour"),
+            size: extent([width, height]),
+            mip_level_count: 1,
+            sample_count: 1,
+            dimension: wgpu::TextureDimension::D2,
+            format: self.format,
+            usage: wgpu::TextureUsages::RENDER_ATTACHMENT | wgpu::TextureUsages::COPY_SRC,
+            view_formats: &[],
+        });
+        let depth = self.depth_texture([width, height]);
+        let colour_view = colour.create_view(&Default::default());
+        let depth_view = depth.create_view(&Default::default());
+        let mut enc = device.create_command_encoder(&wgpu::CommandEncoderDescriptor {
+            label: Some("render"),
+        });
+        let target = Target {
+            colour: &colour_view,
+            depth: &depth_view,
+            size: [width, height],
+            viewport: None,
+        };
+        self.draw(&mut enc, &target, &drawing, camera, style)?;
+        self.ctx.queue.submit([enc.finish()]);
+        self.read_texture(&colour)
+    }
+
+    /// Uploads `surface` and `solids` as one [`Drawing`]: the surface's triangles coloured
+    /// by its field (and its section, when cut), the solids' in their colours.
+    pub fn upload(&self, surface: &Surface, solids: &[Solid]) -> Result<Drawing, ViewerError> {
         if surface.triangles.is_empty() {
             return Err(ViewerError::EmptySurface);
         }
-        let view_proj = camera.view_proj(width as f32 / height as f32)?;
         let mut vertices = flat_vertices(surface);
         for solid in solids {
             for tri in &solid.triangles {
@@ -208,24 +316,72 @@ impl Renderer {
                         position: *q,
                         normal: n.to_array(),
                         colour: [r, g, b, 0.0],
+                        edge: NO_EDGE,
                     });
                 }
             }
         }
-        let vbuf = buffer(
-            device,
-            "surface vertices",
-            bytemuck::cast_slice(&vertices),
-            wgpu::BufferUsages::VERTEX,
-        );
+        Ok(Drawing {
+            vertices: buffer(
+                &self.ctx.device,
+                "surface vertices",
+                bytemuck::cast_slice(&vertices),
+                wgpu::BufferUsages::VERTEX,
+            ),
+            count: vertices.len() as u32,
+            clip: surface.cut.map_or([0.0; 4], |c| {
+                [c.normal[0], c.normal[1], c.normal[2], c.offset]
+            }),
+        })
+    }
+
+    /// A depth texture of `size` for [`Target::depth`].
+    pub fn depth_texture(&self, size: [u32; 2]) -> wgpu::Texture {
+        self.ctx.device.create_texture(&wgpu::TextureDescriptor {
+            label: Some("depth"),
+            size: extent(size),
+            mip_level_count: 1,
+            sample_count: 1,
+            dimension: wgpu::TextureDimension::D2,
+            format: DEPTH_FORMAT,
+            usage: wgpu::TextureUsages::RENDER_ATTACHMENT,
+            view_formats: &[],
+        })
+    }
+
+    /// Records the drawing of `drawing` seen by `camera` into `target` (cleared first) on
+    /// `encoder`: one render pass; nothing is read back.
+    pub fn draw(
+        &self,
+        encoder: &mut wgpu::CommandEncoder,
+        target: &Target,
+        drawing: &Drawing,
+        camera: &Camera,
+        style: Style,
+    ) -> Result<(), ViewerError> {
+        let [width, height] = target.size;
+        let [vx, vy, vw, vh] = target.viewport.unwrap_or([0, 0, width, height]);
+        if vw == 0 || vh == 0 || vx + vw > width || vy + vh > height {
+            return Err(ViewerError::Size {
+                width: vw,
+                height: vh,
+                max: width.min(height),
+            });
+        }
+        let view_proj = camera.view_proj(vw as f32 / vh as f32)?;
         let l = camera.light();
         let uniform = CameraUniform {
             view_proj: view_proj.to_cols_array_2d(),
             light: [l.x, l.y, l.z, 0.0],
-            clip: surface.cut.map_or([0.0; 4], |c| {
-                [c.normal[0], c.normal[1], c.normal[2], c.offset]
-            }),
+            clip: drawing.clip,
+            style: [
+                if style.wireframe { WIRE_PIXELS } else { 0.0 },
+                0.0,
+                0.0,
+                0.0,
+            ],
         };
+        let device = &self.ctx.device;
         let ubuf = buffer(
             device,
             "camera",
@@ -240,35 +396,55 @@ impl Renderer {
                 resource: ubuf.as_entire_binding(),
             }],
         });
-        let extent = wgpu::Extent3d {
-            width,
-            height,
-            depth_or_array_layers: 1,
+        let [r, g, b] = BACKGROUND.map(f64::from);
+        let mut pass = encoder.begin_render_pass(&wgpu::RenderPassDescriptor {
+            label: Some("surface"),
+            color_attachments: &[Some(wgpu::RenderPassColorAttachment {
+                view: target.colour,
+                depth_slice: None,
+                resolve_target: None,
+                ops: wgpu::Operations {
+                    load: wgpu::LoadOp::Clear(wgpu::Color { r, g, b, a: 1.0 }),
+                    store: wgpu::StoreOp::Store,
+                },
+            })],
+            depth_stencil_attachment: Some(wgpu::RenderPassDepthStencilAttachment {
+                view: target.depth,
+                depth_ops: Some(wgpu::Operations {
+                    load: wgpu::LoadOp::Clear(1.0),
+                    store: wgpu::StoreOp::Discard,
+                }),
+                stencil_ops: None,
+            }),
+            timestamp_writes: None,
+            occlusion_query_set: None,
+            multiview_mask: None,
+        });
+        pass.set_viewport(vx as f32, vy as f32, vw as f32, vh as f32, 0.0, 1.0);
+        pass.set_scissor_rect(vx, vy, vw, vh);
+        pass.set_pipeline(&self.pipeline);
+        pass.set_bind_group(0, &bind, &[]);
+        pass.set_vertex_buffer(0, drawing.vertices.slice(..));
+        pass.draw(0..drawing.count, 0..1);
+        Ok(())
+    }
+
+    /// Reads `texture` back (it needs `COPY_SRC`; RGBA8 or BGRA8, either encoding, its
+    /// bytes as stored) as an RGBA [`Image`]. For offscreen renders and a window's
+    /// screenshot, not for every frame.
+    pub fn read_texture(&self, texture: &wgpu::Texture) -> Result<Image, ViewerError> {
+        use wgpu::TextureFormat as F;
+        let bgra = match texture.format() {
+            F::Rgba8Unorm | F::Rgba8UnormSrgb => false,
+            F::Bgra8Unorm | F::Bgra8UnormSrgb => true,
+            other => {
+                return Err(ViewerError::Gpu(format!(
+                    "cannot read back a {other:?} texture (RGBA8 or BGRA8 only)"
+                )))
+            }
         };
-        let texture = |label, format, usage| {
-            device.create_texture(&wgpu::TextureDescriptor {
-                label: Some(label),
-                size: extent,
-                mip_level_count: 1,
-                sample_count: 1,
-                dimension: wgpu::TextureDimension::D2,
-                format,
-                usage,
-                view_formats: &[],
-            })
-        };
-        let colour = texture(
-            "colour",
-            COLOUR_FORMAT,
-            wgpu::TextureUsages::RENDER_ATTACHMENT | wgpu::TextureUsages::COPY_SRC,
-        );
-        let depth = texture(
-            "depth",
-            DEPTH_FORMAT,
-            wgpu::TextureUsages::RENDER_ATTACHMENT,
-        );
-        let colour_view = colour.create_view(&Default::default());
-        let depth_view = depth.create_view(&Default::default());
+        let device = &self.ctx.device;
+        let (width, height) = (texture.width(), texture.height());
         // Rows padded to the copy alignment (256 bytes).
         let row = 4 * width;
         let padded =
@@ -280,41 +456,11 @@ impl Renderer {
             mapped_at_creation: false,
         });
         let mut enc = device.create_command_encoder(&wgpu::CommandEncoderDescriptor {
-            label: Some("render"),
+            label: Some("readback"),
         });
-        {
-            let [r, g, b] = BACKGROUND.map(f64::from);
-            let mut pass = enc.begin_render_pass(&wgpu::RenderPassDescriptor {
-                label: Some("surface"),
-                color_attachments: &[Some(wgpu::RenderPassColorAttachment {
-                    view: &colour_view,
-                    depth_slice: None,
-                    resolve_target: None,
-                    ops: wgpu::Operations {
-                        load: wgpu::LoadOp::Clear(wgpu::Color { r, g, b, a: 1.0 }),
-                        store: wgpu::StoreOp::Store,
-                    },
-                })],
-                depth_stencil_attachment: Some(wgpu::RenderPassDepthStencilAttachment {
-                    view: &depth_view,
-                    depth_ops: Some(wgpu::Operations {
-                        load: wgpu::LoadOp::Clear(1.0),
-                        store: wgpu::StoreOp::Discard,
-                    }),
-                    stencil_ops: None,
-                }),
-                timestamp_writes: None,
-                occlusion_query_set: None,
-                multiview_mask: None,
-            });
-            pass.set_pipeline(&self.pipeline);
-            pass.set_bind_group(0, &bind, &[]);
-            pass.set_vertex_buffer(0, vbuf.slice(..));
-            pass.draw(0..vertices.len() as u32, 0..1);
-        }
         enc.copy_texture_to_buffer(
             wgpu::TexelCopyTextureInfo {
-                texture: &colour,
+                texture,
                 mip_level: 0,
                 origin: wgpu::Origin3d::ZERO,
                 aspect: wgpu::TextureAspect::All,
@@ -327,7 +473,7 @@ impl Renderer {
                     rows_per_image: Some(height),
                 },
             },
-            extent,
+            extent([width, height]),
         );
         self.ctx.queue.submit([enc.finish()]);
         let (tx, rx) = std::sync::mpsc::channel();
@@ -350,11 +496,24 @@ impl Renderer {
         }
         drop(mapped);
         staging.unmap();
+        if bgra {
+            for px in rgba.chunks_exact_mut(4) {
+                px.swap(0, 2);
+            }
+        }
         Ok(Image {
             width,
             height,
             rgba,
         })
+    }
+}
+
+fn extent([width, height]: [u32; 2]) -> wgpu::Extent3d {
+    wgpu::Extent3d {
+        width,
+        height,
+        depth_or_array_layers: 1,
     }
 }
 
@@ -404,6 +563,7 @@ fn flat_vertices(surface: &Surface) -> Vec<Vertex> {
                 position: p[k].to_array(),
                 normal: n.to_array(),
                 colour: [colour[0], colour[1], colour[2], 1.0],
+                edge: CORNERS[k],
             });
         }
     }
@@ -419,6 +579,7 @@ fn flat_vertices(surface: &Surface) -> Vec<Vertex> {
                     position: tri.corners[k],
                     normal: cut.normal,
                     colour: [colour[0], colour[1], colour[2], 1.0],
+                    edge: NO_EDGE,
                 });
             }
         }

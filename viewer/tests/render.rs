@@ -7,7 +7,9 @@ use vesalius_engine::mesh::generate::box_grid;
 use vesalius_engine::mesh::RegionId;
 use vesalius_engine::model::{Material, Model, ModelBuilder};
 use vesalius_viewer::render::BACKGROUND;
-use vesalius_viewer::{colour, Camera, CutPlane, Field, Image, Renderer, Surface, ViewerError};
+use vesalius_viewer::{
+    colour, Camera, CutPlane, Field, Image, Renderer, Style, Surface, Target, ViewerError,
+};
 
 /// The device, or `None` (test skipped) when there is none and `VESALIUS_REQUIRE_GPU` is
 /// unset; with it set, no adapter fails the test.
@@ -427,4 +429,120 @@ fn pinned_vertices_are_marked_where_they_are() {
             "vertex {v} at ({col}, {row}): marked {m:?}, bare {t:?}"
         );
     }
+}
+
+/// A window's surface is often BGRA: the same pipeline for that format draws the same
+/// picture, and reading it back gives the same RGBA image.
+#[test]
+fn a_bgra_target_draws_the_same_picture() {
+    let Some(r) = renderer() else { return };
+    let bgra = Renderer::with_format(r.context().clone(), wgpu::TextureFormat::Bgra8Unorm)
+        .expect("pipeline");
+    let model = block();
+    let surface = Surface::new(&model, &model.state(), Field::Region).unwrap();
+    let camera = Camera::fit(surface.bounds(), 30.0, 25.0);
+    let a = r.render(&surface, &camera, [120, 90]).unwrap();
+    let b = bgra.render(&surface, &camera, [120, 90]).unwrap();
+    assert_eq!(a, b);
+}
+
+/// Drawing into part of a target (the window's view beside its panel): the picture fills
+/// the viewport as a whole image of that size would, the rest is background.
+#[test]
+fn a_viewport_holds_the_picture_of_its_size() {
+    let Some(r) = renderer() else { return };
+    let model = block();
+    let surface = Surface::new(&model, &model.state(), Field::Region).unwrap();
+    let camera = top_view();
+    let whole = r.render(&surface, &camera, [SIZE, SIZE]).unwrap();
+    let ctx = r.context();
+    let colour = ctx.device.create_texture(&wgpu::TextureDescriptor {
+        label: None,
+        size: wgpu::Extent3d {
+            width: SIZE + 60,
+            height: SIZE,
+            depth_or_array_layers: 1,
+        },
+        mip_level_count: 1,
+        sample_count: 1,
+        dimension: wgpu::TextureDimension::D2,
+        format: r.format(),
+        usage: wgpu::TextureUsages::RENDER_ATTACHMENT | wgpu::TextureUsages::COPY_SRC,
+        view_formats: &[],
+    });
+    let depth = r.depth_texture([SIZE + 60, SIZE]);
+    let (cv, dv) = (
+        colour.create_view(&Default::default()),
+        depth.create_view(&Default::default()),
+    );
+    let drawing = r.upload(&surface, &[]).unwrap();
+    let mut enc = ctx.device.create_command_encoder(&Default::default());
+    let target = Target {
+        colour: &cv,
+        depth: &dv,
+        size: [SIZE + 60, SIZE],
+        viewport: Some([0, 0, SIZE, SIZE]),
+    };
+    r.draw(&mut enc, &target, &drawing, &camera, Style::default())
+        .unwrap();
+    ctx.queue.submit([enc.finish()]);
+    let img = r.read_texture(&colour).unwrap();
+    for y in 0..SIZE {
+        for x in 0..SIZE + 60 {
+            if x < SIZE {
+                assert_eq!(img.pixel(x, y), whole.pixel(x, y), "({x}, {y})");
+            } else {
+                assert!(is_background(&img, x, y), "({x}, {y}) right of the view");
+            }
+        }
+    }
+    // A viewport past the target is refused.
+    let mut enc = ctx.device.create_command_encoder(&Default::default());
+    let bad = Target {
+        viewport: Some([100, 0, SIZE, SIZE]),
+        ..target
+    };
+    assert!(matches!(
+        r.draw(&mut enc, &bad, &drawing, &camera, Style::default()),
+        Err(ViewerError::Size { .. })
+    ));
+}
+
+/// The wireframe darkens the surface triangles' edges and nothing else: the top of the
+/// block seen from above keeps its colour inside the triangles and is darker on the
+/// 5 mm grid lines.
+#[test]
+fn the_wireframe_darkens_the_edges() {
+    let Some(r) = renderer() else { return };
+    let model = block();
+    let surface = Surface::new(&model, &model.state(), Field::Region).unwrap();
+    let plain = r.render(&surface, &top_view(), [SIZE, SIZE]).unwrap();
+    let wire = r
+        .render_styled(
+            &surface,
+            &[],
+            &top_view(),
+            Style { wireframe: true },
+            [SIZE, SIZE],
+        )
+        .unwrap();
+    let dark = |p: [u8; 4], q: [u8; 4]| (0..3).all(|k| p[k] < q[k]);
+    let (mut darker, mut same) = (0, 0);
+    for y in 40..160 {
+        for x in 40..160 {
+            let (p, q) = (wire.pixel(x, y), plain.pixel(x, y));
+            if p == q {
+                same += 1;
+            } else {
+                assert!(dark(p, q), "({x}, {y}): {p:?} over {q:?}");
+                darker += 1;
+            }
+        }
+    }
+    // Grid lines every 5 mm (16.7 px), and the cells' diagonals: a fair share of lines,
+    // most pixels untouched.
+    eprintln!("{darker} pixels darker, {same} the same");
+    assert!(darker > 1000 && same > 6000, "{darker} darker, {same} same");
+    // Off the block nothing changes.
+    assert_eq!(wire.pixel(5, 5), plain.pixel(5, 5));
 }

@@ -78,6 +78,13 @@ fn rank(t: wgpu::DeviceType) -> u8 {
     }
 }
 
+/// A wgpu instance on the backends the engine uses (Vulkan, Metal, DX12; `WGPU_BACKEND`
+/// overrides), for a caller that needs one before the device: a window's surface is made
+/// from it, then [`GpuContext::for_surface`] opens a device on the same instance.
+pub fn new_instance() -> wgpu::Instance {
+    instance()
+}
+
 fn instance() -> wgpu::Instance {
     let mut desc = wgpu::InstanceDescriptor::new_without_display_handle_from_env();
     // The GL backend cannot run our compute kernels (storage buffers in every stage).
@@ -113,16 +120,35 @@ pub struct GpuContext {
     pub queue: Arc<wgpu::Queue>,
     /// What adapter it is.
     pub adapter: AdapterDesc,
+    /// The adapter itself (a window asks it how its surface can be configured).
+    pub wgpu_adapter: wgpu::Adapter,
 }
 
 impl GpuContext {
     /// Opens the best adapter, or the first whose name/backend contains `filter`
     /// (falling back to the `VESALIUS_ADAPTER` environment variable when `filter` is `None`).
     pub fn new(filter: Option<&str>) -> Result<Self, GpuError> {
+        Self::open(&instance(), filter, None)
+    }
+
+    /// As [`GpuContext::new`], on `instance` and among the adapters that can present to
+    /// `surface` (a window's, made from `instance`).
+    pub fn for_surface(
+        instance: &wgpu::Instance,
+        filter: Option<&str>,
+        surface: &wgpu::Surface<'_>,
+    ) -> Result<Self, GpuError> {
+        Self::open(instance, filter, Some(surface))
+    }
+
+    fn open(
+        instance: &wgpu::Instance,
+        filter: Option<&str>,
+        surface: Option<&wgpu::Surface<'_>>,
+    ) -> Result<Self, GpuError> {
         let env = std::env::var(ADAPTER_ENV).ok().filter(|s| !s.is_empty());
         let filter = filter.map(str::to_string).or(env);
-        let instance = instance();
-        let adapters = sorted_adapters(&instance);
+        let adapters = sorted_adapters(instance);
         let mut tried = Vec::new();
         for adapter in adapters {
             let info = adapter.get_info();
@@ -135,6 +161,10 @@ impl GpuContext {
                     tried.push(format!("{desc} [not matching]"));
                     continue;
                 }
+            }
+            if surface.is_some_and(|s| !adapter.is_surface_supported(s)) {
+                tried.push(format!("{desc} [cannot present to the window]"));
+                continue;
             }
             let limits = adapter.limits();
             // The XPBD kernels bind 14 storage buffers: 10 for the tissue, 4 for the tools
@@ -165,6 +195,7 @@ impl GpuContext {
                         device: Arc::new(device),
                         queue: Arc::new(queue),
                         adapter: desc,
+                        wgpu_adapter: adapter,
                     });
                 }
                 Err(e) => tried.push(format!("{desc} [device failed: {e}]")),
