@@ -182,6 +182,89 @@ fn replays_a_finished_run() {
     assert!(!ok && err.contains("not an output directory"), "{err}");
 }
 
+/// The pixels of a PNG (RGBA).
+fn png_pixels(path: &Path) -> Vec<u8> {
+    let decoder = png::Decoder::new(std::io::BufReader::new(std::fs::File::open(path).unwrap()));
+    let mut reader = decoder.read_info().unwrap();
+    let mut buf = vec![0; reader.output_buffer_size().unwrap()];
+    let info = reader.next_frame(&mut buf).unwrap();
+    buf.truncate(info.buffer_size());
+    buf
+}
+
+#[test]
+fn a_run_records_its_pinned_and_attached_vertices_and_a_replay_marks_them() {
+    if !gpu_or_skip() {
+        return;
+    }
+    use vesalius::engine::output::fixed;
+    // Retraction: the flap's base pinned (the plane x = 0), its free edge held by the jaws
+    // (every vertex within 4 mm of the bite at (0.058, 0, 0.00225)), as the scene says.
+    let out = Path::new(env!("CARGO_TARGET_TMPDIR")).join("cli_render_retraction");
+    let _ = std::fs::remove_dir_all(&out);
+    let scene = format!("{ROOT}/scenes/retraction.toml");
+    let (ok, err) = vesalius(&[
+        "run",
+        &scene,
+        "--out",
+        out.to_str().unwrap(),
+        "--duration",
+        "0.05",
+        "--backend",
+        "cpu",
+        "--quiet",
+    ]);
+    assert!(ok, "{err}");
+    let data = std::fs::read(out.join("frame_00000.vtu")).unwrap();
+    let frame = vesalius::engine::mesh::vtu::parse_vtu_frame(&data).unwrap();
+    let held = &frame.point_data["fixed"];
+    assert_eq!(held.values.len(), frame.mesh.positions.len());
+    let (mut pinned, mut attached) = (0, 0);
+    for (p, &h) in frame.mesh.positions.iter().zip(&held.values) {
+        let bite = [p[0] - 0.058, p[1], p[2] - 0.00225];
+        let near = bite.iter().map(|d| d * d).sum::<f64>().sqrt() <= 0.004 + 1e-9;
+        let want = if p[0].abs() < 1e-9 {
+            fixed::PINNED
+        } else if near {
+            fixed::ATTACHED
+        } else {
+            fixed::FREE
+        };
+        assert_eq!(h, f64::from(want), "vertex at {p:?}");
+        pinned += usize::from(want == fixed::PINNED);
+        attached += usize::from(want == fixed::ATTACHED);
+    }
+    assert!(pinned > 0 && attached > 0, "{pinned} {attached}");
+    // Seen from above, the markers add magenta (the attached) where there was none.
+    let magenta = |png: &Path| {
+        png_pixels(png)
+            .chunks(4)
+            .filter(|p| p[0] > 2 * p[1] && p[2] > 2 * p[1] && p[0] > 80)
+            .count()
+    };
+    let mut counts = Vec::new();
+    for pins in [false, true] {
+        let png = tmp(&format!("retraction_pins_{pins}.png"));
+        let mut args = vec![
+            "render",
+            out.to_str().unwrap(),
+            "--view",
+            "0,89",
+            "--size",
+            "240x180",
+            "--png",
+            png.to_str().unwrap(),
+        ];
+        if pins {
+            args.push("--pins");
+        }
+        let (ok, err) = vesalius(&args);
+        assert!(ok, "{err}");
+        counts.push(magenta(&png));
+    }
+    assert!(counts[1] > counts[0], "{counts:?}");
+}
+
 #[test]
 fn bad_arguments_are_refused() {
     let scene = format!("{ROOT}/scenes/block_sag.toml");

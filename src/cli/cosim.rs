@@ -36,6 +36,9 @@ pub fn run(args: &RunArgs, text: &str) -> Result<()> {
         sim.robot_model().name,
         sim.robot_model().ndof(),
     );
+    if let Some(c) = sim.tissue().contacts() {
+        writer.set_attached(c.attached_vertices());
+    }
     let tool_contact = sim.tissue().contacts().map(|c| c.surface_contact().clone());
     if let Some(c) = &tool_contact {
         eprintln!("{c}");

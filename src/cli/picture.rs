@@ -7,12 +7,13 @@ use std::path::{Path, PathBuf};
 use vesalius_cosim::{CoSim, CoSimScene, PredictOptions};
 use vesalius_engine::mesh::vtu::{parse_pvd, parse_vtu_frame, VtuFrame};
 use vesalius_engine::model::{Model, State, SupportDrive};
+use vesalius_engine::output::fixed;
 use vesalius_engine::output::PVD_NAME;
 use vesalius_engine::scene::Scene;
 use vesalius_engine::sim::Simulation;
 use vesalius_viewer::camera::bounding_radius;
 use vesalius_viewer::solids::{
-    arrow, marker, vertex_markers, FORCE_COLOUR, PIN_COLOUR, TARGET_COLOUR,
+    arrow, marker, vertex_markers, ATTACHED_COLOUR, FORCE_COLOUR, PIN_COLOUR, TARGET_COLOUR,
 };
 use vesalius_viewer::{Look, Solid, Surface};
 
@@ -22,7 +23,8 @@ use super::backend::BackendArgs;
 const ARROW_RADIUS: f64 = 4e-4;
 /// Radius of the target points' markers (m).
 const TARGET_RADIUS: f64 = 1e-3;
-/// The pinned vertices' markers, as a fraction of the tissue's bounding radius.
+/// The pinned and attached vertices' markers, as a fraction of the tissue's bounding
+/// radius.
 const PIN_SIZE: f32 = 0.012;
 
 /// A scene being simulated, one frame at a time.
@@ -91,6 +93,15 @@ impl Live {
         }
     }
 
+    /// A co-simulation built elsewhere (with a planned trajectory).
+    pub fn from_cosim(mut sim: CoSim) -> Self {
+        let frame_dt = sim.tissue().plan().frame_dt;
+        Live::CoSim {
+            sim: Box::new(sim),
+            frame_dt,
+        }
+    }
+
     /// Simulates one frame. `Ok(false)`: the run cannot go on (a co-simulation broke a
     /// physical sanity guard in that frame).
     pub fn step(&mut self) -> Result<bool> {
@@ -149,9 +160,11 @@ impl Live {
         let mut warnings = Vec::new();
         let surface = match self {
             Live::Tissue { sim, .. } => {
+                let attached = sim.contacts().map(|c| c.attached_vertices());
                 let (model, state) = sim.sync_model_and_state()?;
                 let surface = model_surface(model, state, look)?;
-                solids.extend(pin_markers(model, &surface, look));
+                let attached = attached.as_deref().unwrap_or_default();
+                solids.extend(held_markers(&model.pinned, attached, &surface, look));
                 surface
             }
             Live::CoSim { sim, .. } => {
@@ -183,9 +196,11 @@ impl Live {
                         solids.push(marker(p.to_array(), TARGET_RADIUS, TARGET_COLOUR));
                     }
                 }
+                let attached = sim.tissue().contacts().map(|c| c.attached_vertices());
                 let (model, state) = sim.tissue().sync_model_and_state()?;
                 let surface = model_surface(model, state, look)?;
-                solids.extend(pin_markers(model, &surface, look));
+                let attached = attached.as_deref().unwrap_or_default();
+                solids.extend(held_markers(&model.pinned, attached, &surface, look));
                 surface
             }
         };
@@ -211,18 +226,33 @@ fn model_surface(model: &Model, state: &State, look: &Look) -> Result<Surface> {
     })?)
 }
 
-/// The pinned vertices of `model` at their positions in `surface`, when `look` asks.
-fn pin_markers(model: &Model, surface: &Surface, look: &Look) -> Option<Solid> {
-    if !look.pins || model.pinned.is_empty() {
-        return None;
+/// Markers at the `pinned` and the `attached` vertices (to tools or the world) at their
+/// positions in `surface`, each in its colour, when `look` asks.
+fn held_markers(pinned: &[u32], attached: &[u32], surface: &Surface, look: &Look) -> Vec<Solid> {
+    if !look.pins {
+        return Vec::new();
     }
     let size = PIN_SIZE * bounding_radius(surface.bounds());
-    Some(vertex_markers(
-        &surface.positions,
-        &model.pinned,
-        size,
-        PIN_COLOUR,
-    ))
+    [(pinned, PIN_COLOUR), (attached, ATTACHED_COLOUR)]
+        .into_iter()
+        .filter(|(v, _)| !v.is_empty())
+        .map(|(v, colour)| vertex_markers(&surface.positions, v, size, colour))
+        .collect()
+}
+
+/// The markers of a finished run's frame: its pinned and attached vertices, from the
+/// frame's `fixed` array (frames written before it existed have none), when `look` asks.
+pub fn frame_markers(frame: &VtuFrame, surface: &Surface, look: &Look) -> Vec<Solid> {
+    let Some(held) = frame.point_data.get("fixed").filter(|a| a.components == 1) else {
+        return Vec::new();
+    };
+    let with = |value: i32| -> Vec<u32> {
+        (0..held.values.len())
+            .filter(|&i| held.values[i] == f64::from(value))
+            .map(|i| i as u32)
+            .collect()
+    };
+    held_markers(&with(fixed::PINNED), &with(fixed::ATTACHED), surface, look)
 }
 
 /// A finished run's tissue frames: an output directory of `vesalius run` and its

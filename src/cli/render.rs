@@ -9,7 +9,7 @@ use vesalius_engine::gpu::GpuContext;
 use vesalius_viewer::camera::bounding_radius;
 use vesalius_viewer::{Camera, Field, Look, Renderer, Solid, Surface};
 
-use super::picture::{frame_surface, Live, Recorded};
+use super::picture::{frame_markers, frame_surface, Live, Recorded};
 
 /// Arguments of `vesalius render`.
 #[derive(Args, Debug)]
@@ -45,7 +45,7 @@ pub struct RenderArgs {
     /// Backend, adapter (the renderer's too) and threads of the simulation.
     #[command(flatten)]
     pub backend: super::backend::BackendArgs,
-    /// Mark the pinned vertices (dark octahedra).
+    /// Mark the pinned vertices (dark octahedra) and those attached to tools (magenta).
     #[arg(long)]
     pub pins: bool,
     /// No colour bar (a field's bar and range are drawn at the right by default).
@@ -130,11 +130,13 @@ impl RenderArgs {
 }
 
 /// The frame of the output directory `dir` nearest `--time`.
-fn replay(dir: &std::path::Path, args: &RenderArgs) -> Result<(Surface, f64)> {
+fn replay(dir: &std::path::Path, args: &RenderArgs) -> Result<(Surface, Vec<Solid>, f64)> {
     let run = Recorded::open(dir)?;
     let i = run.nearest(args.time);
-    let surface = frame_surface(&run.read(i)?, &args.look())?;
-    Ok((surface, run.frames[i].0))
+    let frame = run.read(i)?;
+    let surface = frame_surface(&frame, &args.look())?;
+    let markers = frame_markers(&frame, &surface, &args.look());
+    Ok((surface, markers, run.frames[i].0))
 }
 
 /// Runs `render`.
@@ -158,9 +160,9 @@ pub fn run(args: RenderArgs) -> Result<()> {
         );
     }
     let (surface, solids) = if args.scene.is_dir() {
-        let (surface, time) = replay(&args.scene, &args)?;
+        let (surface, markers, time) = replay(&args.scene, &args)?;
         eprintln!("frame at t = {time:.4} s");
-        (surface, Vec::new())
+        (surface, markers)
     } else {
         simulate(&args)?
     };
@@ -196,7 +198,7 @@ fn draw(args: &RenderArgs, surface: &Surface, solids: &[Solid]) -> Result<()> {
     }
     let mut image = renderer.render_with(surface, solids, &camera, args.size)?;
     if let (Some((lo, hi)), false) = (surface.range(), args.no_colour_bar) {
-        vesalius_viewer::colour_bar::draw(&mut image, lo, hi);
+        vesalius_viewer::colour_bar::draw(&mut image, args.field.title(), lo, hi);
     }
     if let Some(dir) = args.png.parent().filter(|d| !d.as_os_str().is_empty()) {
         std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;

@@ -16,12 +16,12 @@ use vesalius_robot::prelude::{
     Isometry3, LinkId, RobotModel, Translation3, UnitQuaternion, Vector3,
 };
 use vesalius_viewer::window::{
-    self, CheckLine, EventLine, NeedleReading, Picture, Readings, Source, SourceError, ToolForce,
-    VerdictReading, WindowError, WindowOptions,
+    self, CheckLine, EventLine, NeedleReading, Picture, Readings, SeriesLine, Source, SourceError,
+    ToolForce, VerdictReading, WindowError, WindowOptions,
 };
 use vesalius_viewer::{Field, Look};
 
-use super::picture::{force_arrow, frame_surface, Live, Recorded};
+use super::picture::{force_arrow, frame_markers, frame_surface, Live, Recorded};
 use super::render::{parse_cut, parse_field, parse_size, parse_view};
 
 /// Arguments of `vesalius view`.
@@ -43,7 +43,7 @@ pub struct ViewArgs {
     /// Start cut open: NX,NY,NZ[,OFFSET] (the panel cuts along the axis nearest the normal).
     #[arg(long, value_parser = parse_cut, allow_hyphen_values = true)]
     pub cut: Option<[f32; 4]>,
-    /// Mark the pinned vertices.
+    /// Mark the pinned vertices (dark) and those attached to tools (magenta).
     #[arg(long)]
     pub pins: bool,
     /// Length of the force arrows of a co-simulation (m per N).
@@ -52,6 +52,14 @@ pub struct ViewArgs {
     /// Window size, WIDTHxHEIGHT (logical pixels).
     #[arg(long, default_value = "1280x800", value_parser = parse_size)]
     pub size: [u32; 2],
+    /// A scene with a `[plan]`: the plan's wall-clock budget, e.g. 500ms or 5s (default: the
+    /// scene's). The window plans first, then draws every candidate's needle line (grey to
+    /// blue, best last) and the plan's (green) while it plays the plan.
+    #[arg(long, value_parser = vesalius_cosim::plan::spec::parse_budget)]
+    pub budget: Option<Duration>,
+    /// A scene with a `[plan]`: play the scene's own trajectory instead of planning one.
+    #[arg(long)]
+    pub no_plan: bool,
     /// Playback speed: simulated seconds per second (a simulation slower than that runs as
     /// fast as it can).
     #[arg(long, default_value_t = 1.0)]
@@ -149,13 +157,98 @@ struct LiveSource {
     notes: Vec<String>,
     seen: BTreeSet<String>,
     verdict: Option<(Instant, VerdictReading)>,
+    /// Every frame's forces so far (the force strip).
+    history: Vec<ForceRow>,
+    /// A planning scene's candidates' needle lines and the plan's.
+    paths: Vec<vesalius_viewer::Solid>,
+}
+
+/// The most candidates drawn (the best ones): more hide each other and the tissue.
+const MAX_PATHS: usize = 200;
+/// Radius of a candidate's needle line, and of the plan's (m).
+const PATH_RADIUS: f64 = 1.5e-4;
+const PLAN_RADIUS: f64 = 3.5e-4;
+const PLAN_COLOUR: [f32; 3] = [0.1, 0.7, 0.2];
+/// How far outside the skin a needle line starts (m).
+const PATH_OUTSIDE: f64 = 0.01;
+
+/// A scene with a `[plan]` (unless `--no-plan`): planned within the budget on the planning
+/// model (not validated on the full model: `vesalius plan` does that), then the
+/// co-simulation of the plan, the candidates' needle lines and what the panel tells of it.
+fn planned(args: &ViewArgs) -> Result<Option<(Live, Vec<vesalius_viewer::Solid>, Vec<String>)>> {
+    use vesalius_cosim::plan::{plan, PlanOptions};
+    let text = std::fs::read_to_string(&args.scene)
+        .with_context(|| format!("reading {}", args.scene.display()))?;
+    if args.no_plan || !vesalius_cosim::scene::is_cosim(&text) {
+        return Ok(None);
+    }
+    let scene = CoSimScene::parse(&text, &args.scene)?;
+    if scene.file.plan.is_none() {
+        return Ok(None);
+    }
+    let predict = args.backend.predict_options();
+    eprintln!(
+        "planning (the window opens with the plan; --no-plan plays the scene's own trajectory)"
+    );
+    let result = plan(
+        &scene,
+        &PlanOptions {
+            budget: args.budget,
+            predict: predict.clone(),
+            validate: Some(0),
+            ..Default::default()
+        },
+    )?;
+    // Best last, so it is drawn over the rest; the plan's own line on top.
+    let mut ranked: Vec<(f64, &vesalius_cosim::plan::insertion::Insertion)> = result
+        .candidates
+        .iter()
+        .zip(&result.candidate_insertions)
+        .filter_map(|(c, i)| Some((c.cost.total, i.as_ref()?)))
+        .filter(|(cost, _)| cost.is_finite())
+        .collect();
+    ranked.sort_by(|a, b| b.0.total_cmp(&a.0));
+    let drawn = ranked.len().min(MAX_PATHS);
+    let ranked = &ranked[ranked.len() - drawn..];
+    let line = |ins: &vesalius_cosim::plan::insertion::Insertion, radius: f64, colour: [f32; 3]| {
+        let from = ins.entry - ins.direction * PATH_OUTSIDE;
+        vesalius_viewer::solids::arrow(from.to_array(), (ins.aim - from).to_array(), radius, colour)
+    };
+    let mut paths: Vec<vesalius_viewer::Solid> = ranked
+        .iter()
+        .enumerate()
+        .filter_map(|(k, (_, ins))| {
+            let s = (k + 1) as f32 / drawn.max(1) as f32; // 1 = the best
+            let colour = [0.75 - 0.6 * s, 0.75 - 0.35 * s, 0.75 + 0.2 * s];
+            line(ins, PATH_RADIUS, colour)
+        })
+        .collect();
+    paths.extend(line(&result.insertion, PLAN_RADIUS, PLAN_COLOUR));
+    let best = &result.best;
+    let notes = vec![format!(
+        "planned in {:.2} s: {} iterations, {} candidates ({} drawn), best cost {:.3} ({} on          the planning model; not validated on the full model: `vesalius plan` does that)",
+        result.latency.as_secs_f64(),
+        result.iterations,
+        result.candidates.len(),
+        drawn,
+        best.cost.total,
+        if best.passed { "passes" } else { "fails" },
+    )];
+    let sim = vesalius_cosim::CoSim::with_trajectory(&scene, &result.trajectory, &predict)?;
+    Ok(Some((Live::from_cosim(sim), paths, notes)))
 }
 
 impl LiveSource {
     fn load(args: &ViewArgs) -> Result<Self> {
         eprintln!("loading {}", args.scene.display());
-        let live = Live::load(&args.scene, &args.backend, None)?;
-        let mut notes = Vec::new();
+        let (live, paths, mut notes) = match planned(args)? {
+            Some(p) => p,
+            None => (
+                Live::load(&args.scene, &args.backend, None)?,
+                Vec::new(),
+                Vec::new(),
+            ),
+        };
         if let Some(sim) = live.cosim() {
             notes.extend(sim.notice().map(str::to_string));
             notes.extend(sim.warnings().iter().cloned());
@@ -170,7 +263,28 @@ impl LiveSource {
             notes,
             seen: BTreeSet::new(),
             verdict: None,
+            history: Vec::new(),
+            paths,
         })
+    }
+
+    /// Keeps the last frame's forces for the strip.
+    fn record(&mut self) {
+        let Some(rec) = self.live.cosim().and_then(|s| s.last_record()) else {
+            return;
+        };
+        if self.history.last().is_some_and(|r| r.time >= rec.time) {
+            return;
+        }
+        self.history.push(ForceRow {
+            time: rec.time,
+            forces: rec.forces.clone(),
+            needle: rec.needle.as_ref().map(|n| NeedleReading {
+                depth: n.depth,
+                region: n.tip_region.clone(),
+                axial_force: n.axial_force,
+            }),
+        });
     }
 
     fn note(&mut self, text: String) {
@@ -206,7 +320,9 @@ impl Source for LiveSource {
         if self.stopped || self.time() + 0.5 * self.frame_dt() > self.end_time() {
             return Ok(false);
         }
-        match self.live.step().map_err(|e| format!("{e:#}")) {
+        let stepped = self.live.step().map_err(|e| format!("{e:#}"));
+        self.record();
+        match stepped {
             Ok(true) => Ok(true),
             Ok(false) => {
                 self.stopped = true;
@@ -229,10 +345,11 @@ impl Source for LiveSource {
     }
 
     fn picture(&mut self, look: &Look) -> Result<Picture, SourceError> {
-        let drawn = self.live.picture(look).map_err(|e| format!("{e:#}"))?;
-        for w in drawn.warnings {
+        let mut drawn = self.live.picture(look).map_err(|e| format!("{e:#}"))?;
+        for w in std::mem::take(&mut drawn.warnings) {
             self.note(format!("warning: {w}"));
         }
+        drawn.solids.extend(self.paths.iter().cloned());
         Ok(Picture {
             surface: drawn.surface,
             solids: drawn.solids,
@@ -283,9 +400,38 @@ impl Source for LiveSource {
             let report = sim.report();
             self.verdict = Some((Instant::now(), verdict_reading(&report.verdict, sim.time())));
         }
+        r.series = series_lines(sim.body_names(), &self.history);
         r.verdict = self.verdict.as_ref().map(|(_, v)| v.clone());
         r
     }
+}
+
+/// The force strip's lines of `rows`: the needle's axial force where there is a needle (its
+/// link's |F| would mostly repeat it), else each tool body's |F|.
+fn series_lines(bodies: &[String], rows: &[ForceRow]) -> Vec<SeriesLine> {
+    if rows.iter().any(|r| r.needle.is_some()) {
+        return vec![SeriesLine {
+            name: "needle axial force".into(),
+            points: rows
+                .iter()
+                .filter_map(|r| r.needle.as_ref().map(|n| [r.time, n.axial_force]))
+                .collect(),
+        }];
+    }
+    bodies
+        .iter()
+        .enumerate()
+        .map(|(k, b)| SeriesLine {
+            name: format!("|F| on {b}"),
+            points: rows
+                .iter()
+                .filter_map(|r| {
+                    let [x, y, z] = *r.forces.get(k)?;
+                    Some([r.time, (x * x + y * y + z * z).sqrt()])
+                })
+                .collect(),
+        })
+        .collect()
 }
 
 fn verdict_reading(v: &vesalius_cosim::Verdict, time: f64) -> VerdictReading {
@@ -460,7 +606,7 @@ impl Source for ReplaySource {
 
     fn picture(&mut self, look: &Look) -> Result<Picture, SourceError> {
         let surface = frame_surface(&self.frame, look).map_err(|e| format!("{e:#}"))?;
-        let mut solids = Vec::new();
+        let mut solids = frame_markers(&self.frame, &surface, look);
         if let Some(robot) = &self.robot {
             let t = self.time();
             if let Some(k) = (0..robot.times.len()).min_by(|&a, &b| {
@@ -470,7 +616,7 @@ impl Source for ReplaySource {
             }) {
                 let poses = &robot.poses[k];
                 let (s, _) = vesalius_viewer::robot_solids(&robot.model, poses, &robot.tools);
-                solids = s;
+                solids.extend(s);
                 if let Some(row) = self.row() {
                     for (name, f) in self.bodies.iter().zip(&row.forces) {
                         if let Ok(link) = robot.model.link_id(name) {
@@ -510,6 +656,8 @@ impl Source for ReplaySource {
             .filter(|e| e.time <= t + slack)
             .cloned()
             .collect();
+        // The whole run, with the strip's cursor at the frame shown.
+        r.series = series_lines(&self.bodies, &self.rows);
         r.verdict = self.verdict.clone();
         r
     }

@@ -1,7 +1,7 @@
 //! The colour bar: the map's ramp down the right edge of an image, labelled with the
-//! field's range. Its labels are drawn with a 5 x 7 pixel font of the characters a number
-//! needs, written out here: a font crate and a font file for twelve glyphs of numbers are
-//! not worth the dependency.
+//! field's name, its units and its range. The labels are drawn with a 5 x 7 pixel font of
+//! the digits, the lower-case letters and a little punctuation, written out here: a font
+//! crate, a font file and a rasteriser for forty small glyphs are not worth the dependency.
 
 use crate::colour;
 use crate::render::Image;
@@ -23,6 +23,35 @@ fn glyph(c: char) -> Option<[u8; 7]> {
         '-' => [0x00, 0x00, 0x00, 0x1F, 0x00, 0x00, 0x00],
         '+' => [0x00, 0x04, 0x04, 0x1F, 0x04, 0x04, 0x00],
         'e' => [0x00, 0x00, 0x0E, 0x11, 0x1F, 0x10, 0x0E],
+        'a' => [0x00, 0x00, 0x0E, 0x01, 0x0F, 0x11, 0x0F],
+        'b' => [0x10, 0x10, 0x16, 0x19, 0x11, 0x11, 0x1E],
+        'c' => [0x00, 0x00, 0x0E, 0x10, 0x10, 0x11, 0x0E],
+        'd' => [0x01, 0x01, 0x0D, 0x13, 0x11, 0x11, 0x0F],
+        'f' => [0x06, 0x09, 0x08, 0x1C, 0x08, 0x08, 0x08],
+        'g' => [0x00, 0x0F, 0x11, 0x11, 0x0F, 0x01, 0x0E],
+        'h' => [0x10, 0x10, 0x16, 0x19, 0x11, 0x11, 0x11],
+        'i' => [0x04, 0x00, 0x0C, 0x04, 0x04, 0x04, 0x0E],
+        'j' => [0x02, 0x00, 0x06, 0x02, 0x02, 0x12, 0x0C],
+        'k' => [0x10, 0x10, 0x12, 0x14, 0x18, 0x14, 0x12],
+        'l' => [0x0C, 0x04, 0x04, 0x04, 0x04, 0x04, 0x0E],
+        'm' => [0x00, 0x00, 0x1A, 0x15, 0x15, 0x11, 0x11],
+        'n' => [0x00, 0x00, 0x16, 0x19, 0x11, 0x11, 0x11],
+        'o' => [0x00, 0x00, 0x0E, 0x11, 0x11, 0x11, 0x0E],
+        'p' => [0x00, 0x00, 0x1E, 0x11, 0x1E, 0x10, 0x10],
+        'q' => [0x00, 0x00, 0x0D, 0x13, 0x0F, 0x01, 0x01],
+        'r' => [0x00, 0x00, 0x16, 0x19, 0x10, 0x10, 0x10],
+        's' => [0x00, 0x00, 0x0E, 0x10, 0x0E, 0x01, 0x1E],
+        't' => [0x08, 0x08, 0x1C, 0x08, 0x08, 0x09, 0x06],
+        'u' => [0x00, 0x00, 0x11, 0x11, 0x11, 0x13, 0x0D],
+        'v' => [0x00, 0x00, 0x11, 0x11, 0x11, 0x0A, 0x04],
+        'w' => [0x00, 0x00, 0x11, 0x11, 0x15, 0x15, 0x0A],
+        'x' => [0x00, 0x00, 0x11, 0x0A, 0x04, 0x0A, 0x11],
+        'y' => [0x00, 0x00, 0x11, 0x11, 0x0F, 0x01, 0x0E],
+        'z' => [0x00, 0x00, 0x1F, 0x02, 0x04, 0x08, 0x1F],
+        '(' => [0x02, 0x04, 0x08, 0x08, 0x08, 0x04, 0x02],
+        ')' => [0x08, 0x04, 0x02, 0x02, 0x02, 0x04, 0x08],
+        '_' => [0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x1F],
+        '|' => [0x04, 0x04, 0x04, 0x04, 0x04, 0x04, 0x04],
         ' ' => [0; 7],
         _ => return None,
     })
@@ -97,8 +126,10 @@ fn scale_for(height: u32) -> i64 {
 }
 
 /// Draws the colour bar of the range `[min, max]` into `img`, with the maximum's label
-/// above it and the minimum's below. Too small an image (under 64 x 48) is left as it is.
-pub fn draw(img: &mut Image, min: f32, max: f32) {
+/// above it and the minimum's below, and `title` (the field and its units, as
+/// [`crate::Field::title`] gives them) above the maximum, flush with the image's right edge.
+/// Too small an image (under 64 x 48) is left as it is.
+pub fn draw(img: &mut Image, title: &str, min: f32, max: f32) {
     if img.width < 64 || img.height < 48 {
         return;
     }
@@ -115,6 +146,9 @@ pub fn draw(img: &mut Image, min: f32, max: f32) {
     let dark = [40, 40, 40];
     let (top, bottom) = (label(max), label(min));
     text(img, l.x0 as i64, l.y0 as i64 - 9 * scale, scale, &top, dark);
+    let title_width = 6 * scale * title.chars().count() as i64;
+    let title_x = (img.width as i64 - title_width - 2 * scale).min(l.x0 as i64);
+    text(img, title_x, l.y0 as i64 - 18 * scale, scale, title, dark);
     text(
         img,
         l.x0 as i64,
@@ -140,7 +174,7 @@ mod tests {
     #[test]
     fn the_bar_runs_from_the_minimum_at_the_bottom_to_the_maximum_at_the_top() {
         let mut img = blank(400, 300);
-        draw(&mut img, 0.0, 9.38e-4);
+        draw(&mut img, "displacement (m)", 0.0, 9.38e-4);
         let l = layout(400, 300);
         let x = (l.x0 + l.x1) / 2;
         let want = |s: f32| colour::sample(s).map(|c| (c * 255.0).round() as u8);
@@ -158,6 +192,17 @@ mod tests {
             |y0: u32, y1: u32| (y0..y1).any(|y| (l.x0..400).any(|x| img.pixel(x, y)[0] == 40));
         assert!(dark_in(l.y0.saturating_sub(9), l.y0));
         assert!(dark_in(l.y1, l.y1 + 9));
+        // The title above the maximum's label, ending inside the image: its last glyph,
+        // `)`, has pixels in the image's last 8 columns and none are cut off at the left.
+        let title_row = |x0: u32, x1: u32| {
+            (l.y0 - 18..l.y0 - 11).any(|y| (x0..x1).any(|x| img.pixel(x, y)[0] == 40))
+        };
+        assert!(title_row(400 - 10, 400));
+        assert!(
+            title_row(400 - 16 * 6 - 2, 400 - 16 * 6 + 4),
+            "the title's first glyph"
+        );
+        assert!(!title_row(0, 400 - 16 * 6 - 3), "nothing left of the title");
         assert_eq!(label(9.38e-4), "9.38e-4");
         assert!(label(-1.5e3).chars().all(|c| glyph(c).is_some()));
     }
@@ -166,7 +211,21 @@ mod tests {
     fn a_small_image_is_left_alone() {
         let mut img = blank(40, 30);
         let before = img.clone();
-        draw(&mut img, 0.0, 1.0);
+        draw(&mut img, "max stretch (-)", 0.0, 1.0);
         assert_eq!(img, before);
+    }
+
+    #[test]
+    fn the_font_has_every_character_of_every_field_title() {
+        for f in crate::Field::ALL {
+            for c in f.title().chars() {
+                assert!(glyph(c).is_some(), "{c:?} of {:?}", f.title());
+            }
+        }
+        // And every glyph is 5 columns wide: no bit beyond the fifth.
+        for c in ('a'..='z').chain('0'..='9').chain("()_|.-+ ".chars()) {
+            let rows = glyph(c).unwrap_or_else(|| panic!("{c:?}"));
+            assert!(rows.iter().all(|r| r & !0x1F == 0), "{c:?}");
+        }
     }
 }

@@ -13,7 +13,7 @@ pub struct Look {
     /// whole surface's bounding box, moved `offset` metres along the (unit) normal; `None`
     /// for no cut.
     pub cut: Option<[f32; 4]>,
-    /// Mark the pinned vertices.
+    /// Mark the pinned vertices and those attached to tools or the world.
     pub pins: bool,
     /// Length of the force arrows (m per N).
     pub force_scale: f64,

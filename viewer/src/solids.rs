@@ -249,6 +249,9 @@ pub fn marker(centre: [f64; 3], radius: f64, colour: [f32; 3]) -> Solid {
 /// Pinned vertices.
 pub const PIN_COLOUR: [f32; 3] = [0.1, 0.1, 0.1];
 
+/// Vertices attached to a tool or the world.
+pub const ATTACHED_COLOUR: [f32; 3] = [0.85, 0.1, 0.75];
+
 /// Small octahedra (half-diagonal `size`, m) at `vertices` of `positions`: pinned or
 /// attached vertices marked. Indices out of range are skipped.
 pub fn vertex_markers(

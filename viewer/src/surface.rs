@@ -45,6 +45,17 @@ impl Field {
         }
     }
 
+    /// What a colour bar calls it: its name in words and its units (`(-)`: a ratio).
+    pub fn title(self) -> &'static str {
+        match self {
+            Field::Region => "region",
+            Field::Displacement => "displacement (m)",
+            Field::GreenStrain => "green strain (-)",
+            Field::MaxStretch => "max stretch (-)",
+            Field::VolumeRatio => "volume ratio (-)",
+        }
+    }
+
     /// The field called `name`, if there is one.
     pub fn from_name(name: &str) -> Option<Field> {
         Field::ALL.into_iter().find(|f| f.name() == name)

@@ -88,6 +88,15 @@ pub struct VerdictReading {
     pub time: f64,
 }
 
+/// One line of the panel's force strip: a force over time.
+#[derive(Clone, Debug, PartialEq)]
+pub struct SeriesLine {
+    /// What it is (a tool body's |F|, the needle's axial force).
+    pub name: String,
+    /// `[time (s), force (N)]`, in time order.
+    pub points: Vec<[f64; 2]>,
+}
+
 /// What the panel shows beside the picture.
 #[derive(Clone, Debug, Default, PartialEq)]
 pub struct Readings {
@@ -97,6 +106,9 @@ pub struct Readings {
     pub needle: Option<NeedleReading>,
     /// Events up to now.
     pub events: Vec<EventLine>,
+    /// The force strip's lines: a running simulation's frames so far, a finished run's
+    /// every frame (the strip marks the time shown).
+    pub series: Vec<SeriesLine>,
     /// The verdict, when the source has one.
     pub verdict: Option<VerdictReading>,
     /// Anything else worth telling (warnings).
@@ -976,7 +988,7 @@ fn panel_contents(ui: &mut egui::Ui, c: &mut Controls, info: &PanelInfo) {
             }
         });
     if let Some((lo, hi)) = c.range {
-        colour_bar(ui, lo, hi);
+        colour_bar(ui, c.look.field.title(), lo, hi);
     }
     ui.checkbox(&mut c.style.wireframe, "wireframe (W)");
     let cut_before = (c.cut_on, c.cut_axis, c.cut_offset);
@@ -990,7 +1002,7 @@ fn panel_contents(ui: &mut egui::Ui, c: &mut Controls, info: &PanelInfo) {
         let r = c.radius;
         ui.add(egui::Slider::new(&mut c.cut_offset, -r..=r).text("cut offset (m)"));
     }
-    ui.checkbox(&mut c.look.pins, "pinned vertices");
+    ui.checkbox(&mut c.look.pins, "pinned, attached vertices");
     ui.add(egui::Slider::new(&mut c.look.force_scale, 0.0..=0.2).text("force arrows (m/N)"));
     if c.look != before || (c.cut_on, c.cut_axis, c.cut_offset) != cut_before {
         c.dirty = true;
@@ -1033,6 +1045,10 @@ fn panel_contents(ui: &mut egui::Ui, c: &mut Controls, info: &PanelInfo) {
             n.region.as_deref().unwrap_or("(outside)")
         ));
         ui.monospace(format!("axial force {:.4} N", n.axial_force));
+    }
+    if readings.series.iter().any(|l| !l.points.is_empty()) {
+        ui.label(egui::RichText::new("Force (N) against time (s)").strong());
+        force_strip(ui, &readings.series, &readings.events, info.end, info.time);
     }
     if !readings.events.is_empty() {
         ui.label(egui::RichText::new("Events").strong());
@@ -1087,8 +1103,9 @@ fn panel_contents(ui: &mut egui::Ui, c: &mut Controls, info: &PanelInfo) {
     });
 }
 
-/// The colour map's ramp with the range's ends.
-fn colour_bar(ui: &mut egui::Ui, lo: f32, hi: f32) {
+/// The colour map's ramp with the field's name and units and the range's ends.
+fn colour_bar(ui: &mut egui::Ui, title: &str, lo: f32, hi: f32) {
+    ui.small(title);
     let width = ui.available_width().min(260.0);
     let (rect, _) = ui.allocate_exact_size(egui::vec2(width, 14.0), egui::Sense::hover());
     let mut mesh = egui::Mesh::default();
@@ -1113,4 +1130,169 @@ fn colour_bar(ui: &mut egui::Ui, lo: f32, hi: f32) {
             ui.monospace(crate::colour_bar::label(hi));
         });
     });
+}
+
+/// Colours of the force strip's lines, in turn.
+const SERIES_COLOURS: [egui::Color32; 4] = [
+    egui::Color32::from_rgb(31, 119, 180),
+    egui::Color32::from_rgb(214, 39, 40),
+    egui::Color32::from_rgb(44, 160, 44),
+    egui::Color32::from_rgb(148, 103, 189),
+];
+const EVENT_COLOUR: egui::Color32 = egui::Color32::from_rgb(230, 130, 20);
+const STRIP_HEIGHT: f32 = 110.0;
+
+/// Where the force strip puts a `[time, force]`: time over `[0, end]` left to right, force
+/// over `[min(0, least), greatest]` (a tenth more above) bottom to top.
+#[derive(Clone, Copy, Debug, PartialEq)]
+struct StripScale {
+    end: f64,
+    low: f64,
+    high: f64,
+}
+
+impl StripScale {
+    fn of(lines: &[SeriesLine], end: f64) -> Self {
+        let values = lines.iter().flat_map(|l| l.points.iter().map(|p| p[1]));
+        let (lo, hi) = values
+            .filter(|v| v.is_finite())
+            .fold((0.0f64, 0.0f64), |(lo, hi), v| (lo.min(v), hi.max(v)));
+        let span = (hi - lo).max(1e-6);
+        let last = lines
+            .iter()
+            .filter_map(|l| l.points.last().map(|p| p[0]))
+            .fold(0.0, f64::max);
+        Self {
+            end: end.max(last).max(1e-9),
+            low: lo - if lo < 0.0 { 0.1 * span } else { 0.0 },
+            high: hi + 0.1 * span,
+        }
+    }
+
+    fn at(&self, rect: egui::Rect, [t, f]: [f64; 2]) -> egui::Pos2 {
+        let x = rect.left() + rect.width() * (t / self.end).clamp(0.0, 1.0) as f32;
+        let s = ((f - self.low) / (self.high - self.low)).clamp(0.0, 1.0);
+        egui::pos2(x, rect.bottom() - rect.height() * s as f32)
+    }
+}
+
+/// The force strip: each line, the events as vertical marks (their text on hover), the time
+/// shown as a vertical line, the force range at the left.
+fn force_strip(ui: &mut egui::Ui, lines: &[SeriesLine], events: &[EventLine], end: f64, now: f64) {
+    let width = ui.available_width().min(300.0);
+    let (rect, response) =
+        ui.allocate_exact_size(egui::vec2(width, STRIP_HEIGHT), egui::Sense::hover());
+    let scale = StripScale::of(lines, end);
+    let painter = ui.painter_at(rect);
+    painter.rect_filled(rect, 2.0, egui::Color32::from_gray(250));
+    let grey = egui::Stroke::new(1.0, egui::Color32::from_gray(170));
+    let zero = scale.at(rect, [0.0, 0.0]).y;
+    painter.hline(rect.x_range(), zero, grey);
+    let mut hovered = None;
+    for e in events {
+        let x = scale.at(rect, [e.time, 0.0]).x;
+        painter.vline(x, rect.y_range(), egui::Stroke::new(1.0, EVENT_COLOUR));
+        if let Some(p) = response.hover_pos() {
+            if (p.x - x).abs() < 3.0 {
+                hovered = Some(e);
+            }
+        }
+    }
+    for (k, line) in lines.iter().enumerate() {
+        let points: Vec<egui::Pos2> = line
+            .points
+            .iter()
+            .filter(|p| p[1].is_finite())
+            .map(|&p| scale.at(rect, p))
+            .collect();
+        let colour = SERIES_COLOURS[k % SERIES_COLOURS.len()];
+        painter.add(egui::Shape::line(points, egui::Stroke::new(1.5, colour)));
+    }
+    let x = scale.at(rect, [now, 0.0]).x;
+    painter.vline(
+        x,
+        rect.y_range(),
+        egui::Stroke::new(1.0, egui::Color32::DARK_GRAY),
+    );
+    let font = egui::FontId::monospace(10.0);
+    let ink = egui::Color32::from_gray(60);
+    painter.text(
+        rect.left_top() + egui::vec2(2.0, 1.0),
+        egui::Align2::LEFT_TOP,
+        format!("{:.3}", scale.high),
+        font.clone(),
+        ink,
+    );
+    painter.text(
+        rect.left_bottom() + egui::vec2(2.0, -1.0),
+        egui::Align2::LEFT_BOTTOM,
+        format!("{:.3}", scale.low),
+        font.clone(),
+        ink,
+    );
+    painter.text(
+        rect.right_bottom() + egui::vec2(-2.0, -1.0),
+        egui::Align2::RIGHT_BOTTOM,
+        format!("{:.2} s", scale.end),
+        font,
+        ink,
+    );
+    if let Some(e) = hovered {
+        response.on_hover_text(format!("{:.4} s  {}", e.time, e.text));
+    }
+    ui.horizontal_wrapped(|ui| {
+        for (k, line) in lines.iter().enumerate() {
+            ui.colored_label(SERIES_COLOURS[k % SERIES_COLOURS.len()], &line.name);
+        }
+    });
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn line(points: &[[f64; 2]]) -> SeriesLine {
+        SeriesLine {
+            name: "f".into(),
+            points: points.to_vec(),
+        }
+    }
+
+    #[test]
+    fn the_strip_spans_the_run_and_the_force_range_with_zero_in_view() {
+        let rect = egui::Rect::from_min_size(egui::pos2(10.0, 20.0), egui::vec2(200.0, 100.0));
+        // A press to 0.5 N and a pull to -0.1 N over a 2 s run shown to 1.5 s.
+        let lines = [line(&[[0.0, 0.0], [0.5, 0.5], [1.0, -0.1], [1.5, 0.2]])];
+        let s = StripScale::of(&lines, 2.0);
+        assert_eq!(s.end, 2.0);
+        assert!(
+            (s.high - 0.56).abs() < 1e-12 && (s.low + 0.16).abs() < 1e-12,
+            "{s:?}"
+        );
+        let peak = s.at(rect, [0.5, 0.5]);
+        let pull = s.at(rect, [1.0, -0.1]);
+        let zero = s.at(rect, [0.0, 0.0]);
+        assert_eq!(zero.x, 10.0);
+        assert_eq!(s.at(rect, [2.0, 0.0]).x, 210.0);
+        assert!(rect.contains(peak) && rect.contains(pull));
+        assert!(
+            peak.y < zero.y && zero.y < pull.y,
+            "{peak:?} {zero:?} {pull:?}"
+        );
+        // The peak sits a tenth of the span below the top; all-positive forces keep zero at
+        // the bottom edge.
+        assert!(
+            (peak.y - (20.0 + 100.0 * 0.06 / 0.72)).abs() < 1e-3,
+            "{peak:?}"
+        );
+        let s = StripScale::of(&[line(&[[0.0, 0.0], [3.0, 2.0]])], 2.0);
+        assert_eq!(
+            s.end, 3.0,
+            "a run longer than the scene asked for stays in view"
+        );
+        assert_eq!(s.at(rect, [1.0, 0.0]).y, rect.bottom());
+        // No points, or a NaN, still give a finite scale.
+        let s = StripScale::of(&[line(&[[0.1, f64::NAN]])], 0.0);
+        assert!(s.high > s.low && s.end > 0.0, "{s:?}");
+    }
 }

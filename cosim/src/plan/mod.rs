@@ -461,6 +461,9 @@ pub struct PlanResult {
     pub trajectory: Trajectory,
     /// Every candidate of the plan, and the validations (model = full) after them.
     pub candidates: Vec<Candidate>,
+    /// Each candidate's insertion (its needle line: entry, direction, aim), beside
+    /// [`PlanResult::candidates`]; `None` where it has none (no entry point).
+    pub candidate_insertions: Vec<Option<Insertion>>,
     /// The full model's report of the chosen plan (`None` without validation).
     pub full_report: Option<Report>,
     /// Iterations of the plan.
@@ -546,12 +549,17 @@ pub fn plan(scene: &CoSimScene, options: &PlanOptions) -> Result<PlanResult, CoS
         Some((c, r)) => (Some(c), Some(r)),
         None => (None, None),
     };
+    let candidate_insertions = candidates
+        .iter()
+        .map(|c| planner.frame.insertion(&c.variables).ok())
+        .collect();
     Ok(PlanResult {
         best: step.best,
         chosen,
         insertion,
         trajectory,
         candidates,
+        candidate_insertions,
         full_report,
         iterations: step.iterations,
         axial_lag,

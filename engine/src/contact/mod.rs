@@ -503,6 +503,14 @@ impl Contacts {
         self.needle.as_ref()
     }
 
+    /// The vertices attached to a tool body or the world, in index order.
+    pub fn attached_vertices(&self) -> Vec<u32> {
+        (0..self.attach.len())
+            .filter(|&i| self.is_attached(i))
+            .map(|i| i as u32)
+            .collect()
+    }
+
     /// Whether vertex `i` is attached to a body or the world.
     #[inline]
     pub(crate) fn is_attached(&self, i: usize) -> bool {

@@ -110,6 +110,18 @@ pub struct FrameWriter {
     frames: Vec<(f64, String)>,
     /// Cell arrays of the mesh, encoded once for the whole series (on the first frame).
     encoder: Option<vtu::FrameWriter>,
+    /// Vertices held by a tool or the world ([`FrameWriter::set_attached`]).
+    attached: Vec<u32>,
+}
+
+/// Values of the point array `fixed` of every frame: what holds each vertex.
+pub mod fixed {
+    /// Free.
+    pub const FREE: i32 = 0;
+    /// Pinned in place (the model's pins).
+    pub const PINNED: i32 = 1;
+    /// Attached to a tool body or the world (a co-simulation's attachments).
+    pub const ATTACHED: i32 = 2;
 }
 
 /// A writer that only counts the bytes (for [`FrameWriter::frame_bytes`]).
@@ -162,7 +174,14 @@ impl FrameWriter {
             dir: dir.to_path_buf(),
             frames: Vec::new(),
             encoder: None,
+            attached: Vec::new(),
         })
+    }
+
+    /// Marks `vertices` as attached to tools in the `fixed` array of the frames written from
+    /// now on (a co-simulation's attachments, [`crate::contact::Contacts::attached_vertices`]).
+    pub fn set_attached(&mut self, vertices: Vec<u32>) {
+        self.attached = vertices;
     }
 
     /// The output directory.
@@ -170,8 +189,10 @@ impl FrameWriter {
         &self.dir
     }
 
-    /// Writes one frame: points at the current positions with `displacement` and `velocity`;
-    /// cells with `region`, `green_strain`, `max_stretch` and `volume_ratio`.
+    /// Writes one frame: points at the current positions with `displacement`, `velocity` and
+    /// `fixed` (what holds each vertex: [`fixed::FREE`], [`fixed::PINNED`],
+    /// [`fixed::ATTACHED`]); cells with `region`, `green_strain`, `max_stretch` and
+    /// `volume_ratio`.
     pub fn write_frame(&mut self, model: &Model, state: &State) -> Result<PathBuf, OutputError> {
         let name = format!("frame_{:05}.vtu", self.frames.len());
         let path = self.dir.join(&name);
@@ -200,12 +221,24 @@ impl FrameWriter {
             self.encoder = Some(vtu::FrameWriter::new(model.num_vertices(), &model.tets)?);
         }
         let encoder = self.encoder.as_ref().expect("set above");
+        let mut held = vec![fixed::FREE; model.num_vertices()];
+        for (list, value) in [
+            (&model.pinned, fixed::PINNED),
+            (&self.attached, fixed::ATTACHED),
+        ] {
+            for &v in list.iter() {
+                if let Some(h) = held.get_mut(v as usize) {
+                    *h = value;
+                }
+            }
+        }
         encoder.write(
             w,
             &positions,
             &[
                 ("displacement", Field::Vec3(&state.displacements)),
                 ("velocity", Field::Vec3(&state.velocities)),
+                ("fixed", Field::I32(&held)),
             ],
             &[
                 (
