@@ -46,6 +46,26 @@ fn png_info(path: &Path) -> (u32, u32, f64) {
     )
 }
 
+/// `vesalius run scenes/SCENE.toml` for `duration` seconds on the CPU into a fresh folder.
+fn run(scene: &str, duration: &str) -> PathBuf {
+    let out = Path::new(env!("CARGO_TARGET_TMPDIR")).join(format!("cli_render_{scene}"));
+    let _ = std::fs::remove_dir_all(&out);
+    let scene = format!("{ROOT}/scenes/{scene}.toml");
+    let (ok, err) = vesalius(&[
+        "run",
+        &scene,
+        "--out",
+        out.to_str().unwrap(),
+        "--duration",
+        duration,
+        "--backend",
+        "cpu",
+        "--quiet",
+    ]);
+    assert!(ok, "{err}");
+    out
+}
+
 /// Whether a GPU adapter is there to render on; with `VESALIUS_REQUIRE_GPU=1` (CI) none is
 /// a failure, not a skip.
 fn gpu_or_skip() -> bool {
@@ -141,21 +161,7 @@ fn replays_a_finished_run() {
         return;
     }
     // A short run of the reference block, then its frame nearest 0.1 s drawn from the files.
-    let out = Path::new(env!("CARGO_TARGET_TMPDIR")).join("cli_render_run");
-    let _ = std::fs::remove_dir_all(&out);
-    let scene = format!("{ROOT}/scenes/block_sag.toml");
-    let (ok, err) = vesalius(&[
-        "run",
-        &scene,
-        "--out",
-        out.to_str().unwrap(),
-        "--duration",
-        "0.2",
-        "--backend",
-        "cpu",
-        "--quiet",
-    ]);
-    assert!(ok, "{err}");
+    let out = run("block_sag", "0.2");
     // Into a folder that does not exist yet: it is made.
     let png = tmp("new_folder").join("replay.png");
     let _ = std::fs::remove_dir_all(png.parent().unwrap());
@@ -200,21 +206,7 @@ fn a_run_records_its_pinned_and_attached_vertices_and_a_replay_marks_them() {
     use vesalius::engine::output::fixed;
     // Retraction: the flap's base pinned (the plane x = 0), its free edge held by the jaws
     // (every vertex within 4 mm of the bite at (0.058, 0, 0.00225)), as the scene says.
-    let out = Path::new(env!("CARGO_TARGET_TMPDIR")).join("cli_render_retraction");
-    let _ = std::fs::remove_dir_all(&out);
-    let scene = format!("{ROOT}/scenes/retraction.toml");
-    let (ok, err) = vesalius(&[
-        "run",
-        &scene,
-        "--out",
-        out.to_str().unwrap(),
-        "--duration",
-        "0.05",
-        "--backend",
-        "cpu",
-        "--quiet",
-    ]);
-    assert!(ok, "{err}");
+    let out = run("retraction", "0.05");
     let data = std::fs::read(out.join("frame_00000.vtu")).unwrap();
     let frame = vesalius::engine::mesh::vtu::parse_vtu_frame(&data).unwrap();
     let held = &frame.point_data["fixed"];

@@ -27,33 +27,15 @@ pub struct RenderArgs {
     /// Image size, WIDTHxHEIGHT.
     #[arg(long, default_value = "800x600", value_parser = parse_size)]
     pub size: [u32; 2],
-    /// What colours the surface: region, displacement, green_strain, max_stretch or
-    /// volume_ratio.
-    #[arg(long, default_value = "region", value_parser = parse_field)]
-    pub field: Field,
-    /// Camera azimuth about +z from +x and elevation above the horizontal, degrees.
-    #[arg(long, default_value = "30,25", value_parser = parse_view, allow_hyphen_values = true)]
-    pub view: [f32; 2],
-    /// Orthographic instead of perspective.
-    #[arg(long)]
-    pub ortho: bool,
-    /// Cut the tissue open: NX,NY,NZ[,OFFSET], the plane with that normal through the
-    /// tissue's centre (moved OFFSET metres along the normal); what the normal points to
-    /// is taken away and the cut faces of the tets are drawn.
-    #[arg(long, value_parser = parse_cut, allow_hyphen_values = true)]
-    pub cut: Option<[f32; 4]>,
+    /// Field, camera, cut, markers and force arrows.
+    #[command(flatten)]
+    pub look: LookArgs,
     /// Backend, adapter (the renderer's too) and threads of the simulation.
     #[command(flatten)]
     pub backend: super::backend::BackendArgs,
-    /// Mark the pinned vertices (dark octahedra) and those attached to tools (magenta).
-    #[arg(long)]
-    pub pins: bool,
     /// No colour bar (a field's bar and range are drawn at the right by default).
     #[arg(long)]
     pub no_colour_bar: bool,
-    /// Length of the force arrows of a co-simulation (m per N).
-    #[arg(long, default_value_t = 0.02)]
-    pub force_scale: f64,
     /// No progress bar while the scene runs to --time.
     #[arg(long, short)]
     pub quiet: bool,
@@ -117,15 +99,49 @@ pub(crate) fn parse_cut(s: &str) -> Result<[f32; 4], String> {
     }
 }
 
-impl RenderArgs {
-    /// What the picture shows.
-    fn look(&self) -> Look {
-        Look {
+/// What a picture shows and from where, as `render` and `view` take it (the window's
+/// panel changes it later).
+#[derive(Args, Debug)]
+pub struct LookArgs {
+    /// What colours the surface: region, displacement, green_strain, max_stretch or
+    /// volume_ratio.
+    #[arg(long, default_value = "region", value_parser = parse_field)]
+    pub field: Field,
+    /// Camera azimuth about +z from +x and elevation above the horizontal, degrees.
+    #[arg(long, default_value = "30,25", value_parser = parse_view, allow_hyphen_values = true)]
+    pub view: [f32; 2],
+    /// Orthographic instead of perspective.
+    #[arg(long)]
+    pub ortho: bool,
+    /// Cut the tissue open: NX,NY,NZ[,OFFSET], the plane with that normal through the
+    /// tissue's centre (moved OFFSET metres along the normal); what the normal points to
+    /// is taken away and the cut faces of the tets are drawn (the window's panel cuts along
+    /// the axis nearest the normal).
+    #[arg(long, value_parser = parse_cut, allow_hyphen_values = true)]
+    pub cut: Option<[f32; 4]>,
+    /// Mark the pinned vertices (dark octahedra) and those attached to tools (magenta).
+    #[arg(long)]
+    pub pins: bool,
+    /// Length of the force arrows of a co-simulation (m per N).
+    #[arg(long, default_value_t = 0.02)]
+    pub force_scale: f64,
+}
+
+impl LookArgs {
+    /// What the picture shows; an impossible force scale is refused.
+    pub fn look(&self) -> Result<Look> {
+        if !(self.force_scale.is_finite() && self.force_scale >= 0.0) {
+            bail!(
+                "--force-scale must be a finite length per newton >= 0, got {}",
+                self.force_scale
+            );
+        }
+        Ok(Look {
             field: self.field,
             cut: self.cut,
             pins: self.pins,
             force_scale: self.force_scale,
-        }
+        })
     }
 }
 
@@ -134,8 +150,9 @@ fn replay(dir: &std::path::Path, args: &RenderArgs) -> Result<(Surface, Vec<Soli
     let run = Recorded::open(dir)?;
     let i = run.nearest(args.time);
     let frame = run.read(i)?;
-    let surface = frame_surface(&frame, &args.look())?;
-    let markers = frame_markers(&frame, &surface, &args.look());
+    let look = args.look.look()?;
+    let surface = frame_surface(&frame, &look)?;
+    let markers = frame_markers(&frame, &surface, &look);
     Ok((surface, markers, run.frames[i].0))
 }
 
@@ -147,12 +164,7 @@ pub fn run(args: RenderArgs) -> Result<()> {
             args.time
         );
     }
-    if !(args.force_scale.is_finite() && args.force_scale >= 0.0) {
-        bail!(
-            "--force-scale must be a finite length per newton >= 0, got {}",
-            args.force_scale
-        );
-    }
+    args.look.look()?;
     if args.png.exists() && !args.force {
         bail!(
             "{} exists; pass --force to overwrite it",
@@ -182,7 +194,7 @@ fn simulate(args: &RenderArgs) -> Result<(Surface, Vec<Solid>)> {
         bar.inc(1);
     }
     bar.finish_and_clear();
-    let drawn = live.picture(&args.look())?;
+    let drawn = live.picture(&args.look.look()?)?;
     for w in &drawn.warnings {
         eprintln!("warning: {w}");
     }
@@ -192,13 +204,13 @@ fn simulate(args: &RenderArgs) -> Result<(Surface, Vec<Solid>)> {
 /// Draws `surface` and `solids` as the arguments ask and writes the PNG.
 fn draw(args: &RenderArgs, surface: &Surface, solids: &[Solid]) -> Result<()> {
     let renderer = Renderer::new(GpuContext::new(args.backend.adapter.as_deref())?)?;
-    let mut camera = Camera::fit(surface.bounds(), args.view[0], args.view[1]);
-    if args.ortho {
+    let mut camera = Camera::fit(surface.bounds(), args.look.view[0], args.look.view[1]);
+    if args.look.ortho {
         camera = camera.orthographic(1.05 * bounding_radius(surface.bounds()));
     }
     let mut image = renderer.render_with(surface, solids, &camera, args.size)?;
     if let (Some((lo, hi)), false) = (surface.range(), args.no_colour_bar) {
-        vesalius_viewer::colour_bar::draw(&mut image, args.field.title(), lo, hi);
+        vesalius_viewer::colour_bar::draw(&mut image, args.look.field.title(), lo, hi);
     }
     if let Some(dir) = args.png.parent().filter(|d| !d.as_os_str().is_empty()) {
         std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
@@ -206,7 +218,7 @@ fn draw(args: &RenderArgs, surface: &Surface, solids: &[Solid]) -> Result<()> {
     image.write_png(&args.png)?;
     let range = surface
         .range()
-        .map(|(lo, hi)| format!(", {} {lo:.4e} .. {hi:.4e}", args.field.name()))
+        .map(|(lo, hi)| format!(", {} {lo:.4e} .. {hi:.4e}", args.look.field.name()))
         .unwrap_or_default();
     eprintln!(
         "{}: {}x{} on {}{range}",

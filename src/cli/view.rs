@@ -19,10 +19,10 @@ use vesalius_viewer::window::{
     self, CheckLine, EventLine, NeedleReading, Picture, Readings, SeriesLine, Source, SourceError,
     ToolForce, VerdictReading, WindowError, WindowOptions,
 };
-use vesalius_viewer::{Field, Look};
+use vesalius_viewer::Look;
 
 use super::picture::{force_arrow, frame_markers, frame_surface, Live, Recorded};
-use super::render::{parse_cut, parse_field, parse_size, parse_view};
+use super::render::{parse_size, LookArgs};
 
 /// Arguments of `vesalius view`.
 #[derive(Args, Debug)]
@@ -30,25 +30,9 @@ pub struct ViewArgs {
     /// Scene file (TOML; a co-simulation when it has a [robot]) to simulate live, or an
     /// output directory of `vesalius run` to replay.
     pub scene: PathBuf,
-    /// What colours the surface at first: region, displacement, green_strain, max_stretch
-    /// or volume_ratio (the panel changes it).
-    #[arg(long, default_value = "region", value_parser = parse_field)]
-    pub field: Field,
-    /// Camera azimuth about +z from +x and elevation above the horizontal at first, degrees.
-    #[arg(long, default_value = "30,25", value_parser = parse_view, allow_hyphen_values = true)]
-    pub view: [f32; 2],
-    /// Orthographic instead of perspective.
-    #[arg(long)]
-    pub ortho: bool,
-    /// Start cut open: NX,NY,NZ[,OFFSET] (the panel cuts along the axis nearest the normal).
-    #[arg(long, value_parser = parse_cut, allow_hyphen_values = true)]
-    pub cut: Option<[f32; 4]>,
-    /// Mark the pinned vertices (dark) and those attached to tools (magenta).
-    #[arg(long)]
-    pub pins: bool,
-    /// Length of the force arrows of a co-simulation (m per N).
-    #[arg(long, default_value_t = 0.02)]
-    pub force_scale: f64,
+    /// Field, camera, cut, markers and force arrows at first (the panel changes them).
+    #[command(flatten)]
+    pub look: LookArgs,
     /// Window size, WIDTHxHEIGHT (logical pixels).
     #[arg(long, default_value = "1280x800", value_parser = parse_size)]
     pub size: [u32; 2],
@@ -83,12 +67,7 @@ pub struct ViewArgs {
 
 /// Runs `view`.
 pub fn run(args: ViewArgs) -> Result<()> {
-    if !(args.force_scale.is_finite() && args.force_scale >= 0.0) {
-        bail!(
-            "--force-scale must be a finite length per newton >= 0, got {}",
-            args.force_scale
-        );
-    }
+    let look = args.look.look()?;
     if !(args.speed.is_finite() && args.speed > 0.0) {
         bail!("--speed must be a positive number, got {}", args.speed);
     }
@@ -116,14 +95,9 @@ pub fn run(args: ViewArgs) -> Result<()> {
     let options = WindowOptions {
         size: args.size,
         adapter: args.backend.adapter.clone(),
-        look: Look {
-            field: args.field,
-            cut: args.cut,
-            pins: args.pins,
-            force_scale: args.force_scale,
-        },
-        view: args.view,
-        ortho: args.ortho,
+        look,
+        view: args.look.view,
+        ortho: args.look.ortho,
         play: !args.paused,
         speed: args.speed,
         screenshot: args.screenshot.clone(),
@@ -473,6 +447,8 @@ struct ReplaySource {
     frame: VtuFrame,
     bodies: Vec<String>,
     rows: Vec<ForceRow>,
+    /// The force strip's lines of the whole run.
+    series: Vec<SeriesLine>,
     events: Vec<EventLine>,
     verdict: Option<VerdictReading>,
     robot: Option<RecordedRobot>,
@@ -536,6 +512,7 @@ impl ReplaySource {
             run,
             index: 0,
             frame,
+            series: series_lines(&bodies, &rows),
             bodies,
             rows,
             events,
@@ -657,7 +634,7 @@ impl Source for ReplaySource {
             .cloned()
             .collect();
         // The whole run, with the strip's cursor at the frame shown.
-        r.series = series_lines(&self.bodies, &self.rows);
+        r.series = self.series.clone();
         r.verdict = self.verdict.clone();
         r
     }
