@@ -121,7 +121,8 @@ fn block_sag() -> std::path::PathBuf {
 fn a_run_that_would_fill_the_disk_asks_for_force() {
     let out = Path::new(env!("CARGO_TARGET_TMPDIR")).join("cli_guards_disk");
     let _ = std::fs::remove_dir_all(&out);
-    // 1e5 s at 60 frames/s, every 6th frame written: 1e6 frames of 2.4 MB, 2.4 TB.
+    // 1e5 s at 60 frames/s, every 6th frame written: 1e6 frames of 2.5 MB (positions, three
+    // point arrays, four cell arrays), 2.5 TB.
     let o = Command::new(env!("CARGO_BIN_EXE_vesalius"))
         .arg("run")
         .arg(block_sag())
@@ -133,7 +134,7 @@ fn a_run_that_would_fill_the_disk_asks_for_force() {
     let err = String::from_utf8_lossy(&o.stderr);
     assert!(!o.status.success());
     assert!(
-        err.contains("1000002 frames of 2.4 MB") && err.contains("free") && err.contains("--force"),
+        err.contains("1000002 frames of 2.5 MB") && err.contains("free") && err.contains("--force"),
         "{err}"
     );
     let left: Vec<_> = std::fs::read_dir(&out).map_or(vec![], |d| d.collect());
