@@ -231,7 +231,10 @@ fn a_run_records_its_pinned_and_attached_vertices_and_a_replay_marks_them() {
     let magenta = |png: &Path| {
         png_pixels(png)
             .chunks(4)
-            .filter(|p| p[0] > 2 * p[1] && p[2] > 2 * p[1] && p[0] > 80)
+            .filter(|p| {
+                let [r, g, b] = [p[0], p[1], p[2]].map(u16::from);
+                r > 2 * g && b > 2 * g && r > 80
+            })
             .count()
     };
     let mut counts = Vec::new();
