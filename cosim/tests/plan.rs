@@ -215,14 +215,18 @@ fn the_plan_is_within_five_percent_of_an_exhaustive_grid() {
     let _ = Variable::ALL;
 }
 
-/// The plan of phlebotomy_plan.toml (calibrated on one full run, planned within the scene's
-/// budget) passes the scene's criteria on the full model, and plan.toml's text holds it.
+/// The plan of phlebotomy_plan.toml (calibrated on one full run, 12 CEM iterations) passes
+/// the scene's criteria on the full model, and plan.toml's text holds it. The iteration
+/// count ends the plan, not the scene's 200 ms budget: on a shared machine the budget buys
+/// anything from one iteration to several, and the test must not depend on the load.
 #[test]
 fn the_planned_venipuncture_passes_on_the_full_model() {
     let scene = CoSimScene::load(&scene_path()).unwrap();
     let result = plan(
         &scene,
         &PlanOptions {
+            budget: Some(std::time::Duration::from_secs(24 * 3600)),
+            iterations: Some(12),
             validate: Some(2),
             ..cpu()
         },
