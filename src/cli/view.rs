@@ -146,10 +146,20 @@ const PLAN_COLOUR: [f32; 3] = [0.1, 0.7, 0.2];
 /// How far outside the skin a needle line starts (m).
 const PATH_OUTSIDE: f64 = 0.01;
 
+/// A planning scene made ready for the window.
+struct Planned {
+    /// The co-simulation of the plan.
+    live: Live,
+    /// The candidates' needle lines and the plan's.
+    paths: Vec<vesalius_viewer::Solid>,
+    /// What the panel tells of the plan.
+    notes: Vec<String>,
+}
+
 /// A scene with a `[plan]` (unless `--no-plan`): planned within the budget on the planning
 /// model (not validated on the full model: `vesalius plan` does that), then the
 /// co-simulation of the plan, the candidates' needle lines and what the panel tells of it.
-fn planned(args: &ViewArgs) -> Result<Option<(Live, Vec<vesalius_viewer::Solid>, Vec<String>)>> {
+fn planned(args: &ViewArgs) -> Result<Option<Planned>> {
     use vesalius_cosim::plan::{plan, PlanOptions};
     let text = std::fs::read_to_string(&args.scene)
         .with_context(|| format!("reading {}", args.scene.display()))?;
@@ -209,14 +219,18 @@ fn planned(args: &ViewArgs) -> Result<Option<(Live, Vec<vesalius_viewer::Solid>,
         if best.passed { "passes" } else { "fails" },
     )];
     let sim = vesalius_cosim::CoSim::with_trajectory(&scene, &result.trajectory, &predict)?;
-    Ok(Some((Live::from_cosim(sim), paths, notes)))
+    Ok(Some(Planned {
+        live: Live::from_cosim(sim),
+        paths,
+        notes,
+    }))
 }
 
 impl LiveSource {
     fn load(args: &ViewArgs) -> Result<Self> {
         eprintln!("loading {}", args.scene.display());
         let (live, paths, mut notes) = match planned(args)? {
-            Some(p) => p,
+            Some(p) => (p.live, p.paths, p.notes),
             None => (
                 Live::load(&args.scene, &args.backend, None)?,
                 Vec::new(),
